@@ -1,0 +1,135 @@
+import type { Json, JsonObject, SessionEvent, SessionStats, StateDelta } from "./model.ts";
+
+/** `user:` keys are shared by a user's sessions in a namespace, `app:` by the namespace. */
+export type StateScope = "user" | "app";
+export const USER_PREFIX = "user:";
+export const APP_PREFIX = "app:";
+/** `temp:` keys live only for the call that set them and are never persisted. */
+export const TEMP_PREFIX = "temp:";
+
+export const scopeOfKey = (key: string): StateScope | "session" | "temp" =>
+  key.startsWith(USER_PREFIX)
+    ? "user"
+    : key.startsWith(APP_PREFIX)
+      ? "app"
+      : key.startsWith(TEMP_PREFIX)
+        ? "temp"
+        : "session";
+
+export interface ScopedDeltas {
+  session: StateDelta;
+  user: StateDelta;
+  app: StateDelta;
+}
+
+/** Splits a delta by scope and drops `temp:` keys. Scoped keys keep their prefix. */
+export const splitDelta = (delta: StateDelta): ScopedDeltas => {
+  const out: ScopedDeltas = { session: {}, user: {}, app: {} };
+  for (const [key, value] of Object.entries(delta)) {
+    const scope = scopeOfKey(key);
+    if (scope !== "temp") out[scope][key] = value;
+  }
+  return out;
+};
+
+export const isEmpty = (object: object): boolean => {
+  for (const _ in object) return false;
+  return true;
+};
+
+/** Applies a one-level merge patch: top-level keys set, `null` deletes. Returns a new object. */
+export const applyDelta = <S extends JsonObject>(state: S, delta: StateDelta): S => {
+  if (isEmpty(delta)) return state;
+  const next: JsonObject = { ...state };
+  for (const [key, value] of Object.entries(delta)) {
+    if (value === null) delete next[key];
+    else next[key] = value;
+  }
+  return next as S;
+};
+
+/** The top-level delta that turns `before` into `after` (removed keys become `null`). */
+export const diffState = (before: JsonObject, after: JsonObject): StateDelta => {
+  const delta: StateDelta = {};
+  for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) delta[key] = null;
+  for (const [key, value] of Object.entries(after)) {
+    if (value === undefined) {
+      if (Object.hasOwn(before, key)) delta[key] = null;
+    } else if (!Object.hasOwn(before, key) || !jsonEqual(before[key] as Json, value)) {
+      delta[key] = value;
+    }
+  }
+  return delta;
+};
+
+export const jsonEqual = (a: Json, b: Json): boolean => {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => jsonEqual(item, b[i] as Json));
+  }
+  if (Array.isArray(b)) return false;
+  const aKeys = Object.keys(a);
+  if (aKeys.length !== Object.keys(b).length) return false;
+  return aKeys.every((key) => Object.hasOwn(b, key) && jsonEqual(a[key] as Json, b[key] as Json));
+};
+
+/** RFC 7396 JSON merge patch, recursive (used by `PATCH state`). */
+export const mergePatch = (target: Json, patch: Json): Json => {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const base: JsonObject = target !== null && typeof target === "object" && !Array.isArray(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete base[key];
+    else base[key] = mergePatch(base[key] ?? null, value);
+  }
+  return base;
+};
+
+/** Freezes in place, all the way down, so no caller can alias stored state (adk PR #7105). */
+export const deepFreeze = <T>(value: T): T => {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as object)) deepFreeze(child);
+  }
+  return value;
+};
+
+/** A deep copy that shares nothing with its source; JSON values only. */
+export const cloneJson = <T>(value: T): T => (value === undefined ? value : structuredClone(value));
+
+/** Folds events into statistics: the header keeps them current so reading stats never scans events. */
+export const accumulateStats = (stats: SessionStats, events: readonly SessionEvent[]): SessionStats => {
+  if (events.length === 0) return stats;
+  const next: SessionStats = { ...stats, toolsUsed: stats.toolsUsed };
+  let tools: Set<string> | undefined;
+  for (const event of events) {
+    switch (event.type) {
+      case "message": {
+        next.messages += 1;
+        const usage = event.usage;
+        if (usage) {
+          next.inputTokens += usage.inputTokens ?? 0;
+          next.outputTokens += usage.outputTokens ?? 0;
+          next.costUsd += usage.costUsd ?? 0;
+        }
+        break;
+      }
+      case "tool_call":
+        next.toolCalls += 1;
+        if (!next.toolsUsed.includes(event.tool)) {
+          tools ??= new Set(next.toolsUsed);
+          tools.add(event.tool);
+        }
+        break;
+      case "tool_result":
+        if (event.status === "error") next.toolErrors += 1;
+        next.durationMs += event.durationMs ?? 0;
+        break;
+      default:
+        break;
+    }
+  }
+  if (tools) next.toolsUsed = [...tools];
+  return next;
+};

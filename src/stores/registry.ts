@@ -1,0 +1,59 @@
+import { FrontdeskError } from "../core/errors.ts";
+import type { SessionStore, StoreContext } from "./types.ts";
+
+/** What a store module exports so `openStore` can open it from a URL. */
+export interface StoreModule {
+  openFromUrl(url: URL, context: StoreContext): SessionStore;
+}
+
+/** Scheme → lazy import: a backend's driver is loaded only when a URL asks for it. */
+const STORES = {
+  "memory:": () => import("./memory/index.ts"),
+  "sqlite:": () => import("./sqlite/index.ts"),
+  "file:": () => import("./fs/index.ts"),
+  "redis:": () => import("./redis/index.ts"),
+  "rediss:": () => import("./redis/index.ts"),
+  "postgres:": () => import("./postgres/index.ts"),
+  "postgresql:": () => import("./postgres/index.ts"),
+} as const satisfies Record<string, () => Promise<StoreModule>>;
+
+export const STORE_SCHEMES = Object.keys(STORES) as (keyof typeof STORES)[];
+
+const DRIVER_PACKAGES: Record<string, string> = {
+  "sqlite:": "better-sqlite3",
+  "redis:": "ioredis",
+  "rediss:": "ioredis",
+  "postgres:": "pg",
+  "postgresql:": "pg",
+};
+
+/**
+ * Opens a store from its URL: `memory:`, `sqlite:./path.db` (or `sqlite::memory:`), `file:./dir`,
+ * `redis://host:6379/0`, `postgres://user@host/db`.
+ * @example const store = await openStore("sqlite:./.frontdesk/frontdesk.db");
+ */
+export async function openStore(url: string, context: StoreContext = {}): Promise<SessionStore> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new FrontdeskError("invalid_request", `Not a store URL: expected one of ${STORE_SCHEMES.join(" ")}`);
+  }
+  const load = (STORES as Record<string, (() => Promise<StoreModule>) | undefined>)[parsed.protocol];
+  if (!load) {
+    throw new FrontdeskError(
+      "invalid_request",
+      `Unknown store scheme "${parsed.protocol}": expected one of ${STORE_SCHEMES.join(" ")}`,
+    );
+  }
+  let module: StoreModule;
+  try {
+    module = await load();
+  } catch (cause) {
+    const pkg = DRIVER_PACKAGES[parsed.protocol];
+    throw new FrontdeskError("unavailable", `Install \`${pkg ?? "the driver"}\` to use ${parsed.protocol} stores`, {
+      cause,
+    });
+  }
+  return module.openFromUrl(parsed, context);
+}
