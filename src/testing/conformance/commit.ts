@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { emptyStats, type SessionHeader, type SessionKey } from "../../core/model.ts";
+import type { Runner } from "./harness.ts";
+import { type CaseContext, codeOf } from "./context.ts";
+
+const headerFor = (key: SessionKey, now: number, version: number, lastSeq: number): SessionHeader => ({
+  ...key,
+  status: "active",
+  title: null,
+  purpose: null,
+  tags: [],
+  metadata: {},
+  state: { v: version },
+  version,
+  lastSeq,
+  stats: emptyStats(),
+  createdAt: now,
+  updatedAt: now,
+  lastAccessedAt: now,
+  ttlMs: 60_000,
+  expiresAt: now + 60_000,
+  absoluteExpiresAt: null,
+  parent: null,
+});
+
+/** The store's one write primitive, exercised directly. */
+export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): void {
+  describe("commit", () => {
+    const key = (c: CaseContext, id = "s1"): SessionKey => ({ namespace: c.namespace, userId: "u1", id });
+    const event = (seq: number, now: number) => ({ seq, id: `e${seq}`, at: now, type: "custom" as const, name: "n", data: seq });
+
+    it("create writes the header and events together", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 2), events: [event(1, now), event(2, now)], now });
+      const header = await c.store.get(k, now);
+      assert.equal(header?.version, 1);
+      assert.equal(header?.lastSeq, 2);
+      assert.deepEqual(header?.state, { v: 1 });
+      const events = await c.store.readEvents(k, {});
+      assert.deepEqual(events.map((e) => e.seq), [1, 2]);
+    });
+
+    it("create over a live session throws conflict and writes nothing", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 1), events: [event(1, now)], now });
+      const code = await codeOf(c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 2), events: [event(1, now), event(2, now)], now }));
+      assert.equal(code, "conflict");
+      assert.equal((await c.store.readEvents(k, {})).length, 1);
+    });
+
+    it("commit with a stale version throws conflict and writes nothing", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
+      await c.store.commit({ key: k, expectedVersion: 1, header: headerFor(k, now, 2, 1), events: [event(1, now)], now });
+      let caught: unknown;
+      try {
+        await c.store.commit({ key: k, expectedVersion: 1, header: headerFor(k, now, 2, 1), events: [event(1, now)], now });
+      } catch (error) {
+        caught = error;
+      }
+      assert.equal((caught as { code?: string }).code, "conflict");
+      assert.equal((caught as { details?: { currentVersion?: number } }).details?.currentVersion, 2);
+      const header = await c.store.get(k, now);
+      assert.equal(header?.version, 2);
+      assert.deepEqual((await c.store.readEvents(k, {})).map((e) => e.seq), [1]);
+    });
+
+    it("commit to an absent session throws not_found and creates nothing", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c, "ghost");
+      assert.equal(await codeOf(c.store.commit({ key: k, expectedVersion: 3, header: headerFor(k, now, 4, 0), events: [], now })), "not_found");
+      assert.equal(await c.store.get(k, now), undefined);
+    });
+
+    it("a scoped-state conflict fails the whole commit", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
+      await c.store.commit({
+        key: k,
+        expectedVersion: 1,
+        header: headerFor(k, now, 2, 0),
+        events: [],
+        scoped: [{ scope: "user", expectedVersion: 0, delta: { "user:a": 1 } }],
+        now,
+      });
+      const code = await codeOf(
+        c.store.commit({
+          key: k,
+          expectedVersion: 2,
+          header: headerFor(k, now, 3, 1),
+          events: [event(1, now)],
+          scoped: [{ scope: "user", expectedVersion: 0, delta: { "user:a": 2 } }],
+          now,
+        }),
+      );
+      assert.equal(code, "conflict");
+      assert.equal((await c.store.get(k, now))?.version, 2);
+      assert.equal((await c.store.readEvents(k, {})).length, 0);
+      assert.deepEqual(await c.store.readScope(c.namespace, "user", "u1"), { state: { "user:a": 1 }, version: 1 });
+    });
+
+    it("readEvents honours after, before, limit, types and descending order", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      const events = Array.from({ length: 20 }, (_, i) => ({
+        seq: i + 1,
+        id: `e${i + 1}`,
+        at: now,
+        ...(i % 2 === 0 ? { type: "custom" as const, name: "even", data: i } : { type: "state" as const, stateDelta: { i } }),
+      }));
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 20), events, now });
+      assert.deepEqual((await c.store.readEvents(k, { after: 15 })).map((e) => e.seq), [16, 17, 18, 19, 20]);
+      assert.deepEqual((await c.store.readEvents(k, { after: 2, limit: 3 })).map((e) => e.seq), [3, 4, 5]);
+      assert.deepEqual((await c.store.readEvents(k, { before: 4 })).map((e) => e.seq), [1, 2, 3]);
+      assert.deepEqual((await c.store.readEvents(k, { order: "desc", limit: 3 })).map((e) => e.seq), [20, 19, 18]);
+      assert.deepEqual((await c.store.readEvents(k, { order: "desc", before: 10, limit: 2 })).map((e) => e.seq), [9, 8]);
+      assert.deepEqual((await c.store.readEvents(k, { types: ["state"], after: 14 })).map((e) => e.seq), [16, 18, 20]);
+      assert.deepEqual((await c.store.readEvents(k, { types: ["custom"], order: "desc", limit: 2 })).map((e) => e.seq), [19, 17]);
+    });
+
+    it("values handed out are copies: mutating them changes nothing stored", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 1), events: [event(1, now)], now });
+      const header = (await c.store.get(k, now)) as SessionHeader;
+      (header.state as Record<string, unknown>).v = "mutated";
+      header.tags.push("x");
+      const [first] = await c.store.readEvents(k, {});
+      (first as { data?: unknown }).data = "mutated";
+      assert.deepEqual((await c.store.get(k, now))?.state, { v: 1 });
+      assert.deepEqual((await c.store.get(k, now))?.tags, []);
+      assert.equal(((await c.store.readEvents(k, {}))[0] as { data?: unknown }).data, 1);
+    });
+
+    it("delete removes the header and its events together", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 1), events: [event(1, now)], now });
+      assert.equal(await c.store.delete(k), true);
+      assert.equal(await c.store.get(k, now), undefined);
+      assert.deepEqual(await c.store.readEvents(k, {}), []);
+      assert.equal(await c.store.delete(k), false);
+    });
+
+    it("API keys are stored by hash, found, listed and revoked once", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const hash = `${c.prefix}`.padEnd(64, "a");
+      await c.store.putApiKey({ id: `k-${c.prefix}`, hash, prefix: "fd_abc", userId: "u1", admin: false, label: null, createdAt: now, revokedAt: null });
+      assert.equal((await c.store.findApiKey(hash))?.userId, "u1");
+      assert.ok((await c.store.listApiKeys()).some((k) => k.id === `k-${c.prefix}`));
+      assert.equal(await c.store.revokeApiKey(`k-${c.prefix}`, now + 1), true);
+      assert.equal(await c.store.revokeApiKey(`k-${c.prefix}`, now + 2), false);
+      assert.equal((await c.store.findApiKey(hash))?.revokedAt, now + 1);
+      assert.equal(await c.store.findApiKey("f".repeat(64)), undefined);
+    });
+  });
+}

@@ -1,0 +1,256 @@
+import assert from "node:assert/strict";
+import type { JsonObject, SessionEvent } from "../../core/model.ts";
+import type { Runner } from "./harness.ts";
+import { type CaseContext, codeOf } from "./context.ts";
+
+interface Counter extends JsonObject {
+  count: number;
+}
+
+/** The SessionManager's semantics over the store under test. */
+export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): void {
+  describe("session manager", () => {
+    it("createSession returns the existing session when the id is taken", async () => {
+      const sessions = ctx().manager<Counter>({ initial: () => ({ count: 0 }) });
+      const first = await sessions.createSession({ sessionId: "room-1" });
+      assert.equal(first.success, true);
+      await sessions.updateSession("room-1", (s) => ({ ...s, count: 7 }));
+      const again = await sessions.createSession({ sessionId: "room-1" });
+      assert.equal(again.success && again.data.count, 7);
+      assert.equal(await codeOf(sessions.create({ sessionId: "room-1", ifExists: "error" })), "conflict");
+    });
+
+    it("server-made ids carry 128 random bits and never repeat", async () => {
+      const sessions = ctx().manager();
+      const ids = new Set<string>();
+      for (let i = 0; i < 20; i++) ids.add((await sessions.create()).id);
+      assert.equal(ids.size, 20);
+      for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
+    });
+
+    it("results never throw for missing sessions: they carry a code", async () => {
+      const sessions = ctx().manager<Counter>({ initial: () => ({ count: 0 }) });
+      const got = await sessions.getSession("nobody");
+      assert.equal(got.success, false);
+      assert.equal(!got.success && got.error.code, "not_found");
+      const updated = await sessions.updateSession("nobody", (s) => s);
+      assert.equal(!updated.success && updated.error.code, "not_found");
+      const bad = await sessions.getSession("../etc/passwd");
+      assert.equal(!bad.success && bad.error.code, "invalid_request");
+      const deleted = await sessions.deleteSession("nobody");
+      assert.equal(deleted.success && deleted.data, false);
+    });
+
+    it("states handed out are deep-frozen and updates return new objects", async () => {
+      const sessions = ctx().manager({ initial: () => ({ nested: { list: [1] } }) });
+      const { id } = await sessions.create();
+      const got = await sessions.get(id);
+      assert.equal(Object.isFrozen(got.state), true);
+      assert.equal(Object.isFrozen((got.state as { nested: { list: number[] } }).nested.list), true);
+      assert.throws(() => {
+        (got.state as { nested: { list: number[] } }).nested.list.push(2);
+      });
+      const next = await sessions.update(id, (s) => ({ ...s, extra: true }));
+      assert.notEqual(next.state, got.state);
+      assert.deepEqual((await sessions.get(id)).state, { nested: { list: [1] }, extra: true });
+    });
+
+    it("appendEvents assigns gapless seqs and applies stateDelta in the same commit", async () => {
+      const sessions = ctx().manager();
+      const { id, version } = await sessions.create({ state: {} });
+      const result = await sessions.appendEvents(id, [
+        { type: "message", role: "user", content: "hi", stateDelta: { topic: "greeting" } },
+        { type: "custom", name: "note", data: { x: 1 }, stateDelta: { topic: "notes", n: 1 } },
+      ]);
+      assert.deepEqual(result.events.map((e) => e.seq), [1, 2]);
+      assert.equal(result.version, version + 1);
+      const session = await sessions.get(id);
+      assert.deepEqual(session.state, { topic: "notes", n: 1 });
+      assert.equal(session.lastSeq, 2);
+      const removed = await sessions.appendEvents(id, [{ type: "state", stateDelta: { n: null } }]);
+      assert.deepEqual(removed.events.map((e) => e.seq), [3]);
+      assert.deepEqual((await sessions.get(id)).state, { topic: "notes" });
+    });
+
+    it("an invalid event is invalid_request and changes nothing", async () => {
+      const sessions = ctx().manager();
+      const { id } = await sessions.create();
+      await sessions.addMessage(id, { role: "user", content: "kept" });
+      for (const bad of [
+        [{ type: "message", role: "robot", content: "x" }],
+        [{ type: "nope" }],
+        [{ type: "message", role: "user", content: "ok" }, { type: "tool_result", tool: "t" }],
+        [{ type: "custom", name: "x", data: () => 1 }],
+        [],
+        [null],
+      ]) {
+        assert.equal(await codeOf(sessions.appendEvents(id, bad as unknown[])), "invalid_request");
+      }
+      const after = await sessions.get(id);
+      assert.equal(after.lastSeq, 1);
+      assert.equal((await sessions.readEvents(id)).length, 1);
+    });
+
+    it("an oversized event is payload_too_large and changes nothing", async () => {
+      const sessions = ctx().manager({ limits: { maxEventBytes: 1024 } });
+      const { id, version } = await sessions.create();
+      const code = await codeOf(sessions.addMessage(id, { role: "user", content: "x".repeat(2000) }));
+      assert.equal(code, "payload_too_large");
+      assert.equal((await sessions.get(id)).version, version);
+    });
+
+    it("an expectedVersion that does not match is precondition_failed and writes nothing", async () => {
+      const sessions = ctx().manager();
+      const { id, version } = await sessions.create();
+      await sessions.addMessage(id, { role: "user", content: "first" });
+      assert.equal(
+        await codeOf(sessions.appendEvents(id, [{ type: "message", role: "user", content: "x" }], { expectedVersion: version })),
+        "precondition_failed",
+      );
+      assert.equal(await codeOf(sessions.patch(id, { title: "t" }, { expectedVersion: version })), "precondition_failed");
+      const session = await sessions.get(id);
+      assert.equal(session.lastSeq, 1);
+      assert.equal(session.title, null);
+      const ok = await sessions.patch(id, { title: "t" }, { expectedVersion: session.version });
+      assert.equal(ok.version, session.version + 1);
+    });
+
+    it("an idempotency key makes a retry return the first result and append nothing", async () => {
+      const sessions = ctx().manager();
+      const { id } = await sessions.create();
+      const body = [{ type: "message", role: "user", content: "once" }];
+      const first = await sessions.appendEvents(id, body, { idempotencyKey: "req-1" });
+      const retry = await sessions.appendEvents(id, body, { idempotencyKey: "req-1" });
+      assert.equal(retry.replayed, true);
+      assert.deepEqual(retry.events, first.events);
+      assert.equal((await sessions.get(id)).lastSeq, 1);
+      const other = [{ type: "message", role: "user", content: "different" }];
+      assert.equal(await codeOf(sessions.appendEvents(id, other, { idempotencyKey: "req-1" })), "conflict");
+      assert.equal((await sessions.get(id)).lastSeq, 1);
+    });
+
+    it("messages round-trip AI SDK parts and OpenAI fields without loss", async () => {
+      const sessions = ctx().manager();
+      const { id } = await sessions.create();
+      const aiSdk = {
+        role: "assistant" as const,
+        content: [
+          { type: "reasoning", text: "thinking", providerOptions: { anthropic: { signature: "sig" } } },
+          { type: "text", text: "Paris." },
+          { type: "tool-call", toolCallId: "call_1", toolName: "weather", input: { city: "Paris" } },
+          { type: "image", image: "data:image/png;base64,AAAA", mediaType: "image/png" },
+        ],
+        usage: { inputTokens: 12, outputTokens: 5, costUsd: 0.001 },
+      };
+      const openAi = {
+        role: "assistant" as const,
+        content: "",
+        tool_calls: [{ id: "call_9", type: "function", function: { name: "f", arguments: '{"a":1}' } }],
+        name: "helper",
+      };
+      const toolMessage = { role: "tool" as const, content: [{ type: "tool-result", toolCallId: "call_1", toolName: "weather", output: { type: "json", value: { c: 21 } } }], toolCallId: "call_1" };
+      await sessions.addMessage(id, aiSdk);
+      await sessions.addMessage(id, openAi);
+      await sessions.addMessage(id, toolMessage);
+      const [a, b, t] = (await sessions.readEvents(id)) as SessionEvent[];
+      const strip = (e: SessionEvent | undefined) => {
+        const { seq: _s, id: _i, at: _a, type: _t, ...rest } = e as SessionEvent & Record<string, unknown>;
+        return rest;
+      };
+      assert.deepEqual(strip(a), aiSdk);
+      assert.deepEqual(strip(b), openAi);
+      assert.deepEqual(strip(t), toolMessage);
+      const stats = await sessions.getStatistics(id);
+      assert.equal(stats.messages, 3);
+      assert.equal(stats.inputTokens, 12);
+      assert.equal(stats.outputTokens, 5);
+      assert.equal(stats.costUsd, 0.001);
+    });
+
+    it("linkInvocation records tool calls and results; statistics count them", async () => {
+      const sessions = ctx().manager();
+      const { id } = await sessions.create({ purpose: "Debug authentication issue", tags: ["bug-fix"] });
+      await sessions.linkInvocation(id, { tool: "git_tool", invocationId: "inv_1", input: { cmd: "log" }, output: "3 commits", durationMs: 150.5 });
+      await sessions.linkInvocation(id, { tool: "log_analysis", input: {}, error: "timeout", durationMs: 20 });
+      await sessions.linkInvocation(id, { tool: "git_tool", input: { cmd: "diff" }, output: "", durationMs: 10 });
+      const events = await sessions.readEvents(id, { types: ["tool_result"] });
+      assert.equal(events.length, 3);
+      const first = events[0] as SessionEvent & { invocationId: string; status: string; durationMs: number };
+      assert.equal(first.invocationId, "inv_1");
+      assert.equal(first.status, "success");
+      assert.equal(first.durationMs, 150.5);
+      assert.equal((events[1] as SessionEvent & { status: string }).status, "error");
+      const stats = await sessions.getStatistics(id);
+      assert.equal(stats.toolCalls, 3);
+      assert.equal(stats.toolErrors, 1);
+      assert.deepEqual([...stats.toolsUsed].sort(), ["git_tool", "log_analysis"]);
+      assert.equal(stats.durationMs, 180.5);
+    });
+
+    it("updateMetadata and completeSession change the header and record a status event", async () => {
+      const sessions = ctx().manager();
+      const { id } = await sessions.create({ purpose: "first", metadata: { a: 1 } });
+      const updated = await sessions.updateMetadata(id, { purpose: "Updated purpose", tags: ["new-tag"], metadata: { priority: "high" } });
+      assert.equal(updated.purpose, "Updated purpose");
+      assert.deepEqual(updated.tags, ["new-tag"]);
+      assert.deepEqual(updated.metadata, { a: 1, priority: "high" });
+      const done = await sessions.completeSession(id, "failed");
+      assert.equal(done.status, "failed");
+      const [status] = await sessions.readEvents(id, { types: ["status"] });
+      assert.equal((status as SessionEvent & { status: string }).status, "failed");
+      assert.equal(await codeOf(sessions.completeSession(id, "exploded" as never)), "invalid_request");
+    });
+
+    it("user: keys are shared by a user's sessions, app: by the namespace, temp: never stored", async () => {
+      const c = ctx();
+      const alice = c.manager().forUser("alice");
+      const bob = c.manager().forUser("bob");
+      const a1 = await alice.create();
+      const a2 = await alice.create();
+      const b1 = await bob.create();
+      await alice.update(a1.id, (s) => ({ ...s, "user:lang": "fr", "app:motd": "hello", "temp:scratch": 1, own: true }));
+      assert.deepEqual((await alice.get(a2.id)).state, { "user:lang": "fr", "app:motd": "hello" });
+      assert.deepEqual((await bob.get(b1.id)).state, { "app:motd": "hello" });
+      assert.deepEqual((await alice.get(a1.id)).state, { "user:lang": "fr", "app:motd": "hello", own: true });
+      await alice.appendEvents(a2.id, [{ type: "state", stateDelta: { "user:lang": null } }]);
+      assert.deepEqual((await alice.get(a1.id)).state, { "app:motd": "hello", own: true });
+    });
+
+    it("concurrent increments of a user: key lose nothing", async () => {
+      const alice = ctx().manager().forUser("alice");
+      const sessions = [await alice.create(), await alice.create(), await alice.create()];
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          alice.update((sessions[i % 3] as { id: string }).id, (s) => ({
+            ...s,
+            "user:count": (((s as Record<string, unknown>)["user:count"] as number | undefined) ?? 0) + 1,
+          })),
+        ),
+      );
+      assert.equal((await alice.get((sessions[0] as { id: string }).id)).state["user:count"], 30);
+    });
+
+    it("getMessages keeps the newest messages within last and tokenBudget, and a summary stands in", async () => {
+      const sessions = ctx().manager({ countTokens: (text) => text.length });
+      const { id } = await sessions.create();
+      for (let i = 1; i <= 6; i++) await sessions.addMessage(id, { role: i % 2 ? "user" : "assistant", content: `m${i}` });
+      assert.deepEqual((await sessions.getMessages(id, { last: 2 })).map((e) => e.seq), [5, 6]);
+      assert.deepEqual((await sessions.getMessages(id, { tokenBudget: 6 })).map((e) => e.seq), [4, 5, 6]);
+      await sessions.appendEvents(id, [{ type: "summary", text: "s", throughSeq: 4 }]);
+      await sessions.addMessage(id, { role: "user", content: "m8" });
+      const window = await sessions.getMessages(id);
+      assert.deepEqual(window.map((e) => `${e.type}:${e.seq}`), ["summary:7", "message:5", "message:6", "message:8"]);
+    });
+
+    it("delete removes the session and its events; reads then answer not_found", async () => {
+      const sessions = ctx().manager();
+      const { id } = await sessions.create();
+      await sessions.addMessage(id, { role: "user", content: "bye" });
+      assert.equal(await sessions.delete(id), true);
+      assert.equal(await codeOf(sessions.get(id)), "not_found");
+      assert.equal(await codeOf(sessions.readEvents(id)), "not_found");
+      assert.equal(await codeOf(sessions.addMessage(id, { role: "user", content: "again" })), "not_found");
+      assert.equal(await sessions.delete(id), false);
+    });
+  });
+}
