@@ -11,15 +11,22 @@ import type {
 } from "../stores/types.ts";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { FrontdeskError, isFrontdeskError } from "./errors.ts";
-import { assertIdempotencyKey, assertNamespace, assertSessionId, assertUserId, newEventId, newSessionId } from "./ids.ts";
+import {
+  assertIdempotencyKey,
+  assertNamespace,
+  assertSessionId,
+  assertUserId,
+  newEventId,
+  newSessionId,
+} from "./ids.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
 import { assertWithin, DEFAULT_LIMITS, jsonBytes, type Limits } from "./limits.ts";
 import {
-  emptyStats,
   EventEnvelopeSchema,
-  EventInputSchema,
   type EventInput,
+  EventInputSchema,
   type EventType,
+  emptyStats,
   type InvocationStatus,
   type Json,
   type JsonObject,
@@ -28,10 +35,10 @@ import {
   type MessageRole,
   type SessionEvent,
   type SessionHeader,
+  SessionHeaderSchema,
   type SessionKey,
   type SessionStats,
   type SessionStatus,
-  SessionHeaderSchema,
   SessionStatusSchema,
   type StateDelta,
   TagsSchema,
@@ -485,7 +492,8 @@ export class SessionManager<S extends object = JsonObject> {
     input: { purpose?: string | null; title?: string | null; tags?: string[]; metadata?: JsonObject },
     options: WriteOptions = {},
   ): Promise<Session<S>> {
-    const metadataPatch = input.metadata === undefined ? undefined : parseWith(JsonObjectSchema, input.metadata, "metadata");
+    const metadataPatch =
+      input.metadata === undefined ? undefined : parseWith(JsonObjectSchema, input.metadata, "metadata");
     const changes: HeaderChanges = {};
     if (input.title !== undefined) changes.title = optionalText(input.title, "title", 512);
     if (input.purpose !== undefined) changes.purpose = optionalText(input.purpose, "purpose", 4096);
@@ -529,7 +537,8 @@ export class SessionManager<S extends object = JsonObject> {
       assertWithin(`event ${i}`, jsonBytes(event), this.limits.maxEventBytes);
       return event;
     });
-    const idempotencyKey = options.idempotencyKey === undefined ? undefined : assertIdempotencyKey(options.idempotencyKey);
+    const idempotencyKey =
+      options.idempotencyKey === undefined ? undefined : assertIdempotencyKey(options.idempotencyKey);
     const print = idempotencyKey === undefined ? undefined : fingerprint(parsed);
     const key = this.keyOf(ref);
     let appended: SessionEvent[] = [];
@@ -590,7 +599,11 @@ export class SessionManager<S extends object = JsonObject> {
   }
 
   /** Records one finished tool invocation as a `tool_call` and a `tool_result`, atomically. */
-  async linkInvocation(ref: SessionRef, invocation: InvocationInput, options: AppendOptions = {}): Promise<readonly SessionEvent[]> {
+  async linkInvocation(
+    ref: SessionRef,
+    invocation: InvocationInput,
+    options: AppendOptions = {},
+  ): Promise<readonly SessionEvent[]> {
     if (invocation === null || typeof invocation !== "object") throw invalid("An invocation is an object");
     const invocationId = invocation.invocationId ?? `inv_${newEventId().slice(3)}`;
     const error =
@@ -778,7 +791,11 @@ export class SessionManager<S extends object = JsonObject> {
       createdAt: now,
       updatedAt: now,
       lastAccessedAt: now,
-      expiresAt: expiryOf(now, source.ttlMs, source.absoluteExpiresAt === null ? null : now + (source.absoluteExpiresAt - source.createdAt)),
+      expiresAt: expiryOf(
+        now,
+        source.ttlMs,
+        source.absoluteExpiresAt === null ? null : now + (source.absoluteExpiresAt - source.createdAt),
+      ),
       absoluteExpiresAt: source.absoluteExpiresAt === null ? null : now + (source.absoluteExpiresAt - source.createdAt),
       parent: { sessionId: source.id, seq: atSeq },
       version: 0,
@@ -803,7 +820,10 @@ export class SessionManager<S extends object = JsonObject> {
   }
 
   /** Imports an export (lines or one NDJSON text). Fails with `conflict` when the id is taken. */
-  async importSession(source: string | Iterable<string> | AsyncIterable<string>, options: ImportOptions = {}): Promise<Session<S>> {
+  async importSession(
+    source: string | Iterable<string> | AsyncIterable<string>,
+    options: ImportOptions = {},
+  ): Promise<Session<S>> {
     let header: SessionHeader | undefined;
     const events: SessionEvent[] = [];
     let lineNo = 0;
@@ -869,7 +889,12 @@ export class SessionManager<S extends object = JsonObject> {
     let summary: (SessionEvent & { type: "summary" }) | undefined;
     // Newest first, in pages, so a long history is read only as far as the window reaches.
     scan: for (;;) {
-      const page = await this.store.readEvents(key, { before, limit: READ_BATCH, types: ["message", "summary"], order: "desc" });
+      const page = await this.store.readEvents(key, {
+        before,
+        limit: READ_BATCH,
+        types: ["message", "summary"],
+        order: "desc",
+      });
       for (const event of page) {
         if (event.seq <= floor) break scan;
         if (event.type === "summary") {
@@ -892,7 +917,10 @@ export class SessionManager<S extends object = JsonObject> {
     if (summary) {
       // The summary stands in for everything before it, so it is kept first; the oldest messages make room.
       const summaryCost = budget === undefined ? 0 : this.countTokens(summary.text);
-      while (budget !== undefined && picked.length > 0 && used + summaryCost > budget) used -= costs.pop() ?? 0, picked.pop();
+      while (budget !== undefined && picked.length > 0 && used + summaryCost > budget) {
+        used -= costs.pop() ?? 0;
+        picked.pop();
+      }
       if (budget === undefined || used + summaryCost <= budget) picked.push(summary);
     }
     return deepFreeze(picked.reverse());
@@ -998,7 +1026,8 @@ export class SessionManager<S extends object = JsonObject> {
     plan: (current: SessionHeader, loadScopes: () => Promise<Scopes>, now: number) => Promise<WritePlan | "skip">,
   ): Promise<Session<S>> {
     const key = this.keyOf(ref);
-    const expected = options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
+    const expected =
+      options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
     return this.mutex.run(lockKey(key), async () => {
       for (let attempt = 0; ; attempt++) {
         const now = this.clock.now();
@@ -1021,7 +1050,9 @@ export class SessionManager<S extends object = JsonObject> {
         const commit = this.buildCommit(key, current, scopes ?? NO_SCOPES, step, now);
         try {
           await this.store.commit(commit);
-          const state = scopes ? applyScopes(commit.header.state, scopesAfter(scopes, commit.scoped)) : commit.header.state;
+          const state = scopes
+            ? applyScopes(commit.header.state, scopesAfter(scopes, commit.scoped))
+            : commit.header.state;
           return this.present(commit.header, state);
         } catch (error) {
           const retryable = isFrontdeskError(error, "conflict") && error.details?.currentVersion !== undefined;
@@ -1052,7 +1083,13 @@ export class SessionManager<S extends object = JsonObject> {
       sessionState = change.sessionState;
       scopedWrites = change.scopedWrites;
       if (!isEmpty(change.delta)) {
-        events.push({ seq: current.lastSeq + events.length + 1, id: newEventId(), at: now, type: "state", stateDelta: change.delta });
+        events.push({
+          seq: current.lastSeq + events.length + 1,
+          id: newEventId(),
+          at: now,
+          type: "state",
+          stateDelta: change.delta,
+        });
       }
     } else if (step.delta !== undefined) {
       const parts = splitDelta(step.delta);
@@ -1071,7 +1108,8 @@ export class SessionManager<S extends object = JsonObject> {
         previous: current.status,
       });
     }
-    if (sessionState !== current.state) assertWithin("session state", jsonBytes(sessionState), this.limits.maxStateBytes);
+    if (sessionState !== current.state)
+      assertWithin("session state", jsonBytes(sessionState), this.limits.maxStateBytes);
     const ttlMs = changes.ttlMs === undefined ? current.ttlMs : changes.ttlMs;
     const version = current.version + 1;
     const header: SessionHeader = {
@@ -1192,7 +1230,10 @@ const scopesAfter = (scopes: Scopes, writes: readonly ScopedWrite[] | undefined)
   if (!writes) return scopes;
   const next = { ...scopes };
   for (const write of writes) {
-    next[write.scope] = { state: applyDelta(scopes[write.scope].state, write.delta), version: write.expectedVersion + 1 };
+    next[write.scope] = {
+      state: applyDelta(scopes[write.scope].state, write.delta),
+      version: write.expectedVersion + 1,
+    };
   }
   return next;
 };

@@ -1,3 +1,9 @@
 /** `frontdesk/testing`: the store conformance suite and a fake clock, for store authors. */
 export { FakeClock } from "../core/clock.ts";
-export { codeOf, describeStoreConformance, type Runner, type StoreHarness, type CaseContext } from "./conformance/index.ts";
+export {
+  type CaseContext,
+  codeOf,
+  describeStoreConformance,
+  type Runner,
+  type StoreHarness,
+} from "./conformance/index.ts";

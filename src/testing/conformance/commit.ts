@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { emptyStats, type SessionHeader, type SessionKey } from "../../core/model.ts";
-import type { Runner } from "./harness.ts";
 import { type CaseContext, codeOf } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
 const headerFor = (key: SessionKey, now: number, version: number, lastSeq: number): SessionHeader => ({
   ...key,
@@ -27,27 +27,57 @@ const headerFor = (key: SessionKey, now: number, version: number, lastSeq: numbe
 export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): void {
   describe("commit", () => {
     const key = (c: CaseContext, id = "s1"): SessionKey => ({ namespace: c.namespace, userId: "u1", id });
-    const event = (seq: number, now: number) => ({ seq, id: `e${seq}`, at: now, type: "custom" as const, name: "n", data: seq });
+    const event = (seq: number, now: number) => ({
+      seq,
+      id: `e${seq}`,
+      at: now,
+      type: "custom" as const,
+      name: "n",
+      data: seq,
+    });
 
     it("create writes the header and events together", async () => {
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 2), events: [event(1, now), event(2, now)], now });
+      await c.store.commit({
+        key: k,
+        expectedVersion: 0,
+        header: headerFor(k, now, 1, 2),
+        events: [event(1, now), event(2, now)],
+        now,
+      });
       const header = await c.store.get(k, now);
       assert.equal(header?.version, 1);
       assert.equal(header?.lastSeq, 2);
       assert.deepEqual(header?.state, { v: 1 });
       const events = await c.store.readEvents(k, {});
-      assert.deepEqual(events.map((e) => e.seq), [1, 2]);
+      assert.deepEqual(
+        events.map((e) => e.seq),
+        [1, 2],
+      );
     });
 
     it("create over a live session throws conflict and writes nothing", async () => {
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 1), events: [event(1, now)], now });
-      const code = await codeOf(c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 2), events: [event(1, now), event(2, now)], now }));
+      await c.store.commit({
+        key: k,
+        expectedVersion: 0,
+        header: headerFor(k, now, 1, 1),
+        events: [event(1, now)],
+        now,
+      });
+      const code = await codeOf(
+        c.store.commit({
+          key: k,
+          expectedVersion: 0,
+          header: headerFor(k, now, 1, 2),
+          events: [event(1, now), event(2, now)],
+          now,
+        }),
+      );
       assert.equal(code, "conflict");
       assert.equal((await c.store.readEvents(k, {})).length, 1);
     });
@@ -57,10 +87,22 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const now = c.clock.now();
       const k = key(c);
       await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
-      await c.store.commit({ key: k, expectedVersion: 1, header: headerFor(k, now, 2, 1), events: [event(1, now)], now });
+      await c.store.commit({
+        key: k,
+        expectedVersion: 1,
+        header: headerFor(k, now, 2, 1),
+        events: [event(1, now)],
+        now,
+      });
       let caught: unknown;
       try {
-        await c.store.commit({ key: k, expectedVersion: 1, header: headerFor(k, now, 2, 1), events: [event(1, now)], now });
+        await c.store.commit({
+          key: k,
+          expectedVersion: 1,
+          header: headerFor(k, now, 2, 1),
+          events: [event(1, now)],
+          now,
+        });
       } catch (error) {
         caught = error;
       }
@@ -68,14 +110,20 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       assert.equal((caught as { details?: { currentVersion?: number } }).details?.currentVersion, 2);
       const header = await c.store.get(k, now);
       assert.equal(header?.version, 2);
-      assert.deepEqual((await c.store.readEvents(k, {})).map((e) => e.seq), [1]);
+      assert.deepEqual(
+        (await c.store.readEvents(k, {})).map((e) => e.seq),
+        [1],
+      );
     });
 
     it("commit to an absent session throws not_found and creates nothing", async () => {
       const c = ctx();
       const now = c.clock.now();
       const k = key(c, "ghost");
-      assert.equal(await codeOf(c.store.commit({ key: k, expectedVersion: 3, header: headerFor(k, now, 4, 0), events: [], now })), "not_found");
+      assert.equal(
+        await codeOf(c.store.commit({ key: k, expectedVersion: 3, header: headerFor(k, now, 4, 0), events: [], now })),
+        "not_found",
+      );
       assert.equal(await c.store.get(k, now), undefined);
     });
 
@@ -116,23 +164,52 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
         seq: i + 1,
         id: `e${i + 1}`,
         at: now,
-        ...(i % 2 === 0 ? { type: "custom" as const, name: "even", data: i } : { type: "state" as const, stateDelta: { i } }),
+        ...(i % 2 === 0
+          ? { type: "custom" as const, name: "even", data: i }
+          : { type: "state" as const, stateDelta: { i } }),
       }));
       await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 20), events, now });
-      assert.deepEqual((await c.store.readEvents(k, { after: 15 })).map((e) => e.seq), [16, 17, 18, 19, 20]);
-      assert.deepEqual((await c.store.readEvents(k, { after: 2, limit: 3 })).map((e) => e.seq), [3, 4, 5]);
-      assert.deepEqual((await c.store.readEvents(k, { before: 4 })).map((e) => e.seq), [1, 2, 3]);
-      assert.deepEqual((await c.store.readEvents(k, { order: "desc", limit: 3 })).map((e) => e.seq), [20, 19, 18]);
-      assert.deepEqual((await c.store.readEvents(k, { order: "desc", before: 10, limit: 2 })).map((e) => e.seq), [9, 8]);
-      assert.deepEqual((await c.store.readEvents(k, { types: ["state"], after: 14 })).map((e) => e.seq), [16, 18, 20]);
-      assert.deepEqual((await c.store.readEvents(k, { types: ["custom"], order: "desc", limit: 2 })).map((e) => e.seq), [19, 17]);
+      assert.deepEqual(
+        (await c.store.readEvents(k, { after: 15 })).map((e) => e.seq),
+        [16, 17, 18, 19, 20],
+      );
+      assert.deepEqual(
+        (await c.store.readEvents(k, { after: 2, limit: 3 })).map((e) => e.seq),
+        [3, 4, 5],
+      );
+      assert.deepEqual(
+        (await c.store.readEvents(k, { before: 4 })).map((e) => e.seq),
+        [1, 2, 3],
+      );
+      assert.deepEqual(
+        (await c.store.readEvents(k, { order: "desc", limit: 3 })).map((e) => e.seq),
+        [20, 19, 18],
+      );
+      assert.deepEqual(
+        (await c.store.readEvents(k, { order: "desc", before: 10, limit: 2 })).map((e) => e.seq),
+        [9, 8],
+      );
+      assert.deepEqual(
+        (await c.store.readEvents(k, { types: ["state"], after: 14 })).map((e) => e.seq),
+        [16, 18, 20],
+      );
+      assert.deepEqual(
+        (await c.store.readEvents(k, { types: ["custom"], order: "desc", limit: 2 })).map((e) => e.seq),
+        [19, 17],
+      );
     });
 
     it("values handed out are copies: mutating them changes nothing stored", async () => {
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 1), events: [event(1, now)], now });
+      await c.store.commit({
+        key: k,
+        expectedVersion: 0,
+        header: headerFor(k, now, 1, 1),
+        events: [event(1, now)],
+        now,
+      });
       const header = (await c.store.get(k, now)) as SessionHeader;
       (header.state as Record<string, unknown>).v = "mutated";
       header.tags.push("x");
@@ -147,7 +224,13 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 1), events: [event(1, now)], now });
+      await c.store.commit({
+        key: k,
+        expectedVersion: 0,
+        header: headerFor(k, now, 1, 1),
+        events: [event(1, now)],
+        now,
+      });
       assert.equal(await c.store.delete(k), true);
       assert.equal(await c.store.get(k, now), undefined);
       assert.deepEqual(await c.store.readEvents(k, {}), []);
@@ -158,7 +241,16 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const hash = `${c.prefix}`.padEnd(64, "a");
-      await c.store.putApiKey({ id: `k-${c.prefix}`, hash, prefix: "fd_abc", userId: "u1", admin: false, label: null, createdAt: now, revokedAt: null });
+      await c.store.putApiKey({
+        id: `k-${c.prefix}`,
+        hash,
+        prefix: "fd_abc",
+        userId: "u1",
+        admin: false,
+        label: null,
+        createdAt: now,
+        revokedAt: null,
+      });
       assert.equal((await c.store.findApiKey(hash))?.userId, "u1");
       assert.ok((await c.store.listApiKeys()).some((k) => k.id === `k-${c.prefix}`));
       assert.equal(await c.store.revokeApiKey(`k-${c.prefix}`, now + 1), true);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { JsonObject } from "../../core/model.ts";
 import { SessionManager } from "../../core/session-manager.ts";
-import type { Runner } from "./harness.ts";
 import type { CaseContext } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
 interface Counter extends JsonObject {
   count: number;
@@ -53,9 +53,15 @@ export function concurrencyCases(ctx: () => CaseContext, { describe, it }: Runne
         ),
       );
       const all = results.flat().sort((a, b) => a - b);
-      assert.deepEqual(all, Array.from({ length: 400 }, (_, i) => i + 1));
+      assert.deepEqual(
+        all,
+        Array.from({ length: 400 }, (_, i) => i + 1),
+      );
       const stored = await sessions.readEvents(id);
-      assert.deepEqual(stored.map((e) => e.seq), all);
+      assert.deepEqual(
+        stored.map((e) => e.seq),
+        all,
+      );
       assert.equal(new Set(stored.map((e) => e.id)).size, 400);
     }, 120_000);
 
@@ -87,7 +93,10 @@ export function concurrencyCases(ctx: () => CaseContext, { describe, it }: Runne
         ),
       );
       const stored = await here.readEvents(id);
-      assert.deepEqual(stored.map((e) => e.seq), Array.from({ length: 200 }, (_, i) => i + 1));
+      assert.deepEqual(
+        stored.map((e) => e.seq),
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
       assert.equal(new Set(stored.map((e) => (e as { content?: unknown }).content)).size, 200);
     }, 300_000);
   });

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { FakeClock } from "../../core/clock.ts";
-import { isFrontdeskError, type ErrorCode } from "../../core/errors.ts";
+import { type ErrorCode, isFrontdeskError } from "../../core/errors.ts";
 import type { JsonObject } from "../../core/model.ts";
 import { SessionManager, type SessionManagerOptions } from "../../core/session-manager.ts";
 import type { SessionStore } from "../../stores/types.ts";

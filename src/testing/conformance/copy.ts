@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { SessionManager } from "../../core/session-manager.ts";
 import { createMemoryStore } from "../../stores/memory/index.ts";
-import type { Runner } from "./harness.ts";
 import { type CaseContext, codeOf } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
 const collect = async (lines: AsyncIterable<string>): Promise<string[]> => {
   const out: string[] = [];
@@ -38,9 +38,24 @@ export function copyCases(ctx: () => CaseContext, { describe, it }: Runner): voi
     it("export then import round-trips losslessly across stores", async () => {
       const c = ctx();
       const sessions = c.manager().forUser("u1");
-      const source = await sessions.create({ title: "T", purpose: "P", tags: ["a", "b"], metadata: { m: [1, { n: null }] }, state: { s: "x" } });
-      await sessions.addMessage(source.id, { role: "user", content: [{ type: "text", text: "héllo ✓" }], usage: { inputTokens: 3 } });
-      await sessions.linkInvocation(source.id, { tool: "t", input: { q: 1 }, error: { message: "boom", code: "E1" }, durationMs: 7 });
+      const source = await sessions.create({
+        title: "T",
+        purpose: "P",
+        tags: ["a", "b"],
+        metadata: { m: [1, { n: null }] },
+        state: { s: "x" },
+      });
+      await sessions.addMessage(source.id, {
+        role: "user",
+        content: [{ type: "text", text: "héllo ✓" }],
+        usage: { inputTokens: 3 },
+      });
+      await sessions.linkInvocation(source.id, {
+        tool: "t",
+        input: { q: 1 },
+        error: { message: "boom", code: "E1" },
+        durationMs: 7,
+      });
       await sessions.appendEvents(source.id, [{ type: "custom", name: "x", data: { deep: [1, 2, { three: 3 }] } }]);
       const lines = await collect(sessions.exportSession(source.id));
       assert.equal(lines.length, 1 + (await sessions.get(source.id)).lastSeq);
@@ -50,7 +65,20 @@ export function copyCases(ctx: () => CaseContext, { describe, it }: Runner): voi
       const back = await sessions.importSession(memory.exportSession(copy.id), { sessionId: "round-tripped" });
 
       const original = await sessions.get(source.id);
-      for (const field of ["title", "purpose", "tags", "metadata", "state", "stats", "status", "lastSeq", "createdAt", "updatedAt", "ttlMs", "parent"] as const) {
+      for (const field of [
+        "title",
+        "purpose",
+        "tags",
+        "metadata",
+        "state",
+        "stats",
+        "status",
+        "lastSeq",
+        "createdAt",
+        "updatedAt",
+        "ttlMs",
+        "parent",
+      ] as const) {
         assert.deepEqual(back[field], original[field], field);
       }
       assert.deepEqual(await sessions.readEvents("round-tripped"), await sessions.readEvents(source.id));
@@ -63,7 +91,10 @@ export function copyCases(ctx: () => CaseContext, { describe, it }: Runner): voi
       const lines = await collect(sessions.exportSession(source.id));
       assert.equal(await codeOf(sessions.importSession(lines)), "conflict");
       assert.equal((await sessions.get("taken")).lastSeq, 1);
-      const broken = [lines[0] as string, '{"kind":"event","event":{"seq":2,"id":"e","at":1,"type":"custom","name":"n"}}'];
+      const broken = [
+        lines[0] as string,
+        '{"kind":"event","event":{"seq":2,"id":"e","at":1,"type":"custom","name":"n"}}',
+      ];
       assert.equal(await codeOf(sessions.importSession(broken, { sessionId: "broken" })), "invalid_request");
       assert.equal(await codeOf(sessions.importSession("not json\n", { sessionId: "broken" })), "invalid_request");
       assert.equal(await codeOf(sessions.importSession([], { sessionId: "broken" })), "invalid_request");
@@ -74,7 +105,10 @@ export function copyCases(ctx: () => CaseContext, { describe, it }: Runner): voi
       const sessions = ctx().manager();
       const { id } = await sessions.create();
       for (let i = 0; i < 6; i++) {
-        await sessions.appendEvents(id, Array.from({ length: 200 }, (_, j) => ({ type: "custom", name: "bulk", data: i * 200 + j })));
+        await sessions.appendEvents(
+          id,
+          Array.from({ length: 200 }, (_, j) => ({ type: "custom", name: "bulk", data: i * 200 + j })),
+        );
       }
       const fork = await sessions.fork(id);
       assert.equal(fork.lastSeq, 1200);

@@ -1,8 +1,21 @@
 import assert from "node:assert/strict";
-import type { Runner } from "./harness.ts";
 import { type CaseContext, codeOf } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
-const HOSTILE_IDS = ["../x", "../../etc/passwd", "a/b", "a\\b", "a\u0000b", ".", "..", "", " lead", "x".repeat(129), "%2e%2e", "ünï"];
+const HOSTILE_IDS = [
+  "../x",
+  "../../etc/passwd",
+  "a/b",
+  "a\\b",
+  "a\u0000b",
+  ".",
+  "..",
+  "",
+  " lead",
+  "x".repeat(129),
+  "%2e%2e",
+  "ünï",
+];
 
 /** Ids that try to escape, truncate or overflow are refused before they reach the store. */
 export function hostileCases(ctx: () => CaseContext, { describe, it }: Runner): void {

@@ -10,8 +10,8 @@ import { managerCases } from "./manager.ts";
 import { subscribeCases } from "./subscribe.ts";
 import { ttlCases } from "./ttl.ts";
 
-export type { Runner, StoreHarness } from "./harness.ts";
 export { type CaseContext, codeOf } from "./context.ts";
+export type { Runner, StoreHarness } from "./harness.ts";
 
 /**
  * Runs the whole store conformance suite against one backend. The same cases run unchanged

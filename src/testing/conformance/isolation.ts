@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { isFrontdeskError } from "../../core/errors.ts";
-import type { Runner } from "./harness.ts";
 import { type CaseContext, codeOf } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
 const errorOf = async (promise: Promise<unknown>): Promise<{ code: string; message: string }> => {
   try {
@@ -65,7 +65,10 @@ export function isolationCases(ctx: () => CaseContext, { describe, it }: Runner)
       await alice.create({ title: "a2" });
       await bob.create({ title: "b1" });
       assert.deepEqual((await alice.listSessions()).items.map((s) => s.title).sort(), ["a1", "a2"]);
-      assert.deepEqual((await bob.listSessions()).items.map((s) => s.title), ["b1"]);
+      assert.deepEqual(
+        (await bob.listSessions()).items.map((s) => s.title),
+        ["b1"],
+      );
       assert.deepEqual((await bob.listSessions({ userId: "alice" })).items, []);
       const everyone = c.manager();
       assert.equal((await everyone.listSessions()).items.length, 3);

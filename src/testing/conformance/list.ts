@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Session } from "../../core/session-manager.ts";
-import type { Runner } from "./harness.ts";
 import { type CaseContext, codeOf } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
 /** Filters and keyset pagination, identical on every store. */
 export function listCases(ctx: () => CaseContext, { describe, it }: Runner): void {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { JsonObject, SessionEvent } from "../../core/model.ts";
-import type { Runner } from "./harness.ts";
 import { type CaseContext, codeOf } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
 interface Counter extends JsonObject {
   count: number;
@@ -62,13 +62,19 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
         { type: "message", role: "user", content: "hi", stateDelta: { topic: "greeting" } },
         { type: "custom", name: "note", data: { x: 1 }, stateDelta: { topic: "notes", n: 1 } },
       ]);
-      assert.deepEqual(result.events.map((e) => e.seq), [1, 2]);
+      assert.deepEqual(
+        result.events.map((e) => e.seq),
+        [1, 2],
+      );
       assert.equal(result.version, version + 1);
       const session = await sessions.get(id);
       assert.deepEqual(session.state, { topic: "notes", n: 1 });
       assert.equal(session.lastSeq, 2);
       const removed = await sessions.appendEvents(id, [{ type: "state", stateDelta: { n: null } }]);
-      assert.deepEqual(removed.events.map((e) => e.seq), [3]);
+      assert.deepEqual(
+        removed.events.map((e) => e.seq),
+        [3],
+      );
       assert.deepEqual((await sessions.get(id)).state, { topic: "notes" });
     });
 
@@ -79,7 +85,10 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
       for (const bad of [
         [{ type: "message", role: "robot", content: "x" }],
         [{ type: "nope" }],
-        [{ type: "message", role: "user", content: "ok" }, { type: "tool_result", tool: "t" }],
+        [
+          { type: "message", role: "user", content: "ok" },
+          { type: "tool_result", tool: "t" },
+        ],
         [{ type: "custom", name: "x", data: () => 1 }],
         [],
         [null],
@@ -104,10 +113,15 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
       const { id, version } = await sessions.create();
       await sessions.addMessage(id, { role: "user", content: "first" });
       assert.equal(
-        await codeOf(sessions.appendEvents(id, [{ type: "message", role: "user", content: "x" }], { expectedVersion: version })),
+        await codeOf(
+          sessions.appendEvents(id, [{ type: "message", role: "user", content: "x" }], { expectedVersion: version }),
+        ),
         "precondition_failed",
       );
-      assert.equal(await codeOf(sessions.patch(id, { title: "t" }, { expectedVersion: version })), "precondition_failed");
+      assert.equal(
+        await codeOf(sessions.patch(id, { title: "t" }, { expectedVersion: version })),
+        "precondition_failed",
+      );
       const session = await sessions.get(id);
       assert.equal(session.lastSeq, 1);
       assert.equal(session.title, null);
@@ -148,7 +162,18 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
         tool_calls: [{ id: "call_9", type: "function", function: { name: "f", arguments: '{"a":1}' } }],
         name: "helper",
       };
-      const toolMessage = { role: "tool" as const, content: [{ type: "tool-result", toolCallId: "call_1", toolName: "weather", output: { type: "json", value: { c: 21 } } }], toolCallId: "call_1" };
+      const toolMessage = {
+        role: "tool" as const,
+        content: [
+          {
+            type: "tool-result",
+            toolCallId: "call_1",
+            toolName: "weather",
+            output: { type: "json", value: { c: 21 } },
+          },
+        ],
+        toolCallId: "call_1",
+      };
       await sessions.addMessage(id, aiSdk);
       await sessions.addMessage(id, openAi);
       await sessions.addMessage(id, toolMessage);
@@ -170,7 +195,13 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
     it("linkInvocation records tool calls and results; statistics count them", async () => {
       const sessions = ctx().manager();
       const { id } = await sessions.create({ purpose: "Debug authentication issue", tags: ["bug-fix"] });
-      await sessions.linkInvocation(id, { tool: "git_tool", invocationId: "inv_1", input: { cmd: "log" }, output: "3 commits", durationMs: 150.5 });
+      await sessions.linkInvocation(id, {
+        tool: "git_tool",
+        invocationId: "inv_1",
+        input: { cmd: "log" },
+        output: "3 commits",
+        durationMs: 150.5,
+      });
       await sessions.linkInvocation(id, { tool: "log_analysis", input: {}, error: "timeout", durationMs: 20 });
       await sessions.linkInvocation(id, { tool: "git_tool", input: { cmd: "diff" }, output: "", durationMs: 10 });
       const events = await sessions.readEvents(id, { types: ["tool_result"] });
@@ -190,7 +221,11 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
     it("updateMetadata and completeSession change the header and record a status event", async () => {
       const sessions = ctx().manager();
       const { id } = await sessions.create({ purpose: "first", metadata: { a: 1 } });
-      const updated = await sessions.updateMetadata(id, { purpose: "Updated purpose", tags: ["new-tag"], metadata: { priority: "high" } });
+      const updated = await sessions.updateMetadata(id, {
+        purpose: "Updated purpose",
+        tags: ["new-tag"],
+        metadata: { priority: "high" },
+      });
       assert.equal(updated.purpose, "Updated purpose");
       assert.deepEqual(updated.tags, ["new-tag"]);
       assert.deepEqual(updated.metadata, { a: 1, priority: "high" });
@@ -208,7 +243,13 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
       const a1 = await alice.create();
       const a2 = await alice.create();
       const b1 = await bob.create();
-      await alice.update(a1.id, (s) => ({ ...s, "user:lang": "fr", "app:motd": "hello", "temp:scratch": 1, own: true }));
+      await alice.update(a1.id, (s) => ({
+        ...s,
+        "user:lang": "fr",
+        "app:motd": "hello",
+        "temp:scratch": 1,
+        own: true,
+      }));
       assert.deepEqual((await alice.get(a2.id)).state, { "user:lang": "fr", "app:motd": "hello" });
       assert.deepEqual((await bob.get(b1.id)).state, { "app:motd": "hello" });
       assert.deepEqual((await alice.get(a1.id)).state, { "user:lang": "fr", "app:motd": "hello", own: true });
@@ -233,13 +274,23 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
     it("getMessages keeps the newest messages within last and tokenBudget, and a summary stands in", async () => {
       const sessions = ctx().manager({ countTokens: (text) => text.length });
       const { id } = await sessions.create();
-      for (let i = 1; i <= 6; i++) await sessions.addMessage(id, { role: i % 2 ? "user" : "assistant", content: `m${i}` });
-      assert.deepEqual((await sessions.getMessages(id, { last: 2 })).map((e) => e.seq), [5, 6]);
-      assert.deepEqual((await sessions.getMessages(id, { tokenBudget: 6 })).map((e) => e.seq), [4, 5, 6]);
+      for (let i = 1; i <= 6; i++)
+        await sessions.addMessage(id, { role: i % 2 ? "user" : "assistant", content: `m${i}` });
+      assert.deepEqual(
+        (await sessions.getMessages(id, { last: 2 })).map((e) => e.seq),
+        [5, 6],
+      );
+      assert.deepEqual(
+        (await sessions.getMessages(id, { tokenBudget: 6 })).map((e) => e.seq),
+        [4, 5, 6],
+      );
       await sessions.appendEvents(id, [{ type: "summary", text: "s", throughSeq: 4 }]);
       await sessions.addMessage(id, { role: "user", content: "m8" });
       const window = await sessions.getMessages(id);
-      assert.deepEqual(window.map((e) => `${e.type}:${e.seq}`), ["summary:7", "message:5", "message:6", "message:8"]);
+      assert.deepEqual(
+        window.map((e) => `${e.type}:${e.seq}`),
+        ["summary:7", "message:5", "message:6", "message:8"],
+      );
     });
 
     it("delete removes the session and its events; reads then answer not_found", async () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { SessionEvent } from "../../core/model.ts";
 import { SessionManager } from "../../core/session-manager.ts";
-import type { Runner } from "./harness.ts";
 import { type CaseContext, codeOf } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
 const take = async (iterable: AsyncIterable<SessionEvent>, count: number): Promise<number[]> => {
   const seqs: number[] = [];
@@ -29,7 +29,10 @@ export function subscribeCases(ctx: () => CaseContext, { describe, it }: Runner)
         }),
       );
       await writers;
-      assert.deepEqual(await received, Array.from({ length: 13 }, (_, i) => i + 3));
+      assert.deepEqual(
+        await received,
+        Array.from({ length: 13 }, (_, i) => i + 3),
+      );
       await subscription.close();
     });
 
@@ -43,7 +46,10 @@ export function subscribeCases(ctx: () => CaseContext, { describe, it }: Runner)
       const subscription = here.subscribe(id);
       const received = take(subscription, 30);
       for (let i = 0; i < 30; i++) await there.addMessage(id, { role: "user", content: `from peer ${i}` });
-      assert.deepEqual(await received, Array.from({ length: 30 }, (_, i) => i + 1));
+      assert.deepEqual(
+        await received,
+        Array.from({ length: 30 }, (_, i) => i + 1),
+      );
       await subscription.close();
     }, 60_000);
 

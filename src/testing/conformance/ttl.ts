@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { Runner } from "./harness.ts";
 import { type CaseContext, codeOf } from "./context.ts";
+import type { Runner } from "./harness.ts";
 
 /** Time comes from the fake clock: no case sleeps. */
 export function ttlCases(ctx: () => CaseContext, { describe, it }: Runner): void {
@@ -16,7 +16,14 @@ export function ttlCases(ctx: () => CaseContext, { describe, it }: Runner): void
       assert.equal((await sessions.listSessions()).items.length, 0);
       assert.equal(await codeOf(sessions.addMessage(id, { role: "user", content: "again" })), "not_found");
       assert.equal(await codeOf(sessions.update(id, (s) => ({ ...s, x: 1 }))), "not_found");
-      assert.equal(await c.store.touch({ namespace: c.namespace, userId: null, id }, { expiresAt: c.clock.now() + 10_000, lastAccessedAt: c.clock.now() }, c.clock.now()), false);
+      assert.equal(
+        await c.store.touch(
+          { namespace: c.namespace, userId: null, id },
+          { expiresAt: c.clock.now() + 10_000, lastAccessedAt: c.clock.now() },
+          c.clock.now(),
+        ),
+        false,
+      );
       assert.equal(await codeOf(sessions.get(id)), "not_found");
     });
 
@@ -92,7 +99,10 @@ export function ttlCases(ctx: () => CaseContext, { describe, it }: Runner): void
       assert.deepEqual(reborn.state, { fresh: true });
       assert.equal(reborn.version, 1);
       const events = await sessions.readEvents("again");
-      assert.equal(events.some((e) => e.type === "message"), false);
+      assert.equal(
+        events.some((e) => e.type === "message"),
+        false,
+      );
     });
 
     it("cleanupOldSessions removes sessions by age, separately from TTL", async () => {
