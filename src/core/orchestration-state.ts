@@ -1,13 +1,15 @@
-import type { SessionStore } from "../stores/types.ts";
 import { FrontdeskError } from "./errors.ts";
-import type { JsonObject } from "./model.ts";
 import { SessionManager, type SessionManagerOptions, type SessionRef } from "./session-manager.ts";
+import type { SessionStore } from "./store-contract.ts";
 
 /** What AgentDock's orchestration remembers per session. */
-export interface OrchestrationState extends JsonObject {
+export interface OrchestrationState {
   sessionId: string;
-  /** The step whose tools are currently available; null before any step is entered. */
-  activeStep: string | null;
+  /**
+   * The step whose tools are currently available; absent before any step is entered (a top-level
+   * `null` in state means "delete the key", so absence is how "none" is stored).
+   */
+  activeStep?: string;
   /** Newest first, at most {@link RECENT_TOOLS_LIMIT}. */
   recentlyUsedTools: string[];
   /** Position in the active step's tool sequence. */
@@ -21,7 +23,6 @@ export const RECENT_TOOLS_LIMIT = 10;
 
 export const createDefaultOrchestrationState = (sessionId: string, now = Date.now()): OrchestrationState => ({
   sessionId,
-  activeStep: null,
   recentlyUsedTools: [],
   sequenceIndex: 0,
   cumulativeTokenUsage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
@@ -91,8 +92,15 @@ export class OrchestrationStateManager {
     return result.success ? result.data : null;
   }
 
+  /** Enters a step (its sequence restarts at 0), or leaves every step with `null`. */
   async setActiveStep(ref: SessionRef, step: string | null): Promise<OrchestrationState | null> {
-    return this.updateState(ref, { activeStep: step, sequenceIndex: 0 });
+    const result = await this.sessions.updateSession(ref, (current) => {
+      const { activeStep: _left, ...rest } = current;
+      return step === null
+        ? { ...rest, sequenceIndex: 0, lastAccessed: this.now() }
+        : { ...rest, activeStep: step, sequenceIndex: 0, lastAccessed: this.now() };
+    });
+    return result.success ? result.data : null;
   }
 
   async advanceSequence(ref: SessionRef): Promise<OrchestrationState | null> {

@@ -1,14 +1,5 @@
 import { createHash } from "node:crypto";
 import type { z } from "zod";
-import type {
-  Commit,
-  EventRange,
-  IdempotencyRecord,
-  ListCursor,
-  ScopedState,
-  ScopedWrite,
-  SessionStore,
-} from "../stores/types.ts";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { FrontdeskError, isFrontdeskError } from "./errors.ts";
 import {
@@ -54,6 +45,15 @@ import {
   scopeOfKey,
   splitDelta,
 } from "./state.ts";
+import type {
+  Commit,
+  EventRange,
+  IdempotencyRecord,
+  ListCursor,
+  ScopedState,
+  ScopedWrite,
+  SessionStore,
+} from "./store-contract.ts";
 
 /** A session as the manager serves it: deep-frozen, with `user:`/`app:` keys merged into `state`. */
 export type Session<S extends object = JsonObject> = Readonly<Omit<SessionHeader, "state">> & {

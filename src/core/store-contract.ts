@@ -1,0 +1,211 @@
+/**
+ * The store contract: everything a backend must do, and nothing more. TTL policy, retries, stats,
+ * forks, exports and views live once in `core/`, above this line.
+ *
+ * Every store must give the same semantics (DESIGN §3); `frontdesk/testing`'s
+ * `describeStoreConformance` checks them and runs unchanged against every built-in store.
+ *
+ * Ground rules for implementers:
+ * - Every read and write is keyed by the whole {@link SessionKey} `(namespace, userId, id)`.
+ *   `userId === null` is its own owner, distinct from every string (stores may encode it as `""`,
+ *   which no valid user id can be).
+ * - "Expired" is decided by comparing `expiresAt` with the `now` the caller passes, never with the
+ *   backend's own clock, so a fake clock drives TTL in tests. An expired session is never returned,
+ *   listed, touched or committed to, even before `sweep` removes it. Native expiry (Redis PEXPIRE,
+ *   …) may only reclaim space, later than `expiresAt`.
+ * - Values handed in and out are plain JSON; a store never returns an object it keeps a reference
+ *   to (copy or re-parse).
+ * - Failures of the backend itself become `FrontdeskError("unavailable", …, { cause })`; contract
+ *   violations become the codes named below. Never return `false` for a failed write.
+ */
+import type { JsonObject, SessionEvent, SessionHeader, SessionKey, SessionStatus, StateDelta } from "./model.ts";
+
+export type StoreName = "memory" | "sqlite" | "fs" | "redis" | "postgres" | (string & {});
+
+export interface StoreCapabilities {
+  /**
+   * Several processes or server instances may open the same backend at once and see each other's
+   * commits (sqlite, fs, redis, postgres; not memory). The conformance suite's peer cases run only
+   * when this is true, with the harness's `createPeer`.
+   */
+  readonly shared: boolean;
+}
+
+/** A write to a shared `user:` or `app:` scope, checked and applied in the same atomic unit as its commit. */
+export interface ScopedWrite {
+  readonly scope: "user" | "app";
+  /**
+   * The scope's version the writer read (0 when the scope has never been written). A mismatch
+   * fails the whole commit with `conflict`, so concurrent read-modify-writes of a shared key
+   * cannot lose updates.
+   */
+  readonly expectedVersion: number;
+  /** Keys (with their `user:`/`app:` prefix) to set; `null` deletes. */
+  readonly delta: StateDelta;
+}
+
+export interface ScopedState {
+  readonly state: JsonObject;
+  /** +1 per committed write; 0 when never written. */
+  readonly version: number;
+}
+
+/** Records an idempotent append so a retry returns the first result (DESIGN §8). */
+export interface IdempotencyRecord {
+  readonly key: string;
+  /** A hash of the request body: the same key with another body is a `conflict`. */
+  readonly fingerprint: string;
+  /** The seqs the first request appended, and the version it produced. */
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly version: number;
+  readonly at: number;
+}
+
+/**
+ * The one write primitive. Applied whole or not at all:
+ * 1. `expectedVersion === 0` (create): succeeds when no session has the key, or the one that has
+ *    it is expired at `now` (that one is removed with its events first). Otherwise `conflict`.
+ * 2. `expectedVersion > 0`: the session must exist, be unexpired at `now` and be at exactly that
+ *    version. Absent or expired: `not_found`. Another version: `conflict` with
+ *    `details.currentVersion`.
+ * 3. Then: the header is replaced by `header`, `events` are stored (their seqs are exactly
+ *    `previousLastSeq + 1 … header.lastSeq`, gapless, computed by the core), `scoped` writes are
+ *    checked and applied, `idempotency` is recorded. Subscribers of the key get a hint.
+ */
+export interface Commit {
+  readonly key: SessionKey;
+  readonly expectedVersion: number;
+  /** The complete new header; `header.version === expectedVersion + 1`. */
+  readonly header: SessionHeader;
+  readonly events: readonly SessionEvent[];
+  readonly scoped?: readonly ScopedWrite[];
+  readonly idempotency?: IdempotencyRecord;
+  /** The caller's clock, for the expiry check. */
+  readonly now: number;
+}
+
+export interface CommitResult {
+  readonly version: number;
+  readonly lastSeq: number;
+}
+
+export interface EventRange {
+  /** Only events with seq > after. @default 0 */
+  readonly after?: number;
+  /** Only events with seq < before. */
+  readonly before?: number;
+  /** At most this many. @default all */
+  readonly limit?: number;
+  /** Only these types. */
+  readonly types?: readonly string[];
+  /**
+   * `desc` returns the newest first, so "the last k events" costs O(k) whatever the history's
+   * length. @default "asc"
+   */
+  readonly order?: "asc" | "desc";
+}
+
+export interface ListCursor {
+  /** The order field's value of the last item returned. */
+  readonly value: number;
+  readonly userId: string | null;
+  readonly id: string;
+}
+
+export interface ListQuery {
+  readonly namespace: string;
+  /** `undefined`: every owner (admin views); otherwise exactly this owner (`null` included). */
+  readonly userId?: string | null;
+  readonly status?: readonly SessionStatus[];
+  /** Every one of these tags must be present. */
+  readonly tags?: readonly string[];
+  /** Case-insensitive substring of the title or the purpose. */
+  readonly text?: string;
+  readonly createdAfter?: number;
+  readonly createdBefore?: number;
+  readonly updatedAfter?: number;
+  readonly updatedBefore?: number;
+  readonly orderBy: "createdAt" | "updatedAt";
+  readonly order: "asc" | "desc";
+  readonly limit: number;
+  /**
+   * Keyset position: return only items strictly after it in (orderBy, userId, id) order, where a
+   * null userId sorts as "". Stable: paging an unchanged set returns every item exactly once.
+   */
+  readonly after?: ListCursor;
+  /** Expired sessions are never listed. */
+  readonly now: number;
+}
+
+export interface ListPage {
+  readonly items: SessionHeader[];
+  /** True when more items follow the last one returned. */
+  readonly hasMore: boolean;
+}
+
+export interface ApiKeyRecord {
+  readonly id: string;
+  /** Hex SHA-256 of the whole secret key; the secret itself is never stored. */
+  readonly hash: string;
+  /** The first characters of the key, for people to tell keys apart. Not secret. */
+  readonly prefix: string;
+  readonly userId: string;
+  readonly admin: boolean;
+  readonly label: string | null;
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+export type Unsubscribe = () => Promise<void>;
+
+/** One backend. Every method is required; every method returns a Promise. */
+export interface SessionStore {
+  readonly name: StoreName;
+  readonly capabilities: StoreCapabilities;
+
+  /** See {@link Commit}. Throws `conflict` or `not_found`; writes nothing then. */
+  commit(commit: Commit): Promise<CommitResult>;
+  /** The header, or undefined when absent or expired at `now`. Never reads events. */
+  get(key: SessionKey, now: number): Promise<SessionHeader | undefined>;
+  /**
+   * Moves `expiresAt` and `lastAccessedAt` only; never the version, state or events.
+   * False when absent or expired at `now` (an expired session is never revived).
+   */
+  touch(key: SessionKey, times: { expiresAt: number | null; lastAccessedAt: number }, now: number): Promise<boolean>;
+  /** Events in seq order (or reverse with `order: "desc"`). Empty when the session has none; does not check expiry. */
+  readEvents(key: SessionKey, range: EventRange): Promise<SessionEvent[]>;
+  list(query: ListQuery): Promise<ListPage>;
+  /** Unexpired sessions of one owner in a namespace, for the sessions-per-user limit. */
+  count(namespace: string, userId: string | null, now: number): Promise<number>;
+  /** Removes header, events and idempotency records together. False when there was nothing. */
+  delete(key: SessionKey): Promise<boolean>;
+  /** Deletes up to `limit` sessions expired at `now`, with their events. Returns how many. */
+  sweep(now: number, limit: number): Promise<number>;
+
+  /** The shared scope's state; `{ state: {}, version: 0 }` when never written. */
+  readScope(namespace: string, scope: "user" | "app", userId: string | null): Promise<ScopedState>;
+  findIdempotency(key: SessionKey, idempotencyKey: string): Promise<IdempotencyRecord | undefined>;
+
+  /**
+   * Calls `onHint(lastSeq)` after commits to the key, including commits made by peers on a shared
+   * backend. A hint, not a delivery: listeners re-read the log by seq, so a lost, late or repeated
+   * hint never loses or duplicates an event (RELIABILITY rule 7).
+   */
+  subscribe(key: SessionKey, onHint: (lastSeq: number) => void): Promise<Unsubscribe>;
+
+  putApiKey(record: ApiKeyRecord): Promise<void>;
+  findApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Sets `revokedAt` once; false when there is no such key or it was already revoked. */
+  revokeApiKey(id: string, at: number): Promise<boolean>;
+
+  /** Closes what the store opened (never a client the caller passed in). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What every store factory takes besides its own options. */
+export interface StoreContext {
+  /** Used only for background work such as polling; expiry always uses the `now` passed in. */
+  readonly clock?: { now(): number };
+}
