@@ -1,6 +1,7 @@
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
 import { applyDelta, cloneJson } from "../../core/state.ts";
+import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type {
   ApiKeyRecord,
   Commit,
@@ -15,7 +16,6 @@ import type {
   StoreContext,
   Unsubscribe,
 } from "../types.ts";
-import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 
 /** The memory store keeps everything in this process: for tests and ephemeral use. */
 export interface MemoryStoreOptions {

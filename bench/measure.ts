@@ -1,0 +1,37 @@
+import { performance } from "node:perf_hooks";
+
+export interface Measurement {
+  name: string;
+  opsPerSec?: number;
+  meanUs?: number;
+  /** Frontdesk ÷ raw driver throughput (higher is better). */
+  ratio?: number;
+  /** This cost ÷ a baseline cost (lower is better). */
+  costRatio?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  note?: string;
+}
+
+export interface Section {
+  title: string;
+  method: string;
+  rows: Measurement[];
+  /** Targets checked in this run: a line each, with whether it held. */
+  checks?: { goal: string; met: boolean; value: string }[];
+}
+
+/** Runs `op` sequentially `count` times after a 10% warm-up; wall-clock throughput and mean latency. */
+export async function measure(count: number, op: () => unknown): Promise<{ opsPerSec: number; meanUs: number }> {
+  const warmup = Math.max(10, Math.floor(count / 10));
+  for (let i = 0; i < warmup; i++) await op();
+  const start = performance.now();
+  for (let i = 0; i < count; i++) await op();
+  const elapsedMs = performance.now() - start;
+  return { opsPerSec: (count / elapsedMs) * 1000, meanUs: (elapsedMs * 1000) / count };
+}
+
+export const percentile = (sorted: number[], p: number): number =>
+  sorted.length === 0
+    ? Number.NaN
+    : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);

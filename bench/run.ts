@@ -1,0 +1,85 @@
+/**
+ * `npm run bench`: measures Frontdesk against the raw drivers in one run and writes BENCHMARKS.md.
+ * Not a test: numbers depend on the machine; the ratios are what the goals are stated in.
+ */
+import { writeFileSync } from "node:fs";
+import { arch, cpus, totalmem } from "node:os";
+import { resolve } from "node:path";
+import type { Measurement, Section } from "./measure.ts";
+import { benchStores } from "./stores.ts";
+
+const fmt = (value: number | undefined, digits = 0): string =>
+  value === undefined || Number.isNaN(value)
+    ? ""
+    : value.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+const table = (rows: Measurement[]): string => {
+  const lines = [
+    "| measurement | ops/s | mean µs | ratio to raw | cost ratio | p50 ms | p99 ms | note |",
+    "|---|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.name} | ${fmt(r.opsPerSec)} | ${fmt(r.meanUs, 1)} | ${fmt(r.ratio, 2)} | ${fmt(r.costRatio, 2)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.note ?? ""} |`,
+    );
+  }
+  return lines.join("\n");
+};
+
+const sections: Section[] = [];
+const only = process.argv.slice(2);
+const wanted = (name: string) => only.length === 0 || only.includes(name);
+
+if (wanted("stores")) sections.push(...withStoreChecks(await benchStores()));
+
+function withStoreChecks(found: Section[]): Section[] {
+  const rows = found.flatMap((s) => s.rows);
+  const checks: NonNullable<Section["checks"]> = [];
+  for (const name of ["sqlite (full)", "sqlite (normal)", "redis", "postgres"]) {
+    const append = rows.find((r) => r.name === `${name}: append`);
+    if (append?.ratio !== undefined) {
+      const goal = name.startsWith("sqlite") ? 0.5 : 0.5;
+      checks.push({
+        goal: `${name} append ≥ ${goal * 100}% of the raw driver`,
+        met: append.ratio >= goal,
+        value: `${fmt(append.ratio * 100)}%`,
+      });
+    }
+    const at100k = rows.find((r) => r.name === `${name}: append at 100,000 events`);
+    if (at100k?.costRatio !== undefined) {
+      const limit = name.startsWith("sqlite") ? 1.2 : 1.3;
+      checks.push({
+        goal: `${name} append at 100,000 events ≤ ${limit}× append at 10`,
+        met: at100k.costRatio <= limit,
+        value: `${fmt(at100k.costRatio, 2)}×`,
+      });
+    }
+  }
+  const last = found.at(-1);
+  if (last) last.checks = checks;
+  return found;
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${arch()}, Node ${process.version}`;
+const body = [
+  "# Benchmarks",
+  "",
+  `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, on ${machine}.`,
+  "Every ratio compares numbers taken in the same run on the same machine; absolute numbers vary between machines, ratios much less.",
+  "Run it again with `npm run bench` (set `FRONTDESK_TEST_REDIS_URL` / `FRONTDESK_TEST_POSTGRES_URL` to include the shared stores).",
+  "",
+  ...sections.flatMap((s) => [
+    `## ${s.title}`,
+    "",
+    `How: ${s.method}`,
+    "",
+    table(s.rows),
+    "",
+    ...(s.checks && s.checks.length > 0
+      ? ["Goals checked in this run:", "", ...s.checks.map((c) => `- ${c.met ? "✅" : "❌"} ${c.goal}: ${c.value}`), ""]
+      : []),
+  ]),
+].join("\n");
+
+writeFileSync(resolve(import.meta.dirname, "../BENCHMARKS.md"), body);
+process.stdout.write(body);
