@@ -323,23 +323,84 @@ describe.skipIf(!url)("redis store specifics", () => {
         order: "desc",
       },
     ];
+    const pages = async (store: SessionStore, base: Omit<ListQuery, "now" | "limit">, limit: number) => {
+      const seen: string[] = [];
+      let after: ListQuery["after"];
+      for (let page = 0; page < 100; page++) {
+        const result = await store.list({ ...base, limit, now: now + 1_000, ...(after ? { after } : {}) });
+        seen.push(...result.items.map((h) => `${h.userId}/${h.id}`), `|${result.hasMore}`);
+        const last = result.items.at(-1);
+        if (!result.hasMore || !last) break;
+        after = { value: last[base.orderBy], userId: last.userId, id: last.id };
+      }
+      return seen;
+    };
     for (const base of queries) {
       for (const limit of [1, 4, 100]) {
-        const seen: string[][] = [[], []];
-        for (const [s, store] of [redis, memory].entries()) {
-          let after: ListQuery["after"];
-          for (let page = 0; page < 100; page++) {
-            const result = await store.list({ ...base, limit, now: now + 1_000, ...(after ? { after } : {}) });
-            seen[s]?.push(...result.items.map((h) => `${h.userId}/${h.id}`));
-            const last = result.items.at(-1);
-            if (!result.hasMore || !last) break;
-            after = { value: last[base.orderBy], userId: last.userId, id: last.id };
-          }
-        }
-        expect(seen[0], JSON.stringify({ base, limit })).toEqual(seen[1]);
+        expect(await pages(redis, base, limit), JSON.stringify({ base, limit })).toEqual(
+          await pages(memory, base, limit),
+        );
       }
     }
+    const at = fc.integer({ min: now - 1_000, max: now + 14_000 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record(
+          {
+            userId: fc.constantFrom("u1", "u2", null, "u1:x", "nobody"),
+            status: fc.constantFrom(["active" as const], ["completed" as const], []),
+            tags: fc.constantFrom(["even"], [], ["none"]),
+            text: fc.constantFrom("title 1", "e", "x"),
+            createdAfter: at,
+            createdBefore: at,
+            updatedAfter: at,
+            updatedBefore: at,
+          },
+          { requiredKeys: [] },
+        ),
+        fc.constantFrom("createdAt" as const, "updatedAt" as const),
+        fc.constantFrom("asc" as const, "desc" as const),
+        fc.integer({ min: 1, max: 7 }),
+        async (filters, orderBy, order, limit) => {
+          const base = { namespace: "ns", ...filters, orderBy, order };
+          expect(await pages(redis, base, limit), JSON.stringify(base)).toEqual(await pages(memory, base, limit));
+        },
+      ),
+      { numRuns: 150 },
+    );
     expect(await redis.count("ns", "u1", now + 1_000)).toBe(await memory.count("ns", "u1", now + 1_000));
+  });
+
+  it("readEvents returns what the memory reference store returns for any range", async () => {
+    const redis = open();
+    const memory = createMemoryStore();
+    const events: SessionEvent[] = Array.from({ length: 23 }, (_, i) =>
+      i % 3 === 0
+        ? { seq: i + 1, id: `e${i + 1}`, at: 1, type: "state", stateDelta: { i } }
+        : { seq: i + 1, id: `e${i + 1}`, at: 1, type: "custom", name: "n", data: i },
+    );
+    for (const store of [redis, memory]) {
+      await store.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 1, 23), events, now: 1 });
+    }
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record(
+          {
+            after: fc.integer({ min: -2, max: 26 }),
+            before: fc.integer({ min: -2, max: 30 }),
+            limit: fc.integer({ min: 0, max: 26 }),
+            types: fc.constantFrom([], ["state"], ["custom"], ["state", "custom"], ["message"]),
+            order: fc.constantFrom("asc" as const, "desc" as const),
+          },
+          { requiredKeys: [] },
+        ),
+        async (range) => {
+          const seqs = async (store: SessionStore) => (await store.readEvents(key, range)).map((e) => e.seq);
+          expect(await seqs(redis), JSON.stringify(range)).toEqual(await seqs(memory));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("sweep deletes expired sessions with their events and index entries", async () => {

@@ -533,7 +533,7 @@ const EVENT_CHUNK = 256;
 
 async function readEvents(c: Redis, eventsKey: string, range: EventRange): Promise<SessionEvent[]> {
   const after = Math.max(0, Math.floor(range.after ?? 0));
-  const limit = range.limit ?? Number.POSITIVE_INFINITY;
+  const limit = range.limit === undefined ? Number.POSITIVE_INFINITY : Math.ceil(range.limit);
   // seq n sits at index n - 1: `lastIndex` is the index of the newest seq below `before`.
   const lastIndex = range.before === undefined ? undefined : Math.ceil(range.before) - 2;
   if (limit <= 0 || (lastIndex !== undefined && lastIndex < after)) return [];
@@ -556,21 +556,22 @@ async function readEvents(c: Redis, eventsKey: string, range: EventRange): Promi
     return out;
   }
 
-  if (!types) {
-    // Without `before`, negative indexes read the newest `limit` in one O(k) call.
-    const stop = lastIndex ?? -1;
-    const start = Number.isFinite(limit) ? (stop >= 0 ? Math.max(after, stop - limit + 1) : -limit) : after;
-    const chunk = parse(await c.lrange(eventsKey, start, stop));
+  if (!types && lastIndex === undefined) {
+    // The newest `limit` in one O(k) call: negative indexes need no length.
+    const start = Number.isFinite(limit) ? -limit : after;
+    const chunk = parse(await c.lrange(eventsKey, start, -1));
     return chunk.filter((event) => event.seq > after).reverse();
   }
+  // `before` may lie past the end, so the top index needs the length.
   const length = await c.llen(eventsKey);
+  const size = types ? EVENT_CHUNK : limit;
   const out: SessionEvent[] = [];
   for (let stop = Math.min(length - 1, lastIndex ?? length - 1); stop >= after && out.length < limit; ) {
-    const start = Math.max(after, stop - EVENT_CHUNK + 1);
+    const start = Math.max(after, stop - size + 1);
     const chunk = parse(await c.lrange(eventsKey, start, stop));
     for (let i = chunk.length - 1; i >= 0 && out.length < limit; i--) {
       const event = chunk[i] as SessionEvent;
-      if (types.has(event.type)) out.push(event);
+      if (!types || types.has(event.type)) out.push(event);
     }
     stop = start - 1;
   }
