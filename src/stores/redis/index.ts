@@ -133,11 +133,8 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
   /** The command connection, connected, with the startup check done: every public method starts here. */
   const use = async (): Promise<Redis> => {
     if (closed) throw new FrontdeskError("unavailable", "The Redis store is closed");
-    if (client && !callerClient && client.status === "end") {
-      client.off("error", onError);
-      client.off("ready", onReady);
-      client = undefined;
-    }
+    // Our connection gave up for good (ioredis ends it on some connector failures): open anew.
+    if (client && !callerClient && client.status === "end") client = undefined;
     const c = (client ??= openClient());
     if (c.status === "ready") everReady = true;
     if (!connecting && c.status === "wait") {
