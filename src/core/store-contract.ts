@@ -69,6 +69,9 @@ export interface IdempotencyRecord {
  * 2. `expectedVersion > 0`: the session must exist, be unexpired at `now` and be at exactly that
  *    version. Absent or expired: `not_found`. Another version: `conflict` with
  *    `details.currentVersion`.
+ * A store may refuse a malformed commit (a header naming another key, a version other than
+ * `expectedVersion + 1`, events that do not continue the log) with `invalid_request`
+ * (`stores/shared/commit-shape.ts` checks exactly this).
  * 3. Then: the header is replaced by `header`, `events` are stored (their seqs are exactly
  *    `previousLastSeq + 1 … header.lastSeq`, gapless, computed by the core), `scoped` writes are
  *    checked and applied, `idempotency` is recorded. Subscribers of the key get a hint.

@@ -1,6 +1,7 @@
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
 import { applyDelta, cloneJson } from "../../core/state.ts";
+import { assertCommitShape } from "../shared/commit-shape.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type {
   ApiKeyRecord,
@@ -84,6 +85,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
           });
         }
       }
+      assertCommitShape(commit, current?.header.lastSeq ?? 0);
       const scopeUpdates: [string, ScopedState][] = [];
       for (const write of commit.scoped ?? []) {
         const sk = scopeKey(commit.key.namespace, write.scope, commit.key.userId);

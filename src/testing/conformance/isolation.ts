@@ -23,19 +23,19 @@ export function isolationCases(ctx: () => CaseContext, { describe, it }: Runner)
       const { id } = await alice.create({ state: { secret: "a" } });
       await alice.addMessage(id, { role: "user", content: "private" });
       const absent = await errorOf(mallory.get("never-existed"));
-      for (const attempt of [
-        mallory.get(id),
-        mallory.readEvents(id),
-        mallory.addMessage(id, { role: "user", content: "hijack" }),
-        mallory.update(id, (s) => ({ ...s, secret: "m" })),
-        mallory.patch(id, { title: "pwned" }),
-        mallory.getMessages(id),
-        mallory.fork(id),
-        mallory.getStatistics(id),
-        mallory.get({ id, userId: "alice" }),
-      ]) {
-        assert.deepEqual(await errorOf(attempt), absent);
-      }
+      // Each attempt runs and settles on its own before the next starts, so none rejects unobserved.
+      const attempts: (() => Promise<unknown>)[] = [
+        () => mallory.get(id),
+        () => mallory.readEvents(id),
+        () => mallory.addMessage(id, { role: "user", content: "hijack" }),
+        () => mallory.update(id, (s) => ({ ...s, secret: "m" })),
+        () => mallory.patch(id, { title: "pwned" }),
+        () => mallory.getMessages(id),
+        () => mallory.fork(id),
+        () => mallory.getStatistics(id),
+        () => mallory.get({ id, userId: "alice" }),
+      ];
+      for (const attempt of attempts) assert.deepEqual(await errorOf(attempt()), absent);
       assert.equal(await mallory.delete(id), false);
       const intact = await alice.get(id);
       assert.deepEqual(intact.state, { secret: "a" });
