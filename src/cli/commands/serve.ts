@@ -1,0 +1,136 @@
+import type { Command } from "commander";
+import { pino } from "pino";
+import { openStore } from "../../stores/registry.ts";
+import type { SessionStore } from "../../stores/types.ts";
+import { type LogLevel, loadServeConfig, type ServeConfig } from "../config.ts";
+import { UsageError } from "../failures.ts";
+import { type CliIo, writeLine } from "../io.ts";
+import { isLoopbackHost } from "../network.ts";
+import { integerOption } from "../options.ts";
+import { DEFAULT_STORE_URL, envValue } from "../targets/index.ts";
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 7420;
+const ADMIN_USER = "admin";
+
+interface ServeOptions {
+  store?: string;
+  host?: string;
+  port?: number;
+  config?: string;
+}
+
+const portFromEnv = (io: CliIo): number | undefined => {
+  const text = envValue(io, "FRONTDESK_PORT");
+  if (text === undefined) return undefined;
+  try {
+    return integerOption(0, 65_535)(text);
+  } catch {
+    throw new UsageError(`FRONTDESK_PORT="${text}" is not a port (0-65535)`);
+  }
+};
+
+const logLevelFrom = (io: CliIo, config: ServeConfig): LogLevel => {
+  const text = envValue(io, "FRONTDESK_LOG_LEVEL");
+  if (text === undefined) return config.logLevel ?? "info";
+  const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+  if (!levels.includes(text))
+    throw new UsageError(`FRONTDESK_LOG_LEVEL="${text}": expected one of ${levels.join(", ")}`);
+  return text as LogLevel;
+};
+
+/**
+ * Resolves when SIGTERM, SIGINT or `io.signal` asks to stop. Listening starts at once, so a signal
+ * during startup still drains instead of killing; after the first signal the listeners are gone,
+ * so a second Ctrl-C kills a drain that hangs.
+ */
+function watchForStop(io: CliIo): { requested: Promise<string>; dispose(): void } {
+  let dispose = (): void => {};
+  const requested = new Promise<string>((resolve) => {
+    const stop = (reason: string) => () => {
+      dispose();
+      resolve(reason);
+    };
+    const onTerm = stop("SIGTERM");
+    const onInt = stop("SIGINT");
+    const onAbort = stop("abort");
+    dispose = () => {
+      process.off("SIGTERM", onTerm);
+      process.off("SIGINT", onInt);
+      io.signal?.removeEventListener("abort", onAbort);
+    };
+    process.once("SIGTERM", onTerm);
+    process.once("SIGINT", onInt);
+    if (io.signal?.aborted) onAbort();
+    else io.signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  return { requested, dispose };
+}
+
+/**
+ * On a loopback host a store without keys gets one admin key, shown once on stderr, so a first
+ * `frontdesk serve` is usable at once and never open. Beyond loopback nothing is created: the
+ * operator makes keys on purpose (`frontdesk keys create`), and the server refuses to listen
+ * without them.
+ */
+async function ensureFirstKey(store: SessionStore, host: string, io: CliIo): Promise<void> {
+  if (!isLoopbackHost(host)) return;
+  const { createApiKey, listApiKeys } = await import("../../server/api-keys.ts");
+  if ((await listApiKeys(store)).length > 0) return;
+  const { key } = await createApiKey(store, { userId: ADMIN_USER, admin: true, label: "created by frontdesk serve" });
+  writeLine(io.stderr, `created admin API key (shown once): ${key}`);
+}
+
+export function registerServeCommand(program: Command, io: CliIo): void {
+  program
+    .command("serve")
+    .description("run the HTTP server until SIGTERM or SIGINT; prints `listening on http://HOST:PORT`")
+    .option("--store <url>", `store URL (default: $FRONTDESK_STORE, else ${DEFAULT_STORE_URL})`)
+    .option("--host <host>", `interface to listen on (default: $FRONTDESK_HOST, else ${DEFAULT_HOST})`)
+    .option(
+      "--port <n>",
+      `port, 0 for any free one (default: $FRONTDESK_PORT, else ${DEFAULT_PORT})`,
+      integerOption(0, 65_535),
+    )
+    .option("--config <file>", "server options from a JSON file (frontdesk.config.json)")
+    .action(async (options: ServeOptions) => {
+      const config = options.config === undefined ? {} : await loadServeConfig(options.config);
+      const storeUrl = options.store ?? envValue(io, "FRONTDESK_STORE") ?? config.store ?? DEFAULT_STORE_URL;
+      const host = options.host ?? envValue(io, "FRONTDESK_HOST") ?? config.host ?? DEFAULT_HOST;
+      const port = options.port ?? portFromEnv(io) ?? config.port ?? DEFAULT_PORT;
+      const level = logLevelFrom(io, config);
+      const logger = pino({ level, base: { service: "frontdesk" } }, io.stderr);
+
+      const { startServer } = await import("../../server/listen.ts");
+      const stop = watchForStop(io);
+      let running: Awaited<ReturnType<typeof startServer>>;
+      let store: SessionStore | undefined;
+      try {
+        store = await openStore(storeUrl);
+        await ensureFirstKey(store, host, io);
+        running = await startServer({
+          store,
+          host,
+          port,
+          namespace: config.namespace,
+          limits: config.limits,
+          defaultTtlMs:
+            config.defaultTtlSeconds === undefined
+              ? undefined
+              : config.defaultTtlSeconds === null
+                ? null
+                : config.defaultTtlSeconds * 1000,
+          logger,
+        });
+      } catch (error) {
+        stop.dispose();
+        await store?.close();
+        throw error;
+      }
+      writeLine(io.stdout, `listening on ${running.url}`);
+      const reason = await stop.requested;
+      logger.info({ reason }, "draining");
+      await running.close();
+      logger.info("stopped");
+    });
+}

@@ -1,0 +1,77 @@
+import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { UsageError } from "./failures.ts";
+import type { CliIo } from "./io.ts";
+
+/** Writes and waits for `drain` when the stream is full, so a big export never buffers in memory. */
+export async function writeChunk(stream: Writable, chunk: string): Promise<void> {
+  if (!stream.write(chunk)) await once(stream, "drain");
+}
+
+/** Lines of a readable (an NDJSON export), without their line ends. */
+export function readLines(input: Readable): AsyncIterable<string> {
+  return createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+}
+
+/** The lines of FILE, or of stdin for `-` or no file. Refuses to wait on a terminal. */
+export async function openInputLines(file: string | undefined, io: CliIo): Promise<AsyncIterable<string>> {
+  if (file === undefined || file === "-") {
+    if (io.stdin === undefined) throw new UsageError("No input: pass a FILE or pipe an export into stdin");
+    if ((io.stdin as { isTTY?: boolean }).isTTY === true) {
+      throw new UsageError("stdin is a terminal: pass a FILE or pipe an export into stdin");
+    }
+    return readLines(io.stdin);
+  }
+  const input = createReadStream(file);
+  try {
+    await once(input, "open");
+  } catch (error) {
+    throw new UsageError(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return readLines(input);
+}
+
+/**
+ * A file written whole or not at all: lines go to a temporary file beside it that replaces FILE
+ * only on `commit`, so a failed export never leaves a truncated file behind.
+ */
+export interface OutputFile {
+  readonly stream: Writable;
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+export async function createOutputFile(path: string): Promise<OutputFile> {
+  const temporary = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  const stream = createWriteStream(temporary, { flags: "wx" });
+  try {
+    await once(stream, "open");
+  } catch (error) {
+    throw new UsageError(`Cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  // A late write error (disk full) must fail the export, not crash the process.
+  let failure: Error | undefined;
+  stream.on("error", (error) => {
+    failure ??= error;
+  });
+  const close = async (): Promise<void> => {
+    if (stream.closed) return;
+    stream.end();
+    await once(stream, "close");
+  };
+  return {
+    stream,
+    async commit() {
+      await close();
+      if (failure) throw failure;
+      await rename(temporary, path);
+    },
+    async discard() {
+      await close().catch(() => {});
+      await rm(temporary, { force: true });
+    },
+  };
+}
