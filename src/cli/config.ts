@@ -1,7 +1,22 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { NAMESPACE_PATTERN } from "../core/ids.ts";
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../server/limits.ts";
 import { UsageError } from "./failures.ts";
+
+/** Limits that may be `null` (no bound) and those that may be fractional (rates). */
+const NULLABLE_LIMITS = new Set<string>(["maxSessionsPerUser", "requestsPerSecond", "rateLimitBurst"]);
+const RATE_LIMITS = new Set<string>(["requestsPerSecond", "rateLimitBurst"]);
+
+/** Every server limit by name, each optional: an unknown name is an error, not a silent no-op. */
+const LimitsSchema = z.strictObject(
+  Object.fromEntries(
+    Object.keys(DEFAULT_SERVER_LIMITS).map((name) => {
+      const number = RATE_LIMITS.has(name) ? z.number().positive() : z.number().int().positive();
+      return [name, (NULLABLE_LIMITS.has(name) ? number.nullable() : number).optional()];
+    }),
+  ) as Record<keyof ServerLimits, z.ZodOptional<z.ZodNumber | z.ZodNullable<z.ZodNumber>>>,
+);
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -27,8 +42,8 @@ export const ServeConfigSchema = z.strictObject({
   defaultTtlSeconds: z.number().int().positive().nullable().optional(),
   /** `$FRONTDESK_LOG_LEVEL` wins. */
   logLevel: z.enum(LOG_LEVELS).optional(),
-  /** Server and store limits: sizes in bytes, counts, rates; see docs/cli.md. */
-  limits: z.record(z.string(), z.number().int().nonnegative().nullable()).optional(),
+  /** Server and store limits (`ServerLimits`): sizes in bytes, counts, rates; see docs/cli.md. */
+  limits: LimitsSchema.optional(),
   agents: z.unknown().optional(),
   models: z.unknown().optional(),
   prompts: z.unknown().optional(),
