@@ -99,7 +99,8 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       const host = options.host ?? envValue(io, "FRONTDESK_HOST") ?? config.host ?? DEFAULT_HOST;
       const port = options.port ?? portFromEnv(io) ?? config.port ?? DEFAULT_PORT;
       const level = logLevelFrom(io, config);
-      const logger = pino({ level, base: { service: "frontdesk" } }, io.stderr);
+      // The server's request logs and the CLI's own lines: pino JSON on stderr, never stdout.
+      const logger = pino({ level }, io.stderr);
 
       const { startServer } = await import("../../server/listen.ts");
       const stop = watchForStop(io);
@@ -120,7 +121,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
               : config.defaultTtlSeconds === null
                 ? null
                 : config.defaultTtlSeconds * 1000,
-          logger,
+          logger: { level, stream: io.stderr },
         });
       } catch (error) {
         stop.dispose();
