@@ -181,23 +181,27 @@ describe("sqlite store", () => {
   });
 
   describe("transactions", () => {
-    it("a commit that fails half way leaves nothing and no lock: another connection writes at once", async () => {
+    it("a driver error after the header was written leaves nothing and no lock: another connection writes at once", async () => {
       const store = open();
       await seed(store, key, 2);
-      // The header update and the first event succeed, then the duplicate seq fails the transaction.
+      // A row planted where seq 3 goes makes the event insert fail after the header update.
+      const db = inspect();
+      db.prepare("INSERT INTO events (eid, type, body) SELECT (rid << 32) + 3, 'custom', '{}' FROM sessions").run();
       const failed = store.commit({
         key,
         expectedVersion: 3,
-        header: headerOf(key, { version: 4, lastSeq: 4, title: "half" }),
-        events: [eventOf(3), eventOf(3)],
+        header: headerOf(key, { version: 4, lastSeq: 3, title: "half" }),
+        events: [eventOf(3)],
         now: NOW,
       });
-      expect((await errorOf(failed)).code).toBe("unavailable");
+      const error = await errorOf(failed);
+      expect(error.code).toBe("unavailable");
+      expect(error.cause).toBeDefined();
       const header = await store.get(key, NOW);
       expect(header?.version).toBe(3);
       expect(header?.title).toBeNull();
-      expect((await store.readEvents(key, {})).map((e) => e.seq)).toEqual([1, 2]);
 
+      db.prepare("DELETE FROM events WHERE seq = 3").run();
       const other = open({ busyTimeoutMs: 0 });
       await other.commit({
         key,
@@ -214,6 +218,35 @@ describe("sqlite store", () => {
         now: NOW,
       });
       expect((await store.get(key, NOW))?.version).toBe(5);
+      expect((await store.readEvents(key, {})).map((e) => e.seq)).toEqual([1, 2, 3]);
+    });
+
+    it("a malformed commit is invalid_request and writes nothing; a stale one is still conflict", async () => {
+      const store = open();
+      await seed(store, key, 2);
+      const next = { key, expectedVersion: 3, now: NOW };
+      const malformed = [
+        { ...next, header: headerOf({ ...key, id: "other" }, { version: 4, lastSeq: 3 }), events: [eventOf(3)] },
+        { ...next, header: headerOf(key, { version: 5, lastSeq: 3 }), events: [eventOf(3)] },
+        { ...next, header: headerOf(key, { version: 4, lastSeq: 4 }), events: [eventOf(4)] },
+        { ...next, header: headerOf(key, { version: 4, lastSeq: 4 }), events: [eventOf(3), eventOf(3)] },
+        { ...next, header: headerOf(key, { version: 4, lastSeq: 2 }), events: [eventOf(3)] },
+        {
+          key: { ...key, id: "new" },
+          expectedVersion: 0,
+          now: NOW,
+          header: headerOf({ ...key, id: "new" }, { lastSeq: 1 }),
+          events: [eventOf(2)],
+        },
+      ];
+      for (const commit of malformed) {
+        expect((await errorOf(store.commit(commit))).code, JSON.stringify(commit.header)).toBe("invalid_request");
+      }
+      expect((await store.get(key, NOW))?.version).toBe(3);
+      expect(await store.get({ ...key, id: "new" }, NOW)).toBeUndefined();
+      expect((await store.readEvents(key, {})).map((e) => e.seq)).toEqual([1, 2]);
+      const stale = { ...next, expectedVersion: 2, header: headerOf(key, { version: 4, lastSeq: 9 }), events: [] };
+      expect((await errorOf(store.commit(stale))).code).toBe("conflict");
     });
 
     it("a scoped conflict after the header was written rolls the header back", async () => {

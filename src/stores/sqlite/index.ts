@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { JsonObject, SessionHeader, SessionKey } from "../../core/model.ts";
 import { applyDelta } from "../../core/state.ts";
+import { assertCommitShape } from "../shared/commit-shape.ts";
 import type {
   ApiKeyRecord,
   Commit,
@@ -385,6 +386,11 @@ interface HeaderRow {
   expires_at: number | null;
   last_accessed_at: number;
 }
+interface VersionRow {
+  version: number;
+  expires_at: number | null;
+  last_seq: number;
+}
 interface MarkRow {
   rid: number;
   version: number;
@@ -490,10 +496,10 @@ function prepare(db: Database.Database): Connection {
     .pluck();
   const updateSession = db.prepare(
     `UPDATE sessions SET ${UPDATED_COLUMNS.map((column) => `${column} = ?`).join(", ")}
-     WHERE ${BY_KEY} AND version = ? AND ${LIVE} RETURNING rid, created_at`,
+     WHERE ${BY_KEY} AND version = ? AND last_seq = ? AND ${LIVE} RETURNING rid, created_at`,
   );
   const updateCreatedAt = db.prepare("UPDATE sessions SET created_at = ? WHERE rid = ?");
-  const selectVersion = db.prepare(`SELECT version, expires_at FROM sessions WHERE ${BY_KEY}`);
+  const selectVersion = db.prepare(`SELECT version, expires_at, last_seq FROM sessions WHERE ${BY_KEY}`);
   const insertEvent = db.prepare("INSERT INTO events (eid, type, body) VALUES ((? << 32) + ?, ?, ?)");
   const selectScope = db.prepare("SELECT state, version FROM scopes WHERE namespace = ? AND scope = ? AND owner = ?");
   const writeScope = db.prepare(
@@ -520,33 +526,50 @@ function prepare(db: Database.Database): Connection {
       header.expiresAt,
       JSON.stringify(header),
     ];
+    // Checks and writes interleave; any throw rolls the whole transaction back, so a refused commit leaves nothing.
     let rid: number | undefined;
     if (c.expectedVersion === 0) {
       deleteExpired.run(key.namespace, owner, key.id, now);
       rid = insertSession.get(...columns, header.createdAt, key.namespace, owner, key.id) as number | undefined;
       if (rid === undefined) {
-        const current = selectVersion.get(key.namespace, owner, key.id) as { version: number } | undefined;
+        const current = selectVersion.get(key.namespace, owner, key.id) as VersionRow | undefined;
         throw new FrontdeskError("conflict", "A session with this id already exists", {
           details: { currentVersion: current?.version },
         });
       }
+      assertCommitShape(c, 0);
     } else {
-      const updated = updateSession.get(...columns, key.namespace, owner, key.id, c.expectedVersion, now) as
-        | { rid: number; created_at: number }
-        | undefined;
+      // The stored last_seq is matched in the UPDATE itself, so checking that the events continue
+      // the log costs no extra read; a miss is diagnosed below.
+      const previousLastSeq = header.lastSeq - c.events.length;
+      const updated = updateSession.get(
+        ...columns,
+        key.namespace,
+        owner,
+        key.id,
+        c.expectedVersion,
+        previousLastSeq,
+        now,
+      ) as { rid: number; created_at: number } | undefined;
       if (updated === undefined) {
-        const current = selectVersion.get(key.namespace, owner, key.id) as
-          | { version: number; expires_at: number | null }
-          | undefined;
+        const current = selectVersion.get(key.namespace, owner, key.id) as VersionRow | undefined;
         if (!current || (current.expires_at !== null && current.expires_at <= now)) {
           throw new FrontdeskError("not_found", "Session not found");
         }
-        throw new FrontdeskError("conflict", "The session changed since it was read", {
-          details: { currentVersion: current.version },
-        });
+        if (current.version !== c.expectedVersion) {
+          throw new FrontdeskError("conflict", "The session changed since it was read", {
+            details: { currentVersion: current.version },
+          });
+        }
+        assertCommitShape(c, current.last_seq);
+        throw new FrontdeskError("conflict", "The session changed since it was read");
       }
+      assertCommitShape(c, previousLastSeq);
       rid = updated.rid;
       if (updated.created_at !== header.createdAt) updateCreatedAt.run(header.createdAt, rid);
+    }
+    if (header.lastSeq > MAX_SEQ) {
+      throw new FrontdeskError("invalid_request", `A session holds at most ${MAX_SEQ} events`);
     }
     if (rid > MAX_RID) throw new FrontdeskError("unavailable", "The SQLite store has used up its session row ids");
     for (const write of c.scoped ?? []) {
@@ -561,12 +584,7 @@ function prepare(db: Database.Database): Connection {
       const state = applyDelta(row ? (JSON.parse(row.state) as JsonObject) : {}, write.delta);
       writeScope.run(key.namespace, write.scope, scopeOwnerId, JSON.stringify(state), version + 1);
     }
-    for (const event of c.events) {
-      if (!Number.isInteger(event.seq) || event.seq < 1 || event.seq > MAX_SEQ) {
-        throw new FrontdeskError("invalid_request", `An event seq must be a whole number from 1 to ${MAX_SEQ}`);
-      }
-      insertEvent.run(rid, event.seq, event.type, JSON.stringify(event));
-    }
+    for (const event of c.events) insertEvent.run(rid, event.seq, event.type, JSON.stringify(event));
     const record = c.idempotency;
     if (record) {
       putIdempotency.run(
