@@ -3,6 +3,7 @@ import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, utimes, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { isFrontdeskError } from "../../src/core/errors.ts";
 import { emptyStats, type SessionEvent, type SessionHeader, type SessionKey } from "../../src/core/model.ts";
@@ -372,6 +373,51 @@ describe("fs store specifics", () => {
       } finally {
         spy.mockRestore();
       }
+    }, 60_000);
+
+    it("every range read matches a plain filter of the log, across chunk boundaries and huge lines", async () => {
+      const store = open$({ durability: "none" });
+      const sizes = [10, 70_000, 5, 200_000, 1, 65_536, 65_535, 3];
+      const all: SessionEvent[] = [];
+      for (let batch = 0; batch < 6; batch++) {
+        const first = all.length + 1;
+        const events = Array.from({ length: 60 }, (_, i) => ({
+          seq: first + i,
+          id: `e${first + i}`,
+          at: NOW,
+          type: (i % 3 === 0 ? "state" : "custom") as "custom",
+          name: "n",
+          data: `é✓${"x".repeat(sizes[(first + i) % sizes.length] ?? 0)}`,
+        }));
+        const header = headerFor(key, batch + 1, all.length + events.length);
+        await store.commit({ key, expectedVersion: batch, header, events, now: NOW });
+        all.push(...events);
+      }
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            after: fc.option(fc.integer({ min: 0, max: 400 }), { nil: undefined }),
+            before: fc.option(fc.integer({ min: 0, max: 400 }), { nil: undefined }),
+            limit: fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined }),
+            types: fc.option(fc.constant<string[]>(["state"]), { nil: undefined }),
+            order: fc.constantFrom("asc" as const, "desc" as const),
+          }),
+          async (range) => {
+            const matching = all.filter(
+              (e) =>
+                e.seq > (range.after ?? 0) &&
+                e.seq < (range.before ?? Number.POSITIVE_INFINITY) &&
+                (!range.types || range.types.includes(e.type)),
+            );
+            if (range.order === "desc") matching.reverse();
+            const expected = matching.slice(0, range.limit ?? matching.length).map((e) => e.seq);
+            const got = (await store.readEvents(key, range)).map((e) => e.seq);
+            expect(got).toEqual(expected);
+          },
+        ),
+        { numRuns: 150 },
+      );
+      expect((await store.readEvents(key, { after: 120, limit: 1 }))[0]).toEqual(all[120]);
     }, 60_000);
 
     it("a corrupt index only slows reads down, never makes them wrong", async () => {
