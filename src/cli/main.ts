@@ -71,6 +71,10 @@ function commandPath(program: Command, argv: readonly string[]): string {
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const program = buildProgram(io);
   const debug = argv.includes("--debug");
+  // A reader that goes away (`frontdesk sessions export s1 | head`) makes stdout emit EPIPE; the
+  // write that hits it fails the command in one line instead of crashing the process.
+  const ignoreOutputError = (): void => {};
+  io.stdout.on("error", ignoreOutputError);
   try {
     if (argv.length === 0) {
       writeLine(io.stderr, "frontdesk: usage: missing command (serve, sessions, keys); see frontdesk --help");
@@ -92,5 +96,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     writeLine(io.stderr, failure.line);
     if (debug) writeLine(io.stderr, describeStack(error));
     return failure.exitCode;
+  } finally {
+    io.stdout.off("error", ignoreOutputError);
   }
 }

@@ -6,9 +6,31 @@ import type { Readable, Writable } from "node:stream";
 import { UsageError } from "./failures.ts";
 import type { CliIo } from "./io.ts";
 
-/** Writes and waits for `drain` when the stream is full, so a big export never buffers in memory. */
+const outputClosed = (): Error =>
+  Object.assign(new Error("The output was closed before everything was written"), { code: "EPIPE" });
+
+/**
+ * Writes and waits for `drain` when the stream is full, so a big export never buffers in memory.
+ * Fails (never hangs) when the reader went away, as `frontdesk sessions export s1 | head` does.
+ */
 export async function writeChunk(stream: Writable, chunk: string): Promise<void> {
-  if (!stream.write(chunk)) await once(stream, "drain");
+  if (stream.destroyed || stream.writableEnded) throw outputClosed();
+  if (stream.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error) => {
+      stream.off("drain", onDrain);
+      stream.off("close", onClose);
+      stream.off("error", onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(outputClosed());
+    const onError = (error: Error) => settle(error);
+    stream.once("drain", onDrain);
+    stream.once("close", onClose);
+    stream.once("error", onError);
+  });
 }
 
 /** Lines of a readable (an NDJSON export), without their line ends. */

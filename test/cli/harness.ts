@@ -18,6 +18,7 @@ export class CapturedStream extends Writable {
   override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
     this.text += chunk.toString();
     callback();
+    this.emit("written");
   }
   /** Terminal control sequences used by progress bars (cursor moves, clears). */
   cursorTo(_x: number, _y?: number, callback?: () => void): boolean {
@@ -35,6 +36,30 @@ export class CapturedStream extends Writable {
   clearScreenDown(callback?: () => void): boolean {
     callback?.();
     return true;
+  }
+}
+
+/** Waits until `pattern` matches what `stream` got, woken by each write; fails after `timeoutMs`. */
+export async function waitForText(
+  stream: CapturedStream,
+  pattern: RegExp,
+  timeoutMs = 20_000,
+): Promise<RegExpExecArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(stream.text);
+    if (match) return match;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new Error(`timed out waiting for ${pattern}; got: ${stream.text}`);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stream.off("written", done);
+        resolve();
+      };
+      const timer = setTimeout(done, remaining);
+      stream.on("written", done);
+    });
   }
 }
 

@@ -4,7 +4,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadServeConfig } from "../../src/cli/config.ts";
 import { formatDuration, parseDuration } from "../../src/cli/durations.ts";
 import { describeFailure, UsageError } from "../../src/cli/failures.ts";
-import { isLoopbackHost } from "../../src/cli/network.ts";
 import { FrontdeskError } from "../../src/core/errors.ts";
 import { lines, run, tempStore } from "./harness.ts";
 
@@ -48,16 +47,6 @@ describe("failures", () => {
     );
     expect(describeFailure(new UsageError("nope"))).toEqual({ exitCode: 2, line: "frontdesk: usage: nope" });
     expect(describeFailure(new Error("boom"))).toEqual({ exitCode: 1, line: "frontdesk: internal: boom" });
-  });
-});
-
-describe("loopback hosts", () => {
-  it("knows loopback from the rest", () => {
-    for (const host of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"])
-      expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ["0.0.0.0", "::", "10.0.0.1", "example.com", "128.0.0.1"]) {
-      expect(isLoopbackHost(host), host).toBe(false);
-    }
   });
 });
 

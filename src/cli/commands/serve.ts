@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import { pino } from "pino";
+import type { ServerLimits } from "../../server/limits.ts";
 import { openStore } from "../../stores/registry.ts";
 import type { SessionStore } from "../../stores/types.ts";
 import { type LogLevel, loadServeConfig, type ServeConfig } from "../config.ts";
 import { UsageError } from "../failures.ts";
 import { type CliIo, writeLine } from "../io.ts";
-import { isLoopbackHost } from "../network.ts";
 import { integerOption } from "../options.ts";
 import { DEFAULT_STORE_URL, envValue } from "../targets/index.ts";
 
@@ -68,15 +68,17 @@ function watchForStop(io: CliIo): { requested: Promise<string>; dispose(): void 
 }
 
 /**
- * On a loopback host a store without keys gets one admin key, shown once on stderr, so a first
+ * On a loopback host a store without a live key gets one admin key, shown once on stderr, so a first
  * `frontdesk serve` is usable at once and never open. Beyond loopback nothing is created: the
  * operator makes keys on purpose (`frontdesk keys create`), and the server refuses to listen
  * without them.
  */
 async function ensureFirstKey(store: SessionStore, host: string, io: CliIo): Promise<void> {
+  const { isLoopbackHost } = await import("../../server/listen.ts");
   if (!isLoopbackHost(host)) return;
   const { createApiKey, listApiKeys } = await import("../../server/api-keys.ts");
-  if ((await listApiKeys(store)).length > 0) return;
+  // Revoked keys do not count: a server whose every key is revoked could not be used at all.
+  if ((await listApiKeys(store)).some((record) => record.revokedAt === null)) return;
   const { key } = await createApiKey(store, { userId: ADMIN_USER, admin: true, label: "created by frontdesk serve" });
   writeLine(io.stderr, `created admin API key (shown once): ${key}`);
 }
@@ -114,7 +116,8 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           host,
           port,
           namespace: config.namespace,
-          limits: config.limits,
+          // Validated key by key (nullable only where the server allows null) by the config schema.
+          limits: config.limits as Partial<ServerLimits> | undefined,
           defaultTtlMs:
             config.defaultTtlSeconds === undefined
               ? undefined

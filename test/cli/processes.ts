@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** The real entry point, as installed: `node bin/frontdesk.js` over the built `dist/`. */
+export const BIN = fileURLToPath(new URL("../../bin/frontdesk.js", import.meta.url));
+const BUILT_MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+
+/** The process tests need `npm run build` first (`npm test` does it in `pretest`). */
+export function assertBuilt(): void {
+  if (!existsSync(BUILT_MAIN)) {
+    throw new Error(`${BUILT_MAIN} is missing: run \`npm run build\` before the CLI's process tests`);
+  }
+}
+
+/** A running `frontdesk` process whose stdout and stderr are collected as they arrive. */
+export class CliProcess {
+  stdout = "";
+  stderr = "";
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private waiters = new Set<() => void>();
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? "", FRONTDESK_LOG_LEVEL: "warn", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      this.stdout += chunk;
+      this.wake();
+    });
+    this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      this.stderr += chunk;
+      this.wake();
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code, signal) => {
+        resolve({ code, signal });
+        this.wake();
+      });
+    });
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters) waiter();
+  }
+
+  /**
+   * Waits until `pattern` matches stdout (or stderr), woken by each chunk of output rather than
+   * by polling a clock; fails after `timeoutMs` or when the process exits first.
+   */
+  async waitFor(
+    pattern: RegExp,
+    options: { stream?: "stdout" | "stderr"; timeoutMs?: number } = {},
+  ): Promise<RegExpExecArray> {
+    const stream = options.stream ?? "stdout";
+    const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+    let exited = false;
+    void this.exited.then(() => {
+      exited = true;
+    });
+    for (;;) {
+      const match = pattern.exec(this[stream]);
+      if (match) return match;
+      if (exited || this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(
+          `frontdesk exited before ${pattern} on ${stream}; stdout: ${this.stdout} stderr: ${this.stderr}`,
+        );
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new Error(`timed out waiting for ${pattern} on ${stream}; stderr: ${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, remaining);
+        this.waiters.add(done);
+      });
+    }
+  }
+
+  /** Sends `signal` and waits for the exit, failing after `timeoutMs`. */
+  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 20_000) {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.waitExit(timeoutMs, signal);
+  }
+
+  /** Waits for the exit; after `timeoutMs` kills the process and fails. */
+  async waitExit(timeoutMs = 30_000, after = "start") {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.child.kill("SIGKILL");
+        reject(new Error(`frontdesk did not exit within ${timeoutMs} ms of ${after}; stderr: ${this.stderr}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Runs `frontdesk …args` to completion. */
+export async function runCli(args: string[], env: Record<string, string> = {}) {
+  const cli = new CliProcess(args, env);
+  const { code, signal } = await cli.waitExit();
+  return { code, signal, stdout: cli.stdout, stderr: cli.stderr };
+}
+
+/** Starts `frontdesk serve` and resolves once it printed its `listening on` line. */
+export async function startServe(args: string[], env: Record<string, string> = {}) {
+  const cli = new CliProcess(["serve", ...args], env);
+  const match = await cli.waitFor(/^listening on (http:\/\/\S+)\n/);
+  return { cli, url: match[1] as string };
+}

@@ -1,0 +1,121 @@
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { CapturedStream, lines, run, tempStore, waitForText } from "./harness.ts";
+import { assertBuilt, type CliProcess, runCli, startServe } from "./processes.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const tracked = (cli: CliProcess): CliProcess => {
+  cleanups.push(async () => {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) await cli.stop("SIGKILL");
+  });
+  return cli;
+};
+
+const newStore = () => {
+  const temp = tempStore();
+  cleanups.push(() => temp.remove());
+  return temp;
+};
+
+beforeAll(() => assertBuilt());
+
+describe("frontdesk serve (real process)", () => {
+  it("prints one listening line, creates a first admin key on stderr, serves HTTP, and exits 0 on SIGTERM", async () => {
+    const temp = newStore();
+    const { cli, url } = await startServe(["--store", temp.url, "--port", "0"], { FRONTDESK_LOG_LEVEL: "info" });
+    tracked(cli);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(url).not.toMatch(/:0$/);
+    const key = (await cli.waitFor(/created admin API key \(shown once\): (fd_\S+)/, { stream: "stderr" }))[1]!;
+
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    const anonymous = await fetch(`${url}/v1/sessions`);
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+
+    const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+    const created = await fetch(`${url}/v1/sessions`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ id: "e2e", title: "End to end" }),
+    });
+    expect(created.status).toBe(201);
+    const listed = (await (await fetch(`${url}/v1/sessions`, { headers: auth })).json()) as { items: { id: string }[] };
+    expect(listed.items.map((item) => item.id)).toContain("e2e");
+
+    // The CLI against the running server, and against its store directly, agree.
+    const remote = await run(["sessions", "list", "--server", url, "--key", key, "--json"]);
+    expect(remote.code).toBe(0);
+    expect(lines(remote.stdout).map((line) => JSON.parse(line).id)).toEqual(["e2e"]);
+    const direct = await run(["sessions", "show", "e2e", "--store", temp.url, "--json"]);
+    expect(JSON.parse(direct.stdout).session.title).toBe("End to end");
+
+    const exit = await cli.stop("SIGTERM");
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(lines(cli.stdout)).toEqual([`listening on ${url}`]);
+    // Logs went to stderr as pino JSON lines.
+    expect(cli.stderr).toMatch(/"level":30/);
+  });
+
+  it("creates no key when the store already has one, and exits 0 on SIGINT", async () => {
+    const temp = newStore();
+    const made = await runCli(["keys", "create", "--store", temp.url, "--user", "ops", "--admin"]);
+    expect(made.code).toBe(0);
+    const { cli, url } = await startServe(["--store", temp.url], { FRONTDESK_PORT: "0" });
+    tracked(cli);
+    const ok = await fetch(`${url}/v1/sessions`, { headers: { authorization: `Bearer ${made.stdout.trim()}` } });
+    expect(ok.status).toBe(200);
+    expect(await cli.stop("SIGINT")).toEqual({ code: 0, signal: null });
+    expect(cli.stderr).not.toMatch(/created admin API key/);
+    const keys = await run(["keys", "list", "--store", temp.url, "--json"]);
+    expect(lines(keys.stdout)).toHaveLength(1);
+  });
+
+  it("refuses to listen beyond loopback without keys, in one line, creating none", async () => {
+    const temp = newStore();
+    const result = await runCli(["serve", "--store", temp.url, "--host", "0.0.0.0", "--port", "0"]);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toBe("");
+    expect(lines(result.stderr)).toEqual([expect.stringMatching(/^frontdesk: \w+: /)]);
+    const keys = await run(["keys", "list", "--store", temp.url, "--json"]);
+    expect(keys.stdout).toBe("");
+  });
+
+  it("fails in one line when the port is taken", async () => {
+    const temp = newStore();
+    const { cli, url } = await startServe(["--store", temp.url, "--port", "0"]);
+    tracked(cli);
+    const port = new URL(url).port;
+    const other = newStore();
+    const second = await runCli(["serve", "--store", other.url, "--port", port]);
+    expect(second.code).toBe(1);
+    expect(lines(second.stderr).filter((line) => line.startsWith("frontdesk:"))).toHaveLength(1);
+    expect(second.stderr).toMatch(/EADDRINUSE|in use/i);
+    expect(await cli.stop()).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe("frontdesk serve (in process)", () => {
+  it("stops on io.signal like SIGTERM and resolves 0", async () => {
+    const temp = newStore();
+    const controller = new AbortController();
+    const stdout = new CapturedStream();
+    const stderr = new CapturedStream();
+    const done = main(["serve", "--store", temp.url, "--port", "0"], {
+      stdout,
+      stderr,
+      env: { FRONTDESK_LOG_LEVEL: "silent" },
+      signal: controller.signal,
+    });
+    const url = (await waitForText(stdout, /^listening on (\S+)\n$/))[1];
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    controller.abort();
+    expect(await done).toBe(0);
+    expect(stderr.text).toMatch(/^created admin API key \(shown once\): fd_/);
+  });
+});
