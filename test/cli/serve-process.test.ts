@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { CapturedStream, lines, run, tempStore, waitForText } from "./harness.ts";
@@ -100,22 +102,86 @@ describe("frontdesk serve (real process)", () => {
   });
 });
 
+/** Runs `serve` in this process until the returned `stop()`; resolves once it is listening. */
+async function serveInProcess(args: string[], env: Record<string, string> = {}) {
+  const controller = new AbortController();
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream();
+  const done = main(["serve", "--port", "0", ...args], {
+    stdout,
+    stderr,
+    env: { FRONTDESK_LOG_LEVEL: "silent", ...env },
+    signal: controller.signal,
+  });
+  const outcome = done.then((code) => {
+    throw new Error(`serve ended early with ${code}: ${stderr.text}`);
+  });
+  const url = (await Promise.race([waitForText(stdout, /^listening on (\S+)\n$/), outcome]))[1]!;
+  outcome.catch(() => {});
+  return {
+    url,
+    stdout,
+    stderr,
+    async stop() {
+      controller.abort();
+      return done;
+    },
+  };
+}
+
 describe("frontdesk serve (in process)", () => {
   it("stops on io.signal like SIGTERM and resolves 0", async () => {
     const temp = newStore();
-    const controller = new AbortController();
-    const stdout = new CapturedStream();
-    const stderr = new CapturedStream();
-    const done = main(["serve", "--store", temp.url, "--port", "0"], {
-      stdout,
-      stderr,
-      env: { FRONTDESK_LOG_LEVEL: "silent" },
-      signal: controller.signal,
+    const server = await serveInProcess(["--store", temp.url]);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect(await server.stop()).toBe(0);
+    expect(server.stderr.text).toMatch(/^created admin API key \(shown once\): fd_\S+\n$/);
+    expect(server.stdout.text).toBe(`listening on ${server.url}\n`);
+  });
+
+  it("creates a new first key when every key is revoked", async () => {
+    const temp = newStore();
+    const made = await run(["keys", "create", "--store", temp.url, "--user", "ops"]);
+    expect((await run(["keys", "revoke", made.stdout.trim(), "--store", temp.url])).code).toBe(0);
+    const server = await serveInProcess(["--store", temp.url]);
+    expect(await server.stop()).toBe(0);
+    expect(server.stderr.text).toMatch(/created admin API key/);
+  });
+
+  it("applies the config file: namespace, TTL, limits and log level", async () => {
+    const temp = newStore();
+    const config = join(temp.dir, "frontdesk.config.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        store: temp.url,
+        namespace: "prod",
+        defaultTtlSeconds: null,
+        logLevel: "info",
+        limits: { maxBodyBytes: 2048 },
+      }),
+    );
+    const server = await serveInProcess(["--config", config], { FRONTDESK_LOG_LEVEL: "" });
+    const key = /\(shown once\): (fd_\S+)/.exec(server.stderr.text)![1]!;
+    const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+    const created = await fetch(`${server.url}/v1/sessions`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ id: "cfg" }),
     });
-    const url = (await waitForText(stdout, /^listening on (\S+)\n$/))[1];
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    controller.abort();
-    expect(await done).toBe(0);
-    expect(stderr.text).toMatch(/^created admin API key \(shown once\): fd_/);
+    expect(created.status).toBe(201);
+    expect(((await created.json()) as { expiresAt: number | null }).expiresAt).toBeNull();
+    const big = await fetch(`${server.url}/v1/sessions`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ id: "big", title: "x".repeat(4000) }),
+    });
+    expect(big.status).toBe(413);
+    expect(await server.stop()).toBe(0);
+    // Logs at info went to stderr; stdout kept its one line.
+    expect(server.stderr.text).toMatch(/"level":30/);
+    expect(lines(server.stdout.text)).toHaveLength(1);
+    const listed = await run(["sessions", "list", "--store", temp.url, "--namespace", "prod", "--json"]);
+    expect(lines(listed.stdout).map((line) => JSON.parse(line).id)).toEqual(["cfg"]);
   });
 });
