@@ -149,7 +149,7 @@ describe("fs store specifics", () => {
       expect(await tree(base)).toEqual(before);
     });
 
-    it("a header that names another key is refused", async () => {
+    it("a malformed commit (another key, a version jump, a seq gap) is refused and writes nothing", async () => {
       const store = open$();
       const other = { ...key, userId: "u2" };
       const code = await codeOf(
@@ -157,6 +157,11 @@ describe("fs store specifics", () => {
       );
       expect(code).toBe("invalid_request");
       expect(await store.get(other, NOW)).toBeUndefined();
+      const jump = { key, expectedVersion: 0, header: headerFor(key, 5, 0), events: [], now: NOW };
+      expect(await codeOf(store.commit(jump))).toBe("invalid_request");
+      const gap = { key, expectedVersion: 0, header: headerFor(key, 1, 2), events: eventsFrom(2, 1), now: NOW };
+      expect(await codeOf(store.commit(gap))).toBe("invalid_request");
+      expect(await store.get(key, NOW)).toBeUndefined();
     });
 
     it("a null owner has its own folder that no user id can name", async () => {

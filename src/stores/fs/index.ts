@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { FrontdeskError } from "../../core/errors.ts";
 import type { JsonObject, SessionHeader, SessionKey } from "../../core/model.ts";
 import { applyDelta } from "../../core/state.ts";
+import { assertCommitShape } from "../shared/commit-shape.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type {
   ApiKeyRecord,
@@ -326,12 +327,7 @@ export function createFsStore(options: FsStoreOptions, _context: StoreContext = 
       }
     }
     const previousLastSeq = current?.header.lastSeq ?? 0;
-    const seqsFit =
-      header.lastSeq === previousLastSeq + commit.events.length &&
-      commit.events.every((event, i) => event.seq === previousLastSeq + 1 + i);
-    if (!seqsFit) {
-      throw new FrontdeskError("invalid_request", "Commit events must carry the next seqs, ending at header.lastSeq");
-    }
+    assertCommitShape(commit, previousLastSeq);
 
     const writes = commit.scoped ?? [];
     const toLock = [...new Set<Scope>([...writes.map((write) => write.scope), ...(meta?.scopeWrites ?? [])])];
@@ -478,11 +474,7 @@ export function createFsStore(options: FsStoreOptions, _context: StoreContext = 
 
     commit(commit) {
       return run("commit the session", async () => {
-        const { key, header } = commit;
-        const paths = layout.session(key);
-        if (header.namespace !== key.namespace || header.userId !== key.userId || header.id !== key.id) {
-          throw new FrontdeskError("invalid_request", "The header does not belong to the commit's key");
-        }
+        const paths = layout.session(commit.key);
         if (commit.expectedVersion === 0) await ensureDir(paths.ownerDir, durability);
         // Absent now means absent at some instant of this call: fail without creating folders.
         else if ((await readMeta(paths)) === undefined) throw new FrontdeskError("not_found", "Session not found");
