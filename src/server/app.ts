@@ -1,0 +1,271 @@
+/**
+ * Builds the HTTP API v1 server (DESIGN §6) as a Fastify instance. It never listens: tests drive
+ * it with `app.inject()`, and `listen.ts` is the only file that binds a port.
+ *
+ * Every session route acts through `manager.forUser(<the key's user>)`, so no code path can serve
+ * data outside the caller's scope; another user's session answers exactly like an absent one.
+ */
+import swagger from "@fastify/swagger";
+import websocket from "@fastify/websocket";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
+import {
+  createJsonSchemaTransform,
+  createJsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from "fastify-type-provider-zod";
+import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
+import { FrontdeskError } from "../core/errors.ts";
+import { SessionManager } from "../core/session-manager.ts";
+import type { SessionStore } from "../stores/types.ts";
+import { Authenticator, credentialOf, WS_BEARER_PROTOCOL_PREFIX, WS_PROTOCOL } from "./auth.ts";
+import type { ServerContext } from "./context.ts";
+import { sendError } from "./http-errors.ts";
+import { coreLimitsOf, resolveLimits, type ServerLimits } from "./limits.ts";
+import { type AppLoggerOption, hashSessionId, loggerOptionsOf, routeTemplateOf } from "./logging.ts";
+import { createServerMetrics } from "./metrics.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { opsRoutes } from "./routes/ops.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
+import { streamRoutes, WS_ROUTE } from "./routes/streams.ts";
+import { schemaRegistry } from "./schemas.ts";
+import { StreamHub } from "./streams.ts";
+
+export type { ServerLimits };
+
+export interface AppTimeouts {
+  /** Idle time after which a connection is dropped (streams are exempt). @default 120_000 */
+  connectionMs?: number;
+  /** Idle keep-alive connections are closed after this. @default 10_000 */
+  keepAliveMs?: number;
+  /** Time to receive a whole request (headers and body). @default 30_000 */
+  requestMs?: number;
+}
+
+export interface AppOptions {
+  /** The backend. The app never closes it; {@link RunningServer.close} does. */
+  store: SessionStore;
+  /** @default "default" */
+  namespace?: string;
+  clock?: Clock;
+  /** Every bound of DESIGN §8; see {@link ServerLimits} for the defaults. */
+  limits?: Partial<ServerLimits>;
+  /** `false` (use it in tests) logs nothing; `true` logs at info; or pino options (`level`, `stream`…). @default false */
+  logger?: AppLoggerOption;
+  /** Sliding TTL of new sessions in ms; `null` never expires. @default 1_800_000 (the manager's default) */
+  defaultTtlMs?: number | null;
+  /** SSE heartbeat comment / WebSocket ping interval. @default 15_000 */
+  heartbeatMs?: number;
+  /** Trust `X-Forwarded-*` from a proxy in front. @default false */
+  trustProxy?: boolean;
+  timeouts?: AppTimeouts;
+  /** How long a closing stream may take to flush its last frame. @default 5_000 */
+  streamGraceMs?: number;
+  /** How long an API key lookup (hit or miss) is cached; revocations take effect within it. @default 500 */
+  keyCacheTtlMs?: number;
+  /** `admin` (default): /metrics needs an admin key. `public`: anyone who reaches the port may scrape. */
+  metricsAuth?: "admin" | "public";
+  /** Also export Node process metrics (CPU, memory, event loop). @default false */
+  processMetrics?: boolean;
+}
+
+/** Counts nesting depth without parsing, so a depth bomb never reaches a recursive walker. */
+export function jsonDepthOf(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
+/**
+ * @example
+ * const app = await createApp({ store: createMemoryStore(), logger: false });
+ * const res = await app.inject({ method: "GET", url: "/healthz" });
+ */
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  if (!options || typeof options !== "object" || !options.store) {
+    throw new FrontdeskError("invalid_request", "createApp needs a store");
+  }
+  const limits = resolveLimits(options.limits);
+  const clock = options.clock ?? SYSTEM_CLOCK;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs <= 0) {
+    throw new FrontdeskError("invalid_request", "heartbeatMs must be a positive integer");
+  }
+  const timeouts = options.timeouts ?? {};
+  const metrics = createServerMetrics({ processMetrics: options.processMetrics });
+  const manager = new SessionManager(() => ({}), options.store, options.namespace ?? "default", {
+    clock,
+    limits: coreLimitsOf(limits),
+    ...(options.defaultTtlMs === undefined ? {} : { defaultTtlMs: options.defaultTtlMs }),
+  });
+  const context: ServerContext = {
+    store: options.store,
+    manager,
+    auth: new Authenticator({
+      store: options.store,
+      clock,
+      cacheTtlMs: options.keyCacheTtlMs ?? 500,
+      maxEntries: limits.maxCachedKeys,
+    }),
+    limits,
+    clock,
+    metrics,
+    hub: new StreamHub(limits.maxStreamsPerKey, metrics),
+    heartbeatMs,
+    streamGraceMs: options.streamGraceMs ?? 5_000,
+    draining: false,
+  };
+  const rateLimiter =
+    limits.requestsPerSecond === null
+      ? undefined
+      : new RateLimiter(
+          limits.requestsPerSecond,
+          limits.rateLimitBurst ?? limits.requestsPerSecond * 2,
+          clock,
+          limits.maxCachedKeys,
+        );
+  const countStoreError = (): void => metrics.storeErrors.inc();
+
+  const app = Fastify({
+    logger: loggerOptionsOf(options.logger) as FastifyServerOptions["logger"],
+    bodyLimit: limits.maxBodyBytes,
+    trustProxy: options.trustProxy ?? false,
+    connectionTimeout: timeouts.connectionMs ?? 120_000,
+    keepAliveTimeout: timeouts.keepAliveMs ?? 10_000,
+    requestTimeout: timeouts.requestMs ?? 30_000,
+    return503OnClosing: false,
+    exposeHeadRoutes: false,
+    routerOptions: { maxParamLength: 512 },
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    frameworkErrors: (error, request, reply) => {
+      sendError(request, reply, error, countStoreError);
+    },
+  });
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest("principal", null);
+
+  // JSON bodies: refuse depth bombs before parsing, then parse safely (no __proto__/constructor).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const text = body as string;
+    if (jsonDepthOf(text) > limits.maxJsonDepth) {
+      done(new FrontdeskError("invalid_request", `JSON nested deeper than ${limits.maxJsonDepth} levels`), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+  app.addContentTypeParser(["application/x-ndjson", "application/jsonl"], { parseAs: "string" }, (_r, body, done) => {
+    done(null, body);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    sendError(request, reply, error, countStoreError);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    sendError(request, reply, new FrontdeskError("not_found", "No such route (method and path)"));
+  });
+
+  // Hooks run in the order added: draining first, then who is calling, then how often.
+  app.addHook("onRequest", async (request, reply) => {
+    if (context.draining) {
+      reply.header("connection", "close");
+      throw new FrontdeskError("unavailable", "The server is shutting down");
+    }
+    const id = (request.params as { id?: unknown } | null)?.id;
+    if (typeof id === "string") {
+      request.log = request.log.child({ session: hashSessionId(id) });
+      reply.log = request.log;
+    }
+    const auth = request.routeOptions.config?.auth ?? "none";
+    if (auth === "none") return;
+    // Only the WebSocket route takes a key from the subprotocol list (browsers cannot set headers there).
+    const websocket = request.routeOptions.url === WS_ROUTE && typeof request.headers.upgrade === "string";
+    const principal = await context.auth.authenticate(credentialOf(request.headers, websocket));
+    if (auth === "admin" && !principal.admin) throw new FrontdeskError("forbidden", "This needs an admin key");
+    request.principal = principal;
+    if (rateLimiter) {
+      const decision = rateLimiter.take(principal.keyId);
+      reply.header("x-ratelimit-limit", String(rateLimiter.ratePerSecond));
+      reply.header("x-ratelimit-remaining", String(decision.remaining));
+      if (!decision.allowed) {
+        metrics.rateLimited.inc();
+        throw new FrontdeskError("rate_limited", "Too many requests for this API key", {
+          details: { retryAfterSeconds: decision.retryAfterSeconds },
+        });
+      }
+    }
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.requestDuration.observe(
+      { method: request.method, route: routeTemplateOf(request), status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  // Registered before @fastify/websocket's own preClose so streams end with a resume hint first.
+  app.addHook("preClose", async () => {
+    context.draining = true;
+    await context.hub.shutdown(context.streamGraceMs);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "Frontdesk HTTP API",
+        version: "1",
+        description:
+          "Session management for AI agents. Every request (except operations) needs `Authorization: Bearer <key>`. " +
+          'Errors are `{"error":{"code","message"}}`. Timestamps are epoch milliseconds.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
+      tags: [
+        { name: "sessions", description: "Sessions: header, state, lifecycle" },
+        { name: "events", description: "The append-only event log" },
+        { name: "streams", description: "Live events: SSE and WebSocket" },
+        { name: "operations", description: "Health, readiness, metrics" },
+      ],
+    },
+    transform: createJsonSchemaTransform({ schemaRegistry, skipList: ["/openapi.json", "/"] }),
+    transformObject: createJsonSchemaTransformObject({ schemaRegistry }),
+  });
+
+  await app.register(websocket, {
+    options: {
+      maxPayload: limits.maxWsMessageBytes,
+      // Browsers offer ["frontdesk.v1", "frontdesk.bearer.<key>"]: answering frontdesk.v1 keeps the key out of the response.
+      handleProtocols: (protocols: Set<string>) => {
+        if (protocols.has(WS_PROTOCOL)) return WS_PROTOCOL;
+        const offered = [...protocols];
+        return offered.find((p) => !p.startsWith(WS_BEARER_PROTOCOL_PREFIX)) ?? offered[0] ?? false;
+      },
+    },
+  });
+
+  await app.register(sessionRoutes(context));
+  await app.register(eventRoutes(context));
+  await app.register(streamRoutes(context));
+  await app.register(opsRoutes(context, { metricsAuth: options.metricsAuth ?? "admin" }));
+  await app.ready();
+  return app;
+}
+
+export type { FastifyInstance, FastifyReply };

@@ -1,0 +1,168 @@
+/**
+ * The server's one error mapping (STYLE §7.4): a known error becomes its status and
+ * `{"error":{"code","message"}}`; a request the framework refused (bad JSON, wrong content type,
+ * body too large, failed validation) becomes the 4xx that fits; anything else is logged without
+ * a stack and answered `500 internal` with a generic message.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
+import { ERROR_STATUS, type ErrorCode, FrontdeskError, isErrorCode, isFrontdeskError } from "../core/errors.ts";
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+export interface HttpError {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+  /** Unexpected: log it as an error. */
+  unexpected: boolean;
+}
+
+const CODE_BY_STATUS = new Map<number, ErrorCode>(
+  Object.entries(ERROR_STATUS).map(([code, status]) => [status, code as ErrorCode]),
+);
+
+/** Removes the password of any URL-like credentials (`scheme://user:pass@host`). */
+export const scrubSecrets = (text: string): string =>
+  text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]+):([^\s@/]+)@/gi, "$1$2:***@")
+    .replace(/fd_[A-Za-z0-9_-]{20,}/g, "fd_***")
+    .slice(0, 1000);
+
+const body = (code: ErrorCode, message: string, details?: Record<string, unknown>): ErrorBody =>
+  details === undefined ? { error: { code, message } } : { error: { code, message, details } };
+
+const validationMessage = (error: FastifyError): string => {
+  const context = error.validationContext ?? "request";
+  const issues = (error.validation ?? []).slice(0, 3).map((issue) => {
+    const path = (issue.instancePath ?? "").replace(/^\//, "").replace(/\//g, ".");
+    return path ? `${context}.${path}: ${issue.message}` : `${context}: ${issue.message}`;
+  });
+  return issues.length > 0 ? `Invalid ${issues.join("; ")}` : `Invalid ${context}`;
+};
+
+/** Facts about a FrontdeskError that are safe to send: plain JSON of at most a few keys. */
+const safeDetails = (details: Record<string, unknown> | undefined): Record<string, unknown> | undefined => {
+  if (!details) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(details)) {
+    if (value === null || typeof value === "number" || typeof value === "boolean") out[key] = value;
+    else if (typeof value === "string") out[key] = scrubSecrets(value).slice(0, 200);
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+};
+
+export function toHttpError(error: unknown): HttpError {
+  const headers: Record<string, string> = {};
+  if (isFrontdeskError(error)) {
+    const code = isErrorCode(error.code) ? error.code : "internal";
+    if (code === "internal") {
+      return { status: 500, body: body("internal", "Internal server error"), headers, unexpected: true };
+    }
+    if (code === "unavailable") {
+      headers["retry-after"] = "1";
+      return {
+        status: 503,
+        body: body("unavailable", "The session store is unavailable; retry shortly"),
+        headers,
+        unexpected: true,
+      };
+    }
+    if (code === "rate_limited") {
+      const retry = Number(error.details?.retryAfterSeconds ?? 1);
+      headers["retry-after"] = String(Number.isSafeInteger(retry) && retry > 0 ? retry : 1);
+    }
+    return {
+      status: ERROR_STATUS[code],
+      body: body(code, scrubSecrets(error.message), safeDetails(error.details)),
+      headers,
+      unexpected: false,
+    };
+  }
+  const fastifyError = error as FastifyError | undefined;
+  if (hasZodFastifySchemaValidationErrors(fastifyError) || fastifyError?.validation) {
+    return {
+      status: 400,
+      body: body("invalid_request", validationMessage(fastifyError as FastifyError)),
+      headers,
+      unexpected: false,
+    };
+  }
+  if (isResponseSerializationError(error)) {
+    return { status: 500, body: body("internal", "Internal server error"), headers, unexpected: true };
+  }
+  const status = typeof fastifyError?.statusCode === "number" ? fastifyError.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const fastifyCode = typeof fastifyError?.code === "string" ? fastifyError.code : "";
+    switch (fastifyCode) {
+      case "FST_ERR_BAD_URL":
+        // Its message would echo the path (which may hold a session id).
+        return { status: 400, body: body("invalid_request", "The URL is not valid"), headers, unexpected: false };
+      case "FST_ERR_MAX_PARAM_LENGTH":
+        return {
+          status: 400,
+          body: body("invalid_request", "A path parameter is too long"),
+          headers,
+          unexpected: false,
+        };
+      case "FST_ERR_CTP_INVALID_JSON_BODY":
+        return { status: 400, body: body("invalid_request", "The body is not valid JSON"), headers, unexpected: false };
+      case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+        return {
+          status: 400,
+          body: body("invalid_request", "Unsupported Content-Type: send application/json"),
+          headers,
+          unexpected: false,
+        };
+      default:
+        break;
+    }
+    const code = status === 413 ? "payload_too_large" : (CODE_BY_STATUS.get(status) ?? "invalid_request");
+    const message =
+      fastifyCode.startsWith("FST_") && typeof fastifyError?.message === "string"
+        ? scrubSecrets(fastifyError.message).slice(0, 300)
+        : code === "payload_too_large"
+          ? "The request body is too large"
+          : "Invalid request";
+    return { status: ERROR_STATUS[code], body: body(code, message), headers, unexpected: false };
+  }
+  return { status: 500, body: body("internal", "Internal server error"), headers, unexpected: true };
+}
+
+/** What an unexpected error may put in a log line: its kind and a scrubbed message, no stack. */
+export const describeError = (error: unknown): Record<string, unknown> => {
+  const e = error as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  const out: Record<string, unknown> = {
+    type: typeof e?.name === "string" ? e.name : typeof error,
+    message: typeof e?.message === "string" ? scrubSecrets(e.message) : undefined,
+  };
+  if (typeof e?.code === "string") out.code = e.code;
+  const cause = e?.cause as { name?: unknown; message?: unknown } | undefined;
+  if (cause && typeof cause === "object") {
+    out.cause = {
+      type: typeof cause.name === "string" ? cause.name : "Error",
+      message: typeof cause.message === "string" ? scrubSecrets(cause.message) : undefined,
+    };
+  }
+  return out;
+};
+
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  onUnexpected?: () => void,
+): FastifyReply {
+  const mapped = toHttpError(error);
+  if (mapped.unexpected) {
+    onUnexpected?.();
+    request.log.error({ err: describeError(error), status: mapped.status }, "request failed");
+  } else {
+    request.log.info({ code: mapped.body.error.code, status: mapped.status }, "request refused");
+  }
+  return reply.code(mapped.status).headers(mapped.headers).type("application/json; charset=utf-8").send(mapped.body);
+}
+
+export const notFound = (message = "Session not found"): FrontdeskError => new FrontdeskError("not_found", message);

@@ -1,0 +1,82 @@
+import { FrontdeskError } from "../core/errors.ts";
+import { DEFAULT_LIMITS, type Limits } from "../core/limits.ts";
+
+/**
+ * Every bound the server enforces (DESIGN §8). The core's own limits (event, state, events per
+ * session, sessions per user…) are passed to the manager; the rest are enforced at the HTTP edge.
+ * Exceeding one gives its error code, never a crash.
+ */
+export interface ServerLimits extends Limits {
+  /** Size of one request body. Over it: 413 `payload_too_large`. @default 1_048_576 (1 MiB) */
+  maxBodyBytes: number;
+  /** Size of an NDJSON import body (an export is header + events, so it may exceed maxBodyBytes). @default 67_108_864 (64 MiB) */
+  maxImportBytes: number;
+  /** Nesting depth of a JSON body; deeper is 400 `invalid_request`. @default 64 */
+  maxJsonDepth: number;
+  /** Live streams (SSE + WebSocket) one API key may hold open at once on this instance. Over it: 429. @default 16 */
+  maxStreamsPerKey: number;
+  /**
+   * Requests one API key may make per second on this instance (token bucket; bursts up to
+   * `rateLimitBurst`). `null` for no limit. Over it: 429 with `Retry-After`. @default 100
+   */
+  requestsPerSecond: number | null;
+  /** Bucket size of the rate limiter. @default 2 × requestsPerSecond */
+  rateLimitBurst: number | null;
+  /** Events a stream consumer may have written but not yet taken off the socket before it is closed with a resume hint. @default 1_000 */
+  streamBufferEvents: number;
+  /** Bytes a stream consumer may have buffered before it is closed with a resume hint. @default 4_194_304 (4 MiB) */
+  streamBufferBytes: number;
+  /** Size of one incoming WebSocket message. @default 65_536 */
+  maxWsMessageBytes: number;
+  /** Keys (API key lookups, rate-limit buckets) kept in memory; the least recently used go first. @default 10_000 */
+  maxCachedKeys: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  ...DEFAULT_LIMITS,
+  maxBodyBytes: 1024 * 1024,
+  maxImportBytes: 64 * 1024 * 1024,
+  maxJsonDepth: 64,
+  maxStreamsPerKey: 16,
+  requestsPerSecond: 100,
+  rateLimitBurst: null,
+  streamBufferEvents: 1_000,
+  streamBufferBytes: 4 * 1024 * 1024,
+  maxWsMessageBytes: 64 * 1024,
+  maxCachedKeys: 10_000,
+});
+
+/** The core's share of the limits, for the SessionManager. */
+export const coreLimitsOf = (limits: ServerLimits): Limits => ({
+  maxEventBytes: limits.maxEventBytes,
+  maxStateBytes: limits.maxStateBytes,
+  maxEventsPerSession: limits.maxEventsPerSession,
+  maxEventsPerAppend: limits.maxEventsPerAppend,
+  maxSessionsPerUser: limits.maxSessionsPerUser,
+  maxMetadataBytes: limits.maxMetadataBytes,
+});
+
+export const resolveLimits = (given: Partial<ServerLimits> | undefined): ServerLimits => {
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (value !== undefined) (limits as unknown as Record<string, unknown>)[key] = value;
+  }
+  for (const key of [
+    "maxBodyBytes",
+    "maxImportBytes",
+    "maxJsonDepth",
+    "maxStreamsPerKey",
+    "streamBufferEvents",
+    "streamBufferBytes",
+    "maxWsMessageBytes",
+    "maxCachedKeys",
+  ] as const) {
+    const value = limits[key];
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw new FrontdeskError("invalid_request", `limits.${key} must be a positive integer`);
+  }
+  if (limits.requestsPerSecond !== null && !(limits.requestsPerSecond > 0)) {
+    throw new FrontdeskError("invalid_request", "limits.requestsPerSecond must be positive, or null for no limit");
+  }
+  return limits;
+};

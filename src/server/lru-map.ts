@@ -1,0 +1,39 @@
+/**
+ * A Map that holds at most `capacity` entries, dropping the least recently used, so per-key
+ * bookkeeping (key lookups, rate-limit buckets) stays bounded whatever the traffic (RELIABILITY rule 10).
+ */
+export class LruMap<K, V> {
+  private readonly entries = new Map<K, V>();
+
+  constructor(private readonly capacity: number) {
+    if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new RangeError("capacity must be a positive integer");
+  }
+
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      // Map keeps insertion order: re-inserting marks the entry most recently used.
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    while (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
+  }
+
+  delete(key: K): boolean {
+    return this.entries.delete(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

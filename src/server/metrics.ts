@@ -1,0 +1,53 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Prometheus metrics of one app. Each app has its own Registry, so two apps in one process never share counters. */
+export interface ServerMetrics {
+  readonly registry: Registry;
+  readonly requestDuration: Histogram<"method" | "route" | "status">;
+  readonly sessionsCreated: Counter;
+  readonly eventsAppended: Counter;
+  readonly openStreams: Gauge<"kind">;
+  readonly storeErrors: Counter;
+  readonly rateLimited: Counter;
+}
+
+export function createServerMetrics(options: { processMetrics?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: "frontdesk_" });
+  return {
+    registry,
+    requestDuration: new Histogram({
+      name: "frontdesk_http_request_duration_seconds",
+      help: "HTTP request latency by route template and status",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    sessionsCreated: new Counter({
+      name: "frontdesk_sessions_created_total",
+      help: "Sessions created (including forks and imports)",
+      registers: [registry],
+    }),
+    eventsAppended: new Counter({
+      name: "frontdesk_events_appended_total",
+      help: "Events appended through POST /v1/sessions/{id}/events (idempotent replays excluded)",
+      registers: [registry],
+    }),
+    openStreams: new Gauge({
+      name: "frontdesk_open_streams",
+      help: "Live event streams open on this instance",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    storeErrors: new Counter({
+      name: "frontdesk_store_errors_total",
+      help: "Requests that failed because the store was unavailable or failed unexpectedly",
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: "frontdesk_rate_limited_total",
+      help: "Requests refused with 429",
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,102 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { EventType } from "../../core/model.ts";
+import { etagOf, expectedVersionOf, type ServerContext, scopedManager, toArray } from "../context.ts";
+import {
+  AppendEventsBody,
+  AppendHeaders,
+  AppendResultSchema,
+  ERROR_RESPONSES,
+  EventPageSchema,
+  IdParams,
+  ReadEventsQuery,
+  ScopeHeaders,
+  wireEvents,
+} from "../schemas.ts";
+
+const SECURED = [{ bearerAuth: [] }];
+const TAGS = ["events"];
+
+/** The event log: append (atomic, idempotent, conditional) and read in pages. */
+export function eventRoutes(context: ServerContext) {
+  return async (root: FastifyInstance): Promise<void> => {
+    const app = root.withTypeProvider<ZodTypeProvider>();
+    const config = { auth: "user" as const };
+
+    app.post(
+      "/v1/sessions/:id/events",
+      {
+        config,
+        schema: {
+          summary: "Append events",
+          description:
+            "Body: one event, or `{events:[…]}` appended atomically with the next seqs (their `stateDelta`s applied " +
+            "in the same write). `If-Match` makes it conditional (412 on another version). `Idempotency-Key`: a " +
+            "retry with the same key and body returns the first result and appends nothing; with another body, 409.",
+          tags: TAGS,
+          security: SECURED,
+          params: IdParams,
+          headers: AppendHeaders,
+          body: AppendEventsBody,
+          response: { 201: AppendResultSchema, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        const expectedVersion = expectedVersionOf(request.headers["if-match"]);
+        const idempotencyKey = request.headers["idempotency-key"];
+        const body = request.body;
+        const inputs = "events" in body && Array.isArray(body.events) && !("type" in body) ? body.events : [body];
+        const result = await scopedManager(context, request).appendEvents(request.params.id, inputs, {
+          expectedVersion,
+          idempotencyKey,
+        });
+        if (!result.replayed) context.metrics.eventsAppended.inc(result.events.length);
+        if (result.replayed) reply.header("idempotent-replayed", "true");
+        return reply
+          .code(201)
+          .header("etag", etagOf(result.version))
+          .send({
+            version: result.version,
+            lastSeq: result.lastSeq,
+            seqs: result.events.map((event) => event.seq),
+            events: wireEvents(result.events),
+            replayed: result.replayed,
+          });
+      },
+    );
+
+    app.get(
+      "/v1/sessions/:id/events",
+      {
+        config,
+        schema: {
+          summary: "Read events",
+          description:
+            "Events in seq order after `after` (default 0), at most `limit` (default 100, at most 1000), only `type` " +
+            "(repeatable) if given. `last` returns the newest events instead. `nextAfter` is null at the end.",
+          tags: TAGS,
+          security: SECURED,
+          params: IdParams,
+          querystring: ReadEventsQuery,
+          headers: ScopeHeaders,
+          response: { 200: EventPageSchema, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => {
+        const query = request.query;
+        const types = toArray(query.type) as EventType[] | undefined;
+        const manager = scopedManager(context, request);
+        if (query.last !== undefined) {
+          const items = await manager.readEvents(request.params.id, { after: query.after, last: query.last, types });
+          return { items: wireEvents(items), nextAfter: null };
+        }
+        const limit = query.limit ?? 100;
+        // One more than asked tells whether another page follows.
+        const read = await manager.readEvents(request.params.id, { after: query.after, limit: limit + 1, types });
+        const items = read.slice(0, limit);
+        const last = items.at(-1);
+        return { items: wireEvents(items), nextAfter: read.length > limit && last ? last.seq : null };
+      },
+    );
+  };
+}
