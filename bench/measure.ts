@@ -35,3 +35,35 @@ export const percentile = (sorted: number[], p: number): number =>
   sorted.length === 0
     ? Number.NaN
     : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
+
+/**
+ * Measures several operations in alternating rounds and keeps each one's median round, so a
+ * change of load on the machine during the run moves every contender alike instead of skewing a
+ * ratio.
+ */
+export async function interleaved(
+  ops: Record<string, () => unknown>,
+  { rounds = 7, perRound = 300 }: { rounds?: number; perRound?: number } = {},
+): Promise<Record<string, { opsPerSec: number; meanUs: number }>> {
+  const samples: Record<string, number[]> = {};
+  for (const [name, op] of Object.entries(ops)) {
+    samples[name] = [];
+    for (let i = 0; i < Math.max(10, perRound / 10); i++) await op();
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, op] of Object.entries(ops)) {
+      const start = performance.now();
+      for (let i = 0; i < perRound; i++) await op();
+      samples[name]?.push(((performance.now() - start) * 1000) / perRound);
+    }
+  }
+  const out: Record<string, { opsPerSec: number; meanUs: number }> = {};
+  for (const [name, values] of Object.entries(samples)) {
+    const meanUs = percentile(
+      [...values].sort((a, b) => a - b),
+      50,
+    );
+    out[name] = { meanUs, opsPerSec: 1e6 / meanUs };
+  }
+  return out;
+}

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { SessionManager } from "../src/core/session-manager.ts";
 import type { SessionStore } from "../src/core/store-contract.ts";
 import { openStore } from "../src/stores/registry.ts";
-import { type Measurement, measure, type Section } from "./measure.ts";
+import { interleaved, type Measurement, type Section } from "./measure.ts";
 
 /** One backend to measure, with the raw driver doing the nearest thing to one append. */
 interface Target {
@@ -17,8 +17,6 @@ interface Target {
 }
 
 const APPEND_OPS = 3000;
-const GET_OPS = 5000;
-const UPDATE_OPS = 2000;
 
 export async function benchStores(): Promise<Section[]> {
   const dir = mkdtempSync(join(tmpdir(), "frontdesk-bench-"));
@@ -32,6 +30,9 @@ export async function benchStores(): Promise<Section[]> {
   if (process.env.FRONTDESK_TEST_POSTGRES_URL)
     targets.push(await postgresTarget(process.env.FRONTDESK_TEST_POSTGRES_URL));
 
+  // FRONTDESK_BENCH_STORES=sqlite,redis narrows a run while working on one backend.
+  const only = process.env.FRONTDESK_BENCH_STORES?.split(",");
+  if (only) targets.splice(0, targets.length, ...targets.filter((t) => only.some((name) => t.name.startsWith(name))));
   const throughput: Measurement[] = [];
   const history: Measurement[] = [];
   try {
@@ -52,17 +53,19 @@ export async function benchStores(): Promise<Section[]> {
     {
       title: "Store throughput through SessionManager",
       method:
-        `Sequential awaited calls on one session through \`SessionManager\`, after a warm-up: ${APPEND_OPS} appends ` +
-        `(\`addMessage\`: header read + one atomic commit of one event), ${GET_OPS} \`get\`s (header + scoped state), ` +
-        `${UPDATE_OPS} \`updateSession\` increments. "raw" is the bare driver doing the nearest thing to one append ` +
-        "in the same run on the same machine; the ratio is Frontdesk ÷ raw (higher is better, 1.0 = no overhead).",
+        "Sequential awaited calls through `SessionManager`: `append` is `addMessage` (header read + one atomic commit " +
+        'of one event), `get` reads the header and scoped state, `update` is an `updateSession` increment. "raw" is ' +
+        "the bare driver doing the nearest thing to one append. All four run in 7 alternating rounds after a warm-up " +
+        "and each keeps its median round, so load changes during the run hit them alike. The ratio is Frontdesk ÷ raw " +
+        "throughput (higher is better; 1.0 = no overhead).",
       rows: throughput,
     },
     {
       title: "Cost against history length",
       method:
-        "A session is pre-filled with N events (bulk appends of 1,000), then 1,000 single appends are timed; " +
-        "`read last 50` times 500 calls of `readEvents({ last: 50 })` on the 100,000-event session. " +
+        "Three sessions are pre-filled with 10, 10,000 and 100,000 events (bulk appends of 1,000); then single " +
+        "appends to each, and `readEvents({ last: 50 })` on the largest, are timed in 7 alternating rounds of 150 " +
+        "calls, keeping each one's median round. " +
         "The ratio compares each cost with the same store's cost at a history of 10.",
       rows: history,
     },
@@ -71,54 +74,45 @@ export async function benchStores(): Promise<Section[]> {
 
 async function throughputOf(target: Target, store: SessionStore): Promise<Measurement[]> {
   const sessions = new SessionManager<{ count: number }>(() => ({ count: 0 }), store, "bench", { defaultTtlMs: null });
-  const rows: Measurement[] = [];
   const appendSession = await sessions.create();
-  const append = await measure(APPEND_OPS, () =>
-    sessions.addMessage(appendSession.id, { role: "user", content: "hello, how are you today?" }),
-  );
-  let rawAppend: { opsPerSec: number; meanUs: number } | undefined;
-  if (target.raw) {
-    const op = await target.raw.setup();
-    try {
-      rawAppend = await measure(APPEND_OPS, op);
-    } finally {
-      await target.raw.teardown();
-    }
-  }
-  rows.push({
-    name: `${target.name}: append`,
-    opsPerSec: append.opsPerSec,
-    meanUs: append.meanUs,
-    ratio: rawAppend ? append.opsPerSec / rawAppend.opsPerSec : undefined,
-    note: rawAppend ? `raw: ${target.raw?.describe} at ${Math.round(rawAppend.opsPerSec)} ops/s` : "no raw driver",
-  });
-  const getResult = await measure(GET_OPS, () => sessions.get(appendSession.id));
-  rows.push({
-    name: `${target.name}: get`,
-    ...getResult,
-    ratio: rawAppend ? getResult.opsPerSec / rawAppend.opsPerSec : undefined,
-    note: "ratio against the raw append",
-  });
   const counter = await sessions.create();
-  const update = await measure(UPDATE_OPS, () => sessions.update(counter.id, (s) => ({ count: s.count + 1 })));
-  rows.push({
-    name: `${target.name}: update`,
-    ...update,
-    ratio: rawAppend ? update.opsPerSec / rawAppend.opsPerSec : undefined,
-    note: "ratio against the raw append",
-  });
-  return rows;
+  const rawOp = target.raw ? await target.raw.setup() : undefined;
+  let results: Awaited<ReturnType<typeof interleaved>>;
+  try {
+    results = await interleaved(
+      {
+        append: () => sessions.addMessage(appendSession.id, { role: "user", content: "hello, how are you today?" }),
+        get: () => sessions.get(appendSession.id),
+        update: () => sessions.update(counter.id, (s) => ({ count: s.count + 1 })),
+        ...(rawOp ? { raw: rawOp } : {}),
+      },
+      { rounds: 7, perRound: Math.round(APPEND_OPS / 7) },
+    );
+  } finally {
+    await target.raw?.teardown();
+  }
+  const raw = results.raw;
+  const row = (op: "append" | "get" | "update", note: string): Measurement => {
+    const r = results[op] as { opsPerSec: number; meanUs: number };
+    return { name: `${target.name}: ${op}`, ...r, ratio: raw ? r.opsPerSec / raw.opsPerSec : undefined, note };
+  };
+  return [
+    row(
+      "append",
+      raw ? `raw: ${target.raw?.describe}, ${Math.round(raw.opsPerSec).toLocaleString("en")} ops/s` : "no raw driver",
+    ),
+    row("get", "ratio against the same raw append"),
+    row("update", "ratio against the same raw append"),
+  ];
 }
 
 async function historyCostOf(target: Target, store: SessionStore): Promise<Measurement[]> {
   const sessions = new SessionManager(() => ({}), store, "bench-history", { defaultTtlMs: null });
-  const rows: Measurement[] = [];
-  let base: { opsPerSec: number; meanUs: number } | undefined;
-  let big: string | undefined;
-  for (const size of [10, 10_000, 100_000]) {
+  const sizes = [10, 10_000, 100_000];
+  const ids: string[] = [];
+  for (const size of sizes) {
     const { id } = await sessions.create();
-    let filled = 0;
-    while (filled < size) {
+    for (let filled = 0; filled < size; ) {
       const n = Math.min(1000, size - filled);
       await sessions.appendEvents(
         id,
@@ -126,20 +120,33 @@ async function historyCostOf(target: Target, store: SessionStore): Promise<Measu
       );
       filled += n;
     }
-    const result = await measure(1000, () => sessions.addMessage(id, { role: "assistant", content: "one more" }));
-    base ??= result;
-    rows.push({
-      name: `${target.name}: append at ${size.toLocaleString("en")} events`,
-      ...result,
-      costRatio: result.meanUs / base.meanUs,
-    });
-    big = id;
+    ids.push(id);
   }
-  if (big) {
-    const read = await measure(500, () => sessions.readEvents(big as string, { last: 50 }));
-    rows.push({ name: `${target.name}: read last 50 of 100,000`, ...read });
-  }
-  return rows;
+  const big = ids.at(-1) as string;
+  const results = await interleaved(
+    {
+      ...Object.fromEntries(
+        sizes.map((size, i) => [
+          String(size),
+          () => sessions.addMessage(ids[i] as string, { role: "assistant", content: "one more" }),
+        ]),
+      ),
+      last50: () => sessions.readEvents(big, { last: 50 }),
+    },
+    { rounds: 7, perRound: 150 },
+  );
+  const base = results["10"] as { meanUs: number };
+  return [
+    ...sizes.map((size) => {
+      const r = results[String(size)] as { opsPerSec: number; meanUs: number };
+      return {
+        name: `${target.name}: append at ${size.toLocaleString("en")} events`,
+        ...r,
+        costRatio: r.meanUs / base.meanUs,
+      };
+    }),
+    { name: `${target.name}: read last 50 of 100,000`, ...(results.last50 as { opsPerSec: number; meanUs: number }) },
+  ];
 }
 
 function sqliteTarget(path: string, durability: "full" | "normal"): Target {

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { FrontdeskError } from "./errors.ts";
 
 /** Client-chosen session ids (DESIGN §8). Also what keeps ids safe as path segments. */
@@ -11,8 +11,8 @@ export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** 128 bits from the CSPRNG, hex so it always matches SESSION_ID_PATTERN; no time or counter part. */
 export const newSessionId = (): string => randomBytes(16).toString("hex");
 
-/** Event and invocation ids: unique, not secret. */
-export const newEventId = (): string => `ev_${randomBytes(12).toString("hex")}`;
+/** Event and invocation ids: unique, not secret; randomUUID draws from a cached entropy pool, so appends stay cheap. */
+export const newEventId = (): string => `ev_${randomUUID()}`;
 
 const check = (kind: string, pattern: RegExp, value: unknown): string => {
   if (typeof value !== "string" || !pattern.test(value)) {

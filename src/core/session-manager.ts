@@ -457,7 +457,8 @@ export class SessionManager<S extends object = JsonObject> {
   /** Applies `fn` to a frozen copy of the state and commits with the version read; retries on conflict. */
   async update(ref: SessionRef, fn: (state: Readonly<S>) => S, options: WriteOptions = {}): Promise<Session<S>> {
     return this.write(ref, options, async (current, loadScopes) => {
-      const merged = deepFreeze(applyScopes(cloneJson(current.state), await loadScopes())) as Readonly<S>;
+      // `current` is this call's own copy from the store, so freezing it in place aliases nothing.
+      const merged = deepFreeze(applyScopes(current.state, await loadScopes())) as Readonly<S>;
       const next = fn(merged);
       const state = parseWith(JsonObjectSchema, next, "state returned by the update function");
       return { state };
@@ -481,7 +482,7 @@ export class SessionManager<S extends object = JsonObject> {
       const state =
         statePatch === undefined
           ? undefined
-          : (mergePatch(applyScopes(cloneJson(current.state), await loadScopes()), statePatch) as JsonObject);
+          : (mergePatch(applyScopes(current.state, await loadScopes()), statePatch) as JsonObject);
       return { state, changes };
     });
   }
@@ -587,7 +588,7 @@ export class SessionManager<S extends object = JsonObject> {
     return {
       version: session.version,
       lastSeq: session.lastSeq,
-      events: deepFreeze(appended.map(cloneJson)),
+      events: deepFreeze(appended),
       replayed: false,
     };
   }
@@ -1007,8 +1008,12 @@ export class SessionManager<S extends object = JsonObject> {
     return this.present(served, applyScopes(served.state, await this.readScopes(this.keyOfHeader(header))));
   }
 
+  /**
+   * Every header and state reaching here is this call's own: a fresh copy from the store, or
+   * objects built (and parsed) by this call, so freezing in place shares nothing with a caller.
+   */
   private present(header: SessionHeader, state: JsonObject): Session<S> {
-    return deepFreeze({ ...header, state: cloneJson(state) }) as unknown as Session<S>;
+    return deepFreeze({ ...header, state }) as unknown as Session<S>;
   }
 
   private keyOfHeader(header: SessionHeader): SessionKey {

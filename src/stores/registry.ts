@@ -3,7 +3,11 @@ import type { SessionStore, StoreContext } from "./types.ts";
 
 /** What a store module exports so `openStore` can open it from a URL. */
 export interface StoreModule {
-  openFromUrl(url: URL, context: StoreContext): SessionStore;
+  /**
+   * `raw` is the URL exactly as given: WHATWG parsing rewrites `file:./dir` to `file:///dir`, so a
+   * store whose URLs carry relative paths must read them from `raw`.
+   */
+  openFromUrl(url: URL, context: StoreContext, raw: string): SessionStore;
 }
 
 /** Scheme → lazy import: a backend's driver is loaded only when a URL asks for it. */
@@ -55,5 +59,5 @@ export async function openStore(url: string, context: StoreContext = {}): Promis
       cause,
     });
   }
-  return module.openFromUrl(parsed, context);
+  return module.openFromUrl(parsed, context, url);
 }
