@@ -1,0 +1,281 @@
+import type { PoolClient } from "pg";
+
+/** One forward-only schema change. Applied versions are recorded in `<schema>.frontdesk_migrations`. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** Statements for the (already quoted) schema, run in one transaction. */
+  readonly up: (schema: string) => readonly string[];
+}
+
+/** The commit function's SQLSTATEs: raised to roll the whole commit back, mapped to error codes by the store. */
+export const SQLSTATE_NOT_FOUND = "FD404";
+export const SQLSTATE_CONFLICT = "FD409";
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "sessions, events, scoped state, idempotency, api keys",
+    up: (s) => [
+      // `sid` is a surrogate so the events and idempotency keys stay small; every lookup still goes
+      // through the full (namespace, user_id, id) key, and a re-created session gets a new sid, so
+      // nothing of an old one can ever show through. "C" collation makes the keyset order byte
+      // order, the same code-unit order the other stores page in.
+      // events and idempotency have no foreign key: the RI trigger's per-row lookup and lock are a
+      // measurable share of a commit. The three functions below are the only writers and remove a
+      // session's rows together.
+      `CREATE TABLE ${s}.sessions (
+        sid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        namespace text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        version integer NOT NULL,
+        last_seq bigint NOT NULL,
+        status text NOT NULL,
+        title text,
+        purpose text,
+        title_lc text,
+        purpose_lc text,
+        tags text[] NOT NULL,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        last_accessed_at bigint NOT NULL,
+        expires_at bigint,
+        header text NOT NULL,
+        CONSTRAINT sessions_key UNIQUE (namespace, user_id, id)
+      )`,
+      `CREATE INDEX sessions_owner_created ON ${s}.sessions (namespace, user_id, created_at, id)`,
+      `CREATE INDEX sessions_owner_updated ON ${s}.sessions (namespace, user_id, updated_at, id)`,
+      `CREATE INDEX sessions_created ON ${s}.sessions (namespace, created_at, user_id, id)`,
+      `CREATE INDEX sessions_updated ON ${s}.sessions (namespace, updated_at, user_id, id)`,
+      `CREATE INDEX sessions_tags ON ${s}.sessions USING gin (tags)`,
+      `CREATE INDEX sessions_expires ON ${s}.sessions (expires_at) WHERE expires_at IS NOT NULL`,
+      `CREATE TABLE ${s}.events (
+        sid bigint NOT NULL,
+        seq bigint NOT NULL,
+        type text NOT NULL,
+        body text NOT NULL,
+        PRIMARY KEY (sid, seq)
+      )`,
+      `CREATE TABLE ${s}.idempotency (
+        sid bigint NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        record text NOT NULL,
+        PRIMARY KEY (sid, key)
+      )`,
+      `CREATE TABLE ${s}.scoped_state (
+        namespace text COLLATE "C" NOT NULL,
+        scope text NOT NULL,
+        owner text COLLATE "C" NOT NULL,
+        state jsonb NOT NULL,
+        version integer NOT NULL,
+        PRIMARY KEY (namespace, scope, owner)
+      )`,
+      `CREATE TABLE ${s}.api_keys (
+        id text COLLATE "C" PRIMARY KEY,
+        hash text COLLATE "C" NOT NULL UNIQUE,
+        prefix text NOT NULL,
+        user_id text NOT NULL,
+        admin boolean NOT NULL,
+        label text,
+        created_at bigint NOT NULL,
+        revoked_at bigint
+      )`,
+      commitFunction(s),
+      deleteFunction(s),
+      sweepFunction(s),
+    ],
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+/**
+ * The whole commit as one function, so a commit is one statement: one round trip, its own
+ * transaction, and an exception rolls every part of it back. Branches that write nothing raise
+ * FD404/FD409 with the current version in DETAIL.
+ */
+function commitFunction(s: string): string {
+  return `CREATE OR REPLACE FUNCTION ${s}.frontdesk_commit(
+    p_namespace text, p_user_id text, p_id text, p_expected integer, p_now bigint,
+    p_version integer, p_last_seq bigint, p_status text, p_title text, p_purpose text,
+    p_title_lc text, p_purpose_lc text, p_tags text[], p_created_at bigint, p_updated_at bigint,
+    p_last_accessed_at bigint, p_expires_at bigint, p_header text,
+    p_seqs bigint[], p_types text[], p_bodies text[],
+    p_scoped jsonb, p_idempotency_key text, p_idempotency_record text
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_sid bigint;
+    v_version integer;
+    v_expires_at bigint;
+    w record;
+  BEGIN
+    IF p_expected = 0 THEN
+      SELECT sid, version, expires_at INTO v_sid, v_version, v_expires_at FROM ${s}.sessions
+        WHERE namespace = p_namespace AND user_id = p_user_id AND id = p_id FOR UPDATE;
+      IF FOUND THEN
+        IF v_expires_at IS NULL OR v_expires_at > p_now THEN
+          RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'session exists', DETAIL = v_version::text;
+        END IF;
+        DELETE FROM ${s}.sessions WHERE sid = v_sid;
+        DELETE FROM ${s}.events WHERE sid = v_sid;
+        DELETE FROM ${s}.idempotency WHERE sid = v_sid;
+      END IF;
+      INSERT INTO ${s}.sessions (namespace, user_id, id, version, last_seq, status, title, purpose,
+          title_lc, purpose_lc, tags, created_at, updated_at, last_accessed_at, expires_at, header)
+        VALUES (p_namespace, p_user_id, p_id, p_version, p_last_seq, p_status, p_title, p_purpose,
+          p_title_lc, p_purpose_lc, p_tags, p_created_at, p_updated_at, p_last_accessed_at, p_expires_at, p_header)
+        ON CONFLICT ON CONSTRAINT sessions_key DO NOTHING
+        RETURNING sid INTO v_sid;
+      IF NOT FOUND THEN
+        -- A concurrent create won the race.
+        SELECT version INTO v_version FROM ${s}.sessions
+          WHERE namespace = p_namespace AND user_id = p_user_id AND id = p_id;
+        RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'session exists', DETAIL = coalesce(v_version, 0)::text;
+      END IF;
+    ELSE
+      UPDATE ${s}.sessions SET version = p_version, last_seq = p_last_seq, status = p_status,
+          title = p_title, purpose = p_purpose, title_lc = p_title_lc, purpose_lc = p_purpose_lc,
+          tags = p_tags, created_at = p_created_at, updated_at = p_updated_at,
+          last_accessed_at = p_last_accessed_at, expires_at = p_expires_at, header = p_header
+        WHERE namespace = p_namespace AND user_id = p_user_id AND id = p_id
+          AND version = p_expected AND (expires_at IS NULL OR expires_at > p_now)
+        RETURNING sid INTO v_sid;
+      IF NOT FOUND THEN
+        SELECT version, expires_at INTO v_version, v_expires_at FROM ${s}.sessions
+          WHERE namespace = p_namespace AND user_id = p_user_id AND id = p_id;
+        IF NOT FOUND OR (v_expires_at IS NOT NULL AND v_expires_at <= p_now) THEN
+          RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_NOT_FOUND}', MESSAGE = 'session not found';
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'session changed', DETAIL = v_version::text;
+      END IF;
+    END IF;
+
+    IF cardinality(p_seqs) > 0 THEN
+      INSERT INTO ${s}.events (sid, seq, type, body)
+        SELECT v_sid, e.seq, e.type, e.body FROM unnest(p_seqs, p_types, p_bodies) AS e(seq, type, body);
+    END IF;
+
+    IF p_scoped IS NOT NULL THEN
+      FOR w IN SELECT * FROM jsonb_to_recordset(p_scoped) AS x(scope text, owner text, expected integer, sets jsonb, unsets jsonb) LOOP
+        UPDATE ${s}.scoped_state
+          SET state = (state - ARRAY(SELECT jsonb_array_elements_text(w.unsets))) || w.sets, version = version + 1
+          WHERE namespace = p_namespace AND scope = w.scope AND owner = w.owner AND version = w.expected;
+        IF NOT FOUND THEN
+          IF w.expected = 0 THEN
+            INSERT INTO ${s}.scoped_state (namespace, scope, owner, state, version)
+              VALUES (p_namespace, w.scope, w.owner, w.sets, 1)
+              ON CONFLICT DO NOTHING;
+          END IF;
+          IF w.expected <> 0 OR NOT FOUND THEN
+            SELECT version INTO v_version FROM ${s}.scoped_state
+              WHERE namespace = p_namespace AND scope = w.scope AND owner = w.owner;
+            RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'scope:' || w.scope, DETAIL = coalesce(v_version, 0)::text;
+          END IF;
+        END IF;
+      END LOOP;
+    END IF;
+
+    IF p_idempotency_key IS NOT NULL THEN
+      INSERT INTO ${s}.idempotency (sid, key, record) VALUES (v_sid, p_idempotency_key, p_idempotency_record)
+        ON CONFLICT DO NOTHING;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'idempotency', DETAIL = p_version::text;
+      END IF;
+    END IF;
+  END
+  $fn$`;
+}
+
+/**
+ * Deletes a session with its events. Two statements on purpose: the events are deleted under a
+ * snapshot taken after the session row is locked and gone, so events a concurrent commit added
+ * just before are seen and deleted too (one statement's snapshot would miss them).
+ */
+function deleteFunction(s: string): string {
+  return `CREATE OR REPLACE FUNCTION ${s}.frontdesk_delete(p_namespace text, p_user_id text, p_id text)
+  RETURNS boolean LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_sid bigint;
+  BEGIN
+    DELETE FROM ${s}.sessions WHERE namespace = p_namespace AND user_id = p_user_id AND id = p_id
+      RETURNING sid INTO v_sid;
+    IF NOT FOUND THEN
+      RETURN false;
+    END IF;
+    DELETE FROM ${s}.events WHERE sid = v_sid;
+    DELETE FROM ${s}.idempotency WHERE sid = v_sid;
+    RETURN true;
+  END
+  $fn$`;
+}
+
+/** Deletes up to p_limit sessions expired at p_now with their events; SKIP LOCKED lets sweepers on several instances share the work. */
+function sweepFunction(s: string): string {
+  return `CREATE OR REPLACE FUNCTION ${s}.frontdesk_sweep(p_now bigint, p_limit integer)
+  RETURNS integer LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_sids bigint[];
+  BEGIN
+    WITH gone AS (
+      DELETE FROM ${s}.sessions WHERE sid IN (
+        SELECT sid FROM ${s}.sessions WHERE expires_at <= p_now ORDER BY expires_at LIMIT p_limit FOR UPDATE SKIP LOCKED
+      ) AND expires_at <= p_now
+      RETURNING sid
+    ) SELECT coalesce(array_agg(sid), '{}') INTO v_sids FROM gone;
+    IF cardinality(v_sids) > 0 THEN
+      DELETE FROM ${s}.events WHERE sid = ANY(v_sids);
+      DELETE FROM ${s}.idempotency WHERE sid = ANY(v_sids);
+    END IF;
+    RETURN cardinality(v_sids);
+  END
+  $fn$`;
+}
+
+/** Two-key advisory lock class for migrations; the second key is the schema's hash. */
+const MIGRATION_LOCK_CLASS = 0x46445347; // "FDSG"
+
+/**
+ * Brings `schema` (quoted) up to {@link LATEST_VERSION}. Cheap when already current (one read,
+ * no lock, no CREATE privilege needed); otherwise one transaction under a transaction-scoped
+ * advisory lock, so processes migrating at once apply each version exactly once.
+ */
+export async function migrate(client: PoolClient, schema: string, schemaName: string): Promise<void> {
+  if ((await appliedVersion(client, schema)) >= LATEST_VERSION) return;
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [MIGRATION_LOCK_CLASS, schemaName]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.frontdesk_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    );
+    const current = await appliedVersion(client, schema);
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      for (const statement of migration.up(schema)) await client.query(statement);
+      await client.query(`INSERT INTO ${schema}.frontdesk_migrations (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ]);
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}
+
+async function appliedVersion(client: PoolClient, schema: string): Promise<number> {
+  const exists = await client.query<{ found: boolean }>("SELECT to_regclass($1) IS NOT NULL AS found", [
+    `${schema}.frontdesk_migrations`,
+  ]);
+  if (!exists.rows[0]?.found) return 0;
+  const result = await client.query<{ version: number | null }>(
+    `SELECT max(version) AS version FROM ${schema}.frontdesk_migrations`,
+  );
+  return result.rows[0]?.version ?? 0;
+}

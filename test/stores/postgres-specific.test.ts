@@ -1,0 +1,383 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { isFrontdeskError } from "../../src/core/errors.ts";
+import { emptyStats, type SessionEvent, type SessionHeader, type SessionKey } from "../../src/core/model.ts";
+import { createPostgresStore, openFromUrl, type PostgresStoreOptions } from "../../src/stores/postgres/index.ts";
+import type { SessionStore } from "../../src/stores/types.ts";
+
+const url = process.env.FRONTDESK_TEST_POSTGRES_URL;
+
+const NOW = Date.UTC(2026, 0, 1);
+
+const headerFor = (
+  key: SessionKey,
+  version: number,
+  lastSeq: number,
+  expiresAt: number | null = null,
+): SessionHeader => ({
+  ...key,
+  status: "active",
+  title: null,
+  purpose: null,
+  tags: [],
+  metadata: {},
+  state: { v: version },
+  version,
+  lastSeq,
+  stats: emptyStats(),
+  createdAt: NOW,
+  updatedAt: NOW,
+  lastAccessedAt: NOW,
+  ttlMs: expiresAt === null ? null : 60_000,
+  expiresAt,
+  absoluteExpiresAt: null,
+  parent: null,
+});
+
+const eventOf = (seq: number): SessionEvent => ({ seq, id: `e${seq}`, at: NOW, type: "custom", name: "n", data: seq });
+
+const waitFor = async (condition: () => boolean, timeoutMs = 5000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+const caught = async (promise: Promise<unknown>): Promise<unknown> => {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+};
+
+describe.skipIf(!url)("postgres store specifics", () => {
+  const connection = url as string;
+  const admin = new pg.Pool({ connectionString: connection, max: 2 });
+  const schemas = new Set<string>();
+  let opened: SessionStore[] = [];
+
+  const newSchema = (): string => {
+    const schema = `fdspec_${randomBytes(5).toString("hex")}`;
+    schemas.add(schema);
+    return schema;
+  };
+  const open = (options: PostgresStoreOptions): SessionStore => {
+    const store = createPostgresStore({ url: connection, ...options });
+    opened.push(store);
+    return store;
+  };
+
+  afterEach(async () => {
+    await Promise.all(opened.map((store) => store.close()));
+    opened = [];
+  });
+  afterAll(async () => {
+    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  });
+
+  it("migrations run once on first use, are idempotent, and are safe when stores migrate at once", async () => {
+    const schema = newSchema();
+    const stores = Array.from({ length: 6 }, () => open({ schema, maxConnections: 2 }));
+    await Promise.all(stores.map((store) => store.count("ns", "u1", NOW)));
+    const { rows } = await admin.query<{ version: number }>(`SELECT version FROM "${schema}".frontdesk_migrations`);
+    expect(rows.map((row) => row.version)).toEqual([1]);
+
+    const again = open({ schema });
+    expect(await again.count("ns", "u1", NOW)).toBe(0);
+    expect((await admin.query(`SELECT 1 FROM "${schema}".frontdesk_migrations`)).rowCount).toBe(1);
+  });
+
+  it("nothing connects before the first call", async () => {
+    const schema = newSchema();
+    open({ schema });
+    const { rows } = await admin.query("SELECT to_regnamespace($1) AS found", [`"${schema}"`]);
+    expect(rows[0].found).toBeNull();
+  });
+
+  it("an unreachable server fails fast with unavailable and no password in the message", async () => {
+    const secret = "s3cret-Pa55word";
+    const store = open({ url: `postgres://frontdesk:${secret}@127.0.0.1:1/test`, schema: newSchema() });
+    const started = Date.now();
+    const error = await caught(store.get({ namespace: "ns", userId: "u1", id: "s1" }, NOW));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(isFrontdeskError(error, "unavailable")).toBe(true);
+    const shown = `${String(error)} ${JSON.stringify(error)} ${(error as Error).message}`;
+    expect(shown).not.toContain(secret);
+    expect(shown).not.toContain("127.0.0.1:1/test");
+  });
+
+  it("an unreachable server fails within connectionTimeoutMs even when it does not answer", async () => {
+    // 10.255.255.1 is unroutable: the connect attempt hangs instead of being refused.
+    const store = open({ url: "postgres://u:p@10.255.255.1:5432/test", schema: newSchema(), connectionTimeoutMs: 300 });
+    const started = Date.now();
+    const error = await caught(store.count("ns", "u1", NOW));
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(isFrontdeskError(error, "unavailable")).toBe(true);
+  });
+
+  it("a stale commit writes nothing, and a scoped conflict rolls back the session write too", async () => {
+    const store = open({ schema: newSchema() });
+    const key = { namespace: "ns", userId: "u1", id: "s1" };
+    await store.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 1), events: [eventOf(1)], now: NOW });
+    await store.commit({ key, expectedVersion: 1, header: headerFor(key, 2, 2), events: [eventOf(2)], now: NOW });
+
+    const stale = await caught(
+      store.commit({ key, expectedVersion: 1, header: headerFor(key, 2, 3), events: [eventOf(3)], now: NOW }),
+    );
+    expect(isFrontdeskError(stale, "conflict")).toBe(true);
+    expect((stale as { details?: unknown }).details).toEqual({ currentVersion: 2 });
+
+    const scoped = await caught(
+      store.commit({
+        key,
+        expectedVersion: 2,
+        header: headerFor(key, 3, 3),
+        events: [eventOf(3)],
+        scoped: [{ scope: "user", expectedVersion: 4, delta: { "user:x": 1 } }],
+        idempotency: { key: "idem", fingerprint: "f", firstSeq: 3, lastSeq: 3, version: 3, at: NOW },
+        now: NOW,
+      }),
+    );
+    expect(isFrontdeskError(scoped, "conflict")).toBe(true);
+    expect((await store.get(key, NOW))?.version).toBe(2);
+    expect((await store.readEvents(key, {})).map((event) => event.seq)).toEqual([1, 2]);
+    expect(await store.readScope("ns", "user", "u1")).toEqual({ state: {}, version: 0 });
+    expect(await store.findIdempotency(key, "idem")).toBeUndefined();
+  });
+
+  it("concurrent commits at one version from two instances: exactly one wins", async () => {
+    const schema = newSchema();
+    const a = open({ schema });
+    const b = open({ schema });
+    const key = { namespace: "ns", userId: null, id: "race" };
+    await a.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 0), events: [], now: NOW });
+    const attempts = Array.from({ length: 10 }, (_, i) =>
+      (i % 2 ? a : b).commit({ key, expectedVersion: 1, header: headerFor(key, 2, 1), events: [eventOf(1)], now: NOW }),
+    );
+    const results = await Promise.allSettled(attempts);
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+    for (const result of results) {
+      if (result.status === "rejected") expect(isFrontdeskError(result.reason, "conflict")).toBe(true);
+    }
+    expect((await b.readEvents(key, {})).map((event) => event.seq)).toEqual([1]);
+  });
+
+  it("create over an expired session replaces it and its events; a write to it is not_found", async () => {
+    const store = open({ schema: newSchema() });
+    const key = { namespace: "ns", userId: "u1", id: "old" };
+    await store.commit({
+      key,
+      expectedVersion: 0,
+      header: headerFor(key, 1, 2, NOW + 10),
+      events: [eventOf(1), eventOf(2)],
+      idempotency: { key: "idem", fingerprint: "f", firstSeq: 1, lastSeq: 2, version: 1, at: NOW },
+      now: NOW,
+    });
+    const later = NOW + 10;
+    const write = await caught(
+      store.commit({ key, expectedVersion: 1, header: headerFor(key, 2, 3), events: [eventOf(3)], now: later }),
+    );
+    expect(isFrontdeskError(write, "not_found")).toBe(true);
+    expect(await store.touch(key, { expiresAt: later + 100, lastAccessedAt: later }, later)).toBe(false);
+
+    await store.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 1), events: [eventOf(1)], now: later });
+    expect((await store.readEvents(key, {})).map((event) => event.id)).toEqual(["e1"]);
+    expect(await store.findIdempotency(key, "idem")).toBeUndefined();
+  });
+
+  it("delete and sweep remove the events and idempotency records with the header", async () => {
+    const schema = newSchema();
+    const store = open({ schema });
+    const keep = { namespace: "ns", userId: "u1", id: "keep" };
+    const doomed = { namespace: "ns", userId: "u1", id: "doomed" };
+    const expiring = { namespace: "ns", userId: null, id: "expiring" };
+    const idempotency = { key: "idem", fingerprint: "f", firstSeq: 1, lastSeq: 2, version: 1, at: NOW };
+    for (const [key, expiresAt] of [
+      [keep, null],
+      [doomed, null],
+      [expiring, NOW + 5],
+    ] as const) {
+      await store.commit({
+        key,
+        expectedVersion: 0,
+        header: headerFor(key, 1, 2, expiresAt),
+        events: [eventOf(1), eventOf(2)],
+        idempotency,
+        now: NOW,
+      });
+    }
+    expect(await store.delete(doomed)).toBe(true);
+    expect(await store.delete(doomed)).toBe(false);
+    expect(await store.sweep(NOW + 5, 10)).toBe(1);
+    expect(await store.sweep(NOW + 5, 10)).toBe(0);
+    const rows = async (table: string) =>
+      Number((await admin.query(`SELECT count(*) AS n FROM "${schema}".${table}`)).rows[0].n);
+    expect(await rows("sessions")).toBe(1);
+    expect(await rows("events")).toBe(2);
+    expect(await rows("idempotency")).toBe(1);
+  });
+
+  it("the text filter is a literal, case-insensitive substring whatever the database locale", async () => {
+    const store = open({ schema: newSchema() });
+    const titles = ["100% done_ok", "1000 donexok", "ÉCOLE Straße", null];
+    for (const [i, title] of titles.entries()) {
+      const key = { namespace: "ns", userId: "u1", id: `s${i}` };
+      await store.commit({
+        key,
+        expectedVersion: 0,
+        header: { ...headerFor(key, 1, 0), title, purpose: i === 3 ? "Plain PURPOSE" : null },
+        events: [],
+        now: NOW,
+      });
+    }
+    const find = async (text: string) =>
+      (await store.list({ namespace: "ns", text, orderBy: "createdAt", order: "asc", limit: 10, now: NOW })).items.map(
+        (header) => header.id,
+      );
+    expect(await find("0% DONE_")).toEqual(["s0"]);
+    expect(await find("_")).toEqual(["s0"]);
+    expect(await find("école")).toEqual(["s2"]);
+    expect(await find("purpose")).toEqual(["s3"]);
+    expect(await find("\\")).toEqual([]);
+  });
+
+  it("a LISTEN/NOTIFY hint reaches a subscriber on a second store instance", async () => {
+    const schema = newSchema();
+    const writer = open({ schema });
+    const reader = open({ schema });
+    const key = { namespace: "ns", userId: "u1", id: "live" };
+    const hints: number[] = [];
+    const unsubscribe = await reader.subscribe(key, (lastSeq) => hints.push(lastSeq));
+    await writer.commit({
+      key,
+      expectedVersion: 0,
+      header: headerFor(key, 1, 2),
+      events: [eventOf(1), eventOf(2)],
+      now: NOW,
+    });
+    await waitFor(() => hints.includes(2));
+
+    const other: number[] = [];
+    await reader.subscribe({ ...key, userId: "u2" }, (lastSeq) => other.push(lastSeq));
+    await writer.commit({ key, expectedVersion: 1, header: headerFor(key, 2, 3), events: [eventOf(3)], now: NOW });
+    await waitFor(() => hints.includes(3));
+    expect(other).toEqual([]);
+
+    await unsubscribe();
+    await writer.delete(key);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(hints).not.toContain(0);
+  });
+
+  it("the LISTEN connection reconnects by itself and catches up on what it missed", async () => {
+    const schema = newSchema();
+    const writer = open({ schema });
+    const reader = open({ schema, logger: { warn: () => undefined } });
+    const key = { namespace: "ns", userId: "u1", id: "reconnect" };
+    const hints: number[] = [];
+    await reader.subscribe(key, (lastSeq) => hints.push(lastSeq));
+    await writer.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 1), events: [eventOf(1)], now: NOW });
+    await waitFor(() => hints.includes(1));
+
+    const terminated = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1", [
+      `LISTEN "frontdesk:${schema}"`,
+    ]);
+    expect(terminated.rowCount).toBe(1);
+    await writer.commit({ key, expectedVersion: 1, header: headerFor(key, 2, 2), events: [eventOf(2)], now: NOW });
+    await waitFor(() => hints.includes(2));
+    const listening = await admin.query("SELECT 1 FROM pg_stat_activity WHERE query = $1", [
+      `LISTEN "frontdesk:${schema}"`,
+    ]);
+    expect(listening.rowCount).toBe(1);
+    await writer.commit({ key, expectedVersion: 2, header: headerFor(key, 3, 3), events: [eventOf(3)], now: NOW });
+    await waitFor(() => hints.includes(3));
+  });
+
+  it("an idle connection killed by the server never crashes the process, and the next call succeeds", async () => {
+    const warnings: Record<string, unknown>[] = [];
+    const schema = newSchema();
+    const store = open({ schema, logger: { warn: (details) => warnings.push(details) } });
+    expect(await store.count("ns", "u1", NOW)).toBe(0);
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'frontdesk' AND query LIKE $1",
+      [`%"${schema}"%`],
+    );
+    await waitFor(() => warnings.length > 0);
+    expect(await store.count("ns", "u1", NOW)).toBe(0);
+  });
+
+  it("warns at startup, naming the setting, when synchronous_commit is off", async () => {
+    const warnings: { details: Record<string, unknown>; message: string }[] = [];
+    const off = new URL(connection);
+    off.searchParams.set("options", "-c synchronous_commit=off");
+    const store = open({
+      url: off.href,
+      schema: newSchema(),
+      logger: { warn: (details, message) => warnings.push({ details, message }) },
+    });
+    await store.count("ns", "u1", NOW);
+    await store.count("ns", "u1", NOW);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.details.setting).toBe("synchronous_commit");
+    expect(warnings[0]?.message).toContain("synchronous_commit");
+
+    const quiet: unknown[] = [];
+    const normal = open({ schema: newSchema(), logger: { warn: (details) => quiet.push(details) } });
+    await normal.count("ns", "u1", NOW);
+    expect(quiet).toEqual([]);
+  });
+
+  it("never ends a pool the caller passed in", async () => {
+    const pool = new pg.Pool({ connectionString: connection, max: 2 });
+    try {
+      const store = createPostgresStore({ pool, schema: newSchema() });
+      const key = { namespace: "ns", userId: "u1", id: "s" };
+      const hints: number[] = [];
+      await store.subscribe(key, (lastSeq) => hints.push(lastSeq));
+      await store.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 0), events: [], now: NOW });
+      await store.close();
+      await store.close();
+      expect((await pool.query("SELECT 1 AS one")).rows[0].one).toBe(1);
+      expect(pool.listenerCount("error")).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("opens from postgres:// and postgresql:// URLs with ?schema=", async () => {
+    const schema = newSchema();
+    for (const protocol of ["postgres:", "postgresql:"]) {
+      const target = new URL(connection);
+      target.searchParams.set("schema", schema);
+      const store = openFromUrl(new URL(target.href.replace(/^[a-z]+:/, protocol)), {});
+      opened.push(store);
+      expect(await store.count("ns", "u1", NOW)).toBe(0);
+    }
+    const { rows } = await admin.query("SELECT to_regnamespace($1) IS NOT NULL AS found", [`"${schema}"`]);
+    expect(rows[0].found).toBe(true);
+  });
+
+  it("rejects a schema name that is not a plain identifier", () => {
+    for (const schema of ['a"; DROP TABLE x; --', "1abc", "", "a".repeat(64)]) {
+      let error: unknown;
+      try {
+        createPostgresStore({ url: connection, schema });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(isFrontdeskError(error, "invalid_request")).toBe(true);
+    }
+  });
+
+  it("fails every call after close with unavailable", async () => {
+    const store = open({ schema: newSchema() });
+    await store.count("ns", "u1", NOW);
+    await store.close();
+    expect(isFrontdeskError(await caught(store.count("ns", "u1", NOW)), "unavailable")).toBe(true);
+  });
+});
