@@ -165,6 +165,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     const text = body as string;
+    // An empty body with a JSON content type is "no body", as when none is sent at all.
+    if (text.trim() === "") {
+      done(null, undefined);
+      return;
+    }
     if (jsonDepthOf(text) > limits.maxJsonDepth) {
       done(new FrontdeskError("invalid_request", `JSON nested deeper than ${limits.maxJsonDepth} levels`), undefined);
       return;

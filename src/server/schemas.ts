@@ -129,7 +129,7 @@ export const CreateSessionBody = z
     metadata: JsonObject.optional(),
     ttlSeconds: TtlSeconds.optional(),
   })
-  .optional();
+  .nullish();
 
 export const PatchSessionBody = z.strictObject({
   state: JsonObject.optional().describe("RFC 7396 JSON merge patch of the state: objects merge, null deletes"),
@@ -164,7 +164,7 @@ export const ForkBody = z
     id: SessionIdSchema.optional().describe("Id of the new session; else 128 random bits"),
     title: Text(512).nullable().optional(),
   })
-  .optional();
+  .nullish();
 
 const intParam = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
