@@ -1,0 +1,89 @@
+import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
+import type { EventInput, Json, JsonObject, SessionEvent } from "../core/model.ts";
+import type { Session, SessionManager } from "../core/session-manager.ts";
+import { AGENT_PHASES, type AgentPhase, type AgentStateRecord, type AgentTurnLock } from "./types.ts";
+
+/** The default state key of the agent record. */
+export const AGENT_STATE_KEY = "agent";
+
+/** The agent record in a session's state, or undefined when there is none (or it is not ours). */
+export function readAgentState(state: Readonly<JsonObject>, key = AGENT_STATE_KEY): AgentStateRecord | undefined {
+  const raw = state[key];
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const record = raw as JsonObject;
+  if (typeof record.name !== "string" || !(AGENT_PHASES as readonly Json[]).includes(record.phase ?? null)) {
+    return undefined;
+  }
+  const turn = readLock(record.turn);
+  return {
+    name: record.name,
+    phase: record.phase as AgentPhase,
+    model: typeof record.model === "string" ? record.model : "",
+    ...(typeof record.step === "string" ? { step: record.step } : {}),
+    ...(turn ? { turn } : {}),
+    ...(typeof record.checkedThrough === "number" ? { checkedThrough: record.checkedThrough } : {}),
+    ...(typeof record.error === "string" ? { error: record.error } : {}),
+    updatedAt: typeof record.updatedAt === "number" ? record.updatedAt : 0,
+  };
+}
+
+function readLock(raw: Json | undefined): AgentTurnLock | undefined {
+  if (raw === null || raw === undefined || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const lock = raw as JsonObject;
+  if (typeof lock.id !== "string" || typeof lock.startedAt !== "number") return undefined;
+  return {
+    id: lock.id,
+    startedAt: lock.startedAt,
+    heartbeatAt: typeof lock.heartbeatAt === "number" ? lock.heartbeatAt : lock.startedAt,
+    startSeq: typeof lock.startSeq === "number" ? lock.startSeq : 0,
+    owner: typeof lock.owner === "string" ? lock.owner : "",
+  };
+}
+
+/** Plain JSON of a record (drops undefined fields) for a stateDelta. */
+export const agentStateJson = (record: AgentStateRecord): JsonObject =>
+  JSON.parse(JSON.stringify(record)) as JsonObject;
+
+export const isStale = (lock: AgentTurnLock, now: number, staleAfterMs: number): boolean =>
+  now - Math.max(lock.heartbeatAt, lock.startedAt) > staleAfterMs;
+
+/** What a fenced commit wants to write after looking at the current session. */
+export interface AgentChange {
+  events: EventInput[];
+  /** The new agent record (attached as the stateDelta of the last event), or undefined to leave it. */
+  agent?: AgentStateRecord;
+}
+
+const MAX_ATTEMPTS = 50;
+
+/**
+ * The one write path of the agent runtime: read the session, decide what to write from what is
+ * there (`plan` may throw to refuse), and append with the version read. When anything else wrote
+ * meanwhile the append fails with precondition_failed and the plan is re-run on the new session:
+ * decisions such as "the lock is free" or "this turn still holds the lock" are never taken on a
+ * stale read (no silent merge, RELIABILITY rule 1).
+ */
+export async function commitAgentChange(
+  sessions: SessionManager<object>,
+  sessionId: string,
+  key: string,
+  plan: (session: Session<JsonObject>, agent: AgentStateRecord | undefined) => AgentChange | Promise<AgentChange>,
+): Promise<readonly SessionEvent[]> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const session = (await sessions.get(sessionId)) as unknown as Session<JsonObject>;
+    const change = await plan(session, readAgentState(session.state, key));
+    if (change.events.length === 0) return [];
+    const events = change.events.map((event) => ({ ...event }));
+    if (change.agent) {
+      const last = events[events.length - 1] as EventInput;
+      last.stateDelta = { ...(last.stateDelta ?? {}), [key]: agentStateJson(change.agent) };
+    }
+    try {
+      const result = await sessions.appendEvents(sessionId, events, { expectedVersion: session.version });
+      return result.events;
+    } catch (error) {
+      if (!isFrontdeskError(error, "precondition_failed")) throw error;
+    }
+  }
+  throw new FrontdeskError("conflict", "The session kept changing while the agent tried to write to it");
+}

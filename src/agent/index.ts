@@ -1,0 +1,80 @@
+/**
+ * Agents inside sessions: configuration, models (OpenAI, OpenAI-compatible, Anthropic and a
+ * deterministic offline model), tools with approval policies, orchestration steps, and the
+ * AgentSession that runs turns and writes everything to the session's event log.
+ */
+
+export {
+  AgentSession,
+  type AgentSessionOptions,
+  type RunTurnOptions,
+  readAgentRecord,
+  type TurnInput,
+} from "./agent-session.ts";
+export { AGENT_STATE_KEY, readAgentState } from "./agent-state.ts";
+export {
+  type ApprovalDecision,
+  type PendingApproval,
+  pendingApprovals,
+  respondToApproval,
+  waitForApproval,
+} from "./approvals.ts";
+export {
+  type AgentConfig,
+  type AgentConfigView,
+  APPROVAL_POLICIES,
+  type ApprovalPolicy,
+  agentConfigOf,
+  approvalPolicyOf,
+  BUILTIN_TOOLS,
+  CONFIG_ENV,
+  DEFAULT_CONFIG,
+  DEFAULT_CONFIG_FILE,
+  DEFAULT_CONFIG_INPUT,
+  type Env,
+  type FrontdeskConfig,
+  type FrontdeskConfigInput,
+  isParsedConfig,
+  type LoadConfigOptions,
+  loadConfig,
+  MODEL_PROVIDERS,
+  type ModelConfig,
+  type ModelProvider,
+  parseConfig,
+  type StepConfig,
+  type SummarizationConfig,
+  systemPromptOf,
+  type ToolConfig,
+} from "./config.ts";
+export { buildContextWindow, type ContextWindow, planSummary, type SummaryPlan } from "./context.ts";
+export {
+  costOf,
+  OfflineLanguageModel,
+  type OfflineModelOptions,
+  type ResolvedModel,
+  type ResolveModelOptions,
+  resolveModel,
+  SUMMARY_INSTRUCTION,
+  summarize,
+} from "./models/index.ts";
+export { conditionHolds, StepOrchestrator, type StepTransition } from "./orchestration.ts";
+export { findOrphans, type Orphan } from "./recovery.ts";
+export { countTokens } from "./tokens.ts";
+export {
+  type AgentTool,
+  buildAgentTools,
+  evaluateExpression,
+  runCommand,
+  type ToolContext,
+  type ToolHandler,
+} from "./tools/index.ts";
+export {
+  AGENT_PHASES,
+  type AgentPhase,
+  type AgentStateRecord,
+  type AgentStreamEvent,
+  type AgentTurnLock,
+  type TurnFinish,
+  type TurnResult,
+  type TurnUsage,
+} from "./types.ts";
