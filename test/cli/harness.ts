@@ -109,3 +109,30 @@ export async function withManager<T>(
 
 /** Non-empty lines. */
 export const lines = (text: string): string[] => text.split("\n").filter((line) => line !== "");
+
+/** Runs `serve` in this process until the returned `stop()`; resolves once it is listening. */
+export async function serveInProcess(args: string[], env: Record<string, string> = {}) {
+  const controller = new AbortController();
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream();
+  const done = main(["serve", "--port", "0", ...args], {
+    stdout,
+    stderr,
+    env: { FRONTDESK_LOG_LEVEL: "silent", ...env },
+    signal: controller.signal,
+  });
+  const outcome = done.then((code) => {
+    throw new Error(`serve ended early with ${code}: ${stderr.text}`);
+  });
+  const url = (await Promise.race([waitForText(stdout, /^listening on (\S+)\n$/), outcome]))[1]!;
+  outcome.catch(() => {});
+  return {
+    url,
+    stdout,
+    stderr,
+    async stop() {
+      controller.abort();
+      return done;
+    },
+  };
+}

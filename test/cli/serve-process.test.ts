@@ -1,8 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
-import { CapturedStream, lines, run, tempStore, waitForText } from "./harness.ts";
+import { lines, run, serveInProcess, tempStore } from "./harness.ts";
 import { assertBuilt, type CliProcess, runCli, startServe } from "./processes.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -101,33 +100,6 @@ describe("frontdesk serve (real process)", () => {
     expect(await cli.stop()).toEqual({ code: 0, signal: null });
   });
 });
-
-/** Runs `serve` in this process until the returned `stop()`; resolves once it is listening. */
-async function serveInProcess(args: string[], env: Record<string, string> = {}) {
-  const controller = new AbortController();
-  const stdout = new CapturedStream();
-  const stderr = new CapturedStream();
-  const done = main(["serve", "--port", "0", ...args], {
-    stdout,
-    stderr,
-    env: { FRONTDESK_LOG_LEVEL: "silent", ...env },
-    signal: controller.signal,
-  });
-  const outcome = done.then((code) => {
-    throw new Error(`serve ended early with ${code}: ${stderr.text}`);
-  });
-  const url = (await Promise.race([waitForText(stdout, /^listening on (\S+)\n$/), outcome]))[1]!;
-  outcome.catch(() => {});
-  return {
-    url,
-    stdout,
-    stderr,
-    async stop() {
-      controller.abort();
-      return done;
-    },
-  };
-}
 
 describe("frontdesk serve (in process)", () => {
   it("stops on io.signal like SIGTERM and resolves 0", async () => {

@@ -180,15 +180,19 @@ export function registerSessionCommands(program: Command, io: CliIo): void {
       .command("import")
       .description("create a session from an NDJSON export; prints its id")
       .argument("[file]", "the export, or - for stdin (default: stdin)")
-      .option("--id <id>", "import under this id instead of the exported one"),
-  ).action(async (file: string | undefined, options: TargetOptions & { id?: string }) => {
+      .option("--id <id>", "import under this id instead of the exported one")
+      .option("--user <id>", "import for this owner instead of the exported one"),
+  ).action(async (file: string | undefined, options: OwnerOptions & { id?: string }) => {
     const lines = await openInputLines(file, io);
     await withTarget(options, io, async (target) => {
       const progress = createProgress(io, { label: "importing", unit: "events" });
       const seen = { events: 0 };
       let imported: Awaited<ReturnType<SessionTarget["importSession"]>>;
       try {
-        imported = await target.importSession(counting(lines, progress, seen), { sessionId: options.id });
+        imported = await target.importSession(counting(lines, progress, seen), {
+          sessionId: options.id,
+          userId: options.user,
+        });
       } catch (error) {
         progress.abort();
         throw error;

@@ -53,7 +53,7 @@ export async function openDirectTarget(options: TargetOptions, io: CliIo): Promi
   if (options.server !== undefined) throw new UsageError("This command works on a store: pass --store, not --server");
   const store = await openStore(storeUrlFrom(options, io));
   try {
-    return new DirectTarget(store, options.namespace ?? DEFAULT_NAMESPACE);
+    return DirectTarget.open(store, options.namespace ?? DEFAULT_NAMESPACE);
   } catch (error) {
     await store.close();
     throw error;

@@ -43,6 +43,7 @@ export interface SessionTarget {
   delete(ref: SessionTargetRef): Promise<void>;
   /** NDJSON lines: the header line, then one line per event. */
   exportSession(ref: SessionTargetRef): AsyncIterable<string>;
-  importSession(lines: AsyncIterable<string>, options: { sessionId?: string }): Promise<SessionView>;
+  /** Keeps the exported owner unless `userId` names another. */
+  importSession(lines: AsyncIterable<string>, options: { sessionId?: string; userId?: string }): Promise<SessionView>;
   close(): Promise<void>;
 }
