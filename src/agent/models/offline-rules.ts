@@ -183,6 +183,8 @@ function describeJson(tool: string, value: Json, input: unknown): string {
   return `The ${tool} tool returned: ${JSON.stringify(value)}`;
 }
 
+const MAX_SUMMARY_POINTS = 40;
+
 /** The first sentence of each transcript line (`role: text`), as a bulleted summary. */
 export function summarize(transcript: string): string {
   const lines = transcript
@@ -195,7 +197,10 @@ export function summarize(transcript: string): string {
     const text = role ? line.slice(colon + 2) : line;
     return `- ${role ? `${role}: ` : ""}${firstSentence(text)}`;
   });
-  return bullets.length > 0 ? `Earlier in this conversation:\n${bullets.join("\n")}` : "Nothing to summarize.";
+  if (bullets.length === 0) return "Nothing to summarize.";
+  // A stand-in cannot condense: it keeps the newest points so summaries stay bounded.
+  const kept = bullets.length > MAX_SUMMARY_POINTS ? bullets.slice(-MAX_SUMMARY_POINTS) : bullets;
+  return `Earlier in this conversation:\n${kept.join("\n")}`;
 }
 
 export const firstSentence = (text: string): string => {
