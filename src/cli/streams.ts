@@ -33,9 +33,18 @@ export async function writeChunk(stream: Writable, chunk: string): Promise<void>
   });
 }
 
-/** Lines of a readable (an NDJSON export), without their line ends. */
-export function readLines(input: Readable): AsyncIterable<string> {
-  return createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+/**
+ * Lines of a readable (an NDJSON export), without their line ends. The line reader is created
+ * only when iteration starts: readline starts the stream flowing at once, and lines it emits
+ * before anyone iterates are lost (the store is opened in between).
+ */
+export async function* readLines(input: Readable): AsyncGenerator<string> {
+  const reader = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    for await (const line of reader) yield line;
+  } finally {
+    reader.close();
+  }
 }
 
 /** The lines of FILE, or of stdin for `-` or no file. Refuses to wait on a terminal. */

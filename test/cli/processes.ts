@@ -21,11 +21,12 @@ export class CliProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters = new Set<() => void>();
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  constructor(args: string[], env: Record<string, string> = {}, stdin?: string) {
     this.child = spawn(process.execPath, [BIN, ...args], {
       env: { PATH: process.env.PATH ?? "", FRONTDESK_LOG_LEVEL: "warn", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    if (stdin !== undefined) this.child.stdin?.end(stdin);
     this.child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       this.stdout += chunk;
       this.wake();
@@ -106,8 +107,8 @@ export class CliProcess {
 }
 
 /** Runs `frontdesk …args` to completion. */
-export async function runCli(args: string[], env: Record<string, string> = {}) {
-  const cli = new CliProcess(args, env);
+export async function runCli(args: string[], env: Record<string, string> = {}, stdin?: string) {
+  const cli = new CliProcess(args, env, stdin);
   const { code, signal } = await cli.waitExit();
   return { code, signal, stdout: cli.stdout, stderr: cli.stderr };
 }

@@ -319,3 +319,46 @@ describe("choosing a store", () => {
     expect(noKey.stderr).toMatch(/FRONTDESK_KEY/);
   });
 });
+
+describe("gc on a terminal", () => {
+  it("draws progress on stderr and still prints the summaries", async () => {
+    const result = await run(["sessions", "gc", ...store, "--older-than", "3650d"], { tty: true });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(/sweeping expired/);
+    expect(result.stderr).toMatch(/swept 0 expired sessions\n/);
+    expect(result.stderr).toMatch(/removed 0 sessions not updated for 3650d\n$/);
+  });
+});
+
+describe("large exports", () => {
+  it("imports a multi-chunk export from a file and from stdin without losing a line", async () => {
+    const big = tempStore();
+    try {
+      await withManager(big.url, async (manager) => {
+        await manager.create({ sessionId: "big", userId: "u" });
+        const batch = Array.from({ length: 500 }, (_, i) => ({
+          type: "message",
+          role: "user",
+          content: `${"x".repeat(300)} ${i}`,
+        }));
+        for (let i = 0; i < 4; i++) await manager.appendEvents({ id: "big", userId: "u" }, batch);
+      });
+      const file = join(big.dir, "big.ndjson");
+      const exported = await run(["sessions", "export", "big", "--store", big.url, "--out", file]);
+      expect(exported.stderr).toBe(`exported 2000 events to ${file}\n`);
+      expect(readFileSync(file).length).toBeGreaterThan(256 * 1024);
+
+      const fromFile = await run(["sessions", "import", file, "--store", big.url, "--id", "big-file"]);
+      expect(fromFile).toMatchObject({ code: 0, stdout: "big-file\n" });
+      const fromStdin = await run(["sessions", "import", "--store", big.url, "--id", "big-stdin"], {
+        stdin: readFileSync(file, "utf8"),
+      });
+      expect(fromStdin).toMatchObject({ code: 0, stdout: "big-stdin\n" });
+      const stats = await run(["sessions", "stats", "big-stdin", "--store", big.url, "--json"]);
+      expect(JSON.parse(stats.stdout).messages).toBe(2000);
+    } finally {
+      big.remove();
+    }
+  });
+});

@@ -106,11 +106,10 @@ export function registerServeCommand(program: Command, io: CliIo): void {
 
       const { startServer } = await import("../../server/listen.ts");
       const stop = watchForStop(io);
-      let running: Awaited<ReturnType<typeof startServer>>;
+      let running: Awaited<ReturnType<typeof startServer>> | undefined;
       let store: SessionStore | undefined;
       try {
         store = await openStore(storeUrl);
-        await ensureFirstKey(store, host, io);
         running = await startServer({
           store,
           host,
@@ -126,9 +125,12 @@ export function registerServeCommand(program: Command, io: CliIo): void {
                 : config.defaultTtlSeconds * 1000,
           logger: { level, stream: io.stderr },
         });
+        // Only once the port is ours: a key printed by a start that then failed would be easy to miss.
+        await ensureFirstKey(store, host, io);
       } catch (error) {
         stop.dispose();
-        await store?.close();
+        if (running) await running.close();
+        else await store?.close();
         throw error;
       }
       writeLine(io.stdout, `listening on ${running.url}`);
