@@ -26,7 +26,7 @@ class FakeChatServer {
   url = "";
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       let raw = "";
       req.on("data", (chunk) => {
         raw += chunk;
@@ -47,8 +47,9 @@ class FakeChatServer {
         res.end("data: [DONE]\n\n");
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}/v1`;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   }
 
   async stop(): Promise<void> {
