@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempStore } from "./harness.ts";
@@ -5,7 +7,7 @@ import { assertBuilt, runCli, startServe } from "./processes.ts";
 
 const WORKERS = 8;
 /** Acknowledged appends to collect before the kill; the kill lands while every worker has one in flight. */
-const ACKED_BEFORE_KILL = 200;
+const ACKED_BEFORE_KILL = 400;
 
 interface Ack {
   idempotencyKey: string;
@@ -51,7 +53,10 @@ describe("kill -9 during concurrent appends", () => {
     const key = made.stdout.trim();
     const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
 
-    const first = await startServe(["--store", temp.url, "--port", "0"]);
+    // No rate limit: the workers append as fast as they can, and a 429 would end the test early.
+    const config = join(temp.dir, "frontdesk.config.json");
+    writeFileSync(config, JSON.stringify({ limits: { requestsPerSecond: null } }));
+    const first = await startServe(["--store", temp.url, "--port", "0", "--config", config]);
     cleanup = () => first.cli.child.kill("SIGKILL");
     const created = await fetch(`${first.url}/v1/sessions`, {
       method: "POST",
@@ -105,7 +110,7 @@ describe("kill -9 during concurrent appends", () => {
     await Promise.all(workers);
     expect(acks.length).toBeGreaterThanOrEqual(ACKED_BEFORE_KILL);
 
-    const second = await startServe(["--store", temp.url, "--port", "0"]);
+    const second = await startServe(["--store", temp.url, "--port", "0", "--config", config]);
     cleanup = () => second.cli.child.kill("SIGKILL");
     try {
       const events = await readAllEvents(second.url, headers, "crash");
