@@ -187,6 +187,28 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     sendError(request, reply, new FrontdeskError("not_found", "No such route (method and path)"));
   });
 
+  // Registered before our hooks: its onRequest hook must mark upgrade requests first, so that a
+  // refused upgrade (401, 404, 429) still has its socket closed after the answer.
+  await app.register(websocket, {
+    // Replaces the plugin's default: end our streams with a resume hint first, then close the rest.
+    preClose: async function (this: FastifyInstance) {
+      context.draining = true;
+      await context.hub.shutdown(context.streamGraceMs);
+      const wss = this.websocketServer;
+      for (const client of wss.clients) client.close(1001, "server shutting down");
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+    options: {
+      maxPayload: limits.maxWsMessageBytes,
+      // Browsers offer ["frontdesk.v1", "frontdesk.bearer.<key>"]: answering frontdesk.v1 keeps the key out of the response.
+      handleProtocols: (protocols: Set<string>) => {
+        if (protocols.has(WS_PROTOCOL)) return WS_PROTOCOL;
+        const offered = [...protocols];
+        return offered.find((p) => !p.startsWith(WS_BEARER_PROTOCOL_PREFIX)) ?? offered[0] ?? false;
+      },
+    },
+  });
+
   // Hooks run in the order added: draining first, then who is calling, then how often.
   app.addHook("onRequest", async (request, reply) => {
     if (context.draining) {
@@ -225,12 +247,6 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     );
   });
 
-  // Registered before @fastify/websocket's own preClose so streams end with a resume hint first.
-  app.addHook("preClose", async () => {
-    context.draining = true;
-    await context.hub.shutdown(context.streamGraceMs);
-  });
-
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",
@@ -251,18 +267,6 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     },
     transform: createJsonSchemaTransform({ schemaRegistry, skipList: ["/openapi.json", "/"] }),
     transformObject: createJsonSchemaTransformObject({ schemaRegistry }),
-  });
-
-  await app.register(websocket, {
-    options: {
-      maxPayload: limits.maxWsMessageBytes,
-      // Browsers offer ["frontdesk.v1", "frontdesk.bearer.<key>"]: answering frontdesk.v1 keeps the key out of the response.
-      handleProtocols: (protocols: Set<string>) => {
-        if (protocols.has(WS_PROTOCOL)) return WS_PROTOCOL;
-        const offered = [...protocols];
-        return offered.find((p) => !p.startsWith(WS_BEARER_PROTOCOL_PREFIX)) ?? offered[0] ?? false;
-      },
-    },
   });
 
   await app.register(sessionRoutes(context));

@@ -82,6 +82,9 @@ export function toHttpError(error: unknown): HttpError {
     };
   }
   const fastifyError = error as FastifyError | undefined;
+  if (error === null || typeof error !== "object") {
+    return { status: 500, body: body("internal", "Internal server error"), headers, unexpected: true };
+  }
   if (hasZodFastifySchemaValidationErrors(fastifyError) || fastifyError?.validation) {
     return {
       status: 400,

@@ -7,6 +7,7 @@ export interface ServerMetrics {
   readonly sessionsCreated: Counter;
   readonly eventsAppended: Counter;
   readonly openStreams: Gauge<"kind">;
+  readonly streamsEnded: Counter<"kind" | "reason">;
   readonly storeErrors: Counter;
   readonly rateLimited: Counter;
 }
@@ -37,6 +38,12 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
       name: "frontdesk_open_streams",
       help: "Live event streams open on this instance",
       labelNames: ["kind"],
+      registers: [registry],
+    }),
+    streamsEnded: new Counter({
+      name: "frontdesk_streams_ended_total",
+      help: "Event streams the server ended, by reason (end, overflow, shutdown, error)",
+      labelNames: ["kind", "reason"],
       registers: [registry],
     }),
     storeErrors: new Counter({

@@ -39,6 +39,8 @@ export interface PumpOptions {
   bufferBytes: number;
   /** How long a finished stream may take to flush its last frames before it is dropped. */
   graceMs: number;
+  /** Told once why the server ended the stream (not called when the client went away first). */
+  onEnd?: (reason: StreamEnd) => void;
 }
 
 export class EventPump {
@@ -82,6 +84,7 @@ export class EventPump {
     if (this.state !== "open") return;
     this.state = "closing";
     this.clearHeartbeat();
+    this.options.onEnd?.(reason);
     this.subscription.close().catch(() => undefined);
     try {
       this.transport.finish(reason, this.lastSent, error);
@@ -147,13 +150,20 @@ export function sseTransport(raw: ServerResponse): StreamTransport {
     buffered: () => raw.writableLength,
     heartbeat: () => write(": heartbeat\n\n"),
     finish(reason, after, error) {
-      const frames: Record<StreamEnd, string> = {
-        end: `event: end\ndata: ${JSON.stringify({ reason: "gone", after })}\n\n`,
-        overflow: `event: overflow\ndata: ${JSON.stringify({ after })}\n\n`,
-        shutdown: `retry: 1000\nevent: shutdown\ndata: ${JSON.stringify({ after })}\n\n`,
-        error: `event: stream_error\ndata: ${JSON.stringify({ error: errorOf(error), after })}\n\n`,
-      };
-      write(frames[reason]);
+      switch (reason) {
+        case "end":
+          write(`event: end\ndata: ${JSON.stringify({ reason: "gone", after })}\n\n`);
+          break;
+        case "overflow":
+          write(`event: overflow\ndata: ${JSON.stringify({ after })}\n\n`);
+          break;
+        case "shutdown":
+          write(`retry: 1000\nevent: shutdown\ndata: ${JSON.stringify({ after })}\n\n`);
+          break;
+        case "error":
+          write(`event: stream_error\ndata: ${JSON.stringify({ error: errorOf(error), after })}\n\n`);
+          break;
+      }
       if (!raw.writableEnded) raw.end();
     },
     destroy: () => raw.destroy(),

@@ -81,7 +81,10 @@ const sessionId = fc.oneof(
 
 const segment = (id: string, raw: boolean): string => (raw ? id.replace(/[^\x21-\x7e]/g, "") : encodeURIComponent(id));
 
-const queryValue = fc.oneof(printable, fc.constantFrom("1", "0", "-1", "1e3", "abc", "", "999999999999999999999", "true"));
+const queryValue = fc.oneof(
+  printable,
+  fc.constantFrom("1", "0", "-1", "1e3", "abc", "", "999999999999999999999", "true"),
+);
 const queryKeys = fc.constantFrom(
   "after",
   "limit",
@@ -108,7 +111,10 @@ const query = fc
   .array(fc.tuple(queryKeys, queryValue), { maxLength: 6 })
   .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&"));
 
-const headerValue = fc.oneof(printable, fc.constantFrom('"1"', '"2"', "*", 'W/"1"', "1", "", "abc", '"99999999999999999"'));
+const headerValue = fc.oneof(
+  printable,
+  fc.constantFrom('"1"', '"2"', "*", 'W/"1"', "1", "", "abc", '"99999999999999999"'),
+);
 const headers = fc.record(
   {
     "if-match": headerValue,
@@ -192,7 +198,11 @@ const payloadOf = (structured: fc.Arbitrary<unknown>) =>
 const ndjsonPayload = fc.oneof(
   fc.constant(() => exported),
   fc.nat(5000).map((n) => () => exported.slice(0, n)),
-  fc.tuple(fc.nat(3000), anyText).map(([n, text]) => () => exported.slice(0, n) + text + exported.slice(n)),
+  fc.tuple(fc.nat(3000), anyText).map(
+    ([n, text]) =>
+      () =>
+        exported.slice(0, n) + text + exported.slice(n),
+  ),
   anyText.map((text) => () => text),
   fc.array(json, { maxLength: 4 }).map((lines) => () => lines.map((l) => JSON.stringify(l)).join("\n")),
 );

@@ -2,8 +2,8 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { FakeClock } from "../../src/core/clock.ts";
 import { FrontdeskError } from "../../src/core/errors.ts";
-import { type AppOptions, createApp } from "../../src/server/app.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
+import { type AppOptions, createApp } from "../../src/server/app.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 
@@ -74,7 +74,8 @@ export function failingStore(base: SessionStore, failure: () => Error): SessionS
   return wrapped;
 }
 
-export const outage = (): Error => new FrontdeskError("unavailable", "connect ECONNREFUSED postgres://app:s3cret@db:5432/x");
+export const outage = (): Error =>
+  new FrontdeskError("unavailable", "connect ECONNREFUSED postgres://app:s3cret@db:5432/x");
 
 /** Waits for a condition by polling a few ms at a time, at most `tries` times (no fixed sleeps). */
 export async function eventually(check: () => boolean | Promise<boolean>, tries = 500): Promise<void> {

@@ -6,8 +6,8 @@ import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { FakeClock } from "../../src/core/clock.ts";
-import { createApp } from "../../src/server/app.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
+import { createApp } from "../../src/server/app.ts";
 import { type RunningServer, startServer } from "../../src/server/listen.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
@@ -39,7 +39,9 @@ async function world(): Promise<World> {
   const appA = await createApp({ ...options, store: storeA, clock: new FakeClock(START) });
   const appB = await createApp({ ...options, store: storeB, clock: new FakeClock(START) });
   const asAlice = (o: InjectOptions) => appA.inject({ ...o, headers: { ...o.headers, ...bearer(alice.key) } });
-  expect((await asAlice({ method: "POST", url: "/v1/sessions", payload: { id: TARGET, state: { secret: 1 } } })).statusCode).toBe(201);
+  expect(
+    (await asAlice({ method: "POST", url: "/v1/sessions", payload: { id: TARGET, state: { secret: 1 } } })).statusCode,
+  ).toBe(201);
   await asAlice({
     method: "POST",
     url: `/v1/sessions/${TARGET}/events`,

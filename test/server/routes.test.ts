@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FrontdeskError } from "../../src/core/errors.ts";
-import { createApp } from "../../src/server/app.ts";
 import { createApiKey, revokeApiKey } from "../../src/server/api-keys.ts";
+import { createApp } from "../../src/server/app.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import { bearer, createHarness, errorCodeOf, failingStore, type Harness, outage } from "./helpers.ts";
 
@@ -73,7 +73,14 @@ describe("POST /v1/sessions", () => {
   });
 
   it("refuses bad ids, unknown fields and non-JSON state with 400 invalid_request", async () => {
-    for (const payload of [{ id: "../etc" }, { id: "" }, { nope: 1 }, { state: [] }, { ttlSeconds: -1 }, { tags: "x" }]) {
+    for (const payload of [
+      { id: "../etc" },
+      { id: "" },
+      { nope: 1 },
+      { state: [] },
+      { ttlSeconds: -1 },
+      { tags: "x" },
+    ]) {
       const res = await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions", payload });
       expect(res.statusCode, JSON.stringify(payload)).toBe(400);
       expect(errorCodeOf(res)).toBe("invalid_request");
@@ -144,7 +151,11 @@ describe("GET/PATCH/DELETE /v1/sessions/:id", () => {
 
   it("DELETE is 204 then 404; a stale If-Match is 412", async () => {
     await create(h.keys.alice, { id: "s" });
-    const stale = await h.call(h.keys.alice, { method: "DELETE", url: "/v1/sessions/s", headers: { "if-match": '"9"' } });
+    const stale = await h.call(h.keys.alice, {
+      method: "DELETE",
+      url: "/v1/sessions/s",
+      headers: { "if-match": '"9"' },
+    });
     expect(stale.statusCode).toBe(412);
     const ok = await h.call(h.keys.alice, { method: "DELETE", url: "/v1/sessions/s", headers: { "if-match": '"1"' } });
     expect(ok.statusCode).toBe(204);
@@ -178,7 +189,11 @@ describe("events", () => {
     });
     expect(json(many.body)).toMatchObject({ seqs: [2, 3], lastSeq: 3 });
     const session = json((await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s" })).body);
-    expect(session).toMatchObject({ state: { topic: "greeting" }, lastSeq: 3, stats: { messages: 2, outputTokens: 5 } });
+    expect(session).toMatchObject({
+      state: { topic: "greeting" },
+      lastSeq: 3,
+      stats: { messages: 2, outputTokens: 5 },
+    });
   });
 
   it("Idempotency-Key: a retry returns the first result and appends nothing; another body is 409", async () => {
@@ -241,10 +256,13 @@ describe("events", () => {
       after = res.nextAfter;
     }
     expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
-    const customs = json((await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s/events?type=custom" })).body);
+    const customs = json(
+      (await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s/events?type=custom" })).body,
+    );
     expect(customs.items.map((e: { seq: number }) => e.seq)).toEqual([1, 6, 11, 16, 21]);
     const both = json(
-      (await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s/events?type=custom&type=message&limit=3" })).body,
+      (await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s/events?type=custom&type=message&limit=3" }))
+        .body,
     );
     expect(both.items).toHaveLength(3);
     expect(both.nextAfter).toBe(3);
@@ -485,7 +503,11 @@ describe("auth", () => {
       { authorization: `Bearer ${h.keys.alice} extra` },
     ];
     for (const headers of cases) {
-      const res = await h.app.inject({ method: "GET", url: "/v1/sessions", headers: headers as Record<string, string> });
+      const res = await h.app.inject({
+        method: "GET",
+        url: "/v1/sessions",
+        headers: headers as Record<string, string>,
+      });
       expect(res.statusCode, JSON.stringify(headers)).toBe(401);
       expect(errorCodeOf(res)).toBe("unauthorized");
     }
@@ -565,7 +587,12 @@ describe("limits and hostile input", () => {
       { method: "POST", url: "/v1/sessions", headers: { "content-type": "application/json" }, payload: "{bad" },
       { method: "POST", url: "/v1/sessions/s/events", headers: { "content-type": "application/json" }, payload: " " },
       { method: "POST", url: "/v1/sessions", headers: { "content-type": "text/xml" }, payload: "<a/>" },
-      { method: "POST", url: "/v1/sessions", headers: { "content-type": "application/json" }, payload: "[".repeat(5000) },
+      {
+        method: "POST",
+        url: "/v1/sessions",
+        headers: { "content-type": "application/json" },
+        payload: "[".repeat(5000),
+      },
       {
         method: "POST",
         url: "/v1/sessions",
@@ -629,13 +656,19 @@ describe("operations", () => {
 
   it("/metrics needs an admin key and exposes the request, session, event and stream metrics", async () => {
     await create(h.keys.alice, { id: "s" });
-    await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions/s/events", payload: { type: "custom", name: "x" } });
+    await h.call(h.keys.alice, {
+      method: "POST",
+      url: "/v1/sessions/s/events",
+      payload: { type: "custom", name: "x" },
+    });
     expect((await h.app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(401);
     expect((await h.call(h.keys.alice, { method: "GET", url: "/metrics" })).statusCode).toBe(403);
     const res = await h.call(h.keys.admin, { method: "GET", url: "/metrics" });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toContain("text/plain");
-    expect(res.body).toContain('frontdesk_http_request_duration_seconds_count{method="POST",route="/v1/sessions",status="201"} 1');
+    expect(res.body).toContain(
+      'frontdesk_http_request_duration_seconds_count{method="POST",route="/v1/sessions",status="201"} 1',
+    );
     expect(res.body).toContain("frontdesk_sessions_created_total 1");
     expect(res.body).toContain("frontdesk_events_appended_total 1");
     expect(res.body).toContain("frontdesk_open_streams");

@@ -19,8 +19,9 @@ const AGENT_MESSAGES = new Set(["message", "user_message", "approval", "approval
 
 /** Live events: Server-Sent Events and WebSocket, both resumable by seq. */
 export function streamRoutes(context: ServerContext) {
-  const pumpOptions = (after: number) => ({
+  const pumpOptions = (after: number, kind: "sse" | "ws") => ({
     after,
+    onEnd: (reason: string) => context.metrics.streamsEnded.inc({ kind, reason }),
     heartbeatMs: context.heartbeatMs,
     bufferEvents: context.limits.streamBufferEvents,
     bufferBytes: context.limits.streamBufferBytes,
@@ -71,7 +72,7 @@ export function streamRoutes(context: ServerContext) {
           "x-accel-buffering": "no",
         });
         raw.write("retry: 1000\n\n");
-        const pump = new EventPump(subscription, sseTransport(raw), pumpOptions(after));
+        const pump = new EventPump(subscription, sseTransport(raw), pumpOptions(after, "sse"));
         context.hub.track(keyId, "sse", pump);
         pump.start();
       },
@@ -119,7 +120,7 @@ export function streamRoutes(context: ServerContext) {
           return;
         }
         const subscription = scopedManager(context, request).subscribe(id, { after });
-        const pump = new EventPump(subscription, wsTransport(socket), pumpOptions(after));
+        const pump = new EventPump(subscription, wsTransport(socket), pumpOptions(after, "ws"));
         context.hub.track(keyId, "ws", pump);
         socket.on("message", (data, isBinary) => {
           let message: unknown;
