@@ -25,10 +25,9 @@ export function createCommandTool(
       throw new FrontdeskError("unavailable", `The ${name} tool timed out after ${options.timeoutMs ?? 30_000} ms`);
     }
     if (result.exitCode !== 0) {
-      const why = result.stderr.trim().slice(0, 2000) || `exit code ${result.exitCode ?? result.signal}`;
-      throw new FrontdeskError("internal", `The ${name} tool failed: ${why}`, {
-        details: { exitCode: result.exitCode },
-      });
+      const status = result.exitCode === null ? `signal ${result.signal}` : `exit code ${result.exitCode}`;
+      const stderr = result.stderr.trim().slice(0, 2000);
+      throw Object.assign(new Error(stderr ? `${stderr} (${status})` : status), { code: "command_failed" });
     }
     const text = result.stdout.trim();
     try {
