@@ -19,7 +19,7 @@ import type {
   Unsubscribe,
 } from "../types.ts";
 import { migrate, SQLSTATE_CONFLICT, SQLSTATE_NOT_FOUND } from "./migrations.ts";
-import { listQuery, quoteIdentifier, readEventsQuery, statements } from "./sql.ts";
+import { listQuery, quoteIdentifier, readEventsQuery, type Statement, statements } from "./sql.ts";
 
 /** Where the store reports what it cannot throw: idle connection errors, the durability check. */
 export interface PostgresStoreLogger {
@@ -70,6 +70,8 @@ const COMMIT_ATTEMPTS = 5;
 const RETRYABLE_SQLSTATES = new Set(["40001", "40P01"]);
 const INVALID_INPUT_SQLSTATES = new Set(["22P02", "22021", "22P05", "22001", "22003", "54000"]);
 const RECONNECT_MAX_DELAY_MS = 5000;
+/** Minimum time between two NOTIFY batches of one store: the most a hint to a peer is delayed. */
+const HINT_INTERVAL_MS = 10;
 /** NOTIFY payloads must stay under 8000 bytes; keys longer than this are sent hashed. */
 const MAX_PLAIN_HINT_KEY_BYTES = 1000;
 
@@ -128,9 +130,11 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
   };
   const logger = options.logger ?? DEFAULT_LOGGER;
   const schema = quoteIdentifier(schemaName);
-  const sql = statements(schema);
+  // Prepared statement names are per connection and must not collide across schemas sharing a pool.
+  const statementTag =
+    schemaName.length <= 40 ? schemaName : createHash("sha256").update(schemaName).digest("hex").slice(0, 40);
+  const sql = statements(schema, statementTag);
   const channel = channelFor(schemaName);
-  const commitStatementName = `frontdesk_commit_${schemaName}`;
 
   let pool: Pool | undefined;
   let readyPromise: Promise<void> | undefined;
@@ -156,7 +160,12 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
     pool.on("error", onPoolError);
     return pool;
   };
-  const query = <R extends QueryResultRow>(text: string, values?: unknown[]) => getPool().query<R>(text, values);
+  const query = <R extends QueryResultRow>(statement: Statement | string, values?: unknown[]) =>
+    getPool().query<R>(
+      typeof statement === "string"
+        ? { text: statement, values }
+        : { name: statement.name, text: statement.text, values },
+    );
 
   const checkDurability = async (client: pg.PoolClient): Promise<void> => {
     const { rows } = await client.query<{ synchronous_commit: string; fsync: string }>(
@@ -218,36 +227,57 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
       for (const listener of subscription.listeners) queueMicrotask(() => callSafely(listener, lastSeq));
   };
 
-  // Peers are hinted after the commit, not inside it (see sql.notify): batched, at most one
-  // NOTIFY statement in flight per store. A hint lost to a crash in between is only a late wake-up.
+  // Peers are hinted after the commit, not inside it (see sql.notify), in batches: one NOTIFY
+  // statement in flight at a time, and at most one per HINT_INTERVAL_MS, so a busy store pays one
+  // small transaction per batch instead of one per commit. The first hint after a quiet spell goes
+  // out at once. A hint lost to a crash in between is only a late wake-up (RELIABILITY rule 7).
   let pendingHints = new Map<string, string>();
   let notifying: Promise<void> | undefined;
+  let hintTimer: NodeJS.Timeout | undefined;
+  let lastHintAt = Number.NEGATIVE_INFINITY;
   let hintFailureLogged = false;
-  const flushHints = async (): Promise<void> => {
+  const sendHints = async (): Promise<void> => {
+    lastHintAt = performance.now();
+    const batch = [...pendingHints.values()];
+    pendingHints = new Map();
     try {
-      while (pendingHints.size > 0) {
-        const batch = [...pendingHints.values()];
-        pendingHints = new Map();
-        try {
-          await query(sql.notify, [channel, batch]);
-          hintFailureLogged = false;
-        } catch (error) {
-          if (!hintFailureLogged) {
-            hintFailureLogged = true;
-            logger.warn(
-              { code: (error as { code?: string }).code, channel },
-              "could not send live-event hints to peers",
-            );
-          }
-        }
+      await query(sql.notify, [channel, batch]);
+      hintFailureLogged = false;
+    } catch (error) {
+      if (!hintFailureLogged) {
+        hintFailureLogged = true;
+        logger.warn({ code: (error as { code?: string }).code, channel }, "could not send live-event hints to peers");
       }
     } finally {
       notifying = undefined;
+      if (pendingHints.size > 0) scheduleHints();
     }
+  };
+  const scheduleHints = (): void => {
+    if (notifying || hintTimer) return;
+    const waitMs = lastHintAt + HINT_INTERVAL_MS - performance.now();
+    if (waitMs <= 0 || closed) {
+      notifying = sendHints();
+      return;
+    }
+    hintTimer = setTimeout(() => {
+      hintTimer = undefined;
+      scheduleHints();
+    }, waitMs);
+    hintTimer.unref();
   };
   const notifyPeers = (key: SessionKey, lastSeq: number): void => {
     pendingHints.set(hintKey(key), hintPayload(key, lastSeq));
-    notifying ??= flushHints();
+    scheduleHints();
+  };
+  /** Sends whatever is pending now, for close(). */
+  const drainHints = async (): Promise<void> => {
+    clearTimeout(hintTimer);
+    hintTimer = undefined;
+    while (notifying || pendingHints.size > 0) {
+      if (notifying) await notifying;
+      else notifying = sendHints();
+    }
   };
 
   const onNotification = (message: Notification): void => {
@@ -365,7 +395,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
       ];
       for (let attempt = 1; ; attempt++) {
         try {
-          await getPool().query({ name: commitStatementName, text: sql.commit, values });
+          await query(sql.commit, values);
           break;
         } catch (error) {
           const code = (error as { code?: string }).code;
@@ -397,7 +427,12 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
 
     readEvents: guarded(async (key: SessionKey, range: EventRange): Promise<SessionEvent[]> => {
       if (range.limit !== undefined && range.limit <= 0) return [];
-      const { text, values } = readEventsQuery(schema, [key.namespace, ownerOf(key.userId), key.id], range);
+      const { text, values } = readEventsQuery(
+        schema,
+        statementTag,
+        [key.namespace, ownerOf(key.userId), key.id],
+        range,
+      );
       const { rows } = await query<{ body: string }>(text, values);
       return rows.map((row) => JSON.parse(row.body) as SessionEvent);
     }),
@@ -500,7 +535,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
         closed = true;
         clearTimeout(reconnectTimer);
         subscriptions.clear();
-        await notifying;
+        await drainHints();
         const client = listenClient;
         listenClient = undefined;
         await listening?.catch(() => undefined);

@@ -3,11 +3,20 @@ import type { EventRange, ListQuery } from "../types.ts";
 /** Quotes an identifier that was already validated against `SCHEMA_PATTERN`. */
 export const quoteIdentifier = (name: string): string => `"${name}"`;
 
-/** Every fixed statement of the store for one (quoted) schema, built once per store. */
-export function statements(s: string) {
+/** A statement node-postgres prepares once per connection under `name`, then only binds. */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+/**
+ * Every fixed statement of the store for one (quoted) schema, built once per store. Named, so each
+ * pooled connection parses and plans them once; `tag` keeps names distinct per schema.
+ */
+export function statements(s: string, tag: string) {
   const key = "namespace = $1 AND user_id = $2 AND id = $3";
   const live = (param: string) => `(expires_at IS NULL OR expires_at > ${param})`;
-  return {
+  const texts = {
     commit: `SELECT ${s}.frontdesk_commit(${Array.from({ length: 24 }, (_, i) => `$${i + 1}`).join(", ")})`,
     get: `SELECT header, last_accessed_at, expires_at FROM ${s}.sessions WHERE ${key} AND ${live("$4")}`,
     touch: `UPDATE ${s}.sessions SET expires_at = $4, last_accessed_at = $5 WHERE ${key} AND ${live("$6")}`,
@@ -30,6 +39,9 @@ export function statements(s: string) {
     listApiKeys: `SELECT * FROM ${s}.api_keys ORDER BY created_at, id`,
     revokeApiKey: `UPDATE ${s}.api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
   };
+  return Object.fromEntries(
+    Object.entries(texts).map(([key, text]) => [key, { name: `frontdesk_${key}_${tag}`, text }]),
+  ) as { readonly [K in keyof typeof texts]: Statement };
 }
 
 export type Statements = ReturnType<typeof statements>;
@@ -43,9 +55,10 @@ export const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) 
  */
 export function readEventsQuery(
   s: string,
+  tag: string,
   key: readonly [namespace: string, owner: string, id: string],
   range: EventRange,
-): { text: string; values: unknown[] } {
+): Statement & { values: unknown[] } {
   const values: unknown[] = [...key];
   const param = (value: unknown): string => {
     values.push(value);
@@ -54,10 +67,16 @@ export function readEventsQuery(
   const where = [`e.sid = (SELECT sid FROM ${s}.sessions WHERE namespace = $1 AND user_id = $2 AND id = $3)`];
   if (range.after !== undefined && range.after > 0) where.push(`e.seq > ${param(range.after)}`);
   if (range.before !== undefined) where.push(`e.seq < ${param(range.before)}`);
-  if (range.types && range.types.length > 0) where.push(`e.type = ANY(${param(range.types)}::text[])`);
+  if (range.types !== undefined && range.types.length > 0) where.push(`e.type = ANY(${param(range.types)}::text[])`);
   const direction = range.order === "desc" ? "DESC" : "ASC";
   const limit = range.limit !== undefined ? ` LIMIT ${param(range.limit)}` : "";
+  // One prepared statement per shape (which bounds and filters are present): at most 32.
+  const hasTypes = range.types !== undefined && range.types.length > 0;
+  const shape = [range.after !== undefined && range.after > 0, range.before !== undefined, hasTypes, limit !== ""]
+    .map((present) => (present ? "1" : "0"))
+    .join("");
   return {
+    name: `frontdesk_events_${shape}${direction}_${tag}`,
     text: `SELECT e.body FROM ${s}.events e WHERE ${where.join(" AND ")} ORDER BY e.seq ${direction}${limit}`,
     values,
   };
