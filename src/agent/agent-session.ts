@@ -142,7 +142,12 @@ export class AgentSession {
    * already ready or idle writes nothing. Idempotent.
    */
   initialize(): Promise<void> {
-    this.initializing ??= this.doInitialize();
+    this.initializing ??= this.doInitialize().catch((error: unknown) => {
+      // A configuration error stays (initializing again would fail the same way); anything else
+      // (a missing session, a store outage) may be retried.
+      if (!isFrontdeskError(error, "invalid_request")) this.initializing = undefined;
+      throw error;
+    });
     return this.initializing;
   }
 

@@ -77,6 +77,8 @@ interface Invocation {
 
 interface StepState {
   index: number;
+  /** The model reported an error during this step. */
+  failed: boolean;
   text: string;
   calls: { toolCallId: string; toolName: string; input: Json }[];
   persisted: boolean;
@@ -372,7 +374,7 @@ export class TurnRunner {
       for await (const part of result.fullStream) {
         switch (part.type) {
           case "start-step":
-            step = { index: steps++, text: "", calls: [], persisted: false };
+            step = { index: steps++, failed: false, text: "", calls: [], persisted: false };
             break;
           case "text-delta":
             if (step && part.text.length > 0) {
@@ -403,11 +405,16 @@ export class TurnRunner {
           case "finish-step":
             if (step && !step.persisted) {
               lastText = step.text;
-              await this.persistStep(step, part.usage, usage);
+              if (step.failed && step.calls.length === 0) {
+                // The provider failed mid-reply: what arrived is kept once, marked as an error.
+                if (step.text.length > 0) await this.persistPartial(step, "error", window.tokens, usage);
+                step.persisted = true;
+              } else await this.persistStep(step, part.usage, usage, step.failed ? "error" : "complete");
             }
             break;
           case "error":
             failure ??= part.error;
+            if (step) step.failed = true;
             break;
           default:
             break;
@@ -459,6 +466,7 @@ export class TurnRunner {
     step: StepState,
     stepUsage: LanguageModelUsage,
     total: { inputTokens: number; outputTokens: number; costUsd: number },
+    finish: "complete" | "error",
   ): Promise<void> {
     step.persisted = true;
     await this.settleInvocations();
@@ -466,13 +474,13 @@ export class TurnRunner {
     const events: EventInput[] = [];
     const base = { type: "message" as const, model: this.rt.modelConfig.model, turnId: this.turnId };
     if (step.calls.length === 0) {
-      events.push({ ...base, role: "assistant", content: step.text, usage, finish: "complete" });
+      events.push({ ...base, role: "assistant", content: step.text, usage, finish });
     } else {
       const parts: JsonObject[] = step.text.length > 0 ? [{ type: "text", text: step.text }] : [];
       for (const call of step.calls) {
         parts.push({ type: "tool-call", toolCallId: call.toolCallId, toolName: call.toolName, input: call.input });
       }
-      events.push({ ...base, role: "assistant", content: parts, usage, finish: "complete" });
+      events.push({ ...base, role: "assistant", content: parts, usage, finish });
       events.push({
         type: "message",
         role: "tool",
