@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { isFrontdeskError } from "../../src/core/errors.ts";
@@ -52,6 +53,47 @@ const caught = async (promise: Promise<unknown>): Promise<unknown> => {
     return error;
   }
   throw new Error("expected a rejection");
+};
+
+/** A TCP proxy to the test server that a case can cut and restore, to play an outage. */
+const startProxy = async (target: URL) => {
+  const sockets = new Set<net.Socket>();
+  let up = true;
+  const server = net.createServer((inbound) => {
+    if (!up) {
+      inbound.destroy();
+      return;
+    }
+    const outbound = net.connect(Number(target.port || 5432), target.hostname);
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => {
+        sockets.delete(socket);
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: (() => {
+      const via = new URL(target.href);
+      via.hostname = "127.0.0.1";
+      via.port = String(port);
+      return via.href;
+    })(),
+    cut(): void {
+      up = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore(): void {
+      up = true;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 };
 
 describe.skipIf(!url)("postgres store specifics", () => {
@@ -297,6 +339,37 @@ describe.skipIf(!url)("postgres store specifics", () => {
     await writer.commit({ key, expectedVersion: 2, header: headerFor(key, 3, 3), events: [eventOf(3)], now: NOW });
     await waitFor(() => hints.includes(3));
   });
+
+  it("an outage fails calls fast with unavailable, and the store recovers by itself, subscriptions included", async () => {
+    const proxy = await startProxy(new URL(connection));
+    try {
+      const schema = newSchema();
+      const store = open({ url: proxy.url, schema, connectionTimeoutMs: 500, logger: { warn: () => undefined } });
+      const writer = open({ schema });
+      const key = { namespace: "ns", userId: "u1", id: "outage" };
+      const hints: number[] = [];
+      await store.subscribe(key, (lastSeq) => hints.push(lastSeq));
+      await store.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 1), events: [eventOf(1)], now: NOW });
+
+      proxy.cut();
+      const started = Date.now();
+      const error = await caught(store.get(key, NOW));
+      expect(isFrontdeskError(error, "unavailable")).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2000);
+      // Committed elsewhere while this instance is cut off: its hint is lost on the way.
+      await writer.commit({ key, expectedVersion: 1, header: headerFor(key, 2, 2), events: [eventOf(2)], now: NOW });
+
+      proxy.restore();
+      await waitFor(() => hints.includes(2), 10_000);
+      expect((await store.get(key, NOW))?.version).toBe(2);
+      await store.commit({ key, expectedVersion: 2, header: headerFor(key, 3, 3), events: [eventOf(3)], now: NOW });
+      expect((await writer.readEvents(key, {})).map((event) => event.seq)).toEqual([1, 2, 3]);
+    } finally {
+      await Promise.all(opened.map((store) => store.close()));
+      opened = [];
+      await proxy.close();
+    }
+  }, 20_000);
 
   it("an idle connection killed by the server never crashes the process, and the next call succeeds", async () => {
     const warnings: Record<string, unknown>[] = [];

@@ -32,7 +32,10 @@ export interface PostgresStoreLogger {
  * @example createPostgresStore({ url: "postgres://frontdesk:secret@db:5432/app", schema: "frontdesk" })
  */
 export interface PostgresStoreOptions {
-  /** Connection URL: `postgres://user:password@host:5432/database?sslmode=require`. */
+  /**
+   * Connection URL: `postgres://user:password@host:5432/database?sslmode=require`. A `schema` query
+   * parameter is taken out and used when the `schema` option is not given.
+   */
   url?: string | URL;
   /** Same as `url`, under node-postgres's name. `url` wins when both are given. */
   connectionString?: string;
@@ -55,7 +58,7 @@ export interface PostgresStoreOptions {
    * @default 2000
    */
   connectionTimeoutMs?: number;
-  /** Server-side `statement_timeout` for the store's connections; 0 disables it. @default 30000 */
+  /** Server-side `statement_timeout` for the store's connections; 0 keeps the server's own. @default 30000 */
   statementTimeoutMs?: number;
   /** Receives idle-connection errors and the startup durability warning. @default console.warn */
   logger?: PostgresStoreLogger;
@@ -70,6 +73,8 @@ const COMMIT_ATTEMPTS = 5;
 const RETRYABLE_SQLSTATES = new Set(["40001", "40P01"]);
 const INVALID_INPUT_SQLSTATES = new Set(["22P02", "22021", "22P05", "22001", "22003", "54000"]);
 const RECONNECT_MAX_DELAY_MS = 5000;
+const LISTEN_CHECK_INTERVAL_MS = 30_000;
+const LISTEN_CHECK_TIMEOUT_MS = 10_000;
 /** Minimum time between two NOTIFY batches of one store: the most a hint to a peer is delayed. */
 const HINT_INTERVAL_MS = 10;
 /** NOTIFY payloads must stay under 8000 bytes; keys longer than this are sent hashed. */
@@ -147,6 +152,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
   let listening: Promise<void> | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let reconnectDelayMs = 100;
+  let heartbeat: NodeJS.Timeout | undefined;
 
   const onPoolError = (error: Error): void => {
     logger.warn(
@@ -292,6 +298,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
 
   const dropListener = (client: pg.Client, error?: Error): void => {
     if (client !== listenClient) return;
+    clearInterval(heartbeat);
     listenClient = undefined;
     listening = undefined;
     client.end().catch(() => undefined);
@@ -303,8 +310,24 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
     scheduleReconnect();
   };
 
+  // A connection dropped silently (NAT timeout, partition) raises no error, and a LISTEN connection
+  // is otherwise idle: a periodic round trip notices, so subscribers never wait forever.
+  const checkListener = (client: pg.Client): void => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("LISTEN connection check timed out")), LISTEN_CHECK_TIMEOUT_MS);
+    });
+    Promise.race([client.query("SELECT 1"), timeout])
+      .catch((error: unknown) => dropListener(client, error as Error))
+      .finally(() => clearTimeout(timer));
+  };
+
   const connectListener = async (): Promise<void> => {
-    const config: ClientConfig = options.pool ? { ...options.pool.options } : ownPoolConfig;
+    const config: ClientConfig = {
+      ...(options.pool ? options.pool.options : ownPoolConfig),
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    };
     const client = new pg.Client(config);
     // Attached before connecting: an error event without a handler would crash the process.
     client.on("error", (error) => dropListener(client, error));
@@ -323,6 +346,8 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
     }
     listenClient = client;
     reconnectDelayMs = 100;
+    heartbeat = setInterval(() => checkListener(client), LISTEN_CHECK_INTERVAL_MS);
+    heartbeat.unref();
   };
 
   const listen = (): Promise<void> =>
@@ -534,6 +559,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
       closing ??= (async () => {
         closed = true;
         clearTimeout(reconnectTimer);
+        clearInterval(heartbeat);
         subscriptions.clear();
         await drainHints();
         const client = listenClient;
