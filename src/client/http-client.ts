@@ -10,6 +10,8 @@
  * for await (const event of client.subscribe(session.id)) console.log(event.seq, event.type);
  */
 import { randomUUID } from "node:crypto";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { ERROR_STATUS, type ErrorCode, FrontdeskError, isErrorCode } from "../core/errors.ts";
 import type { Json, JsonObject, SessionEvent, SessionStats } from "../core/model.ts";
 import type {
@@ -107,6 +109,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
   private readonly baseUrl: string;
   private readonly apiKey: string;
   private readonly fetchImpl: typeof fetch;
+  private readonly customFetch: boolean;
   private readonly userId: string | undefined;
   private readonly timeoutMs: number;
   private readonly maxReconnects: number;
@@ -126,6 +129,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
     this.baseUrl = url.toString().replace(/\/+$/, "");
     this.apiKey = options.apiKey;
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.customFetch = options.fetch !== undefined;
     this.userId = options.userId;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxReconnects = options.maxReconnects ?? 10;
@@ -269,17 +273,20 @@ export class FrontdeskClient<S extends object = JsonObject> {
 
   /** The session as NDJSON lines (no trailing newlines), streamed: one header line, then one line per event. */
   async *exportSession(ref: SessionRef): AsyncGenerator<string> {
-    const response = await this.request("GET", this.sessionPath(ref, "/export"), {
-      query: this.scopeQuery(ref),
-      stream: true,
+    const stream = await this.openStream(this.sessionPath(ref, "/export"), this.scopeQuery(ref), {
+      accept: "application/x-ndjson",
     });
     const decoder = new TextDecoder();
     let rest = "";
-    for await (const chunk of bodyChunks(response)) {
-      rest += decoder.decode(chunk, { stream: true });
-      const lines = rest.split("\n");
-      rest = lines.pop() ?? "";
-      for (const line of lines) if (line !== "") yield line;
+    try {
+      for await (const chunk of stream.chunks) {
+        rest += decoder.decode(chunk, { stream: true });
+        const lines = rest.split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) if (line !== "") yield line;
+      }
+    } finally {
+      stream.close();
     }
     rest += decoder.decode();
     if (rest !== "") yield rest;
@@ -380,20 +387,17 @@ export class FrontdeskClient<S extends object = JsonObject> {
     const scope = this.scopeQuery(ref);
     let after = options.after ?? 0;
     let closed = false;
-    let controller: AbortController | undefined;
+    let current: ByteStream | undefined;
     const client = this;
 
     async function* follow(): AsyncGenerator<SessionEvent> {
       let failures = 0;
       while (!closed) {
-        controller = new AbortController();
-        let response: Response;
+        let stream: ByteStream;
         try {
-          response = await client.request("GET", path, {
-            query: scope,
-            headers: { accept: "text/event-stream", "last-event-id": String(after) },
-            stream: true,
-            signal: controller.signal,
+          stream = await client.openStream(path, scope, {
+            accept: "text/event-stream",
+            "last-event-id": String(after),
           });
         } catch (error) {
           if (closed) return;
@@ -403,11 +407,12 @@ export class FrontdeskClient<S extends object = JsonObject> {
           await sleep(Math.min(100 * 2 ** failures, 2_000));
           continue;
         }
+        current = stream;
         let finished = false;
         try {
           const parser = new SseParser();
           const decoder = new TextDecoder();
-          read: for await (const chunk of bodyChunks(response)) {
+          read: for await (const chunk of stream.chunks) {
             for (const message of parser.push(decoder.decode(chunk, { stream: true }))) {
               if (message.event === "end") {
                 finished = true;
@@ -431,7 +436,8 @@ export class FrontdeskClient<S extends object = JsonObject> {
             throw new FrontdeskError("unavailable", "The event stream keeps failing");
           }
         } finally {
-          controller.abort();
+          stream.close();
+          current = undefined;
         }
         if (finished) return;
         if (failures > 0) await sleep(Math.min(100 * 2 ** failures, 2_000));
@@ -443,7 +449,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
       [Symbol.asyncIterator]: () => iterator,
       async close() {
         closed = true;
-        controller?.abort();
+        current?.close();
         await iterator.return(undefined);
       },
     };
@@ -472,12 +478,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
   }
 
   private async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-    const url = new URL(this.baseUrl + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value === undefined || value === null) continue;
-      if (Array.isArray(value)) for (const item of value) url.searchParams.append(key, String(item));
-      else url.searchParams.append(key, String(value));
-    }
+    const url = this.urlOf(path, options.query);
     const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: "application/json" };
     for (const [key, value] of Object.entries(options.headers ?? {})) if (value !== undefined) headers[key] = value;
     let body: string | undefined;
@@ -502,32 +503,107 @@ export class FrontdeskClient<S extends object = JsonObject> {
       clearTimeout(timer);
       if (!options.stream) options.signal?.removeEventListener("abort", onAbort);
     }
-    if (!response.ok) throw await errorFrom(response);
+    if (!response.ok) {
+      throw await errorFrom(
+        response.status,
+        (name) => response.headers.get(name),
+        () => response.text(),
+      );
+    }
     return response;
+  }
+
+  /**
+   * A streaming GET (SSE, export) that can be torn down for sure. Without a custom `fetch` it uses
+   * `node:http`: aborting a `fetch` body lets undici keep reading it to reuse the connection,
+   * which would hold an endless event stream open on the server.
+   */
+  private async openStream(path: string, query: Query, headers: Record<string, string>): Promise<ByteStream> {
+    const url = this.urlOf(path, query);
+    const all = { ...headers, authorization: `Bearer ${this.apiKey}` };
+    if (this.customFetch) {
+      const controller = new AbortController();
+      const response = await this.request("GET", path, { query, headers, stream: true, signal: controller.signal });
+      const reader = response.body?.getReader();
+      return {
+        chunks: (async function* () {
+          if (!reader) return;
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return;
+            if (value) yield value;
+          }
+        })(),
+        close() {
+          controller.abort();
+          reader?.cancel().catch(() => undefined);
+        },
+      };
+    }
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise<ByteStream>((resolve, reject) => {
+      const req = send(url, { method: "GET", headers: all });
+      const timer = setTimeout(() => req.destroy(new Error("timed out waiting for the server")), this.timeoutMs);
+      req.on("error", (cause) => {
+        clearTimeout(timer);
+        reject(new FrontdeskError("unavailable", `Could not reach the Frontdesk server at ${this.baseUrl}`, { cause }));
+      });
+      req.on("response", (res) => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        const header = (name: string): string | null => {
+          const value = res.headers[name.toLowerCase()];
+          return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+        };
+        if (status < 200 || status >= 300) {
+          const parts: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => parts.push(chunk));
+          res.on("error", () => undefined);
+          res.on("end", () => {
+            const text = Buffer.concat(parts).toString("utf8");
+            errorFrom(status, header, async () => text).then(reject, reject);
+          });
+          return;
+        }
+        resolve({
+          chunks: (async function* () {
+            for await (const chunk of res as AsyncIterable<Buffer>) yield new Uint8Array(chunk);
+          })(),
+          close: () => req.destroy(),
+        });
+      });
+      req.end();
+    });
+  }
+
+  private urlOf(path: string, query: Query | undefined): URL {
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value === undefined || value === null) continue;
+      if (Array.isArray(value)) for (const item of value) url.searchParams.append(key, String(item));
+      else url.searchParams.append(key, String(value));
+    }
+    return url;
   }
 }
 
-async function* bodyChunks(response: Response): AsyncGenerator<Uint8Array> {
-  if (!response.body) return;
-  const reader = response.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      if (value) yield value;
-    }
-  } finally {
-    reader.cancel().catch(() => undefined);
-  }
+/** A response body being streamed; `close()` drops the connection. */
+interface ByteStream {
+  chunks: AsyncIterable<Uint8Array>;
+  close(): void;
 }
 
 /** The FrontdeskError of an error response: its body's code and message, else the status's code. */
-async function errorFrom(response: Response): Promise<FrontdeskError> {
+async function errorFrom(
+  status: number,
+  header: (name: string) => string | null,
+  text: () => Promise<string>,
+): Promise<FrontdeskError> {
   let code: ErrorCode | undefined;
   let message: string | undefined;
   let details: Record<string, unknown> | undefined;
   try {
-    const body = (await response.json()) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
+    const body = JSON.parse(await text()) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
     if (isErrorCode(body?.error?.code)) {
       code = body.error.code;
       message = typeof body.error.message === "string" ? body.error.message : undefined;
@@ -537,8 +613,8 @@ async function errorFrom(response: Response): Promise<FrontdeskError> {
   } catch {
     // Not our error body (a proxy's page, say): fall back to the status.
   }
-  code ??= CODE_BY_STATUS.get(response.status) ?? (response.status >= 500 ? "internal" : "invalid_request");
-  const retryAfter = Number(response.headers.get("retry-after"));
+  code ??= CODE_BY_STATUS.get(status) ?? (status >= 500 ? "internal" : "invalid_request");
+  const retryAfter = Number(header("retry-after"));
   if (Number.isFinite(retryAfter) && retryAfter > 0) details = { ...details, retryAfterSeconds: retryAfter };
-  return new FrontdeskError(code, message ?? `HTTP ${response.status}`, details === undefined ? {} : { details });
+  return new FrontdeskError(code, message ?? `HTTP ${status}`, details === undefined ? {} : { details });
 }

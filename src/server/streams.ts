@@ -123,6 +123,8 @@ export class EventPump {
     this.clearHeartbeat();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.subscription.close().catch(() => undefined);
+    // A client that half-closes its side leaves the socket open until we drop ours.
+    this.transport.destroy();
     this.resolveClosed();
   }
 

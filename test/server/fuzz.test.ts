@@ -250,7 +250,7 @@ describe("fuzzing every route", () => {
     // Thousands of malformed requests in total.
     expect(total).toBeGreaterThanOrEqual(RUNS_PER_ROUTE * Object.keys(ROUTES).length);
     // The inputs reach the handlers, not only the validators: some succeed, many are refused.
-    for (const status of [200, 201, 204, 400, 401, 404]) expect(statuses.get(status) ?? 0).toBeGreaterThan(0);
+    for (const status of [200, 201, 400, 401, 404]) expect(statuses.get(status) ?? 0).toBeGreaterThan(0);
   });
 
   for (const [name, route] of Object.entries(ROUTES)) {
