@@ -68,6 +68,10 @@ const CODE_BY_STATUS = new Map<number, ErrorCode>(
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** No wait for the first retry (a cut connection, an overflow, a restart), then 100 ms doubling up to 2 s. */
+const backoff = (failures: number): Promise<void> =>
+  failures <= 1 ? Promise.resolve() : sleep(Math.min(100 * 2 ** (failures - 2), 2_000));
+
 const invalid = (message: string): FrontdeskError => new FrontdeskError("invalid_request", message);
 
 const refParts = (ref: SessionRef): { id: string; userId: string | undefined } => {
@@ -404,7 +408,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
           const transient =
             error instanceof FrontdeskError && (error.code === "unavailable" || error.code === "rate_limited");
           if (!transient || ++failures > client.maxReconnects) throw error;
-          await sleep(Math.min(100 * 2 ** failures, 2_000));
+          await backoff(failures);
           continue;
         }
         current = stream;
@@ -440,7 +444,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
           current = undefined;
         }
         if (finished) return;
-        if (failures > 0) await sleep(Math.min(100 * 2 ** failures, 2_000));
+        await backoff(failures);
       }
     }
 
