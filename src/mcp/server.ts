@@ -489,7 +489,10 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
             cursor,
           });
           for (const session of page.items) {
-            if (found.size >= limit && !found.has(session.id)) break scan;
+            if (found.size >= limit && !found.has(session.id)) {
+              complete = false;
+              break scan;
+            }
             scannedSessions++;
             if (session.stats.messages === 0) continue;
             const messages = await sessions
