@@ -20,7 +20,7 @@ import { SessionManager } from "../core/session-manager.ts";
 import type { SessionStore } from "../stores/types.ts";
 import { Authenticator, credentialOf, WS_BEARER_PROTOCOL_PREFIX, WS_PROTOCOL } from "./auth.ts";
 import type { ServerContext } from "./context.ts";
-import { sendError } from "./http-errors.ts";
+import { sendError, serverUnavailable } from "./http-errors.ts";
 import { coreLimitsOf, resolveLimits, type ServerLimits } from "./limits.ts";
 import { type AppLoggerOption, hashSessionId, loggerOptionsOf, routeTemplateOf } from "./logging.ts";
 import { createServerMetrics } from "./metrics.ts";
@@ -133,7 +133,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       ? undefined
       : new RateLimiter(
           limits.requestsPerSecond,
-          limits.rateLimitBurst ?? limits.requestsPerSecond * 2,
+          limits.rateLimitBurst ?? Math.max(1, limits.requestsPerSecond * 2),
           clock,
           limits.maxCachedKeys,
         );
@@ -213,7 +213,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook("onRequest", async (request, reply) => {
     if (context.draining) {
       reply.header("connection", "close");
-      throw new FrontdeskError("unavailable", "The server is shutting down");
+      throw serverUnavailable("The server is shutting down");
     }
     const id = (request.params as { id?: unknown } | null)?.id;
     if (typeof id === "string") {

@@ -8,6 +8,15 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
 import { ERROR_STATUS, type ErrorCode, FrontdeskError, isErrorCode, isFrontdeskError } from "../core/errors.ts";
 
+const SERVER_UNAVAILABLE = new WeakSet<object>();
+
+/** A 503 the server decides itself (draining, not ready): its message is shown and it is not logged as a failure. */
+export const serverUnavailable = (message: string, cause?: unknown): FrontdeskError => {
+  const error = new FrontdeskError("unavailable", message, cause === undefined ? {} : { cause });
+  SERVER_UNAVAILABLE.add(error);
+  return error;
+};
+
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
@@ -63,11 +72,13 @@ export function toHttpError(error: unknown): HttpError {
     }
     if (code === "unavailable") {
       headers["retry-after"] = "1";
+      // The server's own refusals (draining, not ready) say what they are; a backend's failure says nothing about it.
+      const own = SERVER_UNAVAILABLE.has(error);
       return {
         status: 503,
-        body: body("unavailable", "The session store is unavailable; retry shortly"),
+        body: body("unavailable", own ? error.message : "The session store is unavailable; retry shortly"),
         headers,
-        unexpected: true,
+        unexpected: !own,
       };
     }
     if (code === "rate_limited") {

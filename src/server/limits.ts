@@ -78,5 +78,20 @@ export const resolveLimits = (given: Partial<ServerLimits> | undefined): ServerL
   if (limits.requestsPerSecond !== null && !(limits.requestsPerSecond > 0)) {
     throw new FrontdeskError("invalid_request", "limits.requestsPerSecond must be positive, or null for no limit");
   }
+  if (limits.rateLimitBurst !== null && !(limits.rateLimitBurst >= 1)) {
+    throw new FrontdeskError(
+      "invalid_request",
+      "limits.rateLimitBurst must be at least 1, or null for 2 × requestsPerSecond",
+    );
+  }
+  if (
+    limits.maxSessionsPerUser !== null &&
+    !(Number.isSafeInteger(limits.maxSessionsPerUser) && limits.maxSessionsPerUser > 0)
+  ) {
+    throw new FrontdeskError(
+      "invalid_request",
+      "limits.maxSessionsPerUser must be a positive integer, or null for no bound",
+    );
+  }
   return limits;
 };

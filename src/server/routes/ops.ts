@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { FrontdeskError } from "../../core/errors.ts";
 import type { ServerContext } from "../context.ts";
+import { serverUnavailable } from "../http-errors.ts";
 import { ERROR_RESPONSES } from "../schemas.ts";
 
 const TAGS = ["operations"];
@@ -52,7 +53,7 @@ export function opsRoutes(context: ServerContext, options: OpsOptions) {
         },
       },
       async () => {
-        if (context.draining) throw new FrontdeskError("unavailable", "The server is shutting down");
+        if (context.draining) throw serverUnavailable("The server is shutting down");
         let timer: NodeJS.Timeout | undefined;
         try {
           await Promise.race([
@@ -65,7 +66,8 @@ export function opsRoutes(context: ServerContext, options: OpsOptions) {
             }),
           ]);
         } catch (error) {
-          throw new FrontdeskError("unavailable", "The store is not ready", { cause: error });
+          context.metrics.storeErrors.inc();
+          throw serverUnavailable("The store is not ready", error);
         } finally {
           if (timer) clearTimeout(timer);
         }
