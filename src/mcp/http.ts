@@ -56,6 +56,8 @@ export interface McpRoutesOptions {
 export interface McpRoutes {
   /** Open MCP sessions. */
   size(): number;
+  /** Requests and streams in progress, over every MCP session. */
+  active(): number;
   /** Closes every MCP session (the app's preClose hook does it too). */
   closeAll(): Promise<void>;
   /** Closes the MCP sessions idle longer than `idleTimeoutMs` now (a timer does it too). */
@@ -293,7 +295,12 @@ export async function registerMcpRoutes(app: FastifyInstance, options: McpRoutes
 
   app.route({ method: ["POST", "GET", "DELETE"], url: path, handler });
 
-  return { size: () => entries.size, closeAll, sweep };
+  return {
+    size: () => entries.size,
+    active: () => [...entries.values()].reduce((sum, entry) => sum + entry.active, 0),
+    closeAll,
+    sweep,
+  };
 }
 
 const positive = (value: number, name: string): number => {

@@ -71,3 +71,10 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** The JSON in a resource read's first content. */
+export function resourceJson<T = Record<string, unknown>>(result: { contents: unknown[] }): T {
+  const first = result.contents[0] as { text?: unknown } | undefined;
+  if (typeof first?.text !== "string") throw new Error("the resource has no text content");
+  return JSON.parse(first.text) as T;
+}

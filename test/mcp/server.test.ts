@@ -6,7 +6,7 @@ import { createFrontdeskMcpServer, RESOURCE_NOT_FOUND } from "../../src/mcp/serv
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import { openStore } from "../../src/stores/registry.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
-import { call, connect, eventually, scratch, structured, textOf } from "./helpers.ts";
+import { call, connect, eventually, resourceJson, scratch, structured, textOf } from "./helpers.ts";
 
 const TOOLS = [
   "session_add_message",
@@ -256,11 +256,11 @@ describe.each(stores)("Frontdesk MCP server on %s", (_name, open) => {
       ]),
     );
     const read = await alice.readResource({ uri: "frontdesk://sessions/r1" });
-    const session = JSON.parse(String(read.contents[0]?.text)) as Json;
+    const session = resourceJson(read) as Json;
     expect(session).toMatchObject({ id: "r1", title: "First", lastSeq: 1 });
     expect(read.contents[0]?.mimeType).toBe("application/json");
-    const events = JSON.parse(
-      String((await alice.readResource({ uri: "frontdesk://sessions/r1/events" })).contents[0]?.text),
+    const events = resourceJson<{ items: unknown[] }>(
+      await alice.readResource({ uri: "frontdesk://sessions/r1/events" }),
     );
     expect(events).toMatchObject({ sessionId: "r1", lastSeq: 1, truncated: false });
     expect(events.items).toEqual([expect.objectContaining({ seq: 1, type: "message", content: "hello" })]);

@@ -6,7 +6,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionManager } from "../../src/core/session-manager.ts";
 import { openStore } from "../../src/stores/registry.ts";
-import { call, scratch, structured } from "./helpers.ts";
+import { call, resourceJson, scratch, structured } from "./helpers.ts";
 
 const ENTRY = fileURLToPath(new URL("./fixtures/stdio-entry.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -73,7 +73,7 @@ describe.each(launches)("MCP over stdio: %s", (_name, args, enabled) => {
       const bad = await call(client, "session_get", { session_id: "" });
       expect(bad.isError).toBe(true);
       const read = await client.readResource({ uri: "frontdesk://sessions/from-stdio" });
-      expect(JSON.parse(String(read.contents[0]?.text))).toMatchObject({ id: "from-stdio", lastSeq: 1 });
+      expect(resourceJson(read)).toMatchObject({ id: "from-stdio", lastSeq: 1 });
 
       const pid = transport.pid;
       expect(pid).toBeTypeOf("number");
