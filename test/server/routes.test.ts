@@ -221,6 +221,31 @@ describe("events", () => {
     expect(errorCodeOf(other)).toBe("conflict");
   });
 
+  it("a retried conditional append with the same Idempotency-Key replays instead of failing with 412", async () => {
+    await create(h.keys.alice, { id: "s" });
+    const send = (content: string) =>
+      h.call(h.keys.alice, {
+        method: "POST",
+        url: "/v1/sessions/s/events",
+        headers: { "if-match": '"1"', "idempotency-key": "cond-1" },
+        payload: { type: "message", role: "user", content },
+      });
+    const first = await send("hello");
+    expect(first.statusCode).toBe(201);
+    const retry = await send("hello");
+    expect(retry.statusCode).toBe(201);
+    expect(json(retry.body)).toMatchObject({ replayed: true, seqs: json(first.body).seqs });
+    expect((await send("other")).statusCode).toBe(409);
+    // Without a recorded key the version still decides.
+    const stale = await h.call(h.keys.alice, {
+      method: "POST",
+      url: "/v1/sessions/s/events",
+      headers: { "if-match": '"1"', "idempotency-key": "cond-2" },
+      payload: { type: "message", role: "user", content: "late" },
+    });
+    expect(stale.statusCode).toBe(412);
+  });
+
   it("If-Match on POST events: a stale version is 412 and appends nothing", async () => {
     await create(h.keys.alice, { id: "s" });
     const res = await h.call(h.keys.alice, {

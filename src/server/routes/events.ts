@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { assertIdempotencyKey } from "../../core/ids.ts";
 import type { EventType } from "../../core/model.ts";
 import { etagOf, expectedVersionOf, type ServerContext, scopedManager, toArray } from "../context.ts";
 import {
@@ -42,11 +43,21 @@ export function eventRoutes(context: ServerContext) {
         },
       },
       async (request, reply) => {
-        const expectedVersion = expectedVersionOf(request.headers["if-match"]);
+        let expectedVersion = expectedVersionOf(request.headers["if-match"]);
         const idempotencyKey = request.headers["idempotency-key"];
         const body = request.body;
         const inputs = "events" in body && Array.isArray(body.events) && !("type" in body) ? body.events : [body];
-        const result = await scopedManager(context, request).appendEvents(request.params.id, inputs, {
+        const manager = scopedManager(context, request);
+        if (expectedVersion !== undefined && idempotencyKey !== undefined) {
+          // A retry of a conditional append must replay, not fail with 412 because its own first attempt
+          // moved the version. The manager checks the version before the key, so when the key is already
+          // recorded (for this caller's session) the version check is dropped and the manager replays it,
+          // or answers 409 if the body differs. Records are permanent, so this cannot race.
+          const key = { namespace: manager.namespace, userId: manager.userId, id: request.params.id };
+          if (await context.store.findIdempotency(key, assertIdempotencyKey(idempotencyKey)))
+            expectedVersion = undefined;
+        }
+        const result = await manager.appendEvents(request.params.id, inputs, {
           expectedVersion,
           idempotencyKey,
         });
