@@ -418,6 +418,41 @@ describe("WebSocket", () => {
 });
 
 describe("drain", () => {
+  it("while streams drain, new requests get 503 unavailable with Retry-After and Connection: close", async () => {
+    const l = await live({ streamGraceMs: 60_000, limits: { streamBufferBytes: 64 * 1024 * 1024 } });
+    await l.manager.create({ sessionId: "d" });
+    const url = new URL(l.server.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(
+      `GET /v1/sessions/d/events/stream HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${l.key}\r\n\r\n`,
+    );
+    socket.pause();
+    const pad = "q".repeat(100 * 1024);
+    for (let i = 0; i < 200; i += 10) {
+      await l.manager.appendEvents(
+        "d",
+        Array.from({ length: 10 }, () => ({ type: "custom", name: "big", data: { pad } })),
+      );
+    }
+    await eventually(async () => (await metric(l, 'frontdesk_open_streams{kind="sse"}')) === 1);
+    running.splice(running.indexOf(l.server), 1);
+    const closing = l.server.close();
+    // The stream cannot flush its shutdown frame while its reader is paused, so the drain is still on.
+    let refused: Response | undefined;
+    await eventually(async () => {
+      refused = await fetch(`${l.server.url}/v1/sessions`, { headers: { authorization: `Bearer ${l.key}` } });
+      return refused.status === 503;
+    });
+    expect(refused?.headers.get("retry-after")).toBe("1");
+    expect(refused?.headers.get("connection")).toBe("close");
+    expect(await refused?.json()).toEqual({ error: { code: "unavailable", message: "The server is shutting down" } });
+    socket.on("data", () => undefined);
+    socket.resume();
+    await closing;
+    socket.destroy();
+  });
+
   it("close() ends live streams with a resume hint, then closes the store", async () => {
     const l = await live();
     await l.manager.create({ sessionId: "d" });
