@@ -1038,19 +1038,21 @@ export class SessionManager<S extends object = JsonObject> {
         const now = this.clock.now();
         const current = await this.store.get(key, now);
         if (!current) throw notFound();
-        if (expected !== undefined && current.version !== expected) {
-          throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
-            details: { currentVersion: current.version },
-          });
-        }
         // Shared scopes are read only when the change involves them: appends stay two round trips.
         let scopes: Scopes | undefined;
         const loadScopes = async (): Promise<Scopes> => {
           scopes ??= await this.readScopes(key);
           return scopes;
         };
+        // The plan runs before the version check so a retried idempotent append replays its first
+        // result even though that first append moved the version past the retry's If-Match.
         const step = await plan(current, loadScopes, now);
         if (step === "skip") return this.present(current, current.state);
+        if (expected !== undefined && current.version !== expected) {
+          throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
+            details: { currentVersion: current.version },
+          });
+        }
         if (step.state !== undefined || (step.delta !== undefined && hasScopedKeys(step.delta))) await loadScopes();
         const commit = this.buildCommit(key, current, scopes ?? NO_SCOPES, step, now);
         try {

@@ -138,9 +138,20 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
       assert.equal(retry.replayed, true);
       assert.deepEqual(retry.events, first.events);
       assert.equal((await sessions.get(id)).lastSeq, 1);
+      const conditional = await sessions.appendEvents(id, body, {
+        idempotencyKey: "req-2",
+        expectedVersion: retry.version,
+      });
+      const conditionalRetry = await sessions.appendEvents(id, body, {
+        idempotencyKey: "req-2",
+        expectedVersion: retry.version,
+      });
+      assert.equal(conditionalRetry.replayed, true);
+      assert.deepEqual(conditionalRetry.events, conditional.events);
+      assert.equal((await sessions.get(id)).lastSeq, 2);
       const other = [{ type: "message", role: "user", content: "different" }];
       assert.equal(await codeOf(sessions.appendEvents(id, other, { idempotencyKey: "req-1" })), "conflict");
-      assert.equal((await sessions.get(id)).lastSeq, 1);
+      assert.equal((await sessions.get(id)).lastSeq, 2);
     });
 
     it("messages round-trip AI SDK parts and OpenAI fields without loss", async () => {
