@@ -39,6 +39,12 @@ export interface McpRoutesOptions {
   authenticate(request: FastifyRequest): Promise<McpCaller>;
   /** @default "/mcp" */
   path?: string;
+  /**
+   * The route's Fastify `config`. In the Frontdesk app, `{ auth: "user" }` lets the app's own
+   * request hook authenticate and rate-limit `/mcp` like every API route; `authenticate` then
+   * only reads `request.principal`.
+   */
+  routeConfig?: Record<string, unknown>;
   /** MCP sessions kept at once; the least recently used one is closed to make room. @default 1000 */
   maxSessions?: number;
   /** MCP sessions one user may keep; their least recently used one is closed to make room. @default 16 */
@@ -293,7 +299,12 @@ export async function registerMcpRoutes(app: FastifyInstance, options: McpRoutes
     );
   };
 
-  app.route({ method: ["POST", "GET", "DELETE"], url: path, handler });
+  app.route({
+    method: ["POST", "GET", "DELETE"],
+    url: path,
+    handler,
+    ...(options.routeConfig === undefined ? {} : { config: options.routeConfig as never }),
+  });
 
   return {
     size: () => entries.size,

@@ -290,6 +290,20 @@ describe("MCP HTTP session bounds", () => {
   });
 });
 
+describe("MCP HTTP shutdown", () => {
+  it("closes open MCP sessions and their streams when the app closes", async () => {
+    const h = await startHarness();
+    const { client } = await connectHttp(h.url, h.keys.alice);
+    await eventually(() => (h.routes.active() === 1 ? true : undefined));
+    const started = Date.now();
+    await h.app.close();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(h.routes.size()).toBe(0);
+    await client.close().catch(() => undefined);
+    await h.store.close();
+  });
+});
+
 describe("a tracked tool server over streamable HTTP", () => {
   let server: Server;
   let sessions: SessionManager;

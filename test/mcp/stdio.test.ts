@@ -97,6 +97,18 @@ describe.each(launches)("MCP over stdio: %s", (_name, args, enabled) => {
     },
   );
 
+  it.runIf(enabled)("stops on SIGTERM", async () => {
+    const { client, transport } = await start({});
+    const pid = transport.pid as number;
+    const closed = new Promise<void>((resolve) => {
+      transport.onclose = () => resolve();
+    });
+    process.kill(pid, "SIGTERM");
+    await closed;
+    expect(() => process.kill(pid, 0)).toThrow();
+    await client.close();
+  });
+
   it.runIf(enabled)('acts for "local" when no user is named', async () => {
     const { client } = await start({});
     const created = structured<{ session: { userId: string } }>(await call(client, "session_create", {}));
