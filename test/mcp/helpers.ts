@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +7,8 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { FrontdeskError } from "../../src/core/errors.ts";
+import { createMemoryStore } from "../../src/stores/memory/index.ts";
+import { openStore } from "../../src/stores/registry.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 
 /** A client connected to `server` through the SDK's in-memory transport pair. */
@@ -77,4 +80,64 @@ export function resourceJson<T = Record<string, unknown>>(result: { contents: un
   const first = result.contents[0] as { text?: unknown } | undefined;
   if (typeof first?.text !== "string") throw new Error("the resource has no text content");
   return JSON.parse(first.text) as T;
+}
+
+export type StoreFactory = () => Promise<{ store: SessionStore; close(): Promise<void> }>;
+
+/**
+ * Every store the MCP layer is run against: memory, SQLite and the filesystem always; Redis and
+ * PostgreSQL when FRONTDESK_TEST_REDIS_URL / FRONTDESK_TEST_POSTGRES_URL name a server.
+ */
+export function testStores(): [string, StoreFactory][] {
+  const onDisk =
+    (scheme: "sqlite" | "file"): StoreFactory =>
+    async () => {
+      const dir = scratch();
+      const store = await openStore(scheme === "sqlite" ? `sqlite:${dir.dir}/t.db` : `file:${dir.dir}/sessions`);
+      return {
+        store,
+        close: async () => {
+          await store.close();
+          dir.remove();
+        },
+      };
+    };
+  const stores: [string, StoreFactory][] = [
+    ["memory", async () => ({ store: createMemoryStore(), close: async () => {} })],
+    ["sqlite", onDisk("sqlite")],
+    ["fs", onDisk("file")],
+  ];
+  const unique = () => `mcp${randomBytes(6).toString("hex")}`;
+  const redis = process.env.FRONTDESK_TEST_REDIS_URL;
+  if (redis) {
+    stores.push([
+      "redis",
+      async () => {
+        const { createRedisStore } = await import("../../src/stores/redis/index.ts");
+        const store = createRedisStore({ url: redis, keyPrefix: unique(), logger: { warn: () => undefined } });
+        return { store, close: () => store.close() };
+      },
+    ]);
+  }
+  const postgres = process.env.FRONTDESK_TEST_POSTGRES_URL;
+  if (postgres) {
+    stores.push([
+      "postgres",
+      async () => {
+        const { createPostgresStore } = await import("../../src/stores/postgres/index.ts");
+        const schema = `fd_${unique()}`;
+        const store = createPostgresStore({ url: postgres, schema, maxConnections: 4 });
+        return {
+          store,
+          close: async () => {
+            await store.close();
+            const pg = (await import("pg")).default;
+            const admin = new pg.Pool({ connectionString: postgres, max: 1 });
+            await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => admin.end());
+          },
+        };
+      },
+    ]);
+  }
+  return stores;
 }

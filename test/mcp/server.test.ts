@@ -3,10 +3,8 @@ import { McpError, ResourceUpdatedNotificationSchema } from "@modelcontextprotoc
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SessionManager } from "../../src/core/session-manager.ts";
 import { createFrontdeskMcpServer, RESOURCE_NOT_FOUND } from "../../src/mcp/server.ts";
-import { createMemoryStore } from "../../src/stores/memory/index.ts";
-import { openStore } from "../../src/stores/registry.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
-import { call, connect, eventually, resourceJson, scratch, structured, textOf } from "./helpers.ts";
+import { call, connect, eventually, resourceJson, structured, testStores, textOf } from "./helpers.ts";
 
 const TOOLS = [
   "session_add_message",
@@ -23,23 +21,7 @@ const TOOLS = [
 
 type Json = Record<string, unknown>;
 
-const stores: [string, () => Promise<{ store: SessionStore; close(): Promise<void> }>][] = [
-  ["memory", async () => ({ store: createMemoryStore(), close: async () => {} })],
-  [
-    "sqlite",
-    async () => {
-      const dir = scratch();
-      const store = await openStore(`sqlite:${dir.dir}/s.db`);
-      return {
-        store,
-        close: async () => {
-          await store.close();
-          dir.remove();
-        },
-      };
-    },
-  ],
-];
+const stores = testStores();
 
 describe.each(stores)("Frontdesk MCP server on %s", (_name, open) => {
   let store: SessionStore;

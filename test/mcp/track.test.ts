@@ -8,9 +8,8 @@ import type { SessionEvent } from "../../src/core/model.ts";
 import { SessionManager } from "../../src/core/session-manager.ts";
 import { MCP_SESSION_PURPOSE, trackSessions } from "../../src/mcp/track.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
-import { openStore } from "../../src/stores/registry.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
-import { call, connect, flakyStore, scratch, textOf } from "./helpers.ts";
+import { call, connect, flakyStore, testStores, textOf } from "./helpers.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,23 +66,7 @@ function addLateTools(server: McpServer, seen: Seen[]): void {
   }) as never);
 }
 
-const stores: [string, () => Promise<{ store: SessionStore; close(): Promise<void> }>][] = [
-  ["memory", async () => ({ store: createMemoryStore(), close: async () => {} })],
-  [
-    "sqlite",
-    async () => {
-      const dir = scratch();
-      const store = await openStore(`sqlite:${dir.dir}/t.db`);
-      return {
-        store,
-        close: async () => {
-          await store.close();
-          dir.remove();
-        },
-      };
-    },
-  ],
-];
+const stores = testStores();
 
 describe.each(stores)("trackSessions on %s", (_name, open) => {
   let store: SessionStore;
