@@ -264,7 +264,42 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Front
   } catch (error) {
     throw new FrontdeskError("invalid_request", `${path}: not valid JSON (${(error as Error).message})`);
   }
-  return parseConfig(json, { env, source: path });
+  return agentConfigFrom(json, env, { source: path });
+}
+
+/**
+ * Keys of `frontdesk.config.json` that configure the server (`frontdesk serve`), not the agents.
+ * The agent side skips them; the CLI validates them.
+ */
+export const SERVER_CONFIG_KEYS = [
+  "store",
+  "host",
+  "port",
+  "namespace",
+  "limits",
+  "defaultTtlSeconds",
+  "logLevel",
+] as const;
+
+/**
+ * The agent config of a whole `frontdesk.config.json` object, which may also hold the server's
+ * keys ({@link SERVER_CONFIG_KEYS}): those are left out, everything else is validated as
+ * `parseConfig` does (merged over the defaults, environment overrides applied, unknown keys refused).
+ * `undefined` or `null` gives the defaults (with the environment overrides).
+ * @example startServer({ store, agents: { config: agentConfigFrom(JSON.parse(text), process.env) } })
+ */
+export function agentConfigFrom(
+  file: unknown,
+  env: Env = process.env,
+  options: { source?: string | null } = {},
+): FrontdeskConfig {
+  if (file === undefined || file === null) return parseConfig({}, { env, source: options.source ?? null });
+  if (typeof file !== "object" || Array.isArray(file)) {
+    throw new FrontdeskError("invalid_request", "Invalid config: the config is a JSON object");
+  }
+  const serverKeys = new Set<string>(SERVER_CONFIG_KEYS);
+  const agentPart = Object.fromEntries(Object.entries(file).filter(([key]) => !serverKeys.has(key)));
+  return parseConfig(agentPart, { env, source: options.source ?? null });
 }
 
 /**

@@ -20,10 +20,18 @@ export {
   waitForApproval,
 } from "./approvals.ts";
 export {
+  isCancelFor,
+  requestTurnCancel,
+  TURN_CANCEL_EVENT,
+  type TurnCancelRequest,
+  watchForCancel,
+} from "./cancel.ts";
+export {
   type AgentConfig,
   type AgentConfigView,
   APPROVAL_POLICIES,
   type ApprovalPolicy,
+  agentConfigFrom,
   agentConfigOf,
   approvalPolicyOf,
   BUILTIN_TOOLS,
@@ -41,6 +49,7 @@ export {
   type ModelConfig,
   type ModelProvider,
   parseConfig,
+  SERVER_CONFIG_KEYS,
   type StepConfig,
   type SummarizationConfig,
   systemPromptOf,

@@ -15,6 +15,7 @@ import type { EventInput, InvocationStatus, Json, JsonObject, SessionEvent } fro
 import type { SessionManager } from "../core/session-manager.ts";
 import { commitAgentChange, isStale, readAgentState } from "./agent-state.ts";
 import { waitForApproval } from "./approvals.ts";
+import { watchForCancel } from "./cancel.ts";
 import type { AgentConfigView, FrontdeskConfig, ModelConfigView } from "./config.ts";
 import { buildContextWindow, planSummary } from "./context.ts";
 import { costOf, replyReserveOf, SUMMARY_INSTRUCTION } from "./models/index.ts";
@@ -170,6 +171,10 @@ export class TurnRunner {
     await this.acquire(content);
     const heartbeat = setInterval(() => void this.heartbeat(), this.rt.heartbeatMs);
     heartbeat.unref?.();
+    // A cancel appended by another process or server instance (TURN_CANCEL_EVENT) stops this turn too.
+    const cancelWatch = watchForCancel(this.rt.sessions, this.rt.sessionId, this.turnId, this.startSeq, () =>
+      this.cancel(new DOMException("The turn was cancelled by a turn.cancel event", "AbortError")),
+    );
     let finish: TurnFinish = "complete";
     let failure: { code: string; message: string } | undefined;
     let lastText = "";
@@ -188,6 +193,7 @@ export class TurnRunner {
       if (finish === "error") failure = errorOf(error);
     } finally {
       clearInterval(heartbeat);
+      await cancelWatch.close();
     }
     if (finish !== "complete") await this.closeOpenInvocations(finish);
     await this.chain.catch(() => undefined);
