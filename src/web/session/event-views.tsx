@@ -1,0 +1,472 @@
+/**
+ * How each kind of event looks in the timeline: messages as chat, tool invocations as cards (the
+ * call and its result shown together), approvals with their answer, status changes as dividers,
+ * summaries and state changes in their own colours. Every event can be forked at or shown raw.
+ */
+import { type ReactNode, useState } from "react";
+import type { FrontdeskEvent } from "../api/client.ts";
+import { clock, cost, dateTime, duration, pretty, preview, tokens } from "../format.ts";
+import { JsonTree } from "./json-tree.tsx";
+import { Markdown } from "./markdown.tsx";
+
+type Of<T extends FrontdeskEvent["type"]> = Extract<FrontdeskEvent, { type: T }>;
+export type ToolResultEvent = Of<"tool_result">;
+export type ApprovalResponseEvent = Of<"approval_response">;
+
+export interface RowContext {
+  expanded: boolean;
+  toggle: () => void;
+  onFork: (seq: number) => void;
+  onAnswer: (approvalId: string, decision: "approve" | "deny", reason?: string) => Promise<void>;
+}
+
+/** Output bigger than this is cut in the card, with a button for the rest. */
+const BIG_TEXT = 20_000;
+
+export function EventRow(props: {
+  event: FrontdeskEvent;
+  result?: ToolResultEvent;
+  response?: ApprovalResponseEvent;
+  ctx: RowContext;
+}) {
+  const { event, ctx } = props;
+  const [raw, setRaw] = useState(false);
+  let body: ReactNode;
+  switch (event.type) {
+    case "message":
+      body = <MessageView event={event} ctx={ctx} />;
+      break;
+    case "tool_call":
+      body = <ToolCard call={event} result={props.result} ctx={ctx} />;
+      break;
+    case "tool_result":
+      body = <ToolCard result={event} ctx={ctx} />;
+      break;
+    case "approval_request":
+      body = <ApprovalCard request={event} response={props.response} ctx={ctx} />;
+      break;
+    case "approval_response":
+      body = <ApprovalAnswer response={event} />;
+      break;
+    case "status":
+      body = <StatusView event={event} />;
+      break;
+    case "summary":
+      body = <SummaryView event={event} ctx={ctx} />;
+      break;
+    case "state":
+      body = <StateView event={event} />;
+      break;
+    case "custom":
+      body = <CustomView event={event} ctx={ctx} />;
+      break;
+    default:
+      body = <div className="ev-generic">{(event as { type: string }).type}</div>;
+  }
+  const delta = event.type !== "state" && event.stateDelta ? Object.keys(event.stateDelta) : [];
+  return (
+    <article className={`ev ev-${event.type} ${roleClass(event)}`} aria-label={labelOf(event)}>
+      <div className="ev-gutter">
+        <span className="ev-seq">#{event.seq}</span>
+        <time className="ev-time" dateTime={new Date(event.at).toISOString()} title={dateTime(event.at)}>
+          {clock(event.at)}
+        </time>
+      </div>
+      <div className="ev-main">
+        {body}
+        {delta.length > 0 && (
+          <button type="button" className="delta-chip" onClick={() => setRaw(!raw)} aria-expanded={raw}>
+            Δ state: {delta.join(", ")}
+          </button>
+        )}
+        {raw && (
+          <div className="ev-raw">
+            <JsonTree value={event} openDepth={2} label={`Event ${event.seq} as JSON`} />
+          </div>
+        )}
+      </div>
+      <div className="ev-actions">
+        <button
+          type="button"
+          className="icon-button"
+          onClick={() => setRaw(!raw)}
+          aria-pressed={raw}
+          title="Show this event as JSON"
+        >
+          {"{ }"}
+          <span className="sr-only"> event {event.seq} as JSON</span>
+        </button>
+        <button
+          type="button"
+          className="icon-button"
+          onClick={() => ctx.onFork(props.result?.seq ?? props.response?.seq ?? event.seq)}
+          title={`Fork: a new session with events 1 to ${props.result?.seq ?? props.response?.seq ?? event.seq}`}
+        >
+          Fork<span className="sr-only"> here at event {event.seq}</span>
+        </button>
+      </div>
+    </article>
+  );
+}
+
+const roleClass = (event: FrontdeskEvent): string => (event.type === "message" ? `ev-role-${event.role}` : "");
+
+function labelOf(event: FrontdeskEvent): string {
+  switch (event.type) {
+    case "message":
+      return `Event ${event.seq}: ${event.role} message`;
+    case "tool_call":
+    case "tool_result":
+      return `Event ${event.seq}: tool ${event.tool}`;
+    default:
+      return `Event ${event.seq}: ${event.type}`;
+  }
+}
+
+type Part = { type?: unknown; [key: string]: unknown };
+
+function MessageView({ event, ctx }: { event: Of<"message">; ctx: RowContext }) {
+  const { role } = event;
+  const parts: Part[] = typeof event.content === "string" ? [{ type: "text", text: event.content }] : event.content;
+  const usage = event.usage;
+  const header = (
+    <div className="msg-head">
+      <span className="msg-role">{role === "tool" ? "Tool results" : role}</span>
+      {event.name && <span className="muted">{event.name}</span>}
+      {event.model && <span className="chip-mini mono">{event.model}</span>}
+      {event.finish && event.finish !== "complete" && (
+        <span className={`badge finish-${event.finish}`}>{event.finish === "cancelled" ? "cut off" : "error"}</span>
+      )}
+    </div>
+  );
+  if (role === "system" || role === "tool") {
+    const text = parts
+      .map((p) => (p.type === "text" ? String(p.text ?? "") : p.type === "tool-result" ? toolResultLine(p) : ""))
+      .filter(Boolean)
+      .join(" · ");
+    return (
+      <div className="msg msg-folded">
+        <button type="button" className="fold" aria-expanded={ctx.expanded} onClick={ctx.toggle}>
+          <span className="json-caret" aria-hidden="true">
+            {ctx.expanded ? "▾" : "▸"}
+          </span>
+          {header}
+          {!ctx.expanded && <span className="fold-preview">{preview(text, 140)}</span>}
+        </button>
+        {ctx.expanded && <Parts parts={parts} />}
+      </div>
+    );
+  }
+  return (
+    <div className="msg">
+      {header}
+      <div className="bubble">
+        <Parts parts={parts} />
+      </div>
+      {usage && (
+        <div className="msg-usage">
+          {tokens(usage.inputTokens ?? 0)} in · {tokens(usage.outputTokens ?? 0)} out
+          {typeof usage.costUsd === "number" && usage.costUsd > 0 && <> · {cost(usage.costUsd)}</>}
+        </div>
+      )}
+    </div>
+  );
+}
+
+const toolResultLine = (part: Part): string => {
+  const output = part.output as { type?: string; value?: unknown } | undefined;
+  return `${String(part.toolName ?? "tool")}: ${preview(output?.value ?? output, 60)}`;
+};
+
+function Parts({ parts }: { parts: Part[] }) {
+  return (
+    <>
+      {parts.map((part, i) => {
+        const key = `${i}-${String(part.type)}`;
+        if (part.type === "text" && typeof part.text === "string") return <Markdown key={key} text={part.text} />;
+        if (part.type === "reasoning" && typeof part.text === "string") {
+          return (
+            <details key={key} className="reasoning">
+              <summary>Reasoning</summary>
+              <Markdown text={part.text} />
+            </details>
+          );
+        }
+        if (part.type === "tool-call") {
+          return (
+            <div key={key} className="part-call">
+              <span aria-hidden="true">→</span> calls <strong className="mono">{String(part.toolName)}</strong>
+              <code className="part-input">{preview(part.input ?? part.args, 100)}</code>
+            </div>
+          );
+        }
+        if (part.type === "tool-result") {
+          const output = part.output as { type?: string; value?: unknown } | undefined;
+          return (
+            <div key={key} className="part-result">
+              <span aria-hidden="true">←</span> <strong className="mono">{String(part.toolName ?? "tool")}</strong>{" "}
+              {output?.type && <span className="chip-mini">{output.type}</span>}
+              <pre className="code">{pretty(output?.value ?? output)}</pre>
+            </div>
+          );
+        }
+        if (part.type === "image" || part.type === "file") {
+          return (
+            <div key={key} className="part-file muted">
+              [{String(part.type)}
+              {part.mediaType ? ` ${String(part.mediaType)}` : ""}]
+            </div>
+          );
+        }
+        return (
+          <pre key={key} className="code">
+            {pretty(part)}
+          </pre>
+        );
+      })}
+    </>
+  );
+}
+
+const STATUS_LABEL: Record<string, string> = {
+  success: "success",
+  error: "error",
+  denied: "denied",
+  cancelled: "cancelled",
+  pending: "running",
+};
+
+function ToolCard({ call, result, ctx }: { call?: Of<"tool_call">; result?: ToolResultEvent; ctx: RowContext }) {
+  const tool = (call ?? result)!.tool;
+  const input = call?.input ?? result?.input;
+  const status = result?.status ?? "pending";
+  return (
+    <div className={`tool-card tool-${status}`}>
+      <button type="button" className="tool-head" aria-expanded={ctx.expanded} onClick={ctx.toggle}>
+        <span className="json-caret" aria-hidden="true">
+          {ctx.expanded ? "▾" : "▸"}
+        </span>
+        <span className="tool-icon" aria-hidden="true">
+          ⚙
+        </span>
+        <span className="tool-name mono">{tool}</span>
+        <span className="tool-preview mono">{preview(input, 70)}</span>
+        <span className={`badge tool-status-${status}`}>{STATUS_LABEL[status] ?? status}</span>
+        {typeof result?.durationMs === "number" && <span className="tool-duration">{duration(result.durationMs)}</span>}
+      </button>
+      {ctx.expanded && (
+        <div className="tool-body">
+          <Section title="Input">
+            <BigPre text={input === undefined ? "(none)" : pretty(input)} />
+          </Section>
+          {result?.error && (
+            <Section title="Error">
+              <div className="tool-error">
+                {result.error.code && <span className="chip-mini mono">{result.error.code}</span>}{" "}
+                {result.error.message}
+              </div>
+            </Section>
+          )}
+          {result && result.output !== undefined && (
+            <Section title="Output">
+              <BigPre text={pretty(result.output)} />
+            </Section>
+          )}
+          {!result && <p className="muted">Waiting for the result…</p>}
+          <p className="tool-meta muted mono">
+            invocation {(call ?? result)!.invocationId}
+            {call && result && ` · call #${call.seq}, result #${result.seq}`}
+          </p>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Section({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <section className="tool-section">
+      <h4>{title}</h4>
+      {children}
+    </section>
+  );
+}
+
+function BigPre({ text }: { text: string }) {
+  const [all, setAll] = useState(false);
+  const cut = !all && text.length > BIG_TEXT;
+  return (
+    <>
+      <pre className="code">{cut ? text.slice(0, BIG_TEXT) : text}</pre>
+      {cut && (
+        <button type="button" className="link-button" onClick={() => setAll(true)}>
+          Show all {Math.round(text.length / 1024)} KiB
+        </button>
+      )}
+    </>
+  );
+}
+
+function ApprovalCard({
+  request,
+  response,
+  ctx,
+}: {
+  request: Of<"approval_request">;
+  response?: ApprovalResponseEvent;
+  ctx: RowContext;
+}) {
+  const [reason, setReason] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const answer = async (decision: "approve" | "deny") => {
+    setBusy(true);
+    setError(null);
+    try {
+      await ctx.onAnswer(request.approvalId, decision, reason.trim() || undefined);
+    } catch (failure) {
+      setError(failure instanceof Error ? failure.message : String(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className={`approval ${response ? `approval-${response.decision}` : "approval-pending"}`}>
+      <div className="approval-head">
+        <span className="approval-icon" aria-hidden="true">
+          {response ? (response.decision === "approve" ? "✓" : "✕") : "?"}
+        </span>
+        <span>
+          {response ? "Approval answered" : "Approval needed"} · <strong className="mono">{request.tool}</strong>
+        </span>
+      </div>
+      {request.input !== undefined && <pre className="code">{pretty(request.input)}</pre>}
+      {response ? (
+        <ApprovalAnswer response={response} />
+      ) : (
+        <div className="approval-actions">
+          <label className="sr-only" htmlFor={`reason-${request.seq}`}>
+            Reason (optional)
+          </label>
+          <input
+            id={`reason-${request.seq}`}
+            value={reason}
+            onChange={(e) => setReason(e.target.value)}
+            placeholder="Reason (optional)"
+          />
+          <button
+            type="button"
+            className="button button-primary"
+            disabled={busy}
+            onClick={() => void answer("approve")}
+          >
+            Approve
+          </button>
+          <button type="button" className="button button-danger" disabled={busy} onClick={() => void answer("deny")}>
+            Deny
+          </button>
+          {error && (
+            <p className="form-error" role="alert">
+              {error}
+            </p>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function ApprovalAnswer({ response }: { response: ApprovalResponseEvent }) {
+  return (
+    <p className={`approval-answer answer-${response.decision}`}>
+      {response.decision === "approve" ? "Approved" : "Denied"}
+      {response.reason && <>: {response.reason}</>}
+      <span className="muted"> · #{response.seq}</span>
+    </p>
+  );
+}
+
+function StatusView({ event }: { event: Of<"status"> }) {
+  const agent = event.scope === "agent";
+  return (
+    <div className={`status-line ${agent ? "status-agent" : "status-session"}`}>
+      <span className="status-rule" aria-hidden="true" />
+      <span className="status-text">
+        {agent ? "agent" : "session"} {event.previous && <span className="muted">{event.previous} → </span>}
+        <strong className={agent ? "" : `status-word status-${event.status}`}>{event.status}</strong>
+        {event.reason && <span className="muted"> — {event.reason}</span>}
+      </span>
+      <span className="status-rule" aria-hidden="true" />
+    </div>
+  );
+}
+
+function SummaryView({ event, ctx }: { event: Of<"summary">; ctx: RowContext }) {
+  return (
+    <div className="summary-card">
+      <button type="button" className="fold" aria-expanded={ctx.expanded} onClick={ctx.toggle}>
+        <span className="json-caret" aria-hidden="true">
+          {ctx.expanded ? "▾" : "▸"}
+        </span>
+        <strong>Summary</strong>
+        <span className="muted"> stands in for events 1–{event.throughSeq} in the agent's context</span>
+      </button>
+      {ctx.expanded ? <Markdown text={event.text} /> : <p className="fold-preview">{preview(event.text, 200)}</p>}
+    </div>
+  );
+}
+
+function StateView({ event }: { event: Of<"state"> }) {
+  const delta = event.stateDelta ?? {};
+  const set = Object.keys(delta).filter((k) => delta[k] !== null);
+  const removed = Object.keys(delta).filter((k) => delta[k] === null);
+  return (
+    <div className="state-line">
+      <span className="chip-mini">state</span>
+      {set.length > 0 && <span> set {set.join(", ")}</span>}
+      {removed.length > 0 && <span> removed {removed.join(", ")}</span>}
+      {set.length + removed.length === 0 && <span className="muted"> no change</span>}
+    </div>
+  );
+}
+
+function CustomView({ event, ctx }: { event: Of<"custom">; ctx: RowContext }) {
+  return (
+    <div className="custom-card">
+      <button type="button" className="fold" aria-expanded={ctx.expanded} onClick={ctx.toggle}>
+        <span className="json-caret" aria-hidden="true">
+          {ctx.expanded ? "▾" : "▸"}
+        </span>
+        <span className="chip-mini">custom</span> <strong className="mono">{event.name}</strong>
+        {!ctx.expanded && event.data !== undefined && (
+          <span className="fold-preview mono">{preview(event.data, 90)}</span>
+        )}
+      </button>
+      {ctx.expanded && event.data !== undefined && <JsonTree value={event.data} openDepth={2} />}
+    </div>
+  );
+}
+
+/** The assistant's reply while it streams, before its message event is written. */
+export function DraftRow({ text }: { text: string }) {
+  return (
+    <article className="ev ev-message ev-role-assistant ev-draft" aria-label="Assistant reply, streaming">
+      <div className="ev-gutter">
+        <span className="ev-seq">…</span>
+      </div>
+      <div className="ev-main">
+        <div className="msg">
+          <div className="msg-head">
+            <span className="msg-role">assistant</span>
+            <span className="typing" aria-hidden="true">
+              <i />
+              <i />
+              <i />
+            </span>
+          </div>
+          <div className="bubble">{text ? <Markdown text={text} /> : <span className="muted">Thinking…</span>}</div>
+        </div>
+      </div>
+    </article>
+  );
+}
