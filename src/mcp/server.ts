@@ -298,6 +298,36 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
     },
   );
 
+  // ── subscriptions: one store subscription per session, whatever URIs of it are watched ─────
+
+  interface Watch {
+    uris: Set<string>;
+    unsubscribe?: Unsubscribe;
+    pending: boolean;
+    closed: boolean;
+  }
+  const watches = new Map<string, Watch>();
+  const watchedUris = (): number => [...watches.values()].reduce((n, watch) => n + watch.uris.size, 0);
+
+  const notify = (watch: Watch): void => {
+    // Many commits in a burst give one notification per URI.
+    if (watch.pending || watch.closed) return;
+    watch.pending = true;
+    setImmediate(() => {
+      watch.pending = false;
+      if (watch.closed || !server.isConnected()) return;
+      for (const uri of watch.uris) {
+        server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+      }
+    });
+  };
+
+  const stopWatch = async (id: string, watch: Watch): Promise<void> => {
+    watch.closed = true;
+    if (watches.get(id) === watch) watches.delete(id);
+    await watch.unsubscribe?.().catch(() => undefined);
+  };
+
   const tool = <Shape extends z.ZodRawShape>(
     name: string,
     description: string,
@@ -432,6 +462,10 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
         ...(args.tags === undefined ? {} : { tags: args.tags }),
         ...(args.metadata === undefined ? {} : { metadata: args.metadata as JsonObject }),
       });
+      // A header-only commit appends no event, and some stores' hints skip such commits: tell
+      // this client's subscribers directly (a duplicate in the same tick is coalesced).
+      const watch = watches.get(session.id);
+      if (watch) notify(watch);
       return { session };
     },
   );
@@ -599,36 +633,6 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
       }
     },
   );
-
-  // ── subscriptions: one store subscription per session, whatever URIs of it are watched ─────
-
-  interface Watch {
-    uris: Set<string>;
-    unsubscribe?: Unsubscribe;
-    pending: boolean;
-    closed: boolean;
-  }
-  const watches = new Map<string, Watch>();
-  const watchedUris = (): number => [...watches.values()].reduce((n, watch) => n + watch.uris.size, 0);
-
-  const notify = (watch: Watch): void => {
-    // Many commits in a burst give one notification per URI.
-    if (watch.pending || watch.closed) return;
-    watch.pending = true;
-    setImmediate(() => {
-      watch.pending = false;
-      if (watch.closed || !server.isConnected()) return;
-      for (const uri of watch.uris) {
-        server.server.sendResourceUpdated({ uri }).catch(() => undefined);
-      }
-    });
-  };
-
-  const stopWatch = async (id: string, watch: Watch): Promise<void> => {
-    watch.closed = true;
-    if (watches.get(id) === watch) watches.delete(id);
-    await watch.unsubscribe?.().catch(() => undefined);
-  };
 
   server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
     const uri = request.params.uri;
