@@ -197,6 +197,31 @@ describe("web console", () => {
     await page.close();
   });
 
+  it("resumes the live stream after the server restarts, with no gap and no duplicate", async () => {
+    await admin("POST", "/v1/sessions?userId=alice", { id: "resume-1", title: "Survives a restart" });
+    await admin("POST", "/v1/sessions/resume-1/events?userId=alice", {
+      events: [1, 2, 3].map((n) => ({ type: "message", role: "user", content: `before restart ${n}` })),
+    });
+    const page = await newPage();
+    await signInAs(page, serve.url, serve.adminKey);
+    await page.goto(`${serve.url}/sessions/resume-1?user=alice`);
+    await page.getByText("before restart 3").waitFor();
+    await page.locator(".follow-live").waitFor();
+
+    // The stream is cut (SIGTERM drains it); events written right after the restart, before the
+    // console is back, reach it by replay from Last-Event-ID.
+    await serve.restart();
+    await admin("POST", "/v1/sessions/resume-1/events?userId=alice", {
+      events: [4, 5, 6].map((n) => ({ type: "message", role: "assistant", content: `after restart ${n}` })),
+    });
+    await page.getByText("after restart 6").waitFor({ timeout: 20_000 });
+    await page.getByText("6 events", { exact: true }).waitFor();
+    const seqs = await page.locator(".ev-seq").allTextContents();
+    expect(seqs).toEqual(["#1", "#2", "#3", "#4", "#5", "#6"]);
+    await page.locator(".follow-live").waitFor();
+    await page.close();
+  });
+
   it("forks at an event into a new session", async () => {
     const page = await newPage();
     await signInAs(page, serve.url, serve.adminKey);
@@ -312,6 +337,77 @@ describe("web console", () => {
     await page.close();
   });
 
+  it("follows the turns contract: streamed text, turn events, an approval answered (scripted agent)", async () => {
+    const session = "/v1/sessions/chat-scripted";
+    await admin("POST", "/v1/sessions?userId=alice", { id: "chat-scripted", title: "Scripted turn" });
+    const page = await newPage();
+    await signInAs(page, serve.url, serve.adminKey);
+    // The test plays the agent: it writes the turn's events through the API and streams them back
+    // in the frames of POST /v1/sessions/{id}/turns.
+    const frame = (event: { seq: number; type: string }) =>
+      `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+    await page.route(`**${session}/turns*`, async (route) => {
+      const { message } = JSON.parse(route.request().postData() ?? "{}") as { message: string };
+      const written = await admin<{ events: { seq: number; type: string }[] }>(
+        "POST",
+        `${session}/events?userId=alice`,
+        {
+          events: [
+            { type: "message", role: "user", content: message },
+            { type: "tool_call", invocationId: "inv-1", tool: "calculator", input: { expression: "2+3*4" } },
+            {
+              type: "approval_request",
+              approvalId: "ap-1",
+              invocationId: "inv-1",
+              tool: "calculator",
+              input: { expression: "2+3*4" },
+            },
+          ],
+        },
+      );
+      const body = [
+        'event: delta\ndata: {"text":"Let me "}\n\n',
+        'event: delta\ndata: {"text":"calculate that."}\n\n',
+        ...written.body.events.map(frame),
+        'event: done\ndata: {"status":"completed"}\n\n',
+      ].join("");
+      await route.fulfill({ status: 200, headers: { "content-type": "text/event-stream" }, body });
+    });
+    let decision: string | undefined;
+    await page.route(`**${session}/approvals/ap-1*`, async (route) => {
+      decision = (JSON.parse(route.request().postData() ?? "{}") as { decision: string }).decision;
+      await admin("POST", `${session}/events?userId=alice`, {
+        events: [
+          { type: "approval_response", approvalId: "ap-1", decision },
+          {
+            type: "tool_result",
+            invocationId: "inv-1",
+            tool: "calculator",
+            status: "success",
+            durationMs: 2,
+            output: { value: 14 },
+          },
+          { type: "message", role: "assistant", content: "2+3*4 = **14**" },
+        ],
+      });
+      await route.fulfill({ status: 200, contentType: "application/json", body: "{}" });
+    });
+
+    await page.goto(`${serve.url}/sessions/chat-scripted?user=alice`);
+    await page.getByLabel("Message the agent").fill("compute 2+3*4");
+    await page.getByLabel("Message the agent").press("Enter");
+    const pending = page.getByRole("region", { name: "Waiting for approval" });
+    await pending.getByText("calculator").waitFor();
+    await page.getByText("compute 2+3*4").waitFor();
+    await pending.getByRole("button", { name: "Approve" }).click();
+    await page.locator(".ev-role-assistant .markdown", { hasText: "2+3*4 = 14" }).waitFor();
+    expect(decision).toBe("approve");
+    await pending.waitFor({ state: "detached" });
+    await page.locator(".approval-answer", { hasText: "Approved" }).waitFor();
+    await page.locator(".tool-card .badge", { hasText: "success" }).waitFor();
+    await page.close();
+  });
+
   it("runs a streamed chat turn that asks for an approval", async (ctx) => {
     await admin("POST", "/v1/sessions?userId=alice", { id: "chat-1", title: "Chat with the assistant" });
     const probe = await admin<{ error?: { message: string } }>("POST", "/v1/sessions/chat-1/turns?userId=alice", {});
@@ -329,7 +425,7 @@ describe("web console", () => {
     await pending.getByRole("button", { name: "Approve" }).click();
     await page.locator(".ev-role-assistant .markdown", { hasText: "2+3*4 = 14" }).waitFor();
     await page.getByRole("button", { name: "Send" }).waitFor();
-    await page.getByText("Approved").first().waitFor();
+    await page.locator(".approval-answer", { hasText: "Approved" }).waitFor();
     await page.close();
   });
 });

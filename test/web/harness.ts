@@ -42,6 +42,8 @@ export interface ServeProcess {
   /** True when `frontdesk serve` itself served the console. */
   servedByServe: boolean;
   createKey(userId: string, admin?: boolean): string;
+  /** Stops the server (SIGTERM: streams end with a resume hint) and starts it again on the same port and store. */
+  restart(between?: () => Promise<void>): Promise<void>;
   /** Revokes every key of this user (through the CLI, on the server's store). */
   revokeKeysOf(userId: string): void;
   stop(): Promise<void>;
@@ -51,18 +53,27 @@ export interface ServeProcess {
 export async function startServe(options: { config?: object } = {}): Promise<ServeProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), "frontdesk-web-"));
   const store = `sqlite:${path.join(dir, "db")}`;
-  const args = [BIN, "serve", "--store", store, "--port", "0"];
+  const args = [BIN, "serve", "--store", store];
   if (options.config) {
     const file = path.join(dir, "frontdesk.config.json");
     writeFileSync(file, JSON.stringify(options.config));
     args.push("--config", file);
   }
-  const child = spawn(process.execPath, args, {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "", FRONTDESK_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const { url: apiUrl, key: adminKey } = await readStartup(child);
+  const launch = (portArgs: string[]) =>
+    spawn(process.execPath, [...args, ...portArgs], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", FRONTDESK_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  let child = launch(["--port", "0"]);
+  const { url: apiUrl, key } = await readStartup(child, true);
+  const adminKey = key!;
+  const stopChild = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  };
 
   let front: Server | undefined;
   let url = apiUrl;
@@ -88,6 +99,12 @@ export async function startServe(options: { config?: object } = {}): Promise<Ser
       if (result.status !== 0) throw new Error(`keys create failed: ${result.stderr}`);
       return result.stdout.trim();
     },
+    async restart(between) {
+      await stopChild();
+      await between?.();
+      child = launch(["--port", new URL(apiUrl).port]);
+      await readStartup(child, false);
+    },
     revokeKeysOf(userId) {
       const listed = spawnSync(process.execPath, [BIN, "keys", "list", "--store", store, "--json"], {
         encoding: "utf8",
@@ -104,19 +121,16 @@ export async function startServe(options: { config?: object } = {}): Promise<Ser
       }
     },
     async stop() {
-      if (front) await new Promise<void>((resolve) => front?.close(() => resolve()));
       front?.closeAllConnections();
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        await exited;
-      }
+      if (front) await new Promise<void>((resolve) => front?.close(() => resolve()));
+      await stopChild();
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-function readStartup(child: ChildProcess): Promise<{ url: string; key: string }> {
+/** Waits for `listening on …` (and, on a fresh store, the admin key printed once on stderr). */
+function readStartup(child: ChildProcess, withKey: boolean): Promise<{ url: string; key: string | undefined }> {
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
@@ -124,7 +138,7 @@ function readStartup(child: ChildProcess): Promise<{ url: string; key: string }>
     const check = () => {
       const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1];
       const key = /created admin API key \(shown once\): (\S+)/.exec(stderr)?.[1];
-      if (url && key) {
+      if (url && (key || !withKey)) {
         clearTimeout(timer);
         resolve({ url, key });
       }
