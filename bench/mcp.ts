@@ -54,6 +54,10 @@ export async function benchMcp(): Promise<Section[]> {
     const trackedNormal = await pair(normal);
     const trackedMemory = await pair(createMemoryStore());
     clients.push(untracked, trackedFull, trackedNormal, trackedMemory);
+    // The floor: the one commit tracking makes per call, straight through the manager.
+    const direct = new SessionManager(() => ({}), full, "bench-direct");
+    await direct.create({ sessionId: "direct" });
+    const output = { content: [{ type: "text", text: "hello" }] };
     // The same arguments everywhere: the untracked server's schema just drops session_id.
     const args = { text: "hello", session_id: "bench-session" };
     const callOf = (client: Client) => () => client.callTool({ name: "echo", arguments: args });
@@ -62,6 +66,8 @@ export async function benchMcp(): Promise<Section[]> {
       "tracked, sqlite (full)": callOf(trackedFull),
       "tracked, sqlite (normal)": callOf(trackedNormal),
       "tracked, memory": callOf(trackedMemory),
+      "linkInvocation, sqlite (full)": () =>
+        direct.linkInvocation("direct", { tool: "echo", input: { text: "hello" }, output, durationMs: 0.01 }),
     };
     const results = await interleaved(ops, { rounds: 7, perRound: 300 });
     const base = results.untracked as { opsPerSec: number; meanUs: number };
@@ -100,6 +106,12 @@ export async function benchMcp(): Promise<Section[]> {
         meanUs: results["tracked, memory"]?.meanUs,
         costRatio: (results["tracked, memory"]?.meanUs ?? Number.NaN) / base.meanUs,
         note: `adds ${addedMs("tracked, memory").toFixed(3)} ms per call: the CPU cost of tracking, without any I/O`,
+      },
+      {
+        name: "linkInvocation alone, sqlite (full)",
+        opsPerSec: results["linkInvocation, sqlite (full)"]?.opsPerSec,
+        meanUs: results["linkInvocation, sqlite (full)"]?.meanUs,
+        note: "the one commit (header read + fsynced write of two events) that tracking adds, without MCP",
       },
     ];
     const added = addedMs("tracked, sqlite (full)");
