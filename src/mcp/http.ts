@@ -302,6 +302,15 @@ export async function registerMcpRoutes(app: FastifyInstance, options: McpRoutes
   app.route({
     method: ["POST", "GET", "DELETE"],
     url: path,
+    // Read by @fastify/swagger when the app has it (the Frontdesk server's /openapi.json).
+    schema: {
+      summary: "MCP over streamable HTTP",
+      description:
+        "The Frontdesk MCP server (session tools and resources) for the key's user: POST JSON-RPC messages, GET " +
+        "the server-to-client stream, DELETE to end an MCP session (`Mcp-Session-Id`). See docs/mcp.md.",
+      tags: ["mcp"],
+      security: [{ bearerAuth: [] }],
+    } as never,
     handler,
     ...(options.routeConfig === undefined ? {} : { config: options.routeConfig as never }),
   });
