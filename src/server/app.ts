@@ -18,6 +18,7 @@ import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
 import { SessionManager } from "../core/session-manager.ts";
 import type { SessionStore } from "../stores/types.ts";
+import { AgentHost, type AgentServerOptions } from "./agents.ts";
 import { Authenticator, credentialOf, WS_BEARER_PROTOCOL_PREFIX, WS_PROTOCOL } from "./auth.ts";
 import type { ServerContext } from "./context.ts";
 import { sendError, serverUnavailable } from "./http-errors.ts";
@@ -25,6 +26,7 @@ import { coreLimitsOf, resolveLimits, type ServerLimits } from "./limits.ts";
 import { type AppLoggerOption, hashSessionId, loggerOptionsOf, routeTemplateOf } from "./logging.ts";
 import { createServerMetrics } from "./metrics.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import { agentRoutes } from "./routes/agent.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
@@ -68,6 +70,12 @@ export interface AppOptions {
   metricsAuth?: "admin" | "public";
   /** Also export Node process metrics (CPU, memory, event loop). @default false */
   processMetrics?: boolean;
+  /**
+   * The agent runtime behind `POST /v1/sessions/{id}/turns` and the WebSocket's agent messages:
+   * its config (default: the built-in config, an assistant on the offline model) and the turns'
+   * time bound. `false`: no runtime (turns answer 404 `not_found`).
+   */
+  agents?: AgentServerOptions | false;
 }
 
 /** Counts nesting depth without parsing, so a depth bomb never reaches a recursive walker. */
@@ -111,6 +119,19 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     limits: coreLimitsOf(limits),
     ...(options.defaultTtlMs === undefined ? {} : { defaultTtlMs: options.defaultTtlMs }),
   });
+  const rateLimiter =
+    limits.requestsPerSecond === null
+      ? undefined
+      : new RateLimiter(
+          limits.requestsPerSecond,
+          limits.rateLimitBurst ?? Math.max(1, limits.requestsPerSecond * 2),
+          clock,
+          limits.maxCachedKeys,
+        );
+  const agents =
+    options.agents === false
+      ? undefined
+      : new AgentHost(options.agents ?? {}, clock, metrics, Math.min(1000, heartbeatMs));
   const context: ServerContext = {
     store: options.store,
     manager,
@@ -126,17 +147,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     hub: new StreamHub(limits.maxStreamsPerKey, metrics),
     heartbeatMs,
     streamGraceMs: options.streamGraceMs ?? 5_000,
+    agents,
+    rateLimiter,
     draining: false,
   };
-  const rateLimiter =
-    limits.requestsPerSecond === null
-      ? undefined
-      : new RateLimiter(
-          limits.requestsPerSecond,
-          limits.rateLimitBurst ?? Math.max(1, limits.requestsPerSecond * 2),
-          clock,
-          limits.maxCachedKeys,
-        );
   const countStoreError = (): void => metrics.storeErrors.inc();
 
   const app = Fastify({
@@ -193,6 +207,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // Replaces the plugin's default: end our streams with a resume hint first, then close the rest.
     preClose: async function (this: FastifyInstance) {
       context.draining = true;
+      // Running turns first: each is cancelled, keeps its partial reply and ends its stream with
+      // `done`/`turn` while the store is still open and the event streams still deliver.
+      await context.agents?.shutdown();
       await context.hub.shutdown(context.streamGraceMs);
       const wss = this.websocketServer;
       for (const client of wss.clients) client.close(1001, "server shutting down");
@@ -262,6 +279,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         { name: "sessions", description: "Sessions: header, state, lifecycle" },
         { name: "events", description: "The append-only event log" },
         { name: "streams", description: "Live events: SSE and WebSocket" },
+        { name: "agent", description: "Agent turns, approvals and cancel" },
         { name: "operations", description: "Health, readiness, metrics" },
       ],
     },
@@ -272,6 +290,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(sessionRoutes(context));
   await app.register(eventRoutes(context));
   await app.register(streamRoutes(context));
+  await app.register(agentRoutes(context));
   await app.register(opsRoutes(context, { metricsAuth: options.metricsAuth ?? "admin" }));
   await app.ready();
   return app;

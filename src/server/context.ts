@@ -3,9 +3,11 @@ import type { Clock } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
 import type { SessionManager } from "../core/session-manager.ts";
 import type { SessionStore } from "../stores/types.ts";
+import type { AgentHost } from "./agents.ts";
 import { type Authenticator, actingUserOf, listingUserOf, type Principal, unauthorized } from "./auth.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import type { RateLimiter } from "./rate-limit.ts";
 import type { StreamHub } from "./streams.ts";
 
 declare module "fastify" {
@@ -31,6 +33,10 @@ export interface ServerContext {
   readonly hub: StreamHub;
   readonly heartbeatMs: number;
   readonly streamGraceMs: number;
+  /** The agent runtime, or undefined when the app was built with `agents: false`. */
+  readonly agents: AgentHost | undefined;
+  /** The per-key request rate (HTTP requests and WebSocket agent messages); undefined for no limit. */
+  readonly rateLimiter: RateLimiter | undefined;
   /** True once the app has started to close: new requests get 503. */
   draining: boolean;
 }

@@ -10,6 +10,8 @@ export interface ServerMetrics {
   readonly streamsEnded: Counter<"kind" | "reason">;
   readonly storeErrors: Counter;
   readonly rateLimited: Counter;
+  readonly turns: Counter<"status">;
+  readonly runningTurns: Gauge;
 }
 
 export function createServerMetrics(options: { processMetrics?: boolean } = {}): ServerMetrics {
@@ -54,6 +56,17 @@ export function createServerMetrics(options: { processMetrics?: boolean } = {}):
     rateLimited: new Counter({
       name: "frontdesk_rate_limited_total",
       help: "Requests refused with 429",
+      registers: [registry],
+    }),
+    turns: new Counter({
+      name: "frontdesk_agent_turns_total",
+      help: "Agent turns run on this instance, by how they ended (completed, cancelled, error)",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
+    runningTurns: new Gauge({
+      name: "frontdesk_agent_running_turns",
+      help: "Agent turns running on this instance",
       registers: [registry],
     }),
   };

@@ -264,6 +264,85 @@ export const StreamHeaders = ScopeHeaders.extend({
 
 export const NdjsonBody = z.string().describe("NDJSON: one session header line, then one line per event");
 
+// ── the agent runtime ─────────────────────────────────────────────────────────────────────────
+
+export const AgentNameSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "agent names are 1-64 letters, digits, _ or -, starting with a letter")
+  .describe("A configured agent; default: the config's defaultAgent");
+
+const ContentPartSchema = z
+  .looseObject({ type: z.string().min(1).max(64) })
+  .describe("An AI SDK / OpenAI content part, e.g. {type:'text', text}");
+
+export const TurnMessageSchema = z
+  .union([
+    z
+      .string()
+      .max(1_000_000)
+      .refine((text) => text.trim() !== "", "the message is empty"),
+    z.array(ContentPartSchema).min(1).max(256),
+  ])
+  .describe("Text, or content parts each with a `type`");
+
+export const TurnBody = z.strictObject({
+  message: TurnMessageSchema,
+  agent: AgentNameSchema.optional(),
+});
+
+export const ApprovalIdSchema = z.string().min(1).max(256).describe("The approvalId of an approval_request event");
+
+export const ApprovalParams = IdParams.extend({ approvalId: ApprovalIdSchema });
+
+export const ApprovalBody = z.strictObject({
+  decision: z.enum(["approve", "deny"]),
+  reason: z.string().max(4096).optional().describe("Shown to the model on deny; recorded either way"),
+});
+
+export const ApprovalAnswerSchema = named(
+  z.object({
+    approvalId: z.string(),
+    decision: z.enum(["approve", "deny"]),
+    seq: z.number().int().describe("Seq of the approval_response event written"),
+  }),
+  "ApprovalAnswer",
+  "The answer recorded as an approval_response event.",
+);
+
+export const PendingApprovalsSchema = named(
+  z.object({
+    items: z.array(
+      z.object({
+        approvalId: z.string(),
+        invocationId: z.string(),
+        tool: z.string(),
+        input: JsonValue.optional(),
+        seq: z.number().int(),
+        at: z.number(),
+      }),
+    ),
+  }),
+  "PendingApprovals",
+  "Approval requests with neither an answer nor a tool result yet.",
+);
+
+export const CancelBody = z
+  .strictObject({ reason: z.string().max(1024).optional().describe("Recorded with the cancel") })
+  .nullish();
+
+export const CancelResultSchema = named(
+  z.object({
+    turnId: z.string().describe("The turn asked to stop"),
+    local: z
+      .boolean()
+      .describe(
+        "true: the turn ran on this instance and was cancelled; false: a turn.cancel event was written for the instance running it",
+      ),
+  }),
+  "TurnCancel",
+  "The cancel was accepted; the turn ends with status cancelled, keeping its partial reply.",
+);
+
 /** 4xx and 5xx answers of every route, for the document and the serializer. */
 export const ERROR_RESPONSES = { "4xx": ErrorBodySchema, "5xx": ErrorBodySchema } as const;
 

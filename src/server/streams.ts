@@ -50,6 +50,7 @@ export class EventPump {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private resolveClosed!: () => void;
+  private sentWaiters: { seq: number; resolve: () => void }[] = [];
   /** Resolves when the connection is gone. */
   readonly closed: Promise<void>;
 
@@ -70,6 +71,22 @@ export class EventPump {
     return this.lastSent;
   }
 
+  /** Resolves once every event up to `seq` has been written to the transport, or the stream is ending. */
+  sentThrough(seq: number): Promise<void> {
+    if (this.lastSent >= seq || this.state !== "open") return Promise.resolve();
+    return new Promise((resolve) => this.sentWaiters.push({ seq, resolve }));
+  }
+
+  private releaseWaiters(): void {
+    if (this.sentWaiters.length === 0) return;
+    const open = this.state === "open";
+    this.sentWaiters = this.sentWaiters.filter((waiter) => {
+      if (open && waiter.seq > this.lastSent) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
   start(): void {
     if (this.state !== "open") return;
     this.heartbeatTimer = setInterval(() => {
@@ -83,6 +100,7 @@ export class EventPump {
   stop(reason: StreamEnd, error?: unknown): void {
     if (this.state !== "open") return;
     this.state = "closing";
+    this.releaseWaiters();
     this.clearHeartbeat();
     this.options.onEnd?.(reason);
     this.subscription.close().catch(() => undefined);
@@ -104,6 +122,7 @@ export class EventPump {
           this.pending--;
         });
         this.lastSent = event.seq;
+        this.releaseWaiters();
         if (this.pending > this.options.bufferEvents || this.transport.buffered() > this.options.bufferBytes) {
           this.stop("overflow");
           break;
@@ -120,6 +139,7 @@ export class EventPump {
   private gone(): void {
     if (this.state === "closed") return;
     this.state = "closed";
+    this.releaseWaiters();
     this.clearHeartbeat();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.subscription.close().catch(() => undefined);
@@ -136,6 +156,10 @@ export class EventPump {
 
 const errorOf = (error: unknown): { code: string; message: string } => toHttpError(error).body.error;
 
+/** One persisted event as an SSE frame: `id:` = seq, `event:` = type, `data:` = the event as JSON. */
+export const sseEventFrame = (event: SessionEvent): string =>
+  `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+
 /** `text/event-stream` framing: `id:` = seq, `event:` = type, `data:` = the event as JSON. */
 export function sseTransport(raw: ServerResponse): StreamTransport {
   const write = (text: string, done?: () => void): void => {
@@ -147,7 +171,7 @@ export function sseTransport(raw: ServerResponse): StreamTransport {
   };
   return {
     send(event, flushed) {
-      write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`, flushed);
+      write(sseEventFrame(event), flushed);
     },
     buffered: () => raw.writableLength,
     heartbeat: () => write(": heartbeat\n\n"),

@@ -493,12 +493,22 @@ describe("stats, messages, fork, export and import", () => {
     expect(garbage.statusCode).toBe(400);
   });
 
-  it("POST turns answers 404 while no agent runtime is configured", async () => {
+  it("POST turns answers 404 when the app has no agent runtime (agents: false)", async () => {
+    await h.close();
+    h = await createHarness({ agents: false });
     await create(h.keys.alice, { id: "s" });
-    const res = await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions/s/turns", payload: {} });
+    const res = await h.call(h.keys.alice, {
+      method: "POST",
+      url: "/v1/sessions/s/turns",
+      payload: { message: "hi" },
+    });
     expect(res.statusCode).toBe(404);
     expect(json(res.body).error).toEqual({ code: "not_found", message: "no agent runtime is configured" });
-    const anonymous = await h.call(undefined, { method: "POST", url: "/v1/sessions/s/turns", payload: {} });
+    const anonymous = await h.call(undefined, {
+      method: "POST",
+      url: "/v1/sessions/s/turns",
+      payload: { message: "hi" },
+    });
     expect(anonymous.statusCode).toBe(401);
   });
 

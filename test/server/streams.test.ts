@@ -349,7 +349,7 @@ describe("WebSocket", () => {
   }
 
   it("streams {type:'event'} frames, answers pings and unknown messages, and ends when the session is deleted", async () => {
-    const l = await live();
+    const l = await live({ agents: false });
     await l.manager.create({ sessionId: "w" });
     await l.manager.appendEvents("w", [{ type: "custom", name: "before" }]);
     const ws = await open(l, "/v1/sessions/w/ws");
@@ -363,7 +363,7 @@ describe("WebSocket", () => {
     ws.socket.send("not json");
     const bad = await ws.next((f) => f.type === "error");
     expect((bad.error as { code: string }).code).toBe("invalid_request");
-    ws.socket.send(JSON.stringify({ type: "message", content: "hello agent" }));
+    ws.socket.send(JSON.stringify({ type: "user_message", content: "hello agent" }));
     const agent = await ws.next((f) => f.type === "error" && (f.error as { code: string }).code === "not_found");
     expect((agent.error as { message: string }).message).toBe("no agent runtime is configured");
     await l.manager.delete("w");

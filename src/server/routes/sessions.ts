@@ -366,23 +366,5 @@ export function sessionRoutes(context: ServerContext) {
           .send(body as never);
       },
     );
-
-    app.post(
-      "/v1/sessions/:id/turns",
-      {
-        config,
-        schema: {
-          summary: "Run one agent turn (not available yet)",
-          description: "Comes with the agent runtime; until one is configured this answers 404 `not_found`.",
-          tags: ["agent"],
-          security: SECURED,
-          params: IdParams,
-          response: { ...ERROR_RESPONSES },
-        },
-      },
-      async () => {
-        throw new FrontdeskError("not_found", "no agent runtime is configured");
-      },
-    );
   };
 }

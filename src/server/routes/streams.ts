@@ -6,6 +6,7 @@ import { FrontdeskError } from "../../core/errors.ts";
 import { resumeAfterOf, type ServerContext, scopedManager } from "../context.ts";
 import { ERROR_RESPONSES, IdParams, StreamHeaders, StreamQuery } from "../schemas.ts";
 import { EventPump, sseTransport, wsTransport } from "../streams.ts";
+import { AGENT_MESSAGE_TYPES, type AgentMessageType, AgentSocketHandler } from "../ws-agent.ts";
 
 const SECURED = [{ bearerAuth: [] }];
 export const WS_ROUTE = "/v1/sessions/:id/ws";
@@ -13,9 +14,6 @@ const TAGS = ["streams"];
 
 const isUpgrade = (request: FastifyRequest): boolean =>
   typeof request.headers.upgrade === "string" && request.headers.upgrade.toLowerCase() === "websocket";
-
-/** Client → server WebSocket messages that belong to the agent runtime (not configured yet). */
-const AGENT_MESSAGES = new Set(["message", "user_message", "approval", "approval_response", "turn"]);
 
 /** Live events: Server-Sent Events and WebSocket, both resumable by seq. */
 export function streamRoutes(context: ServerContext) {
@@ -64,7 +62,7 @@ export function streamRoutes(context: ServerContext) {
         const subscription = manager.subscribe(request.params.id, { after });
         reply.hijack();
         const raw = reply.raw;
-        raw.socket?.setTimeout(0);
+        if (typeof raw.socket?.setTimeout === "function") raw.socket.setTimeout(0); // injected requests have none
         raw.writeHead(200, {
           "content-type": "text/event-stream; charset=utf-8",
           "cache-control": "no-cache, no-transform",
@@ -88,7 +86,11 @@ export function streamRoutes(context: ServerContext) {
           "Upgrade with `Authorization: Bearer <key>`, or (browsers) offer the subprotocols `frontdesk.v1` and " +
           '`frontdesk.bearer.<key>`. Frames out: `{type:"event", event}`; the last frame is `{type:"end"|' +
           '"overflow"|"shutdown"|"error", after}` before close (1000, 4008, 1012, 1013). Resume with `?after=`. ' +
-          'Messages in: `{type:"ping"}`; agent messages answer an error frame until an agent runtime exists.',
+          'Messages in: `{type:"ping"}` (answered `{type:"pong"}`); `{type:"user_message", content, agent?}` runs a ' +
+          'turn: `{type:"delta", text}` frames, its events as `event` frames, then `{type:"turn", status, turnId, ' +
+          'message?}`; `{type:"approve", approvalId}`, `{type:"deny", approvalId, reason?}`, `{type:"cancel"}`. ' +
+          'A bad message gets `{type:"error", error:{code, message}}` and the socket stays open; closing it ' +
+          "cancels the turn it started.",
         tags: TAGS,
         security: SECURED,
         params: IdParams,
@@ -119,9 +121,12 @@ export function streamRoutes(context: ServerContext) {
           socket.close(4029, "too many streams");
           return;
         }
-        const subscription = scopedManager(context, request).subscribe(id, { after });
+        const manager = scopedManager(context, request);
+        const subscription = manager.subscribe(id, { after });
         const pump = new EventPump(subscription, wsTransport(socket), pumpOptions(after, "ws"));
         context.hub.track(keyId, "ws", pump);
+        const agent = new AgentSocketHandler({ context, manager, sessionId: id, keyId, pump, respond });
+        socket.once("close", () => agent.close());
         socket.on("message", (data, isBinary) => {
           let message: unknown;
           try {
@@ -134,8 +139,8 @@ export function streamRoutes(context: ServerContext) {
             respond({ type: "error", error: { code: "invalid_request", message: "Send JSON objects with a type" } });
           } else if (type === "ping") {
             respond({ type: "pong" });
-          } else if (AGENT_MESSAGES.has(type)) {
-            respond({ type: "error", error: { code: "not_found", message: "no agent runtime is configured" } });
+          } else if (AGENT_MESSAGE_TYPES.has(type)) {
+            void agent.handle(type as AgentMessageType, message);
           } else {
             respond({ type: "error", error: { code: "invalid_request", message: "Unknown message type" } });
           }
