@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -12,13 +12,6 @@ import { call, scratch, textOf } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const EXAMPLE = join(ROOT, "examples/mcp-tool-server/index.mjs");
-const REGISTER_EXPORT = fileURLToPath(new URL("./fixtures/mcp-export-register.mjs", import.meta.url));
-
-/** Until package.json exports "./mcp", a module hook stands in for it (resolving to dist/mcp). */
-const hasMcpExport = (): boolean => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { exports?: Record<string, unknown> };
-  return pkg.exports?.["./mcp"] !== undefined;
-};
 
 describe("examples/mcp-tool-server", () => {
   const dir = scratch("fd-mcp-example-");
@@ -31,7 +24,8 @@ describe("examples/mcp-tool-server", () => {
     const storeUrl = `sqlite:${join(dir.dir, "tools.db")}`;
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [...(hasMcpExport() ? [] : ["--import", REGISTER_EXPORT]), EXAMPLE],
+      // `frontdesk` and `frontdesk/mcp` resolve to this package's own dist/ (package self-reference).
+      args: [EXAMPLE],
       cwd: dir.dir,
       env: { PATH: process.env.PATH ?? "", FRONTDESK_STORE: storeUrl },
       stderr: "pipe",
