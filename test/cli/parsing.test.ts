@@ -149,3 +149,21 @@ describe("argument handling", () => {
     expect(result.stderr).toBe('frontdesk: usage: FRONTDESK_PORT="eighty" is not a port (0-65535)\n');
   });
 });
+
+describe("serve environment", () => {
+  it("rejects a bad $FRONTDESK_LOG_LEVEL as usage", async () => {
+    const result = await run(["serve", "--store", temp.url, "--port", "0"], { env: { FRONTDESK_LOG_LEVEL: "loud" } });
+    expect(result.code).toBe(2);
+    expect(lines(result.stderr)).toEqual([expect.stringMatching(/^frontdesk: usage: FRONTDESK_LOG_LEVEL="loud"/)]);
+  });
+
+  it("fails in one line when the store cannot be opened", async () => {
+    // The database's folder would be inside a regular file.
+    const file = join(temp.dir, "not-a-dir");
+    writeFileSync(file, "");
+    const result = await run(["serve", "--store", `sqlite:${file}/x.db`, "--port", "0"]);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toBe("");
+    expect(lines(result.stderr)).toEqual([expect.stringMatching(/^frontdesk: \w+: /)]);
+  });
+});

@@ -3,12 +3,14 @@ import { pino } from "pino";
 import type { ServerLimits } from "../../server/limits.ts";
 import { openStore } from "../../stores/registry.ts";
 import type { SessionStore } from "../../stores/types.ts";
-import { type LogLevel, loadServeConfig, type ServeConfig } from "../config.ts";
+import { LOG_LEVELS, type LogLevel, loadServeConfig, type ServeConfig } from "../config.ts";
 import { UsageError } from "../failures.ts";
 import { type CliIo, writeLine } from "../io.ts";
 import { integerOption } from "../options.ts";
 import { DEFAULT_STORE_URL, envValue } from "../targets/index.ts";
 
+// DESIGN §6 fixes these; server/listen.ts has the same defaults, but importing it here would load
+// Fastify for every command, so serve loads it only when it runs.
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 7420;
 const ADMIN_USER = "admin";
@@ -33,9 +35,9 @@ const portFromEnv = (io: CliIo): number | undefined => {
 const logLevelFrom = (io: CliIo, config: ServeConfig): LogLevel => {
   const text = envValue(io, "FRONTDESK_LOG_LEVEL");
   if (text === undefined) return config.logLevel ?? "info";
-  const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-  if (!levels.includes(text))
-    throw new UsageError(`FRONTDESK_LOG_LEVEL="${text}": expected one of ${levels.join(", ")}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) {
+    throw new UsageError(`FRONTDESK_LOG_LEVEL="${text}": expected one of ${LOG_LEVELS.join(", ")}`);
+  }
   return text as LogLevel;
 };
 
@@ -67,18 +69,21 @@ function watchForStop(io: CliIo): { requested: Promise<string>; dispose(): void 
   return { requested, dispose };
 }
 
+/** True when the store has a key the server would accept. Also the first use of the store, so a store that cannot be opened fails before anything listens. */
+async function hasLiveKey(store: SessionStore): Promise<boolean> {
+  const { listApiKeys } = await import("../../server/api-keys.ts");
+  return (await listApiKeys(store)).some((record) => record.revokedAt === null);
+}
+
 /**
- * On a loopback host a store without a live key gets one admin key, shown once on stderr, so a first
- * `frontdesk serve` is usable at once and never open. Beyond loopback nothing is created: the
+ * On a loopback host a store without a live key gets one admin key, shown once on stderr, so a
+ * first `frontdesk serve` is usable at once and never open. Revoked keys do not count: a server
+ * whose every key is revoked could not be used at all. Beyond loopback nothing is created: the
  * operator makes keys on purpose (`frontdesk keys create`), and the server refuses to listen
  * without them.
  */
-async function ensureFirstKey(store: SessionStore, host: string, io: CliIo): Promise<void> {
-  const { isLoopbackHost } = await import("../../server/listen.ts");
-  if (!isLoopbackHost(host)) return;
-  const { createApiKey, listApiKeys } = await import("../../server/api-keys.ts");
-  // Revoked keys do not count: a server whose every key is revoked could not be used at all.
-  if ((await listApiKeys(store)).some((record) => record.revokedAt === null)) return;
+async function createFirstKey(store: SessionStore, io: CliIo): Promise<void> {
+  const { createApiKey } = await import("../../server/api-keys.ts");
   const { key } = await createApiKey(store, { userId: ADMIN_USER, admin: true, label: "created by frontdesk serve" });
   writeLine(io.stderr, `created admin API key (shown once): ${key}`);
 }
@@ -104,12 +109,13 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       // The server's request logs and the CLI's own lines: pino JSON on stderr, never stdout.
       const logger = pino({ level }, io.stderr);
 
-      const { startServer } = await import("../../server/listen.ts");
+      const { isLoopbackHost, startServer } = await import("../../server/listen.ts");
       const stop = watchForStop(io);
       let running: Awaited<ReturnType<typeof startServer>> | undefined;
       let store: SessionStore | undefined;
       try {
         store = await openStore(storeUrl);
+        const needsFirstKey = isLoopbackHost(host) && !(await hasLiveKey(store));
         running = await startServer({
           store,
           host,
@@ -126,7 +132,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           logger: { level, stream: io.stderr },
         });
         // Only once the port is ours: a key printed by a start that then failed would be easy to miss.
-        await ensureFirstKey(store, host, io);
+        if (needsFirstKey) await createFirstKey(store, io);
       } catch (error) {
         stop.dispose();
         if (running) await running.close();
