@@ -5,6 +5,8 @@
 import { writeFileSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
+import { benchHttp } from "./http.ts";
+import { benchMcp } from "./mcp.ts";
 import type { Measurement, Section } from "./measure.ts";
 import { benchStores } from "./stores.ts";
 
@@ -31,6 +33,8 @@ const only = process.argv.slice(2);
 const wanted = (name: string) => only.length === 0 || only.includes(name);
 
 if (wanted("stores")) sections.push(...withStoreChecks(await benchStores()));
+if (wanted("http")) sections.push(...(await benchHttp()));
+if (wanted("mcp")) sections.push(...(await benchMcp()));
 
 function withStoreChecks(found: Section[]): Section[] {
   const rows = found.flatMap((s) => s.rows);

@@ -1,0 +1,233 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import autocannon from "autocannon";
+import { createApiKey } from "../src/server/api-keys.ts";
+import { openStore } from "../src/stores/registry.ts";
+import { type Measurement, percentile, type Section } from "./measure.ts";
+
+const BIN = resolve(import.meta.dirname, "../bin/frontdesk.js");
+const DURATION_S = 6;
+const CONNECTIONS = 32;
+const SUBSCRIBERS = 1000;
+const FANOUT_EVENTS = 30;
+
+/** A child process that prints `listening on URL` on stdout. */
+async function spawnListening(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, FRONTDESK_LOG_LEVEL: "fatal", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    let out = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) resolveUrl(match[1] as string);
+    });
+    child.on("exit", (code) => reject(new Error(`server exited with ${code} before listening`)));
+  });
+  return { url, child };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+const cannon = (options: autocannon.Options): Promise<autocannon.Result> =>
+  new Promise((resolveResult, reject) => {
+    autocannon({ duration: DURATION_S, connections: CONNECTIONS, pipelining: 1, ...options }, (error, result) =>
+      error ? reject(error) : resolveResult(result),
+    );
+  });
+
+const rps = (result: autocannon.Result): number => result.requests.average;
+
+export async function benchHttp(): Promise<Section[]> {
+  const dir = mkdtempSync(join(tmpdir(), "frontdesk-http-bench-"));
+  const children: ChildProcess[] = [];
+  try {
+    const bare = await spawnListening([resolve(import.meta.dirname, "bare-fastify.mjs")]);
+    children.push(bare.child);
+    const config = join(dir, "frontdesk.config.json");
+    writeFileSync(config, JSON.stringify({ limits: { requestsPerSecond: null, maxStreamsPerKey: SUBSCRIBERS + 100 } }));
+
+    const rows: Measurement[] = [];
+    const checks: NonNullable<Section["checks"]> = [];
+    const bareGet = rps(await cannon({ url: `${bare.url}/constant` }));
+    const barePost = rps(
+      await cannon({
+        url: `${bare.url}/constant`,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      }),
+    );
+    rows.push({
+      name: "bare Fastify GET constant",
+      opsPerSec: bareGet,
+      note: `${CONNECTIONS} connections, ${DURATION_S} s`,
+    });
+
+    let fanout: Measurement | undefined;
+    for (const store of [
+      "memory:",
+      `sqlite:${join(dir, "full.db")}`,
+      `sqlite:${join(dir, "normal.db")}?durability=normal`,
+    ]) {
+      const label = store === "memory:" ? "memory" : store.includes("normal") ? "sqlite (normal)" : "sqlite (full)";
+      let key = "";
+      if (store !== "memory:") {
+        const opened = await openStore(store);
+        key = (await createApiKey(opened, { userId: "bench" })).key;
+        await opened.close();
+      }
+      const server = await spawnListening([BIN, "serve", "--store", store, "--port", "0", "--config", config]);
+      children.push(server.child);
+      if (store === "memory:") {
+        // memory: is per process, so the key is the admin key serve prints for an empty store.
+        key = await adminKeyOf(server.child);
+      }
+      const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+      await fetch(`${server.url}/v1/sessions`, { method: "POST", headers, body: JSON.stringify({ id: "bench" }) });
+      const get = rps(await cannon({ url: `${server.url}/v1/sessions/bench`, headers }));
+      const post = rps(
+        await cannon({
+          url: `${server.url}/v1/sessions/bench/events`,
+          method: "POST",
+          headers,
+          body: JSON.stringify({ type: "message", role: "user", content: "hello, how are you today?" }),
+        }),
+      );
+      rows.push({
+        name: `${label}: GET /v1/sessions/{id}`,
+        opsPerSec: get,
+        ratio: get / bareGet,
+        note: "ratio to the bare GET",
+      });
+      rows.push({
+        name: `${label}: POST /v1/sessions/{id}/events`,
+        opsPerSec: post,
+        ratio: post / barePost,
+        note: "ratio to the bare POST",
+      });
+      checks.push({
+        goal: `${label}: GET session ≥ 50% of the bare Fastify route`,
+        met: get / bareGet >= 0.5,
+        value: `${Math.round((get / bareGet) * 100)}%`,
+      });
+      checks.push({
+        goal: `${label}: append ≥ 35% of the bare Fastify route`,
+        met: post / barePost >= 0.35,
+        value: `${Math.round((post / barePost) * 100)}%`,
+      });
+      if (label === "sqlite (full)") fanout = await sseFanout(server.url, key);
+      await stopChild(server.child);
+    }
+    if (fanout) {
+      rows.push(fanout);
+      checks.push({
+        goal: `SSE fan-out to ${SUBSCRIBERS} subscribers: p99 append → receipt ≤ 50 ms`,
+        met: (fanout.p99Ms ?? Infinity) <= 50,
+        value: `${fanout.p99Ms?.toFixed(1)} ms`,
+      });
+    }
+    return [
+      {
+        title: "HTTP API throughput and live fan-out",
+        method:
+          `autocannon with ${CONNECTIONS} connections for ${DURATION_S} s per route, against a real \`frontdesk serve\` ` +
+          "process and, as the denominator, a bare Fastify process answering a constant, both on loopback in the same " +
+          "run (the load generator shares the machine's 2 cores with the server). The ratio is Frontdesk ÷ bare " +
+          `requests per second. Fan-out: ${SUBSCRIBERS} SSE subscribers on one session of the SQLite (full) server; ` +
+          `${FANOUT_EVENTS} appends, one at a time, each timed from just before its POST to its arrival at every subscriber.`,
+        rows,
+        checks,
+      },
+    ];
+  } finally {
+    for (const child of children) await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function adminKeyOf(child: ChildProcess): Promise<string> {
+  return new Promise((resolveKey) => {
+    let err = "";
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      err += chunk;
+      const match = /(fd_[A-Za-z0-9_-]+)/.exec(err);
+      if (match) resolveKey(match[1] as string);
+    });
+  });
+}
+
+async function sseFanout(base: string, key: string): Promise<Measurement> {
+  const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+  await fetch(`${base}/v1/sessions`, { method: "POST", headers, body: JSON.stringify({ id: "fanout" }) });
+  const sentAt = new Map<number, number>();
+  const latencies: number[] = [];
+  const received = new Map<number, number>();
+  let wake: (() => void) | undefined;
+  const requests = Array.from({ length: SUBSCRIBERS }, () => {
+    const req = request(`${base}/v1/sessions/fanout/events/stream`, {
+      headers: { authorization: `Bearer ${key}`, accept: "text/event-stream" },
+    });
+    req.on("response", (res) => {
+      let buffer = "";
+      res.setEncoding("utf8").on("data", (chunk: string) => {
+        const now = performance.now();
+        buffer += chunk;
+        for (let match = /^id: ?(\d+)$/m.exec(buffer); match; match = /^id: ?(\d+)$/m.exec(buffer)) {
+          const seq = Number(match[1]);
+          buffer = buffer.slice((match.index ?? 0) + match[0].length);
+          const started = sentAt.get(seq);
+          if (started !== undefined) latencies.push(now - started);
+          received.set(seq, (received.get(seq) ?? 0) + 1);
+          if (received.get(seq) === SUBSCRIBERS) wake?.();
+        }
+      });
+    });
+    req.on("error", () => undefined);
+    req.end();
+    return req;
+  });
+  // Let every subscriber attach before timing starts: the first append's arrival count proves it.
+  sentAt.set(1, performance.now());
+  await new Promise<void>((r) => {
+    wake = r;
+    void fetch(`${base}/v1/sessions/fanout/events`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ type: "custom", name: "warmup" }),
+    });
+  });
+  latencies.length = 0;
+  for (let seq = 2; seq <= FANOUT_EVENTS + 1; seq++) {
+    await new Promise<void>((r) => {
+      wake = r;
+      sentAt.set(seq, performance.now());
+      void fetch(`${base}/v1/sessions/fanout/events`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ type: "custom", name: "tick", data: seq }),
+      });
+    });
+  }
+  for (const req of requests) req.destroy();
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    name: `SSE fan-out to ${SUBSCRIBERS} subscribers (sqlite full)`,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    note: `${sorted.length} deliveries measured`,
+  };
+}
