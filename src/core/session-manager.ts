@@ -12,6 +12,7 @@ import {
 } from "./ids.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
 import { assertWithin, DEFAULT_LIMITS, jsonBytes, type Limits } from "./limits.ts";
+import { acquireTail, releaseTail } from "./live-tail.ts";
 import {
   EventEnvelopeSchema,
   type EventInput,
@@ -719,7 +720,9 @@ export class SessionManager<S extends object = JsonObject> {
   /**
    * Replays events after `after`, then follows live ones. The store's notifications are only
    * hints: every delivery re-reads the log by seq, so nothing is missed or duplicated at the
-   * hand-over or after a lost hint. Ends when the session is deleted or expires.
+   * hand-over or after a lost hint. Every subscriber of a session in this process shares one
+   * follower of its log, so an append costs one read however many subscribers there are. Ends when
+   * the session is deleted or expires.
    */
   subscribe(ref: SessionRef, options: { after?: number } = {}): EventSubscription {
     const key = this.keyOf(ref);
@@ -727,37 +730,36 @@ export class SessionManager<S extends object = JsonObject> {
     const store = this.store;
     const clock = this.clock;
     let closed = false;
-    let generation = 0;
-    let wake: (() => void) | undefined;
-    const ring = () => {
-      generation++;
-      const resume = wake;
-      wake = undefined;
-      resume?.();
-    };
+    let stopWaiting: (() => void) | undefined;
 
     async function* follow(): AsyncGenerator<SessionEvent> {
-      const unsubscribe = await store.subscribe(key, ring);
+      const id = lockKey(key);
+      const tail = acquireTail(store, key, id);
       try {
+        await tail.open();
         if (!(await store.get(key, clock.now()))) throw notFound();
         let cursor = after;
+        let woken = false;
         while (!closed) {
-          const seen = generation;
-          const batch = await store.readEvents(key, { after: cursor, limit: READ_BATCH });
+          const batch = await tail.eventsAfter(cursor);
           for (const event of batch) {
             if (closed) return;
             cursor = event.seq;
-            yield deepFreeze(event);
+            yield event;
           }
-          if (batch.length === READ_BATCH || generation !== seen) continue;
-          if (batch.length === 0 && seen > 0 && !(await store.get(key, clock.now()))) return;
-          if (generation !== seen) continue;
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
+          if (batch.length > 0) continue;
+          // A hint that brought no event may mean the session is gone: then the stream ends.
+          if (woken && !(await store.get(key, clock.now()))) return;
+          // close() may have run while this generator was suspended in a read: check before waiting.
+          if (closed) return;
+          const wait = tail.waitForChange();
+          stopWaiting = wait.cancel;
+          await wait.promise;
+          stopWaiting = undefined;
+          woken = true;
         }
       } finally {
-        await unsubscribe();
+        await releaseTail(store, id, tail);
       }
     }
 
@@ -766,7 +768,7 @@ export class SessionManager<S extends object = JsonObject> {
       [Symbol.asyncIterator]: () => iterator,
       async close() {
         closed = true;
-        ring();
+        stopWaiting?.();
         await iterator.return(undefined);
       },
     };
