@@ -161,7 +161,7 @@ function readStartup(child: ChildProcess, withKey: boolean): Promise<{ url: stri
 const PASSED_THROUGH = /^\/(v1(\/|$)|healthz|readyz|metrics|openapi\.json)/;
 
 /** Console from dist/web through registerConsole; the API passed through byte for byte. */
-async function startFront(apiUrl: string): Promise<Server> {
+export async function startFront(apiUrl: string): Promise<Server> {
   const app = Fastify({ logger: false });
   await registerConsole(app, {});
   await app.ready();

@@ -5,11 +5,11 @@ export const SHORTCUTS: [string, string][] = [
   ["/", "Sessions: focus the search box"],
   ["↓ ↑ or j k", "Sessions: move between rows"],
   ["Enter", "Sessions: open the focused session"],
-  ["Home / End", "Sessions: first / last loaded row"],
+  ["Home End", "Sessions: first / last loaded row"],
   ["c", "Session: write to the agent (focus the chat box)"],
   ["l", "Session: jump to the latest event and follow"],
   ["b", "Session: back to the sessions list"],
-  ["Enter / Shift+Enter", "Chat: send / new line"],
+  ["Enter Shift+Enter", "Chat: send / new line"],
   ["Esc", "Close a dialog"],
 ];
 
@@ -30,7 +30,7 @@ export function ShortcutsDialog({ open, onClose }: { open: boolean; onClose: () 
           <div key={keys} className="shortcut">
             <dt>
               {keys.split(" ").map((k, i) =>
-                ["or", "/"].includes(k) ? (
+                k === "or" ? (
                   // biome-ignore lint/suspicious/noArrayIndexKey: a fixed list of words
                   <span key={i}> {k} </span>
                 ) : (

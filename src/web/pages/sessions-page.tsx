@@ -149,19 +149,25 @@ function FilterBar({
   const searchRef = useRef<HTMLInputElement>(null);
   const ids = { q: useId(), tags: useId(), user: useId(), users: useId() };
 
-  // Typing settles for a moment before the list reloads.
+  // Typing settles for a moment before the list reloads (only typing restarts the wait).
+  const latest = useRef({ filters, setFilters });
+  latest.current = { filters, setFilters };
   useEffect(() => {
-    if (q === filters.q && parseTags(tags).join(",") === filters.tags.join(",") && user === filters.user) return;
-    const timer = setTimeout(() => setFilters({ q, tags: parseTags(tags), user: user.trim() }), 300);
+    const current = latest.current.filters;
+    if (q === current.q && parseTags(tags).join(",") === current.tags.join(",") && user.trim() === current.user) {
+      return;
+    }
+    const timer = setTimeout(() => latest.current.setFilters({ q, tags: parseTags(tags), user: user.trim() }), 300);
     return () => clearTimeout(timer);
-  });
+  }, [q, tags, user]);
 
   // Back/forward or "Clear filters" changes the URL: follow it.
+  const urlTags = filters.tags.join(", ");
   useEffect(() => {
     setQ(filters.q);
-    setTags(filters.tags.join(", "));
+    setTags(urlTags);
     setUser(filters.user);
-  }, [filters.q, filters.tags, filters.user]);
+  }, [filters.q, urlTags, filters.user]);
 
   useEffect(() => {
     const onKey = (event: globalThis.KeyboardEvent) => {

@@ -43,7 +43,7 @@ export function EventRow(props: {
       body = <ToolCard result={event} ctx={ctx} />;
       break;
     case "approval_request":
-      body = <ApprovalCard request={event} response={props.response} ctx={ctx} />;
+      body = <ApprovalCard request={event} response={props.response} result={props.result} ctx={ctx} />;
       break;
     case "approval_response":
       body = <ApprovalAnswer response={event} />;
@@ -64,8 +64,12 @@ export function EventRow(props: {
       body = <div className="ev-generic">{(event as { type: string }).type}</div>;
   }
   const delta = event.type !== "state" && event.stateDelta ? Object.keys(event.stateDelta) : [];
+  // A folded row forks after the last event it shows.
+  const forkSeq =
+    event.type === "approval_request" ? (props.response?.seq ?? event.seq) : (props.result?.seq ?? event.seq);
   return (
-    <article className={`ev ev-${event.type} ${roleClass(event)}`} aria-label={labelOf(event)}>
+    // tabIndex -1: a tap or click on an event focuses it, which shows its actions on touch screens.
+    <article className={`ev ev-${event.type} ${roleClass(event)}`} aria-label={labelOf(event)} tabIndex={-1}>
       <div className="ev-gutter">
         <span className="ev-seq">#{event.seq}</span>
         <time className="ev-time" dateTime={new Date(event.at).toISOString()} title={dateTime(event.at)}>
@@ -99,8 +103,8 @@ export function EventRow(props: {
         <button
           type="button"
           className="icon-button"
-          onClick={() => ctx.onFork(props.result?.seq ?? props.response?.seq ?? event.seq)}
-          title={`Fork: a new session with events 1 to ${props.result?.seq ?? props.response?.seq ?? event.seq}`}
+          onClick={() => ctx.onFork(forkSeq)}
+          title={`Fork: a new session with events 1 to ${forkSeq}`}
         >
           Fork<span className="sr-only"> here at event {event.seq}</span>
         </button>
@@ -261,7 +265,7 @@ function ToolCard({ call, result, ctx }: { call?: Of<"tool_call">; result?: Tool
           </Section>
           {result?.error && (
             <Section title="Error">
-              <div className="tool-error">
+              <div className="tool-error-text">
                 {result.error.code && <span className="chip-mini mono">{result.error.code}</span>}{" "}
                 {result.error.message}
               </div>
@@ -310,10 +314,13 @@ function BigPre({ text }: { text: string }) {
 function ApprovalCard({
   request,
   response,
+  result,
   ctx,
 }: {
   request: Of<"approval_request">;
   response?: ApprovalResponseEvent;
+  /** The invocation's result: without a response, the request was closed unanswered (cancelled…). */
+  result?: ToolResultEvent;
   ctx: RowContext;
 }) {
   const [reason, setReason] = useState("");
@@ -330,19 +337,27 @@ function ApprovalCard({
       setBusy(false);
     }
   };
+  const closed = !response && result !== undefined;
+  const tone = response ? `approval-${response.decision}` : closed ? "approval-closed" : "approval-pending";
   return (
-    <div className={`approval ${response ? `approval-${response.decision}` : "approval-pending"}`}>
+    <div className={`approval ${tone}`}>
       <div className="approval-head">
         <span className="approval-icon" aria-hidden="true">
-          {response ? (response.decision === "approve" ? "✓" : "✕") : "?"}
+          {response ? (response.decision === "approve" ? "✓" : "✕") : closed ? "–" : "?"}
         </span>
         <span>
-          {response ? "Approval answered" : "Approval needed"} · <strong className="mono">{request.tool}</strong>
+          {response ? "Approval answered" : closed ? "Approval closed" : "Approval needed"} ·{" "}
+          <strong className="mono">{request.tool}</strong>
         </span>
       </div>
       {request.input !== undefined && <pre className="code">{pretty(request.input)}</pre>}
       {response ? (
         <ApprovalAnswer response={response} />
+      ) : closed ? (
+        <p className="approval-answer muted">
+          Not answered: the call was {result.status === "pending" ? "closed" : result.status}
+          {result.error?.message && result.error.message !== result.status ? ` (${result.error.message})` : ""}.
+        </p>
       ) : (
         <div className="approval-actions">
           <label className="sr-only" htmlFor={`reason-${request.seq}`}>
@@ -467,6 +482,7 @@ export function DraftRow({ text }: { text: string }) {
           <div className="bubble">{text ? <Markdown text={text} /> : <span className="muted">Thinking…</span>}</div>
         </div>
       </div>
+      <div className="ev-actions" />
     </article>
   );
 }

@@ -184,13 +184,19 @@ function SessionView({
     };
   }, [log]);
 
-  // New events change the header (version, stats, state): re-read it, at most every 400 ms.
+  // New events change the header (version, stats, state): re-read it within 400 ms, at most that often,
+  // even while events keep coming.
   const lastSeq = events.at(-1)?.seq ?? 0;
+  const refreshTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => {
-    if (lastSeq <= session.lastSeq) return;
-    const timer = setTimeout(() => void refresh(), 400);
-    return () => clearTimeout(timer);
+    if (lastSeq <= session.lastSeq || refreshTimer.current !== undefined) return;
+    refreshTimer.current = setTimeout(() => {
+      void refresh().finally(() => {
+        refreshTimer.current = undefined;
+      });
+    }, 400);
   }, [lastSeq, session.lastSeq, refresh]);
+  useEffect(() => () => clearTimeout(refreshTimer.current), []);
 
   const pending = useMemo(() => pendingApprovals(events), [events]);
 

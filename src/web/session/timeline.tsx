@@ -61,7 +61,12 @@ export function buildRows(events: readonly FrontdeskEvent[], hidden: ReadonlySet
     if (event.type === "approval_response" && requests.has(event.approvalId)) continue;
     if (event.type === "tool_call") rows.push({ kind: "event", event, result: results.get(event.invocationId) });
     else if (event.type === "approval_request") {
-      rows.push({ kind: "event", event, response: responses.get(event.approvalId) });
+      rows.push({
+        kind: "event",
+        event,
+        response: responses.get(event.approvalId),
+        result: results.get(event.invocationId),
+      });
     } else rows.push({ kind: "event", event });
   }
   return rows;
