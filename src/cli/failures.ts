@@ -15,6 +15,20 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/**
+ * Ends a command with a chosen exit code: a turn that failed (1) or was interrupted by a signal
+ * (128 + its number, e.g. 130 for SIGINT). `line` is printed as `frontdesk: <line>` unless empty.
+ */
+export class CommandExit extends Error {
+  override readonly name = "CommandExit";
+  constructor(
+    readonly exitCode: number,
+    readonly line: string,
+  ) {
+    super(line);
+  }
+}
+
 /** Shaped like commander's `CommanderError` without importing it here. */
 interface CommanderLike {
   readonly code: string;
@@ -37,7 +51,7 @@ const oneLine = (text: string): string =>
 
 export interface Failure {
   readonly exitCode: number;
-  /** `frontdesk: <code>: <message>`, without a newline. */
+  /** `frontdesk: <code>: <message>`, without a newline; empty when there is nothing to say. */
   readonly line: string;
 }
 
@@ -47,6 +61,9 @@ export interface Failure {
  * matches what it would see from the HTTP API.
  */
 export function describeFailure(error: unknown): Failure {
+  if (error instanceof CommandExit) {
+    return { exitCode: error.exitCode, line: error.line === "" ? "" : `frontdesk: ${oneLine(error.line)}` };
+  }
   if (isFrontdeskError(error)) {
     return {
       exitCode: error.code === "invalid_request" ? EXIT_CODE.usage : EXIT_CODE.failure,

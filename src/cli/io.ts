@@ -26,3 +26,17 @@ export const writeLine = (stream: Writable, text = ""): void => {
 
 /** Progress bars and colours only when a person is watching (`isTTY`), plain lines otherwise. */
 export const isInteractive = (stream: Writable): boolean => (stream as { isTTY?: boolean }).isTTY === true;
+
+const absorbing = new WeakSet<object>();
+
+/**
+ * Makes write errors on `stream` harmless for good. A reader that goes away (`… | head`) or a
+ * terminal that closes makes writes fail with EPIPE or EIO, reported on a later tick, possibly
+ * after the command has finished: the listener must outlive the command, so it is never removed
+ * (and added once per stream). A write that must know, such as an export, uses `writeChunk`.
+ */
+export function absorbWriteErrors(stream: Writable): void {
+  if (absorbing.has(stream)) return;
+  absorbing.add(stream);
+  stream.on("error", () => {});
+}

@@ -1,10 +1,13 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerChatCommand } from "./commands/chat.ts";
 import { registerKeyCommands } from "./commands/keys.ts";
+import { registerMcpCommand } from "./commands/mcp.ts";
+import { registerRunCommand } from "./commands/run.ts";
 import { registerServeCommand } from "./commands/serve.ts";
 import { registerSessionCommands } from "./commands/sessions.ts";
 import { describeFailure, describeStack, EXIT_CODE } from "./failures.ts";
-import { type CliIo, writeLine } from "./io.ts";
+import { absorbWriteErrors, type CliIo, writeLine } from "./io.ts";
 
 export { EXIT_CODE } from "./failures.ts";
 export type { CliIo } from "./io.ts";
@@ -36,6 +39,9 @@ function buildProgram(io: CliIo): Command {
   registerServeCommand(program, io);
   registerSessionCommands(program, io);
   registerKeyCommands(program, io);
+  registerChatCommand(program, io);
+  registerRunCommand(program, io);
+  registerMcpCommand(program, io);
   // Every subcommand exits and reports the same way as the program.
   const configure = (command: Command): void => {
     for (const sub of command.commands) {
@@ -73,11 +79,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const debug = argv.includes("--debug");
   // A reader that goes away (`frontdesk sessions export s1 | head`) makes stdout emit EPIPE; the
   // write that hits it fails the command in one line instead of crashing the process.
-  const ignoreOutputError = (): void => {};
-  io.stdout.on("error", ignoreOutputError);
+  absorbWriteErrors(io.stdout);
+  absorbWriteErrors(io.stderr);
   try {
     if (argv.length === 0) {
-      writeLine(io.stderr, "frontdesk: usage: missing command (serve, sessions, keys); see frontdesk --help");
+      writeLine(
+        io.stderr,
+        "frontdesk: usage: missing command (serve, chat, run, sessions, keys, mcp); see frontdesk --help",
+      );
       return EXIT_CODE.usage;
     }
     await program.parseAsync([...argv], { from: "user" });
@@ -93,10 +102,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
     }
     const failure = describeFailure(error);
-    writeLine(io.stderr, failure.line);
+    if (failure.line !== "") writeLine(io.stderr, failure.line);
     if (debug) writeLine(io.stderr, describeStack(error));
     return failure.exitCode;
-  } finally {
-    io.stdout.off("error", ignoreOutputError);
   }
 }

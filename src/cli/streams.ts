@@ -106,3 +106,14 @@ export async function createOutputFile(path: string): Promise<OutputFile> {
     },
   };
 }
+
+/** All of stdin as text (`frontdesk run -`). Refuses to wait on a terminal. */
+export async function readStdinText(io: CliIo, what = "the message"): Promise<string> {
+  if (io.stdin === undefined) throw new UsageError(`No input: pipe ${what} into stdin`);
+  if ((io.stdin as { isTTY?: boolean }).isTTY === true) {
+    throw new UsageError(`stdin is a terminal: pass ${what} as an argument or pipe it into stdin`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
