@@ -214,7 +214,6 @@ class Chat {
 
   private async loop(): Promise<void> {
     const stdin = this.io.stdin as NonNullable<CliIo["stdin"]>;
-    this.line(this.palette.dim("Type a message, /help for commands, Ctrl-D to exit."));
     const rl = createInterface({
       input: stdin,
       output: this.io.stdout,
@@ -235,6 +234,8 @@ class Chat {
       if (signal === "SIGINT") this.interrupt();
       else this.stop();
     });
+    // Printed once the terminal is in raw mode: keys typed after it are read, never echoed twice.
+    this.line(this.palette.dim("Type a message, /help for commands, Ctrl-D to exit."));
     try {
       while (!this.leaving) {
         this.prompt(this.promptText());

@@ -48,7 +48,8 @@ export function registerRunCommand(program: Command, io: CliIo): void {
 }
 
 async function runOnce(message: string, options: RunOptions, io: CliIo): Promise<void> {
-  const text = message === "-" ? await readStdinText(io) : message;
+  // `echo hi | frontdesk run -`: the line end that closes the input is not part of the message.
+  const text = message === "-" ? (await readStdinText(io)).replace(/\r?\n$/, "") : message;
   if (text.trim() === "") throw new UsageError("The message is empty");
   const workspace = await AgentWorkspace.open(options, io);
   try {
