@@ -3,7 +3,7 @@
  * `frontdesk serve` process. Needs `npm run build`, `npx vite build --config src/web/vite.config.ts`
  * and .ci/browser. Every wait is for something to appear, never for time to pass.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -232,6 +232,7 @@ describe("web console", () => {
     await page.getByRole("button", { name: /send_email/ }).click();
     await page.getByText("SMTP relay timed out after 1200 ms").waitFor();
     await page.mouse.move(0, 0);
+    await page.evaluate("document.activeElement?.blur()");
     await page.screenshot({ path: path.join(SCREENSHOTS, "session-page.png") });
     await page.getByRole("tab", { name: "Statistics" }).click();
     await page.getByRole("img", { name: /Tokens per turn/ }).waitFor();
@@ -284,6 +285,48 @@ describe("web console", () => {
     expect(fork.body.lastSeq).toBe(seq);
     expect(fork.body.parent).toEqual({ sessionId: "refund-4821", seq });
     await page.getByText("arrived broken").waitFor();
+    await page.close();
+  });
+
+  it("completes, exports as NDJSON and deletes a session (after confirming)", async () => {
+    await admin("POST", "/v1/sessions?userId=bob", { id: "short-lived", title: "Short-lived" });
+    await admin("POST", "/v1/sessions/short-lived/events?userId=bob", {
+      type: "message",
+      role: "user",
+      content: "one message",
+    });
+    const page = await newPage();
+    await signInAs(page, serve.url, serve.adminKey);
+    await page.goto(`${serve.url}/sessions/short-lived?user=bob`);
+    await page.getByText("one message").waitFor();
+
+    await page.getByRole("button", { name: "Complete" }).click();
+    await page.locator(".session-title-row .badge", { hasText: "completed" }).waitFor();
+    await page.getByRole("button", { name: "Reactivate" }).waitFor();
+
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export NDJSON" }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe("short-lived.ndjson");
+    const file = await download.path();
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(lines[0]).toMatchObject({ kind: "session", session: { id: "short-lived", status: "completed" } });
+    expect(lines[1]).toMatchObject({ kind: "event", event: { seq: 1, content: "one message" } });
+
+    await page.getByRole("button", { name: "Delete" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete this session?" });
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    expect((await admin("GET", "/v1/sessions/short-lived?userId=bob")).status).toBe(200);
+    await page.getByRole("button", { name: "Delete" }).click();
+    await dialog.getByRole("button", { name: "Delete session" }).click();
+    await page.getByText("Deleted session short-lived.").waitFor();
+    await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor();
+    expect((await admin("GET", "/v1/sessions/short-lived?userId=bob")).status).toBe(404);
     await page.close();
   });
 
