@@ -144,12 +144,12 @@ export function contentText(content: unknown): string {
     .join("");
 }
 
-/** The tools an assistant message called, by name. */
-export function calledTools(content: unknown): string[] {
+/** The tool calls of an assistant message (AI SDK `tool-call` parts). */
+export function calledTools(content: unknown): { tool: string; input: Json | undefined }[] {
   if (!Array.isArray(content)) return [];
   return content
     .filter((part: { type?: unknown }) => part?.type === "tool-call")
-    .map((part: { toolName?: unknown }) => String(part.toolName));
+    .map((part: { toolName?: unknown; input?: Json }) => ({ tool: String(part.toolName), input: part.input }));
 }
 
 /** `calculator {"expression":"2+3*4"}` */

@@ -203,7 +203,7 @@ describe("frontdesk chat over piped input", () => {
     expect(shown.slice(start + 1, start + 6)).toEqual([
       "> compute 2+3*4",
       "assistant › Let me calculate that.",
-      "  → calculator",
+      '  → calculator {"expression":"2+3*4"}',
       "assistant › 2+3*4 = 14",
       "──",
     ]);

@@ -547,7 +547,9 @@ class Chat {
           // Which agent wrote an earlier message is not recorded on it: the label stays neutral.
           this.line(`${this.palette.bold("assistant")} ${this.palette.dim("›")} ${text}${cancelled}`);
         }
-        for (const tool of calledTools(event.content)) this.line(this.palette.dim(`  → ${tool}`));
+        for (const call of calledTools(event.content)) {
+          this.line(this.palette.dim(`  → ${describeCall(call.tool, call.input)}`));
+        }
       } else {
         this.line(this.palette.dim(`${event.role}: ${text}`));
       }

@@ -1,0 +1,211 @@
+/**
+ * `frontdesk chat` in a real pseudo-terminal, driven the way a person would: tmux runs the built
+ * binary, keys are typed with `send-keys`, and what the screen shows is read with `capture-pane`.
+ * Needs tmux and `npm run build` (the file is skipped without tmux).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { SessionEvent } from "../../src/core/model.ts";
+import { tempStore, withManager } from "./harness.ts";
+import { assertBuilt, BIN } from "./processes.ts";
+
+const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
+/** A private tmux server: nothing of the user's tmux is touched, and its environment is ours. */
+const SOCKET = `frontdesk-test-${process.pid}`;
+const temp = tempStore();
+const CONFIG = join(temp.dir, "cfg.json");
+const started: string[] = [];
+let counter = 0;
+
+const tmux = (...args: string[]): string =>
+  execFileSync("tmux", ["-L", SOCKET, "-f", "/dev/null", ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", HOME: temp.dir, LANG: "C.UTF-8", LC_ALL: "C.UTF-8", TERM: "xterm-256color" },
+  });
+
+const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/** One terminal window of 120×40 running `frontdesk …args`; the pane stays after the exit so its status can be read. */
+class Terminal {
+  readonly name = `chat-${process.pid}-${++counter}`;
+
+  constructor(args: string[]) {
+    const command = ["node", BIN, ...args].map(shellQuote).join(" ");
+    tmux("new-session", "-d", "-s", this.name, "-x", "120", "-y", "40", "-c", temp.dir, command);
+    tmux("set-option", "-t", this.name, "remain-on-exit", "on");
+    started.push(this.name);
+  }
+
+  /** Types `keys` (tmux key names such as Enter, C-c, C-d, or literal text). */
+  send(...keys: string[]): void {
+    tmux("send-keys", "-t", this.name, ...keys);
+  }
+
+  /** Types text literally (no key-name lookup), then Enter. */
+  type(text: string): void {
+    tmux("send-keys", "-t", this.name, "-l", text);
+    tmux("send-keys", "-t", this.name, "Enter");
+  }
+
+  /** The visible screen, as plain text; with `history`, the lines scrolled off the top too. */
+  screen(history = false): string {
+    return tmux("capture-pane", "-p", "-J", ...(history ? ["-S", "-"] : []), "-t", this.name);
+  }
+
+  /** The screen with its colour escapes. */
+  screenWithColours(): string {
+    return tmux("capture-pane", "-p", "-e", "-J", "-t", this.name);
+  }
+
+  /** `{ dead, status }` of the program in the pane. */
+  state(): { dead: boolean; status: number | null } {
+    const [dead, status] = tmux("display-message", "-p", "-t", this.name, "#{pane_dead} #{pane_dead_status}")
+      .trim()
+      .split(" ");
+    return { dead: dead === "1", status: status === undefined || status === "" ? null : Number(status) };
+  }
+
+  /**
+   * Polls the screen (short waits, bounded by an overall deadline) until `check` finds what it
+   * wants; the assertion is on the screen, never on the time waited.
+   */
+  async until<T>(what: string, check: (screen: string) => T | undefined, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let screen = "";
+    for (;;) {
+      screen = this.screen();
+      const found = check(screen);
+      if (found !== undefined && found !== null && found !== false) return found;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the screen shows:\n${screen}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray> {
+    return this.until(String(pattern), (screen) => pattern.exec(screen) ?? undefined, timeoutMs);
+  }
+
+  /** Waits until the program in the pane has exited and returns its exit status. */
+  async exited(timeoutMs = 20_000): Promise<number | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = this.state();
+      if (state.dead) return state.status;
+      if (Date.now() > deadline) throw new Error(`still running; the screen shows:\n${this.screen()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+const chatArgs = (...more: string[]) => [
+  "chat",
+  "--store",
+  `sqlite:${join(temp.dir, "db")}`,
+  "--config",
+  CONFIG,
+  ...more,
+];
+const eventsOf = (id: string): Promise<readonly SessionEvent[]> =>
+  withManager(`sqlite:${join(temp.dir, "db")}`, (manager) => manager.readEvents({ id, userId: "local" }));
+const READY = /Type a message, \/help for commands, Ctrl-D to exit\.\n> $/m;
+const PROMPT_AT_END = /\n> \s*$/;
+
+describe.skipIf(!hasTmux)("frontdesk chat in a real terminal (tmux)", () => {
+  beforeAll(() => {
+    assertBuilt();
+    writeFileSync(
+      CONFIG,
+      JSON.stringify({
+        tools: { calculator: { approval: "ask" }, shell: { enabled: true, approval: "auto" } },
+        agents: {
+          assistant: {
+            model: "offline",
+            prompt: "assistant",
+            tools: ["clock", "calculator", "recall", "shell"],
+            color: "cyan",
+          },
+        },
+      }),
+    );
+  });
+
+  afterEach(() => {
+    for (const name of started.splice(0)) {
+      spawnSync("tmux", ["-L", SOCKET, "kill-session", "-t", name]);
+    }
+  });
+
+  afterAll(() => {
+    spawnSync("tmux", ["-L", SOCKET, "kill-server"]);
+    temp.remove();
+  });
+
+  it("approves a tool at the prompt, exits with /exit, and resumes the conversation with --session", async () => {
+    const first = new Terminal(chatArgs());
+    const id = (await first.waitFor(/^session ([0-9a-f]{32}) · agent assistant$/m))[1] as string;
+    await first.waitFor(READY);
+
+    first.type("compute 2+3*4");
+    await first.waitFor(/^ {2}approve calculator \{"expression":"2\+3\*4"\}\? \[y\/N\] $/m);
+    first.type("y");
+    await first.waitFor(/^assistant › 2\+3\*4 = 14\n> $/m);
+    // The agent's name is drawn in its configured colour (cyan) on the real terminal.
+    expect(first.screenWithColours()).toMatch(/ · agent \x1b\[36massistant/);
+    first.type("/exit");
+    expect(await first.exited()).toBe(0);
+    const firstScreen = first.screen(true);
+
+    const second = new Terminal(chatArgs("--session", id));
+    await second.waitFor(READY);
+    const history = second.screen();
+    expect(history).toMatch(new RegExp(`^session ${id} · agent assistant$`, "m"));
+    expect(history).toMatch(/── earlier in this conversation ──\n> compute 2\+3\*4\n/);
+    expect(history).toMatch(/^assistant › 2\+3\*4 = 14$/m);
+
+    second.type("what time is it");
+    await second.waitFor(/^ {2}← clock: /m);
+    await second.waitFor(/^assistant › The current time is \d{4}-\d\d-\d\dT[^\n]*\n> $/m);
+    second.send("C-d");
+    expect(await second.exited()).toBe(0);
+
+    // One conversation: both turns are in the same session, in order.
+    const users = (await eventsOf(id)).filter((event) => event.type === "message" && event.role === "user");
+    expect(users.map((event) => (event as { content: unknown }).content)).toEqual(["compute 2+3*4", "what time is it"]);
+    // Printed for the report when FRONTDESK_SHOW_SCREENS is set.
+    if (process.env.FRONTDESK_SHOW_SCREENS) {
+      console.log(`first window:\n${firstScreen.trimEnd()}\n\nsecond window:\n${second.screen(true).trimEnd()}`);
+    }
+  });
+
+  it("Ctrl-C cancels a slow turn and keeps its partial reply; Ctrl-C at the prompt hints, twice exits", async () => {
+    const term = new Terminal(chatArgs());
+    const id = (await term.waitFor(/^session ([0-9a-f]{32}) /m))[1] as string;
+    await term.waitFor(READY);
+
+    term.send("C-c");
+    await term.waitFor(/^\(To exit, press Ctrl-C again or Ctrl-D, or type \/exit\)\n> $/m);
+
+    term.type("run `sleep 30`");
+    await term.waitFor(/^ {2}→ shell \{"command":"sleep 30"\}$/m);
+    term.send("C-c");
+    await term.waitFor(/^ {2}← shell: cancelled\n\[cancelled\]\n> $/m);
+    const events = await eventsOf(id);
+    const reply = events.filter((event) => event.type === "message" && event.role === "assistant").at(-1);
+    expect(reply).toMatchObject({ content: "Running `sleep 30`.", finish: "cancelled" });
+    expect(events.find((event) => event.type === "tool_result")).toMatchObject({ status: "cancelled" });
+
+    // Still usable after the cancel: the lock was released.
+    term.type("compute 1+1");
+    await term.waitFor(/\[y\/N\] $/m);
+    term.type("n");
+    await term.until("the denial to be answered", (screen) => PROMPT_AT_END.test(screen) && /denied/.test(screen));
+
+    term.send("C-c");
+    await term.until("a second hint", (screen) => (screen.match(/To exit, press/g)?.length ?? 0) === 2);
+    term.send("C-c");
+    expect(await term.exited()).toBe(0);
+    if (process.env.FRONTDESK_SHOW_SCREENS) console.log(`ctrl-c window:\n${term.screen(true).trimEnd()}`);
+  });
+});
