@@ -90,6 +90,14 @@ interface Subscription {
   readonly listeners: Set<HintListener>;
 }
 
+interface ScopeRead {
+  readonly namespace: string;
+  readonly scope: "user" | "app";
+  readonly owner: string;
+  resolve(state: ScopedState): void;
+  reject(error: unknown): void;
+}
+
 interface HeaderRow {
   header: string;
   last_accessed_at: string;
@@ -384,6 +392,40 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
     reconnectTimer.unref();
   };
 
+  // The core reads the user: and app: scopes together (Promise.all): reads asked for in the same
+  // tick go out as one query, one round trip and one pooled connection instead of two.
+  let scopeReads: ScopeRead[] | undefined;
+  const readScopes = (): void => {
+    const batch = scopeReads ?? [];
+    scopeReads = undefined;
+    const run = async (): Promise<(ScopedState | undefined)[]> => {
+      const [first] = batch;
+      if (batch.length === 1 && first) {
+        const { rows } = await query<ScopedState>(sql.readScope, [first.namespace, first.scope, first.owner]);
+        return [rows[0]];
+      }
+      const { rows } = await query<ScopedState & { index: string }>(sql.readScopes, [
+        batch.map((read) => read.namespace),
+        batch.map((read) => read.scope),
+        batch.map((read) => read.owner),
+      ]);
+      const found: (ScopedState | undefined)[] = [];
+      for (const row of rows) found[Number(row.index) - 1] = row;
+      return found;
+    };
+    run().then(
+      (found) => {
+        for (const [i, read] of batch.entries()) {
+          const row = found[i];
+          read.resolve(row ? { state: row.state, version: row.version } : { state: {}, version: 0 });
+        }
+      },
+      (error: unknown) => {
+        for (const read of batch) read.reject(error);
+      },
+    );
+  };
+
   const capabilities: StoreCapabilities = { shared: true };
 
   return {
@@ -491,11 +533,15 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
     }),
 
     readScope: guarded(
-      async (namespace: string, scope: "user" | "app", userId: string | null): Promise<ScopedState> => {
-        const owner = scope === "app" ? "" : ownerOf(userId);
-        const { rows } = await query<ScopedState>(sql.readScope, [namespace, scope, owner]);
-        return rows[0] ? { state: rows[0].state, version: rows[0].version } : { state: {}, version: 0 };
-      },
+      (namespace: string, scope: "user" | "app", userId: string | null): Promise<ScopedState> =>
+        new Promise<ScopedState>((resolve, reject) => {
+          const owner = scope === "app" ? "" : ownerOf(userId);
+          if (!scopeReads) {
+            scopeReads = [];
+            queueMicrotask(readScopes);
+          }
+          scopeReads.push({ namespace, scope, owner, resolve, reject });
+        }),
     ),
 
     findIdempotency: guarded(async (key: SessionKey, idempotencyKey: string) => {

@@ -29,6 +29,9 @@ export function statements(s: string, tag: string) {
     notify: `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
       SELECT pg_notify($1, payload) FROM async, unnest($2::text[]) AS payload`,
     readScope: `SELECT state, version FROM ${s}.scoped_state WHERE namespace = $1 AND scope = $2 AND owner = $3`,
+    readScopes: `SELECT k.i AS index, s.state, s.version
+      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(ns, scope, owner, i)
+      JOIN ${s}.scoped_state s ON s.namespace = k.ns AND s.scope = k.scope AND s.owner = k.owner`,
     findIdempotency: `SELECT i.record FROM ${s}.idempotency i
       WHERE i.sid = (SELECT sid FROM ${s}.sessions WHERE ${key}) AND i.key = $4`,
     lastSeqs: `SELECT k.i AS index, s.last_seq FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(ns, u, id, i)
