@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { LanguageModelV3 } from "@ai-sdk/provider";
+import { userModelMessageSchema } from "ai";
 import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
 import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
 import type { EventInput, JsonObject, SessionEvent } from "../core/model.ts";
@@ -462,5 +463,22 @@ function normalizeInput(input: TurnInput): string | JsonObject[] {
       throw new FrontdeskError("invalid_request", "Every content part needs a string `type`");
     }
   }
-  return JSON.parse(JSON.stringify(content)) as JsonObject[];
+  const parts = JSON.parse(JSON.stringify(content)) as JsonObject[];
+  // Parts the AI SDK would refuse would be stored and then break every later turn of the session.
+  const checked = userModelMessageSchema.safeParse({ role: "user", content: parts });
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const where =
+      issue && issue.path.length > 1
+        ? ` (content${issue.path
+            .slice(1)
+            .map((p) => `[${String(p)}]`)
+            .join("")})`
+        : "";
+    throw new FrontdeskError(
+      "invalid_request",
+      `The message's content parts are not valid user content (text, image or file parts)${where}`,
+    );
+  }
+  return parts;
 }

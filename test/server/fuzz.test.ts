@@ -24,6 +24,7 @@ beforeAll(async () => {
       events: [
         { type: "message", role: "user", content: "hello" },
         { type: "tool_call", invocationId: "i", tool: "t" },
+        { type: "approval_request", approvalId: "s", invocationId: "i", tool: "t" },
       ],
     },
   });
@@ -185,6 +186,32 @@ const bodies = {
   events: fc.oneof(eventLike, fc.record({ events: fc.oneof(fc.array(eventLike, { maxLength: 5 }), weird) }), weird),
   fork: fc.record({ atSeq: weird, id: fc.oneof(sessionId, weird), title: weird }, { requiredKeys: [] }),
   none: fc.oneof(fc.constant(undefined), weird),
+  turn: fc.oneof(
+    fc.record(
+      {
+        message: fc.oneof(
+          anyText,
+          fc.constantFrom("compute 2+3*4", "what time is it", "recall hello", "run `ls`", "use the t tool"),
+          fc.array(fc.record({ type: fc.oneof(fc.constant("text"), weird), text: weird }, { requiredKeys: [] }), {
+            maxLength: 3,
+          }),
+          weird,
+        ),
+        agent: fc.oneof(fc.constantFrom("assistant", "ghost"), weird),
+        extra: weird,
+      },
+      { requiredKeys: [] },
+    ),
+    weird,
+  ),
+  approval: fc.oneof(
+    fc.record(
+      { decision: fc.oneof(fc.constantFrom("approve", "deny"), weird), reason: weird, extra: weird },
+      { requiredKeys: [] },
+    ),
+    weird,
+  ),
+  cancel: fc.oneof(fc.constant(undefined), fc.record({ reason: weird, extra: weird }, { requiredKeys: [] }), weird),
 };
 
 /** A body as sent: JSON of a structured value, or raw text that may not be JSON at all. */
@@ -234,7 +261,15 @@ const ROUTES: Record<string, RouteCase> = {
   "POST /v1/sessions/:id/fork": { method: "POST", path: (id) => `/v1/sessions/${id}/fork`, body: bodies.fork },
   "GET /v1/sessions/:id/export": { method: "GET", path: (id) => `/v1/sessions/${id}/export` },
   "POST /v1/sessions/import": { method: "POST", path: () => "/v1/sessions/import", ndjson: true },
-  "POST /v1/sessions/:id/turns": { method: "POST", path: (id) => `/v1/sessions/${id}/turns`, body: bodies.none },
+  "POST /v1/sessions/:id/turns": { method: "POST", path: (id) => `/v1/sessions/${id}/turns`, body: bodies.turn },
+  "GET /v1/sessions/:id/approvals": { method: "GET", path: (id) => `/v1/sessions/${id}/approvals` },
+  "POST /v1/sessions/:id/approvals/:approvalId": {
+    method: "POST",
+    // The session id doubles as the approval id: "s" answers the request seeded above (200, then 409).
+    path: (id) => `/v1/sessions/${id}/approvals/${id}`,
+    body: bodies.approval,
+  },
+  "POST /v1/sessions/:id/cancel": { method: "POST", path: (id) => `/v1/sessions/${id}/cancel`, body: bodies.cancel },
   "GET /v1/sessions/:id/ws": { method: "GET", path: (id) => `/v1/sessions/${id}/ws` },
   "GET /healthz": { method: "GET", path: () => "/healthz" },
   "GET /readyz": { method: "GET", path: () => "/readyz" },
@@ -301,6 +336,62 @@ describe("fuzzing every route", () => {
       );
     });
   }
+
+  it("agent routes with a valid key on a live session: fuzzed bodies run turns or are refused, never 5xx", async () => {
+    const seen = new Map<string, number>();
+    // Mostly well-shaped bodies (so turns really run, with odd text and parts), some anything at all.
+    const turnBody = fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc.record(
+          {
+            message: fc.oneof(
+              fc.constantFrom("compute 2+3*4", "what time is it", "recall hello", "use the t tool", "hi"),
+              anyText,
+              fc.array(fc.record({ type: fc.constantFrom("text", "image", "x"), text: weird }), {
+                minLength: 1,
+                maxLength: 3,
+              }),
+            ),
+            agent: fc.constantFrom("assistant", "ghost"),
+          },
+          { requiredKeys: ["message"] },
+        ),
+      },
+      { weight: 1, arbitrary: bodies.turn },
+    );
+    const request = fc.oneof(
+      fc.tuple(fc.constant("/v1/sessions/s/turns"), payloadOf(turnBody)),
+      fc.tuple(fc.constant("/v1/sessions/s/approvals/s"), payloadOf(bodies.approval)),
+      fc.tuple(fc.constant("/v1/sessions/s/cancel"), payloadOf(bodies.cancel)),
+    );
+    await fc.assert(
+      fc.asyncProperty(request, async ([url, payload]) => {
+        total++;
+        const response = await h.app.inject({
+          method: "POST",
+          url,
+          headers: {
+            authorization: `Bearer ${h.keys.alice}`,
+            ...(payload === undefined ? {} : { "content-type": "application/json" }),
+          },
+          ...(payload === undefined ? {} : { payload }),
+        });
+        assertWellFormed(response, `POST ${url}`);
+        const done = /event: done\ndata: \{"status":"(\w+)"/.exec(response.body)?.[1];
+        const key = `${url} ${response.statusCode}${done ? ` ${done}` : ""}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+        await ensureSession();
+      }),
+      { numRuns: 300 },
+    );
+    // Valid turns ran to the end; malformed ones were refused.
+    expect(seen.get("/v1/sessions/s/turns 200 completed") ?? 0).toBeGreaterThan(0);
+    expect(seen.get("/v1/sessions/s/turns 400") ?? 0).toBeGreaterThan(0);
+    expect(seen.get("/v1/sessions/s/approvals/s 400") ?? 0).toBeGreaterThan(0);
+    // What the edge accepts never breaks a turn (a stored message the model refuses would break every later one).
+    expect([...seen.keys()].filter((key) => key.endsWith(" error"))).toEqual([]);
+  });
 
   it("random methods and paths: no 5xx, and every 4xx has the error body", async () => {
     await fc.assert(

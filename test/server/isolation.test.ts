@@ -45,7 +45,12 @@ async function world(): Promise<World> {
   await asAlice({
     method: "POST",
     url: `/v1/sessions/${TARGET}/events`,
-    payload: { events: [{ type: "message", role: "user", content: "private" }] },
+    payload: {
+      events: [
+        { type: "message", role: "user", content: "private" },
+        { type: "approval_request", approvalId: "apr_1", invocationId: "inv_1", tool: "calculator" },
+      ],
+    },
   });
   const exported = (await asAlice({ method: "GET", url: `/v1/sessions/${TARGET}/export` })).body;
   return {
@@ -100,6 +105,14 @@ const CASES: Record<string, InjectOptions> = {
   "POST fork": { method: "POST", url: `${at}/fork`, payload: { atSeq: 1 } },
   "GET export": { method: "GET", url: `${at}/export` },
   "POST turns": { method: "POST", url: `${at}/turns`, payload: {} },
+  "POST turns with a message": { method: "POST", url: `${at}/turns`, payload: { message: "hello" } },
+  "GET approvals": { method: "GET", url: `${at}/approvals` },
+  "POST approvals/{approvalId}": {
+    method: "POST",
+    url: `${at}/approvals/apr_1`,
+    payload: { decision: "approve" },
+  },
+  "POST cancel": { method: "POST", url: `${at}/cancel` },
   "GET ws without upgrade": { method: "GET", url: `${at}/ws` },
   "GET list": { method: "GET", url: "/v1/sessions" },
   "GET list filtered": { method: "GET", url: "/v1/sessions?q=target&tag=a&status=active" },
@@ -129,7 +142,7 @@ describe("another user's session is indistinguishable from an absent one", () =>
       expect(onA.body).not.toContain("secret");
       // A's session is untouched.
       const mine = await current.withA.inject({ method: "GET", url: at, headers: bearer(current.keys.alice) });
-      expect(JSON.parse(mine.body)).toMatchObject({ version: 2, lastSeq: 2, state: { secret: 1 }, title: null });
+      expect(JSON.parse(mine.body)).toMatchObject({ version: 2, lastSeq: 3, state: { secret: 1 }, title: null });
     });
   }
 

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -111,6 +112,7 @@ export function agentRoutes(context: ServerContext) {
           // Exempt from the idle timeout (heartbeats keep it busy anyway); injected requests have no real socket.
           if (typeof raw.socket?.setTimeout === "function") raw.socket.setTimeout(0);
           raw.writeHead(200, {
+            ...(reply.getHeaders() as OutgoingHttpHeaders), // the rate-limit headers set before the hijack
             "content-type": "text/event-stream; charset=utf-8",
             "cache-control": "no-cache, no-transform",
             connection: "close",

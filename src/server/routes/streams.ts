@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { WebSocket } from "ws";
@@ -64,6 +65,7 @@ export function streamRoutes(context: ServerContext) {
         const raw = reply.raw;
         if (typeof raw.socket?.setTimeout === "function") raw.socket.setTimeout(0); // injected requests have none
         raw.writeHead(200, {
+          ...(reply.getHeaders() as OutgoingHttpHeaders), // the rate-limit headers set before the hijack
           "content-type": "text/event-stream; charset=utf-8",
           "cache-control": "no-cache, no-transform",
           connection: "close",
