@@ -27,12 +27,12 @@ const tmux = (...args: string[]): string =>
 
 const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
 
-/** One terminal window of 120×40 running `frontdesk …args`; the pane stays after the exit so its status can be read. */
+/** One terminal window of 120×40 running `frontdesk …args` (through sh, which prints the exit status); the pane stays after the exit. */
 class Terminal {
   readonly name = `chat-${process.pid}-${++counter}`;
 
   constructor(args: string[]) {
-    const command = ["node", BIN, ...args].map(shellQuote).join(" ");
+    const command = `${["node", BIN, ...args].map(shellQuote).join(" ")}; echo "[frontdesk exited with status $?]"`;
     tmux("new-session", "-d", "-s", this.name, "-x", "120", "-y", "40", "-c", temp.dir, command);
     tmux("set-option", "-t", this.name, "remain-on-exit", "on");
     started.push(this.name);
@@ -59,14 +59,6 @@ class Terminal {
     return tmux("capture-pane", "-p", "-e", "-J", "-t", this.name);
   }
 
-  /** `{ dead, status }` of the program in the pane. */
-  state(): { dead: boolean; status: number | null } {
-    const [dead, status] = tmux("display-message", "-p", "-t", this.name, "#{pane_dead} #{pane_dead_status}")
-      .trim()
-      .split(" ");
-    return { dead: dead === "1", status: status === undefined || status === "" ? null : Number(status) };
-  }
-
   /**
    * Polls the screen (short waits, bounded by an overall deadline) until `check` finds what it
    * wants; the assertion is on the screen, never on the time waited.
@@ -87,15 +79,14 @@ class Terminal {
     return this.until(String(pattern), (screen) => pattern.exec(screen) ?? undefined, timeoutMs);
   }
 
-  /** Waits until the program in the pane has exited and returns its exit status. */
-  async exited(timeoutMs = 20_000): Promise<number | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const state = this.state();
-      if (state.dead) return state.status;
-      if (Date.now() > deadline) throw new Error(`still running; the screen shows:\n${this.screen()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  /**
+   * Waits until the program has exited and returns its exit status, as the shell that ran it
+   * prints it on the screen. (tmux's own `pane_dead_status` is set only once the server reaps the
+   * child, which tmux 3.3 sometimes does seconds late.)
+   */
+  async exited(timeoutMs = 20_000): Promise<number> {
+    const match = await this.waitFor(/^\[frontdesk exited with status (\d+)\]$/m, timeoutMs);
+    return Number(match[1]);
   }
 }
 
