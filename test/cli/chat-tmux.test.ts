@@ -143,7 +143,7 @@ describe.skipIf(!hasTmux)("frontdesk chat in a real terminal (tmux)", () => {
     first.type("y");
     await first.waitFor(/^assistant › 2\+3\*4 = 14\n> $/m);
     // The agent's name is drawn in its configured colour (cyan) on the real terminal.
-    expect(first.screenWithColours()).toMatch(/ · agent \x1b\[36massistant/);
+    expect(first.screenWithColours()).toContain(" · agent \x1b[36massistant");
     first.type("/exit");
     expect(await first.exited()).toBe(0);
     const firstScreen = first.screen(true);
