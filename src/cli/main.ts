@@ -37,10 +37,10 @@ function buildProgram(io: CliIo): Command {
     })
     .showSuggestionAfterError(true);
   registerServeCommand(program, io);
-  registerSessionCommands(program, io);
-  registerKeyCommands(program, io);
   registerChatCommand(program, io);
   registerRunCommand(program, io);
+  registerSessionCommands(program, io);
+  registerKeyCommands(program, io);
   registerMcpCommand(program, io);
   // Every subcommand exits and reports the same way as the program.
   const configure = (command: Command): void => {

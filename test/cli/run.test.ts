@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
@@ -104,6 +105,21 @@ describe("frontdesk run", () => {
     expect(approvedEvents.find((event) => event.type === "tool_result")).toMatchObject({ status: "success" });
   });
 
+  it("runs the agent on --model", async () => {
+    const models = config("models.json", {
+      models: { small: { provider: "offline", model: "frontdesk-offline-small", contextWindow: 4096 } },
+    });
+    const result = await run(["run", ...base(models), "--model", "small", "--json", "hello"]);
+    expect(result.code).toBe(0);
+    const done = lines(result.stdout)
+      .map((line) => JSON.parse(line))
+      .at(-1);
+    expect(done).toMatchObject({ type: "done", finish: "complete" });
+    const events = await eventsOf(sessionOf(result.stderr));
+    const reply = events.find((event) => event.type === "message" && event.role === "assistant");
+    expect(reply).toMatchObject({ model: "frontdesk-offline-small" });
+  });
+
   it("acts for --user, then $FRONTDESK_USER, else local", async () => {
     const flagged = await run(["run", ...base(), "--user", "alice", "hello"], { env: { FRONTDESK_USER: "bob" } });
     const byEnv = await run(["run", ...base(), "hello"], { env: { FRONTDESK_USER: "bob" } });
@@ -176,6 +192,35 @@ describe("frontdesk run", () => {
 });
 
 describe("frontdesk mcp", () => {
+  it("serves MCP on stdin/stdout for --user and exits 0 when stdin ends", async () => {
+    const stdin = new PassThrough();
+    const stdout = new CapturedStream();
+    const stderr = new CapturedStream();
+    const done = main(["mcp", "--store", temp.url, "--user", "erin"], { stdout, stderr, stdin, env: {} });
+    const send = (message: object) => stdin.write(`${JSON.stringify(message)}\n`);
+    send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "cli-test", version: "1" } },
+    });
+    await waitForText(stdout, /"id":1/);
+    send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    send({
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: { name: "session_create", arguments: { title: "via mcp" } },
+    });
+    const created = JSON.parse((await waitForText(stdout, /^.*"id":2.*$/m))[0]);
+    expect(created.result.structuredContent.session).toMatchObject({ userId: "erin", title: "via mcp" });
+    expect(stderr.text).toMatch(/serving the sessions of user "erin"/);
+    stdin.end();
+    expect(await done).toBe(0);
+    // stdout carried MCP messages only.
+    for (const line of lines(stdout.text)) expect(JSON.parse(line).jsonrpc).toBe("2.0");
+  });
+
   it("is listed in the help, and a bad user fails in one line before serving", async () => {
     const help = await run(["--help"]);
     for (const command of ["serve", "chat", "run", "sessions", "keys", "mcp"]) {

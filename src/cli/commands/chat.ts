@@ -431,7 +431,7 @@ class Chat {
     if (named) {
       target = named;
       reasonWords = args.slice(1);
-    } else if (args[0]?.startsWith("apr_") && decision === "approve") {
+    } else if (args[0]?.startsWith("apr_")) {
       throw new FrontdeskError("not_found", `No pending approval ${args[0]} in this session`);
     } else if (pending.length === 1) {
       target = pending[0];

@@ -91,6 +91,8 @@ async function runOnce(message: string, options: RunOptions, io: CliIo): Promise
     const removeSignals = onStopSignals(io, (signal) => {
       stoppedBy ??= signal;
       controller.abort(new DOMException(`Interrupted (${signal})`, "AbortError"));
+      // The turn winds down (its partial reply is written); a second signal kills the process.
+      removeSignals();
     });
     try {
       try {
