@@ -199,4 +199,30 @@ describe.skipIf(!hasTmux)("frontdesk chat in a real terminal (tmux)", () => {
     expect(await term.exited()).toBe(0);
     if (process.env.FRONTDESK_SHOW_SCREENS) console.log(`ctrl-c window:\n${term.screen(true).trimEnd()}`);
   });
+
+  it("closing the window mid-turn (SIGHUP) cancels the turn and releases the session's turn lock", async () => {
+    const term = new Terminal(chatArgs());
+    const id = (await term.waitFor(/^session ([0-9a-f]{32}) /m))[1] as string;
+    await term.waitFor(READY);
+    term.type("run `sleep 30`");
+    await term.waitFor(/^ {2}→ shell /m);
+    spawnSync("tmux", ["-L", SOCKET, "kill-session", "-t", term.name]);
+    // Read the store until the chat has written its last events (bounded; short waits).
+    const deadline = Date.now() + 20_000;
+    let events: readonly SessionEvent[] = [];
+    for (;;) {
+      events = await eventsOf(id);
+      if (events.at(-1)?.type === "status" && (events.at(-1) as { status?: string }).status === "closed") break;
+      if (Date.now() > deadline) throw new Error(`the chat did not wind down: ${JSON.stringify(events.at(-1))}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(events.find((event) => event.type === "tool_result")).toMatchObject({ status: "cancelled" });
+    expect(events.find((event) => event.type === "status" && event.status === "idle")).toMatchObject({
+      reason: "cancelled",
+    });
+    const session = await withManager(`sqlite:${join(temp.dir, "db")}`, (manager) =>
+      manager.get({ id, userId: "local" }),
+    );
+    expect((session.state as { agent?: { turn?: unknown } }).agent?.turn).toBeUndefined();
+  });
 });
