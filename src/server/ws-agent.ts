@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { respondToApproval } from "../agent/approvals.ts";
+import { requestTurnCancel } from "../agent/cancel.ts";
 import type { SessionManager } from "../core/session-manager.ts";
 import type { StartedTurn } from "./agents.ts";
 import type { ServerContext } from "./context.ts";
@@ -102,7 +103,9 @@ export class AgentSocketHandler {
           );
           return;
         case "cancel":
-          await agentHostOf(context).cancel(this.socket.manager, this.socket.sessionId, data.reason);
+          // Without a runtime here the turn runs elsewhere: the turn.cancel event reaches it.
+          if (context.agents) await context.agents.cancel(this.socket.manager, this.socket.sessionId, data.reason);
+          else await requestTurnCancel(this.socket.manager, this.socket.sessionId, { reason: data.reason });
           return;
       }
     } catch (error) {
