@@ -36,6 +36,11 @@ const absorbing = new WeakSet<object>();
  * (and added once per stream). A write that must know, such as an export, uses `writeChunk`.
  */
 export function absorbWriteErrors(stream: Writable): void {
+  absorbStreamErrors(stream);
+}
+
+/** The same for any stream (a terminal's stdin fails with EIO when the window closes). */
+export function absorbStreamErrors(stream: Readable | Writable): void {
   if (absorbing.has(stream)) return;
   absorbing.add(stream);
   stream.on("error", () => {});

@@ -285,6 +285,15 @@ describe("frontdesk chat on a terminal", () => {
     expect((await eventsOf(id)).at(-1)).toMatchObject({ type: "status", status: "closed" });
   });
 
+  it("runs lines typed ahead during a turn afterwards, echoed after their prompt", async () => {
+    const chat = startChat([], { terminal: true });
+    await chat.waitFor(/Ctrl-D to exit\.\n/);
+    chat.stdin.write("what time is it\rhello\r");
+    await chat.waitFor(/The current time is [^\n]*\n> hello\nassistant › You said: "hello"[^\n]*\n> $/);
+    chat.stdin.write("\x04");
+    expect(await chat.done).toBe(0);
+  });
+
   it("answers the approval prompt from the keyboard and exits with Ctrl-D", async () => {
     const chat = startChat([], { terminal: true });
     await chat.waitFor(/Ctrl-D to exit\.\n/);

@@ -15,7 +15,7 @@ import {
 } from "../agents.ts";
 import { agentColor, colorEnabled, createPalette, type Palette } from "../colors.ts";
 import { describeFailure, UsageError } from "../failures.ts";
-import { absorbWriteErrors, type CliIo, isInteractive } from "../io.ts";
+import { absorbStreamErrors, absorbWriteErrors, type CliIo, isInteractive } from "../io.ts";
 import { onStopSignals } from "../signals.ts";
 import { createOutputFile, writeChunk } from "../streams.ts";
 import { formatTime, renderTable, truncate } from "../table.ts";
@@ -47,7 +47,12 @@ export function registerChatCommand(program: Command, io: CliIo): void {
   });
 }
 
-type Input = { kind: "line"; text: string } | { kind: "eof" } | { kind: "exit" } | { kind: "aborted" };
+/** `typedAhead`: entered on a terminal while no prompt was waiting (during a turn). */
+type Input =
+  | { kind: "line"; text: string; typedAhead: boolean }
+  | { kind: "eof" }
+  | { kind: "exit" }
+  | { kind: "aborted" };
 
 /**
  * Lines typed (or piped) in, in order, read one at a time by the REPL and by approval prompts.
@@ -60,8 +65,8 @@ class InputQueue {
   private ended = false;
   private stopped = false;
 
-  push(text: string): void {
-    this.deliver({ kind: "line", text });
+  push(text: string, typedAhead: boolean): void {
+    this.deliver({ kind: "line", text, typedAhead });
   }
 
   end(): void {
@@ -135,6 +140,8 @@ class Chat {
   /** Ctrl-C presses in a row at an empty prompt. */
   private interrupts = 0;
   private atLineStart = true;
+  /** A prompt is shown and waits for a line. */
+  private awaiting = false;
   private leaving = false;
 
   private constructor(
@@ -222,14 +229,17 @@ class Chat {
       completer: (line: string) => this.complete(line),
     });
     this.rl = rl;
-    rl.on("line", (text) => this.input.push(text));
+    rl.on("line", (text) => {
+      this.input.push(text, this.terminal && !this.awaiting);
+      this.awaiting = false;
+    });
     rl.on("close", () => this.input.end());
     rl.on("SIGINT", () => this.interrupt());
     // A terminal that goes away (the window closed: EIO on read or on leaving raw mode) must not
     // crash the process: the input ends, SIGHUP stops the chat, the turn is cancelled cleanly.
-    const ignore = () => {};
+    // The listener on stdin stays: a late EIO may come after readline has let go of it.
     rl.on("error", () => this.input.end());
-    stdin.on("error", ignore);
+    absorbStreamErrors(stdin);
     const removeSignals = onStopSignals(this.io, (signal) => {
       if (signal === "SIGINT") this.interrupt();
       else this.stop();
@@ -242,14 +252,13 @@ class Chat {
         const item = await this.input.next();
         if (item.kind === "exit" || item.kind === "aborted") break;
         if (item.kind === "eof") break;
-        this.received(item.text);
+        this.received(item);
         this.interrupts = 0;
         await this.handle(item.text);
       }
       this.newline();
     } finally {
       removeSignals();
-      stdin.off("error", ignore);
     }
   }
 
@@ -502,7 +511,7 @@ class Chat {
       return; // the cancelled turn closes the request itself
     }
     const answer = item.kind === "line" ? item.text.trim() : "";
-    if (item.kind === "line") this.received(item.text);
+    if (item.kind === "line") this.received(item);
     else this.newline();
     const approve = /^(y|yes)$/i.test(answer) || /^\/approve\b/i.test(answer);
     const deny = /^\/deny\b/i.exec(answer);
@@ -581,12 +590,17 @@ class Chat {
     rl.setPrompt(text);
     rl.prompt();
     this.atLineStart = false;
+    this.awaiting = true;
   }
 
-  /** A line was entered: a terminal has moved to the next line already; piped input is echoed. */
-  private received(text: string): void {
-    if (this.terminal) this.atLineStart = true;
-    else this.write(`${text}\n`);
+  /**
+   * A line is taken: a terminal has moved to the next line already when it was typed at the
+   * prompt; piped input and lines typed ahead during a turn are echoed after the prompt.
+   */
+  private received(item: { text: string; typedAhead: boolean }): void {
+    this.awaiting = false;
+    if (this.terminal && !item.typedAhead) this.atLineStart = true;
+    else this.write(`${item.text}\n`);
   }
 
   write(text: string): void {
