@@ -172,10 +172,15 @@ export class AgentHost {
       const started = new Promise<"started">((resolve) => {
         markStarted = () => resolve("started");
       });
+      let turnId: string | undefined;
       const turnOptions: RunTurnOptions = {
         signal: entry.controller.signal,
         onEvent: (event) => {
-          if (event.type === "event") markStarted();
+          if (event.type !== "event") return;
+          // The commit that takes the lock holds the user message, which carries the turn's id.
+          const id = (event.event as { turnId?: unknown }).turnId;
+          if (typeof id === "string") turnId ??= id;
+          markStarted();
         },
       };
       const result = agent.runTurn({ content: content as string | Record<string, unknown>[] }, turnOptions);
@@ -183,7 +188,7 @@ export class AgentHost {
       // (conflict, invalid message) rejects before anything is written.
       await Promise.race([started, result]);
       entry.startedAt = this.clock.now();
-      entry.turnId = agent.activeTurnId ?? "";
+      entry.turnId = turnId ?? agent.activeTurnId ?? "";
       this.metrics.runningTurns.inc();
       entry.done = result
         .then(

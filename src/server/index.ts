@@ -1,6 +1,7 @@
 /** The HTTP API v1 server (package export `frontdesk/server`). */
 
 export { FrontdeskClient, type FrontdeskClientOptions } from "../client/http-client.ts";
+export { type AgentServerOptions, DEFAULT_TURN_TIMEOUT_MS } from "./agents.ts";
 export {
   API_KEY_PATTERN,
   type ApiKeyRecord,
