@@ -512,10 +512,27 @@ export class SessionManager<S extends object = JsonObject> {
     return this.patch(ref, { status: parseWith(SessionStatusSchema, status, "status") });
   }
 
-  /** Deletes the header and every event together. False when there was no such session. */
-  async delete(ref: SessionRef): Promise<boolean> {
+  /**
+   * Deletes the header and every event together. False when there was no such session (or it had
+   * expired). With `expectedVersion` the check and the delete are one atomic store operation: a
+   * session at another version is `precondition_failed` with `details.currentVersion`, and nothing
+   * is deleted.
+   */
+  async delete(ref: SessionRef, options: WriteOptions = {}): Promise<boolean> {
     const key = this.keyOf(ref);
+    const expected =
+      options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
     return this.mutex.run(lockKey(key), async () => {
+      if (expected !== undefined) {
+        try {
+          return await this.store.delete(key, { expectedVersion: expected, now: this.clock.now() });
+        } catch (error) {
+          if (!isFrontdeskError(error, "conflict")) throw error;
+          throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
+            details: { currentVersion: error.details?.currentVersion },
+          });
+        }
+      }
       const live = await this.store.get(key, this.clock.now());
       const deleted = await this.store.delete(key);
       return deleted && live !== undefined;

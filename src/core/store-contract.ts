@@ -88,6 +88,18 @@ export interface Commit {
   readonly now: number;
 }
 
+/**
+ * Makes {@link SessionStore.delete} a compare-and-delete: the check and the removal are one atomic
+ * unit (RELIABILITY rule 1), so a commit or delete racing it lands wholly before (the check then
+ * sees its version) or wholly after (it then finds the session gone).
+ */
+export interface DeleteCondition {
+  /** Delete only a session at exactly this version; another version is `conflict`. */
+  readonly expectedVersion: number;
+  /** The caller's clock, for the expiry check: a session expired at `now` counts as absent. */
+  readonly now: number;
+}
+
 export interface CommitResult {
   readonly version: number;
   readonly lastSeq: number;
@@ -181,8 +193,17 @@ export interface SessionStore {
   list(query: ListQuery): Promise<ListPage>;
   /** Unexpired sessions of one owner in a namespace, for the sessions-per-user limit. */
   count(namespace: string, userId: string | null, now: number): Promise<number>;
-  /** Removes header, events and idempotency records together. False when there was nothing. */
-  delete(key: SessionKey): Promise<boolean>;
+  /**
+   * Removes header, events and idempotency records together, and hints subscribers with `0`.
+   * - Without `condition`: whatever is stored under the key goes, expired or not. False when there
+   *   was nothing.
+   * - With `condition` (see {@link DeleteCondition}), checked and applied atomically:
+   *   absent or expired at `condition.now` → false, and nothing is touched (an expired session is
+   *   left to `sweep`); live at another version than `condition.expectedVersion` → `conflict` with
+   *   `details.currentVersion`, and nothing is deleted; live at exactly that version → removed,
+   *   true.
+   */
+  delete(key: SessionKey, condition?: DeleteCondition): Promise<boolean>;
   /** Deletes up to `limit` sessions expired at `now`, with their events. Returns how many. */
   sweep(now: number, limit: number): Promise<number>;
 

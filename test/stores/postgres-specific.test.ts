@@ -126,12 +126,31 @@ describe.skipIf(!url)("postgres store specifics", () => {
     const schema = newSchema();
     const stores = Array.from({ length: 6 }, () => open({ schema, maxConnections: 2 }));
     await Promise.all(stores.map((store) => store.count("ns", "u1", NOW)));
-    const { rows } = await admin.query<{ version: number }>(`SELECT version FROM "${schema}".frontdesk_migrations`);
-    expect(rows.map((row) => row.version)).toEqual([1]);
+    const { rows } = await admin.query<{ version: number }>(
+      `SELECT version FROM "${schema}".frontdesk_migrations ORDER BY version`,
+    );
+    expect(rows.map((row) => row.version)).toEqual([1, 2]);
 
     const again = open({ schema });
     expect(await again.count("ns", "u1", NOW)).toBe(0);
-    expect((await admin.query(`SELECT 1 FROM "${schema}".frontdesk_migrations`)).rowCount).toBe(1);
+    expect((await admin.query(`SELECT 1 FROM "${schema}".frontdesk_migrations`)).rowCount).toBe(2);
+  });
+
+  it("a schema migrated before the conditional delete existed gains it on the next open", async () => {
+    const schema = newSchema();
+    const before = open({ schema });
+    const key: SessionKey = { namespace: "ns", userId: "u1", id: "s1" };
+    await before.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 1), events: [eventOf(1)], now: NOW });
+    // Back to what a version-1 database looks like.
+    await admin.query(`DROP FUNCTION "${schema}".frontdesk_delete_at_version(text, text, text, bigint, bigint)`);
+    await admin.query(`DELETE FROM "${schema}".frontdesk_migrations WHERE version = 2`);
+
+    const after = open({ schema });
+    expect(await after.delete(key, { expectedVersion: 1, now: NOW })).toBe(true);
+    const { rows } = await admin.query<{ version: number }>(
+      `SELECT version FROM "${schema}".frontdesk_migrations ORDER BY version`,
+    );
+    expect(rows.map((row) => row.version)).toEqual([1, 2]);
   });
 
   it("nothing connects before the first call", async () => {

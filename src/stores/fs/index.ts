@@ -219,9 +219,13 @@ export function createFsStore(options: FsStoreOptions, _context: StoreContext = 
   const writeMeta = (paths: SessionPaths, meta: MetadataFile, beforeRename?: () => void): Promise<void> =>
     writeFileAtomic(paths.metadata, `${JSON.stringify(meta)}\n`, durability, beforeRename);
 
-  /** Renames the folder away first, so a crash mid-delete never leaves a half-deleted live session. */
-  const removeFolder = async (paths: SessionPaths): Promise<void> => {
+  /**
+   * Renames the folder away first, so a crash mid-delete never leaves a half-deleted live session.
+   * The rename is the delete's commit point: `beforeRename` runs right before it (a lock check).
+   */
+  const removeFolder = async (paths: SessionPaths, beforeRename?: () => void): Promise<void> => {
     const tombstone = paths.tombstone();
+    beforeRename?.();
     try {
       await rename(paths.dir, tombstone);
     } catch (error) {
@@ -282,14 +286,19 @@ export function createFsStore(options: FsStoreOptions, _context: StoreContext = 
   };
 
   /** Settles the scopes a session's last commit wrote, then removes the session. Holds the session lock. */
-  const deleteLocked = async (key: SessionKey, paths: SessionPaths, meta: MetadataFile): Promise<void> => {
+  const deleteLocked = async (
+    key: SessionKey,
+    paths: SessionPaths,
+    meta: MetadataFile,
+    beforeRename?: () => void,
+  ): Promise<void> => {
     if (meta.scopeWrites.length > 0) {
       await withScopeLocks(key.namespace, key.userId, meta.scopeWrites, async () => {
         for (const scope of meta.scopeWrites)
           await settleScope(key.namespace, scopePaths(key.namespace, scope, key.userId));
       });
     }
-    await removeFolder(paths);
+    await removeFolder(paths, beforeRename);
   };
 
   const keyId = (key: SessionKey): string => `${key.namespace}\0${key.userId ?? ""}\0${key.id}`;
@@ -537,18 +546,28 @@ export function createFsStore(options: FsStoreOptions, _context: StoreContext = 
       });
     },
 
-    delete(key) {
+    delete(key, condition) {
       return run("delete the session", async () => {
         const paths = layout.session(key);
         if (!(await exists(paths.dir))) return false;
-        return withLock(paths.lock, lockSettings, async () => {
+        // The same lock commits take: the check below and the rename in deleteLocked are one step.
+        return withLock(paths.lock, lockSettings, async (guard) => {
           const meta = await readMeta(paths);
           if (!meta) {
             // A create that crashed before its commit point: not a session, but clear it away.
             await removeFolder(paths);
             return false;
           }
-          await deleteLocked(key, paths, meta);
+          if (condition) {
+            // Expired counts as absent: left untouched for sweep.
+            if (isExpired(meta.header, condition.now)) return false;
+            if (meta.header.version !== condition.expectedVersion) {
+              throw new FrontdeskError("conflict", "The session changed since it was read", {
+                details: { currentVersion: meta.header.version },
+              });
+            }
+          }
+          await deleteLocked(key, paths, meta, () => guard.assertHeld());
           emit(key, null, 0);
           return true;
         });

@@ -170,9 +170,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return n;
     },
 
-    async delete(key) {
+    async delete(key, condition) {
       open();
       const id = roomKey(key);
+      if (condition) {
+        const room = live(key, condition.now);
+        if (!room) return false;
+        if (room.header.version !== condition.expectedVersion) {
+          throw new FrontdeskError("conflict", "The session changed since it was read", {
+            details: { currentVersion: room.header.version },
+          });
+        }
+      }
       const had = rooms.delete(id);
       if (had) for (const listener of listeners.get(id) ?? []) queueMicrotask(() => listener(0));
       return had;

@@ -7,6 +7,7 @@ import type {
   ApiKeyRecord,
   Commit,
   CommitResult,
+  DeleteCondition,
   EventRange,
   IdempotencyRecord,
   ListPage,
@@ -516,8 +517,18 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
       return rows[0]?.n ?? 0;
     }),
 
-    delete: guarded(async (key: SessionKey): Promise<boolean> => {
-      const { rows } = await query<{ deleted: boolean }>(sql.delete, [key.namespace, ownerOf(key.userId), key.id]);
+    delete: guarded(async (key: SessionKey, condition?: DeleteCondition): Promise<boolean> => {
+      const owner = ownerOf(key.userId);
+      // The conditional form checks expiry and version under the row lock, in the same transaction.
+      const { rows } = condition
+        ? await query<{ deleted: boolean }>(sql.deleteAtVersion, [
+            key.namespace,
+            owner,
+            key.id,
+            condition.expectedVersion,
+            condition.now,
+          ])
+        : await query<{ deleted: boolean }>(sql.delete, [key.namespace, owner, key.id]);
       const deleted = rows[0]?.deleted === true;
       if (deleted) {
         hintLocal(key, 0);

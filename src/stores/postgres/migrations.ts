@@ -86,6 +86,11 @@ export const MIGRATIONS: readonly Migration[] = [
       sweepFunction(s),
     ],
   },
+  {
+    version: 2,
+    name: "conditional delete",
+    up: (s) => [deleteAtVersionFunction(s)],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -203,6 +208,38 @@ function deleteFunction(s: string): string {
     IF NOT FOUND THEN
       RETURN false;
     END IF;
+    DELETE FROM ${s}.events WHERE sid = v_sid;
+    DELETE FROM ${s}.idempotency WHERE sid = v_sid;
+    RETURN true;
+  END
+  $fn$`;
+}
+
+/**
+ * The conditional delete (compare-and-delete), one statement so one transaction. The row is locked
+ * first: a concurrent commit either committed before (its version is what we compare) or waits and
+ * then finds the row gone. Absent or expired at p_now returns false and touches nothing; another
+ * version raises FD409 with it in DETAIL and deletes nothing. The events are deleted by a later
+ * statement, whose snapshot sees every event a commit added before the lock was taken.
+ */
+function deleteAtVersionFunction(s: string): string {
+  return `CREATE OR REPLACE FUNCTION ${s}.frontdesk_delete_at_version(
+    p_namespace text, p_user_id text, p_id text, p_expected bigint, p_now bigint
+  ) RETURNS boolean LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_sid bigint;
+    v_version integer;
+    v_expires_at bigint;
+  BEGIN
+    SELECT sid, version, expires_at INTO v_sid, v_version, v_expires_at FROM ${s}.sessions
+      WHERE namespace = p_namespace AND user_id = p_user_id AND id = p_id FOR UPDATE;
+    IF NOT FOUND OR (v_expires_at IS NOT NULL AND v_expires_at <= p_now) THEN
+      RETURN false;
+    END IF;
+    IF v_version <> p_expected THEN
+      RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'session changed', DETAIL = v_version::text;
+    END IF;
+    DELETE FROM ${s}.sessions WHERE sid = v_sid;
     DELETE FROM ${s}.events WHERE sid = v_sid;
     DELETE FROM ${s}.idempotency WHERE sid = v_sid;
     RETURN true;

@@ -22,6 +22,7 @@ export function statements(s: string, tag: string) {
     touch: `UPDATE ${s}.sessions SET expires_at = $4, last_accessed_at = $5 WHERE ${key} AND ${live("$6")}`,
     count: `SELECT count(*)::integer AS n FROM ${s}.sessions WHERE namespace = $1 AND user_id = $2 AND ${live("$3")}`,
     delete: `SELECT ${s}.frontdesk_delete($1, $2, $3) AS deleted`,
+    deleteAtVersion: `SELECT ${s}.frontdesk_delete_at_version($1, $2, $3, $4, $5) AS deleted`,
     sweep: `SELECT ${s}.frontdesk_sweep($1, $2) AS n`,
     // Hints go out after the commit, batched, in their own transaction with synchronous_commit
     // off: a NOTIFY inside the commit holds PostgreSQL's database-wide notify lock across the

@@ -301,10 +301,12 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
 
     count: (namespace, userId, now) => run((c) => c.zcount(keys.ownerExpiry(namespace, userId), `(${now}`, "+inf")),
 
-    delete: (key) =>
+    delete: (key, condition) =>
       run(async (c) => {
         const k = keys.session(key);
-        const removed = (await runScript(c, REMOVE, removeKeys(k), [k.member, k.ref, "", k.channel])) === 1;
+        // With a condition the script checks expiry and version before deleting, atomically.
+        const args = [k.member, k.ref, "", k.channel, condition?.expectedVersion ?? "", condition?.now ?? ""];
+        const removed = (await runScript(c, REMOVE, removeKeys(k), args)) === 1;
         if (removed) hintLocally(k.channel, 0);
         return removed;
       }),
@@ -322,7 +324,7 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
               const key = keys.parseRef(ref);
               if (!key) return c.zrem(keys.expiry, ref).then(() => 0);
               const k = keys.session(key);
-              return runScript(c, REMOVE, removeKeys(k), [k.member, k.ref, now, ""]);
+              return runScript(c, REMOVE, removeKeys(k), [k.member, k.ref, now, "", "", ""]);
             }),
           );
           removed += results.filter((r) => r === 1).length;

@@ -139,18 +139,26 @@ return 1
  * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace created, 5 namespace updated,
  *       6 owner created, 7 owner updated, 8 owner expiry, 9 store expiry
  * ARGV: 1 member, 2 ref, 3 now ("" = unconditional delete; else only when expired at now, for
- *       sweep), 4 channel ("" = no hint)
+ *       sweep), 4 channel ("" = no hint), 5 expectedVersion ("" = any; else a conditional delete:
+ *       only a session live at ARGV 6 and at exactly this version), 6 now of the condition
  * Returns 1 when a header was removed, 0 otherwise (index entries of a missing header are still
- * cleaned, so a reclaimed session does not linger in indexes).
+ * cleaned, so a reclaimed session does not linger in indexes; a conditional delete of an absent or
+ * expired session touches nothing). A conditional delete of another version replies
+ * `FDCONFLICT <version>` and deletes nothing.
  */
 export const REMOVE = script(
   "remove",
   `${EXPIRY_HELPERS}
-local x = redis.call('HGET', KEYS[1], 'x')
+local cur = redis.call('HMGET', KEYS[1], 'x', 'v')
+local x = cur[1]
 if ARGV[3] ~= '' and is_live(x, tonumber(ARGV[3])) then
   -- Touched since the sweep looked: heal its expiry entry so the sweep cannot see it again.
   redis.call('ZADD', KEYS[9], expiry_score(x), ARGV[2])
   return 0
+end
+if ARGV[5] ~= '' then
+  if not is_live(x, tonumber(ARGV[6])) then return 0 end
+  if tonumber(cur[2]) ~= tonumber(ARGV[5]) then return redis.error_reply('FDCONFLICT ' .. cur[2]) end
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])

@@ -9,6 +9,7 @@ import type {
   ApiKeyRecord,
   Commit,
   CommitResult,
+  DeleteCondition,
   EventRange,
   IdempotencyRecord,
   ListPage,
@@ -178,9 +179,11 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     count: (namespace, userId, now) => run((c) => c.count.get(namespace, ownerOf(userId), now) as number),
 
-    delete: (key) =>
+    delete: (key, condition) =>
       run((c) => {
-        const removed = c.write.immediate(c.deleteSession, [key.namespace, ownerOf(key.userId), key.id]) > 0;
+        const removed = condition
+          ? c.deleteAtVersion.immediate(key, condition)
+          : c.write.immediate(c.deleteSession, [key.namespace, ownerOf(key.userId), key.id]) > 0;
         const subscription = subscriptions.get(subscriptionId(key));
         if (removed && subscription) {
           subscription.mark = "";
@@ -363,6 +366,8 @@ interface Connection {
   listStatement(sql: string): Database.Statement;
   count: Database.Statement;
   deleteSession: Database.Statement;
+  /** The conditional delete: one IMMEDIATE transaction; true when deleted, false when absent or expired. */
+  deleteAtVersion: Database.Transaction<(key: SessionKey, condition: DeleteCondition) => boolean>;
   sweep: Database.Statement;
   selectScope: Database.Statement;
   selectIdempotency: Database.Statement;
@@ -600,6 +605,20 @@ function prepare(db: Database.Database): Connection {
     return rid;
   });
 
+  // The version and expiry are matched in the DELETE itself (the cascade trigger takes the events,
+  // tags and idempotency records with the row); only a miss reads the row, to tell absent from stale.
+  const deleteLiveAtVersion = db.prepare(`DELETE FROM sessions WHERE ${BY_KEY} AND version = ? AND ${LIVE}`);
+  const deleteAtVersion = db.transaction((key: SessionKey, condition: DeleteCondition): boolean => {
+    const owner = ownerOf(key.userId);
+    const { expectedVersion, now } = condition;
+    if (deleteLiveAtVersion.run(key.namespace, owner, key.id, expectedVersion, now).changes > 0) return true;
+    const current = selectVersion.get(key.namespace, owner, key.id) as VersionRow | undefined;
+    if (!current || (current.expires_at !== null && current.expires_at <= now)) return false;
+    throw new FrontdeskError("conflict", "The session changed since it was read", {
+      details: { currentVersion: current.version },
+    });
+  });
+
   const events = (order: "ASC" | "DESC", typed: boolean): Database.Statement =>
     db
       .prepare(
@@ -638,6 +657,7 @@ function prepare(db: Database.Database): Connection {
     listStatement,
     count: db.prepare(`SELECT count(*) FROM sessions WHERE namespace = ? AND user_id = ? AND ${LIVE}`).pluck(),
     deleteSession: db.prepare(`DELETE FROM sessions WHERE ${BY_KEY}`),
+    deleteAtVersion,
     sweep: db.prepare(
       "DELETE FROM sessions WHERE rid IN (SELECT rid FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
     ),

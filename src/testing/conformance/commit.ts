@@ -237,6 +237,158 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       assert.equal(await c.store.delete(k), false);
     });
 
+    it("a conditional delete at the current version removes header, events and idempotency records", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
+      await c.store.commit({
+        key: k,
+        expectedVersion: 1,
+        header: headerFor(k, now, 2, 1),
+        events: [event(1, now)],
+        idempotency: { key: "idem", fingerprint: "f", firstSeq: 1, lastSeq: 1, version: 2, at: now },
+        now,
+      });
+      assert.equal(await c.store.delete(k, { expectedVersion: 2, now }), true);
+      assert.equal(await c.store.get(k, now), undefined);
+      assert.deepEqual(await c.store.readEvents(k, {}), []);
+      assert.equal(await c.store.findIdempotency(k, "idem"), undefined);
+      assert.equal(await c.store.delete(k), false);
+    });
+
+    it("a conditional delete at a stale version throws conflict and deletes nothing", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
+      await c.store.commit({
+        key: k,
+        expectedVersion: 1,
+        header: headerFor(k, now, 2, 2),
+        events: [event(1, now), event(2, now)],
+        idempotency: { key: "idem", fingerprint: "f", firstSeq: 1, lastSeq: 2, version: 2, at: now },
+        now,
+      });
+      // 2 ** 40: versions are compared whole, whatever width the backend stores them in.
+      for (const stale of [1, 3, 2 ** 40]) {
+        let caught: unknown;
+        try {
+          await c.store.delete(k, { expectedVersion: stale, now });
+        } catch (error) {
+          caught = error;
+        }
+        assert.equal((caught as { code?: string }).code, "conflict");
+        assert.equal((caught as { details?: { currentVersion?: number } }).details?.currentVersion, 2);
+      }
+      const header = await c.store.get(k, now);
+      assert.equal(header?.version, 2);
+      assert.deepEqual(header?.state, { v: 2 });
+      assert.deepEqual(
+        (await c.store.readEvents(k, {})).map((e) => e.seq),
+        [1, 2],
+      );
+      assert.equal((await c.store.findIdempotency(k, "idem"))?.lastSeq, 2);
+    });
+
+    it("a conditional delete of an absent or expired session returns false and touches nothing", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      assert.equal(await c.store.delete(key(c, "ghost"), { expectedVersion: 1, now }), false);
+      assert.equal(await c.store.get(key(c, "ghost"), now), undefined);
+      const k = key(c);
+      // headerFor expires 60 s after `now`.
+      await c.store.commit({
+        key: k,
+        expectedVersion: 0,
+        header: headerFor(k, now, 1, 1),
+        events: [event(1, now)],
+        now,
+      });
+      const later = now + 60_000;
+      assert.equal(await c.store.delete(k, { expectedVersion: 1, now: later }), false);
+      assert.equal(await c.store.delete(k, { expectedVersion: 7, now: later }), false);
+      // Left for sweep: still there for a clock that has it live, events included.
+      assert.equal((await c.store.get(k, now))?.version, 1);
+      assert.equal((await c.store.readEvents(k, {})).length, 1);
+    });
+
+    it("two concurrent conditional deletes at the same version: exactly one deletes", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const other = (await c.peer()) ?? c.store;
+      for (let round = 0; round < 10; round++) {
+        const k = key(c, `race-${round}`);
+        await c.store.commit({
+          key: k,
+          expectedVersion: 0,
+          header: headerFor(k, now, 1, 1),
+          events: [event(1, now)],
+          now,
+        });
+        const results = await Promise.all([
+          c.store.delete(k, { expectedVersion: 1, now }),
+          other.delete(k, { expectedVersion: 1, now }),
+        ]);
+        assert.deepEqual(
+          results.filter((deleted) => deleted),
+          [true],
+        );
+        assert.equal(await c.store.get(k, now), undefined);
+        assert.deepEqual(await c.store.readEvents(k, {}), []);
+      }
+    });
+
+    it("a commit racing a conditional delete at the same version: exactly one wins, whole", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const other = (await c.peer()) ?? c.store;
+      for (let round = 0; round < 20; round++) {
+        const k = key(c, `race-${round}`);
+        await c.store.commit({
+          key: k,
+          expectedVersion: 0,
+          header: headerFor(k, now, 1, 1),
+          events: [event(1, now)],
+          now,
+        });
+        const commit = () =>
+          (round % 2 ? other : c.store).commit({
+            key: k,
+            expectedVersion: 1,
+            header: headerFor(k, now, 2, 3),
+            events: [event(2, now), event(3, now)],
+            now,
+          });
+        const remove = () => (round % 2 ? c.store : other).delete(k, { expectedVersion: 1, now });
+        // Alternate which one starts first, so both orders get their chance on every store.
+        const [committed, deleted] =
+          round % 4 < 2
+            ? await Promise.allSettled([commit(), remove()])
+            : await Promise.allSettled([remove(), commit()]).then(([d, m]) => [m, d] as const);
+        const header = await c.store.get(k, now);
+        const seqs = (await c.store.readEvents(k, {})).map((e) => e.seq);
+        if (committed.status === "fulfilled") {
+          // The commit came first: the delete saw version 2 and removed nothing.
+          assert.equal(deleted.status, "rejected");
+          const error = (deleted as PromiseRejectedResult).reason as {
+            code?: string;
+            details?: Record<string, unknown>;
+          };
+          assert.equal(error.code, "conflict");
+          assert.equal(error.details?.currentVersion, 2);
+          assert.equal(header?.version, 2);
+          assert.deepEqual(seqs, [1, 2, 3]);
+        } else {
+          // The delete came first: the commit found nothing, and nothing of it was left behind.
+          assert.equal((committed.reason as { code?: string }).code, "not_found");
+          assert.deepEqual(deleted, { status: "fulfilled", value: true });
+          assert.equal(header, undefined);
+          assert.deepEqual(seqs, []);
+        }
+      }
+    });
+
     it("API keys are stored by hash, found, listed and revoked once", async () => {
       const c = ctx();
       const now = c.clock.now();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { JsonObject, SessionEvent } from "../../core/model.ts";
+import { SessionManager } from "../../core/session-manager.ts";
 import { type CaseContext, codeOf } from "./context.ts";
 import type { Runner } from "./harness.ts";
 
@@ -313,6 +314,65 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
       assert.equal(await codeOf(sessions.readEvents(id)), "not_found");
       assert.equal(await codeOf(sessions.addMessage(id, { role: "user", content: "again" })), "not_found");
       assert.equal(await sessions.delete(id), false);
+    });
+
+    it("delete with expectedVersion: another version is precondition_failed and leaves the session intact", async () => {
+      const sessions = ctx().manager();
+      const { id, version } = await sessions.create({ state: { keep: true } });
+      const appended = await sessions.appendEvents(id, [{ type: "custom", name: "n", data: 1 }]);
+      assert.equal(appended.version, version + 1);
+      let caught: unknown;
+      try {
+        await sessions.delete(id, { expectedVersion: version });
+      } catch (error) {
+        caught = error;
+      }
+      assert.equal((caught as { code?: string }).code, "precondition_failed");
+      assert.equal((caught as { details?: { currentVersion?: number } }).details?.currentVersion, appended.version);
+      const after = await sessions.get(id);
+      assert.equal(after.version, appended.version);
+      assert.deepEqual(after.state, { keep: true });
+      assert.deepEqual(
+        (await sessions.readEvents(id)).map((e) => e.seq),
+        Array.from({ length: appended.lastSeq }, (_, i) => i + 1),
+      );
+      assert.equal(await sessions.delete(id, { expectedVersion: appended.version }), true);
+      assert.equal(await codeOf(sessions.get(id)), "not_found");
+      assert.equal(await sessions.delete(id, { expectedVersion: appended.version }), false);
+      assert.equal(await codeOf(sessions.delete(id, { expectedVersion: -1 })), "invalid_request");
+    });
+
+    it("delete with expectedVersion racing an update: exactly one wins", async () => {
+      const c = ctx();
+      const sessions = c.manager<Counter>({ initial: () => ({ count: 0 }) });
+      // On a shared backend the delete goes through another instance, so no in-process lock orders them.
+      const peer = await c.peer();
+      const deleter = peer
+        ? new SessionManager<Counter>(() => ({ count: 0 }), peer, c.namespace, { clock: c.clock })
+        : sessions;
+      for (let round = 0; round < 10; round++) {
+        const { id, version } = await sessions.create();
+        const update = () => sessions.update(id, (s) => ({ ...s, count: s.count + 1 }));
+        const remove = () => deleter.delete(id, { expectedVersion: version });
+        const [updated, deleted] =
+          round % 2
+            ? await Promise.allSettled([update(), remove()])
+            : await Promise.allSettled([remove(), update()]).then(([d, u]) => [u, d] as const);
+        if (updated.status === "fulfilled") {
+          assert.equal(deleted.status, "rejected");
+          const error = (deleted as PromiseRejectedResult).reason as {
+            code?: string;
+            details?: Record<string, unknown>;
+          };
+          assert.equal(error.code, "precondition_failed");
+          assert.equal(error.details?.currentVersion, version + 1);
+          assert.equal((await sessions.get(id)).state.count, 1);
+        } else {
+          assert.equal((updated.reason as { code?: string }).code, "not_found");
+          assert.deepEqual(deleted, { status: "fulfilled", value: true });
+          assert.equal(await codeOf(sessions.get(id)), "not_found");
+        }
+      }
     });
   });
 }
