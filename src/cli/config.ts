@@ -44,10 +44,13 @@ export const ServeConfigSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS).optional(),
   /** Server and store limits (`ServerLimits`): sizes in bytes, counts, rates; see docs/cli.md. */
   limits: LimitsSchema.optional(),
+  /** The agent part (agents, models, prompts, tools, defaultAgent, summarization) is checked by src/agent/config.ts. */
   agents: z.unknown().optional(),
   models: z.unknown().optional(),
   prompts: z.unknown().optional(),
   tools: z.unknown().optional(),
+  defaultAgent: z.unknown().optional(),
+  summarization: z.unknown().optional(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 

@@ -17,9 +17,11 @@ import {
 import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
 import { SessionManager } from "../core/session-manager.ts";
+import { registerMcpRoutes } from "../mcp/http.ts";
 import type { SessionStore } from "../stores/types.ts";
 import { AgentHost, type AgentServerOptions } from "./agents.ts";
-import { Authenticator, credentialOf, WS_BEARER_PROTOCOL_PREFIX, WS_PROTOCOL } from "./auth.ts";
+import { Authenticator, credentialOf, unauthorized, WS_BEARER_PROTOCOL_PREFIX, WS_PROTOCOL } from "./auth.ts";
+import { registerConsole } from "./console.ts";
 import type { ServerContext } from "./context.ts";
 import { sendError, serverUnavailable } from "./http-errors.ts";
 import { coreLimitsOf, resolveLimits, type ServerLimits } from "./limits.ts";
@@ -292,6 +294,16 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(streamRoutes(context));
   await app.register(agentRoutes(context));
   await app.register(opsRoutes(context, { metricsAuth: options.metricsAuth ?? "admin" }));
+  // MCP over streamable HTTP, behind the same API-key auth and rate limit as every /v1 route.
+  await registerMcpRoutes(app, {
+    sessions: manager,
+    routeConfig: { auth: "user" },
+    authenticate: async (request) => {
+      if (!request.principal) throw unauthorized();
+      return request.principal;
+    },
+  });
+  await registerConsole(app, {});
   await app.ready();
   return app;
 }

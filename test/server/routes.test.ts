@@ -756,11 +756,12 @@ describe("operations", () => {
     expect(doc.components.securitySchemes.bearerAuth).toEqual({ type: "http", scheme: "bearer" });
   });
 
-  it("GET / serves the console placeholder", async () => {
-    const res = await h.app.inject({ method: "GET", url: "/" });
+  it("GET / serves the web console, with a policy that forbids inline scripts", async () => {
+    const res = await h.app.inject({ method: "GET", url: "/", headers: { accept: "text/html" } });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toContain("text/html");
-    expect(res.body).toContain("console is not built");
+    expect(res.headers["content-security-policy"]).toContain("script-src 'self'");
+    expect(res.body).toMatch(/id="root"|console is not built/);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { pino } from "pino";
+import { agentConfigFrom } from "../../agent/config.ts";
 import type { ServerLimits } from "../../server/limits.ts";
 import { openStore } from "../../stores/registry.ts";
 import type { SessionStore } from "../../stores/types.ts";
@@ -130,6 +131,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
                 ? null
                 : config.defaultTtlSeconds * 1000,
           logger: { level, stream: io.stderr },
+          agents: { config: agentConfigFrom(config, io.env, { source: options.config ?? null }) },
         });
         // Only once the port is ours: a key printed by a start that then failed would be easy to miss.
         if (needsFirstKey) await createFirstKey(store, io);

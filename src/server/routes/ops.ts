@@ -9,17 +9,6 @@ import { ERROR_RESPONSES } from "../schemas.ts";
 const TAGS = ["operations"];
 const READY_TIMEOUT_MS = 2_000;
 
-const CONSOLE_PLACEHOLDER = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Frontdesk</title></head>
-<body>
-<h1>Frontdesk</h1>
-<p>The web console is not built yet. The HTTP API is at <code>/v1</code>; its description is at
-<a href="/openapi.json">/openapi.json</a>.</p>
-</body>
-</html>
-`;
-
 export interface OpsOptions {
   /** `admin`: /metrics needs an admin key; `public`: anyone who can reach the port may scrape. */
   metricsAuth: "admin" | "public";
@@ -105,13 +94,6 @@ export function opsRoutes(context: ServerContext, options: OpsOptions) {
 
     app.get("/openapi.json", { schema: { hide: true } }, async (_request, reply) =>
       reply.type("application/json; charset=utf-8").serializer(JSON.stringify).send(root.swagger()),
-    );
-
-    app.get("/", { schema: { hide: true } }, async (_request, reply) =>
-      reply
-        .type("text/html; charset=utf-8")
-        .serializer((payload: unknown) => String(payload))
-        .send(CONSOLE_PLACEHOLDER),
     );
   };
 }

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
+import { isFrontdeskError } from "../../core/errors.ts";
 import type { Session } from "../../core/session-manager.ts";
 import {
   etagOf,
@@ -236,18 +236,10 @@ export function sessionRoutes(context: ServerContext) {
         },
       },
       async (request, reply) => {
-        const manager = scopedManager(context, request);
         const expectedVersion = expectedVersionOf(request.headers["if-match"]);
-        if (expectedVersion !== undefined) {
-          // The store's delete takes no version, so this check and the delete are two steps.
-          const current = await manager.get(request.params.id);
-          if (current.version !== expectedVersion) {
-            throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
-              details: { currentVersion: current.version },
-            });
-          }
-        }
-        if (!(await manager.delete(request.params.id))) throw notFound();
+        // With If-Match the store checks the version and deletes in one atomic step (412 on a mismatch).
+        const deleted = await scopedManager(context, request).delete(request.params.id, { expectedVersion });
+        if (!deleted) throw notFound();
         return reply.code(204).send(null);
       },
     );
