@@ -5,6 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
+import { benchAgent } from "./agent.ts";
 import { benchHttp } from "./http.ts";
 import { benchMcp } from "./mcp.ts";
 import type { Measurement, Section } from "./measure.ts";
@@ -35,6 +36,7 @@ const wanted = (name: string) => only.length === 0 || only.includes(name);
 if (wanted("stores")) sections.push(...withStoreChecks(await benchStores()));
 if (wanted("http")) sections.push(...(await benchHttp()));
 if (wanted("mcp")) sections.push(...(await benchMcp()));
+if (wanted("agent")) sections.push(...(await benchAgent()));
 
 function withStoreChecks(found: Section[]): Section[] {
   const rows = found.flatMap((s) => s.rows);

@@ -5,7 +5,6 @@ import type { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RESOURCE_NOT_FOUND } from "../../src/mcp/server.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
-import { createApp } from "../../src/server/app.ts";
 import { type RunningServer, startServer } from "../../src/server/listen.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import { call, structured } from "./helpers.ts";
