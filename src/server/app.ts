@@ -7,7 +7,12 @@
  */
 import swagger from "@fastify/swagger";
 import websocket from "@fastify/websocket";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from "fastify";
 import {
   createJsonSchemaTransform,
   createJsonSchemaTransformObject,
@@ -26,6 +31,7 @@ import type { ServerContext } from "./context.ts";
 import { sendError, serverUnavailable } from "./http-errors.ts";
 import { coreLimitsOf, resolveLimits, type ServerLimits } from "./limits.ts";
 import { type AppLoggerOption, hashSessionId, loggerOptionsOf, routeTemplateOf } from "./logging.ts";
+import { LruMap } from "./lru-map.ts";
 import { createServerMetrics } from "./metrics.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { agentRoutes } from "./routes/agent.ts";
@@ -154,6 +160,16 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     draining: false,
   };
   const countStoreError = (): void => metrics.storeErrors.inc();
+  // The log binding hashes the session id on every request; the hash of an id never changes.
+  const sessionHashes = new LruMap<string, string>(1024);
+  const sessionHashOf = (id: string): string => {
+    let hash = sessionHashes.get(id);
+    if (hash === undefined) {
+      hash = hashSessionId(id);
+      sessionHashes.set(id, hash);
+    }
+    return hash;
+  };
 
   const app = Fastify({
     logger: loggerOptionsOf(options.logger) as FastifyServerOptions["logger"],
@@ -236,7 +252,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     }
     const id = (request.params as { id?: unknown } | null)?.id;
     if (typeof id === "string") {
-      request.log = request.log.child({ session: hashSessionId(id) });
+      // request.log is already this request's own child (Fastify binds reqId per request), so
+      // adding the binding to it is the same as a further child, without building one.
+      const log = request.log as FastifyRequest["log"] & { setBindings?: (bindings: object) => void };
+      if (typeof log.setBindings === "function") log.setBindings({ session: sessionHashOf(id) });
+      else request.log = log.child({ session: sessionHashOf(id) });
       reply.log = request.log;
     }
     const auth = request.routeOptions.config?.auth ?? "none";

@@ -6,6 +6,7 @@ import { API_KEY_PATTERN, createApiKey, hashApiKey, listApiKeys, revokeApiKey } 
 import { createApp } from "../../src/server/app.ts";
 import { Authenticator, credentialOf } from "../../src/server/auth.ts";
 import { isLoopbackHost, startServer } from "../../src/server/listen.ts";
+import { hashSessionId } from "../../src/server/logging.ts";
 import { LruMap } from "../../src/server/lru-map.ts";
 import { RateLimiter } from "../../src/server/rate-limit.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
@@ -210,6 +211,33 @@ describe("logs", () => {
     expect(text).not.toContain(key.slice(3, 20));
     expect(text).not.toContain("Bearer");
     expect(text).not.toMatch(/\n\s+at /);
+  });
+
+  it("bind each request's own hashed session id, and only to that request's lines", async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, callback) {
+        lines.push(String(chunk));
+        callback();
+      },
+    });
+    const store = createMemoryStore();
+    const { key } = await createApiKey(store, { userId: "alice" });
+    const app = await createApp({ store, logger: { level: "info", stream } });
+    for (const id of ["first-id", "second-id", "first-id"]) {
+      await app.inject({ method: "GET", url: `/v1/sessions/${id}`, headers: bearer(key) });
+    }
+    await app.inject({ method: "GET", url: "/v1/sessions", headers: { authorization: "Bearer nope" } });
+    await app.close();
+    const refused = lines.map((line) => JSON.parse(line)).filter((line) => line.msg === "request refused");
+    expect(refused.map((line) => line.session)).toEqual([
+      hashSessionId("first-id"),
+      hashSessionId("second-id"),
+      hashSessionId("first-id"),
+      undefined,
+    ]);
+    // One binding per line: a second request never stacks its id onto the first's logger.
+    for (const line of lines) expect(line.match(/"session":/g)?.length ?? 0).toBeLessThanOrEqual(1);
   });
 
   it("of unexpected failures carry a scrubbed message and no stack", async () => {
