@@ -6,6 +6,7 @@ import type { SessionStore } from "../stores/types.ts";
 import type { AgentHost } from "./agents.ts";
 import { type Authenticator, actingUserOf, listingUserOf, type Principal, unauthorized } from "./auth.ts";
 import type { ServerLimits } from "./limits.ts";
+import { LruMap } from "./lru-map.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { StreamHub } from "./streams.ts";
@@ -48,9 +49,27 @@ const principalOf = (request: FastifyRequest): Principal => {
 };
 
 /** The manager bound to the user this request acts for. Every session route goes through it. */
+/** Bound views are immutable (every field readonly, no cached data), so one per user is reused. */
+const VIEW_CACHE_SIZE = 1024;
+const boundViews = new WeakMap<SessionManager, LruMap<string, SessionManager>>();
+
+function managerFor(manager: SessionManager, userId: string): SessionManager {
+  let views = boundViews.get(manager);
+  if (!views) {
+    views = new LruMap(VIEW_CACHE_SIZE);
+    boundViews.set(manager, views);
+  }
+  let view = views.get(userId);
+  if (!view) {
+    view = manager.forUser(userId);
+    views.set(userId, view);
+  }
+  return view;
+}
+
 export function scopedManager(context: ServerContext, request: FastifyRequest): SessionManager {
   const principal = principalOf(request);
-  return context.manager.forUser(actingUserOf(principal, request.query, request.headers));
+  return managerFor(context.manager, actingUserOf(principal, request.query, request.headers));
 }
 
 /** For listing: admins without a named user get the unbound view (every owner); everyone else a bound one. */
@@ -61,7 +80,7 @@ export function listingManager(context: ServerContext, request: FastifyRequest):
     if (!principal.admin) throw new FrontdeskError("forbidden", "Only admin keys may list every user");
     return context.manager;
   }
-  return context.manager.forUser(userId);
+  return managerFor(context.manager, userId);
 }
 
 /** `If-Match: "<version>"` → the expected version; `*` or no header → none. Weak tags never match (RFC 9110). */
