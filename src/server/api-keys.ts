@@ -2,7 +2,7 @@
  * API keys: `fd_` + base64url(32 random bytes) (256 bits). The store keeps only the SHA-256 of the
  * key and a short non-secret prefix for people to tell keys apart; the key itself is shown once.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash as oneShotHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
 import { assertUserId } from "../core/ids.ts";
@@ -17,7 +17,7 @@ export const API_KEY_PATTERN = /^fd_[A-Za-z0-9_-]{43}$/;
 export const API_KEY_PREFIX_LENGTH = 10;
 
 /** Hex SHA-256 of the whole key: what the store keeps and looks up. */
-export const hashApiKey = (key: string): string => createHash("sha256").update(key, "utf8").digest("hex");
+export const hashApiKey = (key: string): string => oneShotHash("sha256", key, "hex");
 
 /** Constant-time comparison of two hex SHA-256 digests. */
 export const sameHash = (a: string, b: string): boolean => {

@@ -3,13 +3,13 @@
  * WebSocket subprotocol (it may carry a key), no query string, no raw session id (the route
  * template is logged with a short hash of the id instead), no stack traces.
  */
-import { createHash } from "node:crypto";
+import { hash as oneShotHash } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import type { LoggerOptions } from "pino";
 import { describeError } from "./http-errors.ts";
 
 /** First 12 hex of the SHA-256 of a session id: enough to correlate log lines, useless to address a session. */
-export const hashSessionId = (id: string): string => createHash("sha256").update(id).digest("hex").slice(0, 12);
+export const hashSessionId = (id: string): string => oneShotHash("sha256", id, "hex").slice(0, 12);
 
 export type AppLoggerOption =
   | boolean
