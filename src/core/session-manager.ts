@@ -563,7 +563,8 @@ export class SessionManager<S extends object = JsonObject> {
     let appended: SessionEvent[] = [];
     let replayed: IdempotencyRecord | undefined;
 
-    const session = await this.write(ref, options, async (current, _loadScopes, now) => {
+    // Only the committed version and seq are returned, so the session is never built and frozen.
+    const { header: session } = await this.writeUnpresented(ref, options, async (current, _loadScopes, now) => {
       replayed = undefined;
       if (idempotencyKey !== undefined) {
         const record = await this.store.findIdempotency(key, idempotencyKey);
@@ -1049,6 +1050,19 @@ export class SessionManager<S extends object = JsonObject> {
     options: WriteOptions,
     plan: (current: SessionHeader, loadScopes: () => Promise<Scopes>, now: number) => Promise<WritePlan | "skip">,
   ): Promise<Session<S>> {
+    const { header, state } = await this.writeUnpresented(ref, options, plan);
+    return this.present(header, state);
+  }
+
+  /**
+   * {@link write} without building (and deep-freezing) the resulting session: for callers that only
+   * need the committed header's version and seq, never handed out.
+   */
+  private async writeUnpresented(
+    ref: SessionRef,
+    options: WriteOptions,
+    plan: (current: SessionHeader, loadScopes: () => Promise<Scopes>, now: number) => Promise<WritePlan | "skip">,
+  ): Promise<{ header: SessionHeader; state: JsonObject }> {
     const key = this.keyOf(ref);
     const expected =
       options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
@@ -1066,7 +1080,7 @@ export class SessionManager<S extends object = JsonObject> {
         // The plan runs before the version check so a retried idempotent append replays its first
         // result even though that first append moved the version past the retry's If-Match.
         const step = await plan(current, loadScopes, now);
-        if (step === "skip") return this.present(current, current.state);
+        if (step === "skip") return { header: current, state: current.state };
         if (expected !== undefined && current.version !== expected) {
           throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
             details: { currentVersion: current.version },
@@ -1079,7 +1093,7 @@ export class SessionManager<S extends object = JsonObject> {
           const state = scopes
             ? applyScopes(commit.header.state, scopesAfter(scopes, commit.scoped))
             : commit.header.state;
-          return this.present(commit.header, state);
+          return { header: commit.header, state };
         } catch (error) {
           const retryable = isFrontdeskError(error, "conflict") && error.details?.currentVersion !== undefined;
           const scopeRace = isFrontdeskError(error, "conflict") && error.details?.scope !== undefined;
