@@ -158,7 +158,22 @@ const errorOf = (error: unknown): { code: string; message: string } => toHttpErr
 
 /** One persisted event as an SSE frame: `id:` = seq, `event:` = type, `data:` = the event as JSON. */
 export const sseEventFrame = (event: SessionEvent): string =>
-  `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  `id: ${event.seq}\nevent: ${event.type}\ndata: ${eventJsonOf(event)}\n\n`;
+
+/**
+ * Every subscriber of a session receives the same deep-frozen event objects (core/live-tail.ts shares
+ * one follower per session), so each event is serialized once for all of them, not once per
+ * subscriber. Only frozen events are remembered: they cannot change after serialization.
+ */
+const eventJson = new WeakMap<SessionEvent, string>();
+const eventJsonOf = (event: SessionEvent): string => {
+  let json = eventJson.get(event);
+  if (json === undefined) {
+    json = JSON.stringify(event);
+    if (Object.isFrozen(event)) eventJson.set(event, json);
+  }
+  return json;
+};
 
 /** `text/event-stream` framing: `id:` = seq, `event:` = type, `data:` = the event as JSON. */
 export function sseTransport(raw: ServerResponse): StreamTransport {
@@ -205,16 +220,18 @@ export const WS_CLOSE_CODES: Record<StreamEnd, number> = { end: 1000, overflow: 
 
 /** JSON text frames: `{type:"event", event}`; the last one is `{type: <reason>, after}`. */
 export function wsTransport(socket: WebSocket): StreamTransport {
-  const send = (value: unknown, done?: () => void): void => {
+  const sendText = (text: string, done?: () => void): void => {
     if (socket.readyState !== socket.OPEN) {
       done?.();
       return;
     }
-    socket.send(JSON.stringify(value), () => done?.());
+    socket.send(text, () => done?.());
   };
+  const send = (value: unknown, done?: () => void): void => sendText(JSON.stringify(value), done);
   return {
     send(event, flushed) {
-      send({ type: "event", event }, flushed);
+      // Byte for byte JSON.stringify({ type: "event", event }), with the event serialized once.
+      sendText(`{"type":"event","event":${eventJsonOf(event)}}`, flushed);
     },
     buffered: () => socket.bufferedAmount,
     heartbeat() {

@@ -11,6 +11,7 @@ import type { SessionEvent } from "../../src/core/model.ts";
 import { SessionManager } from "../../src/core/session-manager.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
 import { type RunningServer, type StartServerOptions, startServer } from "../../src/server/listen.ts";
+import { sseEventFrame, wsTransport } from "../../src/server/streams.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 import { eventually, openStream } from "./helpers.ts";
@@ -481,5 +482,40 @@ describe("drain", () => {
     });
     // close() is idempotent.
     await l.server.close();
+  });
+});
+
+describe("frames of a shared event", () => {
+  const event = Object.freeze({
+    seq: 7,
+    id: "e7",
+    at: 1,
+    type: "message",
+    role: "user",
+    content: 'quote " and \u2028 line',
+  }) as unknown as SessionEvent;
+
+  it("are serialized once and identical for every subscriber, on SSE and WebSocket", () => {
+    const expectedSse = `id: 7\nevent: message\ndata: ${JSON.stringify(event)}\n\n`;
+    expect(sseEventFrame(event)).toBe(expectedSse);
+    expect(sseEventFrame(event)).toBe(expectedSse);
+    const sent: string[] = [];
+    const socket = {
+      OPEN: 1,
+      readyState: 1,
+      send(text: string, done: () => void) {
+        sent.push(text);
+        done();
+      },
+    };
+    for (let i = 0; i < 2; i++) wsTransport(socket as unknown as WebSocket).send(event, () => undefined);
+    expect(sent).toEqual([JSON.stringify({ type: "event", event }), JSON.stringify({ type: "event", event })]);
+  });
+
+  it("of an unfrozen event reflect its current content", () => {
+    const mutable = { seq: 1, id: "e1", at: 1, type: "message", role: "user", content: "a" };
+    expect(sseEventFrame(mutable as unknown as SessionEvent)).toContain('"content":"a"');
+    mutable.content = "b";
+    expect(sseEventFrame(mutable as unknown as SessionEvent)).toContain('"content":"b"');
   });
 });
