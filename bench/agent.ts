@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ModelMessage, streamText } from "ai";
 import { AgentSession } from "../src/agent/agent-session.ts";
+import { parseConfig } from "../src/agent/config.ts";
 import { OfflineLanguageModel } from "../src/agent/models/offline.ts";
 import { SessionManager } from "../src/core/session-manager.ts";
 import { openStore } from "../src/stores/registry.ts";
@@ -27,19 +28,23 @@ export async function benchAgent(): Promise<Section[]> {
         : { role: "assistant" as const, content: `answer ${i}: it is sunny in city ${i - 1}, about 21 degrees.` },
     );
     const model = new OfflineLanguageModel();
-    const bare = async () => {
-      const result = streamText({ model, messages: [...conversation, { role: "user", content: TURN }] });
-      for await (const _ of result.textStream) {
-        // drain the stream, as a turn does
-      }
-      await result.usage;
-    };
     for (const [label, url] of [
       ["memory", "memory:"],
       ["sqlite (full)", `sqlite:${join(dir, "full.db")}`],
       ["sqlite (normal)", `sqlite:${join(dir, "normal.db")}?durability=normal`],
     ] as const) {
       const store = await openStore(url);
+      // Each turn adds a user and an assistant message; the bare call's conversation grows the same way.
+      const grown: ModelMessage[] = [...conversation];
+      const bare = async () => {
+        grown.push({ role: "user", content: TURN });
+        const result = streamText({ model, messages: grown });
+        let reply = "";
+        for await (const text of result.textStream) reply += text;
+        await result.usage;
+        grown.push({ role: "assistant", content: reply });
+      };
+
       try {
         const sessions = new SessionManager(() => ({}), store, "bench-agent", { defaultTtlMs: null }).forUser("bench");
         const { id } = await sessions.create();
@@ -51,7 +56,13 @@ export async function benchAgent(): Promise<Section[]> {
               .map((m) => ({ type: "message", role: m.role, content: m.content as string })),
           );
         }
-        const agent = new AgentSession({ sessions, sessionId: id });
+        // The whole history fits the window and nothing is summarized, so the model sees the same
+        // conversation in both measurements and the difference is Frontdesk's own work.
+        const config = parseConfig({
+          models: { offline: { provider: "offline", model: "frontdesk-offline-1", contextWindow: 2_000_000 } },
+          summarization: { enabled: false },
+        });
+        const agent = new AgentSession({ sessions, sessionId: id, config });
         await agent.initialize();
         const results = await interleaved(
           {
@@ -94,7 +105,8 @@ export async function benchAgent(): Promise<Section[]> {
     {
       title: "Agent turn overhead",
       method:
-        `A turn of the built-in offline model on a session holding ${HISTORY.toLocaleString("en")} messages, through ` +
+        `A turn of the built-in offline model on a session holding ${HISTORY.toLocaleString("en")} messages (a context ` +
+        "window large enough for all of them, summarization off), through " +
         "`AgentSession.runTurn` (token-budgeted history window, turn lock, user and assistant messages and status " +
         "events persisted, stats), against the same model streaming its reply to the same conversation with nothing " +
         "around it. Both run in 5 alternating rounds of 8 turns; each keeps its median round. Overhead = the difference.",

@@ -5,7 +5,22 @@ import type { Json } from "../core/model.ts";
  * Token counting with a real BPE tokenizer (gpt-tokenizer, o200k_base). Other providers tokenize
  * differently, so counts are a close estimate for them; windows keep a margin for that.
  */
-export const countTokens = (text: string): number => (text.length === 0 ? 0 : countBpeTokens(text));
+export const countTokens = (text: string): number => {
+  if (text.length === 0) return 0;
+  if (text.length > MEMO_MAX_TEXT) return countBpeTokens(text);
+  const known = memo.get(text);
+  if (known !== undefined) return known;
+  const count = countBpeTokens(text);
+  // Every turn re-measures the whole history window; its messages never change, so their counts are
+  // kept (bounded, oldest dropped first) instead of being tokenized again on each turn.
+  if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
+  memo.set(text, count);
+  return count;
+};
+
+const MEMO_ENTRIES = 20_000;
+const MEMO_MAX_TEXT = 8_192;
+const memo = new Map<string, number>();
 
 /** Per-message overhead of chat formats (role markers, separators). */
 export const MESSAGE_OVERHEAD_TOKENS = 4;
