@@ -2,8 +2,12 @@
  * A Map that holds at most `capacity` entries, dropping the least recently used, so per-key
  * bookkeeping (key lookups, rate-limit buckets) stays bounded whatever the traffic (RELIABILITY rule 10).
  */
+const NONE: unique symbol = Symbol("none");
+
 export class LruMap<K, V> {
   private readonly entries = new Map<K, V>();
+  /** The most recently used key: touching it again needs no reordering (the common hot-key case). */
+  private newest: K | typeof NONE = NONE;
 
   constructor(private readonly capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new RangeError("capacity must be a positive integer");
@@ -11,10 +15,11 @@ export class LruMap<K, V> {
 
   get(key: K): V | undefined {
     const value = this.entries.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && key !== this.newest) {
       // Map keeps insertion order: re-inserting marks the entry most recently used.
       this.entries.delete(key);
       this.entries.set(key, value);
+      this.newest = key;
     }
     return value;
   }
@@ -22,6 +27,7 @@ export class LruMap<K, V> {
   set(key: K, value: V): void {
     this.entries.delete(key);
     this.entries.set(key, value);
+    this.newest = key;
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
@@ -30,6 +36,7 @@ export class LruMap<K, V> {
   }
 
   delete(key: K): boolean {
+    if (key === this.newest) this.newest = NONE;
     return this.entries.delete(key);
   }
 

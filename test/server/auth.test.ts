@@ -122,6 +122,30 @@ describe("authentication", () => {
     expect((await auth.authenticate(key)).userId).toBe("alice");
   });
 
+  it("evicts the least recently used entry, whichever was touched last", () => {
+    const lru = new LruMap<string, number>(3);
+    lru.set("a", 1);
+    lru.set("b", 2);
+    lru.set("c", 3);
+    lru.get("a"); // order: b c a
+    lru.get("a"); // touching the newest again changes nothing
+    lru.set("d", 4); // evicts b
+    expect(lru.get("b")).toBeUndefined();
+    lru.get("c"); // order: a d c
+    lru.delete("c"); // order: a d
+    lru.get("a"); // order: d a
+    lru.set("e", 5);
+    lru.set("f", 6); // evicts d
+    expect([lru.get("d"), lru.get("a"), lru.get("e"), lru.get("f")]).toEqual([undefined, 1, 5, 6]);
+    const withUndefinedKey = new LruMap<string | undefined, number>(2);
+    withUndefinedKey.set("x", 1);
+    withUndefinedKey.set(undefined, 2);
+    withUndefinedKey.get("x");
+    withUndefinedKey.get(undefined); // order: x undefined
+    withUndefinedKey.set("y", 3); // evicts x
+    expect([withUndefinedKey.get("x"), withUndefinedKey.get(undefined)]).toEqual([undefined, 2]);
+  });
+
   it("keeps its bookkeeping bounded", () => {
     const lru = new LruMap<number, number>(3);
     for (let i = 0; i < 10; i++) lru.set(i, i);
