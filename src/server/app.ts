@@ -259,10 +259,12 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       else request.log = log.child({ session: sessionHashOf(id) });
       reply.log = request.log;
     }
-    const auth = request.routeOptions.config?.auth ?? "none";
+    // Fastify builds a fresh routeOptions object on every read: read it once.
+    const route = request.routeOptions;
+    const auth = route.config?.auth ?? "none";
     if (auth === "none") return;
     // Only the WebSocket route takes a key from the subprotocol list (browsers cannot set headers there).
-    const websocket = request.routeOptions.url === WS_ROUTE && typeof request.headers.upgrade === "string";
+    const websocket = route.url === WS_ROUTE && typeof request.headers.upgrade === "string";
     const principal = await context.auth.authenticate(credentialOf(request.headers, websocket));
     if (auth === "admin" && !principal.admin) throw new FrontdeskError("forbidden", "This needs an admin key");
     request.principal = principal;

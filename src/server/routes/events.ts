@@ -43,8 +43,10 @@ export function eventRoutes(context: ServerContext) {
         },
       },
       async (request, reply) => {
-        let expectedVersion = expectedVersionOf(request.headers["if-match"]);
-        const idempotencyKey = request.headers["idempotency-key"];
+        // After validation Fastify merges a fresh copy of the headers on every read: read them once.
+        const headers = request.headers;
+        let expectedVersion = expectedVersionOf(headers["if-match"]);
+        const idempotencyKey = headers["idempotency-key"];
         const body = request.body;
         const inputs = "events" in body && Array.isArray(body.events) && !("type" in body) ? body.events : [body];
         const manager = scopedManager(context, request);
