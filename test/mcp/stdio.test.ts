@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { SessionManager } from "../../src/core/session-manager.ts";
 import { openStore } from "../../src/stores/registry.ts";
 import { call, resourceJson, scratch, structured } from "./helpers.ts";
@@ -11,27 +10,12 @@ import { call, resourceJson, scratch, structured } from "./helpers.ts";
 const ENTRY = fileURLToPath(new URL("./fixtures/stdio-entry.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "bin/frontdesk.js");
-/** `frontdesk mcp` is tested too once the CLI has the command and dist is built. */
-const cliHasMcp =
-  existsSync(join(ROOT, "dist/cli/main.js")) &&
-  existsSync(join(ROOT, "dist/mcp/stdio.js")) &&
-  /["'`]mcp["'`]/.test(readFileSync(join(ROOT, "dist/cli/main.js"), "utf8") + readCommands());
-
-function readCommands(): string {
-  try {
-    const dir = join(ROOT, "dist/cli/commands");
-    return ["mcp.js"].map((f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : "")).join("");
-  } catch {
-    return "";
-  }
-}
-
-const launches: [string, string[], boolean][] = [
-  ["runStdioServer (node --import tsx)", ["--import", "tsx", ENTRY], true],
-  ["node bin/frontdesk.js mcp", [BIN, "mcp"], cliHasMcp],
+const launches: [string, string[]][] = [
+  ["runStdioServer (node --import tsx)", ["--import", "tsx", ENTRY]],
+  ["node bin/frontdesk.js mcp", [BIN, "mcp"]],
 ];
 
-describe.each(launches)("MCP over stdio: %s", (_name, args, enabled) => {
+describe.each(launches)("MCP over stdio: %s", (_name, args) => {
   const dir = scratch();
   const storeUrl = `sqlite:${join(dir.dir, "fd.db")}`;
   afterAll(() => dir.remove());
@@ -55,49 +39,42 @@ describe.each(launches)("MCP over stdio: %s", (_name, args, enabled) => {
     return { client, transport, errors, stderr: () => stderr };
   };
 
-  beforeAll(() => {
-    if (!enabled) console.warn(`skipped: ${_name} (the CLI has no mcp command yet, or dist is not built)`);
+  it("serves the tools to a real client, for the user in FRONTDESK_USER, and exits when stdin ends", async () => {
+    const { client, transport, errors, stderr } = await start({ FRONTDESK_USER: "dana" });
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain("session_create");
+    const created = structured<{ session: { id: string; userId: string } }>(
+      await call(client, "session_create", { session_id: "from-stdio", title: "over stdio" }),
+    );
+    expect(created.session).toMatchObject({ id: "from-stdio", userId: "dana" });
+    await call(client, "session_add_message", { session_id: "from-stdio", role: "user", content: "hello" });
+    const bad = await call(client, "session_get", { session_id: "" });
+    expect(bad.isError).toBe(true);
+    const read = await client.readResource({ uri: "frontdesk://sessions/from-stdio" });
+    expect(resourceJson(read)).toMatchObject({ id: "from-stdio", lastSeq: 1 });
+
+    const pid = transport.pid;
+    expect(pid).toBeTypeOf("number");
+    const started = Date.now();
+    await client.close();
+    // It left on its own when stdin ended, well before the SDK's 2 s SIGTERM fallback.
+    expect(Date.now() - started).toBeLessThan(1_900);
+    expect(() => process.kill(pid as number, 0)).toThrow();
+    // stdout carried only MCP messages (the client would have reported a parse error otherwise).
+    expect(errors).toEqual([]);
+    expect(stderr()).toMatch(/serving the sessions of user "dana"/);
+
+    const store = await openStore(storeUrl);
+    try {
+      const sessions = new SessionManager(() => ({}), store);
+      expect((await sessions.forUser("dana").get("from-stdio")).stats.messages).toBe(1);
+      await expect(sessions.forUser("local").get("from-stdio")).rejects.toMatchObject({ code: "not_found" });
+    } finally {
+      await store.close();
+    }
   });
 
-  it.runIf(enabled)(
-    "serves the tools to a real client, for the user in FRONTDESK_USER, and exits when stdin ends",
-    async () => {
-      const { client, transport, errors, stderr } = await start({ FRONTDESK_USER: "dana" });
-      const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toContain("session_create");
-      const created = structured<{ session: { id: string; userId: string } }>(
-        await call(client, "session_create", { session_id: "from-stdio", title: "over stdio" }),
-      );
-      expect(created.session).toMatchObject({ id: "from-stdio", userId: "dana" });
-      await call(client, "session_add_message", { session_id: "from-stdio", role: "user", content: "hello" });
-      const bad = await call(client, "session_get", { session_id: "" });
-      expect(bad.isError).toBe(true);
-      const read = await client.readResource({ uri: "frontdesk://sessions/from-stdio" });
-      expect(resourceJson(read)).toMatchObject({ id: "from-stdio", lastSeq: 1 });
-
-      const pid = transport.pid;
-      expect(pid).toBeTypeOf("number");
-      const started = Date.now();
-      await client.close();
-      // It left on its own when stdin ended, well before the SDK's 2 s SIGTERM fallback.
-      expect(Date.now() - started).toBeLessThan(1_900);
-      expect(() => process.kill(pid as number, 0)).toThrow();
-      // stdout carried only MCP messages (the client would have reported a parse error otherwise).
-      expect(errors).toEqual([]);
-      expect(stderr()).toMatch(/serving the sessions of user "dana"/);
-
-      const store = await openStore(storeUrl);
-      try {
-        const sessions = new SessionManager(() => ({}), store);
-        expect((await sessions.forUser("dana").get("from-stdio")).stats.messages).toBe(1);
-        await expect(sessions.forUser("local").get("from-stdio")).rejects.toMatchObject({ code: "not_found" });
-      } finally {
-        await store.close();
-      }
-    },
-  );
-
-  it.runIf(enabled)("stops on SIGTERM", async () => {
+  it("stops on SIGTERM", async () => {
     const { client, transport } = await start({});
     const pid = transport.pid as number;
     const closed = new Promise<void>((resolve) => {
@@ -109,7 +86,7 @@ describe.each(launches)("MCP over stdio: %s", (_name, args, enabled) => {
     await client.close();
   });
 
-  it.runIf(enabled)('acts for "local" when no user is named', async () => {
+  it('acts for "local" when no user is named', async () => {
     const { client } = await start({});
     const created = structured<{ session: { userId: string } }>(await call(client, "session_create", {}));
     expect(created.session.userId).toBe("local");
