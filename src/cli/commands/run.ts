@@ -160,6 +160,12 @@ class TextOutput implements RunOutput {
     }
     if (event.type !== "event") return;
     const written = event.event;
+    if ((written.type === "tool_call" || written.type === "tool_result") && this.open) {
+      // End the reply's line before a tool line: on a terminal the two streams share the screen,
+      // and stdout gets the same bytes either way (the next step would start a new line).
+      this.io.stdout.write("\n");
+      this.open = false;
+    }
     if (written.type === "tool_call") {
       writeLine(this.io.stderr, `→ ${describeCall(written.tool, written.input)}`);
     } else if (written.type === "tool_result") {
