@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { isFrontdeskError } from "../../core/errors.ts";
@@ -39,6 +39,12 @@ const SECURED = [{ bearerAuth: [] }];
 const TAGS = ["sessions"];
 
 const locationOf = (session: Session): string => `/v1/sessions/${encodeURIComponent(session.id)}`;
+
+/** 201 for a new session (create, import, fork): its ETag and Location, and the created counter. */
+const sendCreated = (context: ServerContext, reply: FastifyReply, session: Session) => {
+  context.metrics.sessionsCreated.inc();
+  return reply.code(201).header("etag", etagOf(session.version)).header("location", locationOf(session)).send(session);
+};
 
 /** Sessions: create, list, read, patch, delete, statistics, messages, fork, export, import. */
 export function sessionRoutes(context: ServerContext) {
@@ -85,12 +91,7 @@ export function sessionRoutes(context: ServerContext) {
           }
           throw error;
         }
-        context.metrics.sessionsCreated.inc();
-        return reply
-          .code(201)
-          .header("etag", etagOf(session.version))
-          .header("location", locationOf(session))
-          .send(session);
+        return sendCreated(context, reply, session);
       },
     );
 
@@ -152,12 +153,7 @@ export function sessionRoutes(context: ServerContext) {
       async (request, reply) => {
         const manager = scopedManager(context, request);
         const session = await manager.importSession(request.body, { sessionId: request.query.id });
-        context.metrics.sessionsCreated.inc();
-        return reply
-          .code(201)
-          .header("etag", etagOf(session.version))
-          .header("location", locationOf(session))
-          .send(session);
+        return sendCreated(context, reply, session);
       },
     );
 
@@ -310,12 +306,7 @@ export function sessionRoutes(context: ServerContext) {
           sessionId: body.id,
           title: body.title,
         });
-        context.metrics.sessionsCreated.inc();
-        return reply
-          .code(201)
-          .header("etag", etagOf(session.version))
-          .header("location", locationOf(session))
-          .send(session);
+        return sendCreated(context, reply, session);
       },
     );
 
