@@ -35,18 +35,18 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       name: "n",
       data: seq,
     });
+    /** Creates the session `k` at version 1 with events 1..count, at the case's current time. */
+    const createWithEvents = (c: CaseContext, k: SessionKey, count: number) => {
+      const now = c.clock.now();
+      const events = Array.from({ length: count }, (_, i) => event(i + 1, now));
+      return c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, count), events, now });
+    };
 
     it("create writes the header and events together", async () => {
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({
-        key: k,
-        expectedVersion: 0,
-        header: headerFor(k, now, 1, 2),
-        events: [event(1, now), event(2, now)],
-        now,
-      });
+      await createWithEvents(c, k, 2);
       const header = await c.store.get(k, now);
       assert.equal(header?.version, 1);
       assert.equal(header?.lastSeq, 2);
@@ -62,13 +62,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({
-        key: k,
-        expectedVersion: 0,
-        header: headerFor(k, now, 1, 1),
-        events: [event(1, now)],
-        now,
-      });
+      await createWithEvents(c, k, 1);
       const code = await codeOf(
         c.store.commit({
           key: k,
@@ -203,13 +197,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({
-        key: k,
-        expectedVersion: 0,
-        header: headerFor(k, now, 1, 1),
-        events: [event(1, now)],
-        now,
-      });
+      await createWithEvents(c, k, 1);
       const header = (await c.store.get(k, now)) as SessionHeader;
       (header.state as Record<string, unknown>).v = "mutated";
       header.tags.push("x");
@@ -224,13 +212,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({
-        key: k,
-        expectedVersion: 0,
-        header: headerFor(k, now, 1, 1),
-        events: [event(1, now)],
-        now,
-      });
+      await createWithEvents(c, k, 1);
       assert.equal(await c.store.delete(k), true);
       assert.equal(await c.store.get(k, now), undefined);
       assert.deepEqual(await c.store.readEvents(k, {}), []);
@@ -298,13 +280,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       assert.equal(await c.store.get(key(c, "ghost"), now), undefined);
       const k = key(c);
       // headerFor expires 60 s after `now`.
-      await c.store.commit({
-        key: k,
-        expectedVersion: 0,
-        header: headerFor(k, now, 1, 1),
-        events: [event(1, now)],
-        now,
-      });
+      await createWithEvents(c, k, 1);
       const later = now + 60_000;
       assert.equal(await c.store.delete(k, { expectedVersion: 1, now: later }), false);
       assert.equal(await c.store.delete(k, { expectedVersion: 7, now: later }), false);
@@ -319,13 +295,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const other = (await c.peer()) ?? c.store;
       for (let round = 0; round < 10; round++) {
         const k = key(c, `race-${round}`);
-        await c.store.commit({
-          key: k,
-          expectedVersion: 0,
-          header: headerFor(k, now, 1, 1),
-          events: [event(1, now)],
-          now,
-        });
+        await createWithEvents(c, k, 1);
         const results = await Promise.all([
           c.store.delete(k, { expectedVersion: 1, now }),
           other.delete(k, { expectedVersion: 1, now }),
@@ -345,13 +315,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const other = (await c.peer()) ?? c.store;
       for (let round = 0; round < 20; round++) {
         const k = key(c, `race-${round}`);
-        await c.store.commit({
-          key: k,
-          expectedVersion: 0,
-          header: headerFor(k, now, 1, 1),
-          events: [event(1, now)],
-          now,
-        });
+        await createWithEvents(c, k, 1);
         const commit = () =>
           (round % 2 ? other : c.store).commit({
             key: k,
