@@ -16,7 +16,6 @@ import Fastify, {
 import {
   createJsonSchemaTransform,
   createJsonSchemaTransformObject,
-  serializerCompiler,
   validatorCompiler,
 } from "fastify-type-provider-zod";
 import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
@@ -40,6 +39,7 @@ import { opsRoutes } from "./routes/ops.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { streamRoutes, WS_ROUTE } from "./routes/streams.ts";
 import { schemaRegistry } from "./schemas.ts";
+import { responseSerializerCompiler } from "./serializer.ts";
 import { StreamHub } from "./streams.ts";
 
 export type { ServerLimits };
@@ -189,7 +189,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
   app.decorateRequest("principal", null);
 
   // JSON bodies: refuse depth bombs before parsing, then parse safely (no __proto__/constructor).

@@ -1,6 +1,6 @@
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
-import { applyDelta, cloneJson } from "../../core/state.ts";
+import { applyDelta, cloneJson, deepFreeze } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type {
@@ -32,6 +32,8 @@ interface Room {
   idempotency: Map<string, IdempotencyRecord>;
 }
 
+const EMPTY_SCOPE: ScopedState = deepFreeze({ state: {}, version: 0 });
+
 const ownerPart = (userId: string | null): string => userId ?? "";
 const roomKey = (key: SessionKey): string => `${key.namespace}\u0000${ownerPart(key.userId)}\u0000${key.id}`;
 const scopeKey = (namespace: string, scope: "user" | "app", userId: string | null): string =>
@@ -39,7 +41,8 @@ const scopeKey = (namespace: string, scope: "user" | "app", userId: string | nul
 
 /**
  * The reference implementation of the store contract, as simple as it can be. Everything is
- * copied on the way in and out so no caller can alias stored data.
+ * copied on the way in and deep-frozen, so what it hands out is shared without copying and no
+ * caller can change stored data through it.
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore {
   const maxSessions = options.maxSessions ?? 1_000_000;
@@ -95,13 +98,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
             details: { scope: write.scope, currentVersion: scope.version },
           });
         }
-        scopeUpdates.push([sk, { state: applyDelta(scope.state, cloneJson(write.delta)), version: scope.version + 1 }]);
+        scopeUpdates.push([
+          sk,
+          deepFreeze({ state: applyDelta(scope.state, cloneJson(write.delta)), version: scope.version + 1 }),
+        ]);
       }
       // Everything is checked: from here on nothing can fail, so the commit is whole.
       for (const [sk, scope] of scopeUpdates) scopes.set(sk, scope);
       const room: Room = current ?? { header: commit.header, events: [], idempotency: new Map() };
-      room.header = cloneJson(commit.header);
-      for (const event of commit.events) room.events.push(cloneJson(event));
+      room.header = deepFreeze(cloneJson(commit.header));
+      for (const event of commit.events) room.events.push(deepFreeze(cloneJson(event)));
       if (commit.idempotency) room.idempotency.set(commit.idempotency.key, { ...commit.idempotency });
       rooms.set(id, room);
       const lastSeq = room.header.lastSeq;
@@ -112,7 +118,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     async get(key, now) {
       open();
       const room = live(key, now);
-      return room ? cloneJson(room.header) : undefined;
+      return room?.header;
     },
 
     async touch(key, times, now) {
@@ -137,13 +143,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         for (let i = Math.min(room.events.length, before - 1) - 1; i >= 0 && out.length < limit; i--) {
           const event = room.events[i] as SessionEvent;
           if (event.seq <= after) break;
-          if (!types || types.has(event.type)) out.push(cloneJson(event));
+          if (!types || types.has(event.type)) out.push(event);
         }
       } else {
         for (let i = Math.max(0, after); i < room.events.length && out.length < limit; i++) {
           const event = room.events[i] as SessionEvent;
           if (event.seq >= before) break;
-          if (!types || types.has(event.type)) out.push(cloneJson(event));
+          if (!types || types.has(event.type)) out.push(event);
         }
       }
       return out;
@@ -157,7 +163,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         .sort((a, b) => compareListPosition(listPositionOf(a, query.orderBy), listPositionOf(b, query.orderBy)));
       if (query.order === "desc") matching.reverse();
       const items = matching.slice(0, query.limit + 1);
-      return { items: items.slice(0, query.limit).map(cloneJson), hasMore: items.length > query.limit };
+      return { items: items.slice(0, query.limit), hasMore: items.length > query.limit };
     },
 
     async count(namespace, userId, now) {
@@ -202,7 +208,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async readScope(namespace, scope, userId) {
       open();
-      return cloneJson(scopes.get(scopeKey(namespace, scope, userId)) ?? { state: {}, version: 0 });
+      return scopes.get(scopeKey(namespace, scope, userId)) ?? EMPTY_SCOPE;
     },
 
     async findIdempotency(key, idempotencyKey) {

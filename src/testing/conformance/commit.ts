@@ -193,16 +193,28 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       );
     });
 
-    it("values handed out are copies: mutating them changes nothing stored", async () => {
+    it("values handed out are copies or frozen: mutating them changes nothing stored", async () => {
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
       await createWithEvents(c, k, 1);
       const header = (await c.store.get(k, now)) as SessionHeader;
-      (header.state as Record<string, unknown>).v = "mutated";
-      header.tags.push("x");
       const [first] = await c.store.readEvents(k, {});
-      (first as { data?: unknown }).data = "mutated";
+      // A frozen value refuses the write (TypeError in strict mode); a copy takes it harmlessly.
+      const attempt = (mutate: () => void): void => {
+        try {
+          mutate();
+        } catch (error) {
+          assert.ok(error instanceof TypeError, `only a frozen value may refuse a write: ${error}`);
+        }
+      };
+      attempt(() => {
+        (header.state as Record<string, unknown>).v = "mutated";
+      });
+      attempt(() => header.tags.push("x"));
+      attempt(() => {
+        (first as { data?: unknown }).data = "mutated";
+      });
       assert.deepEqual((await c.store.get(k, now))?.state, { v: 1 });
       assert.deepEqual((await c.store.get(k, now))?.tags, []);
       assert.equal(((await c.store.readEvents(k, {}))[0] as { data?: unknown }).data, 1);
