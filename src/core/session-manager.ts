@@ -45,6 +45,7 @@ import {
   mergePatch,
   scopeOfKey,
   splitDelta,
+  statsDeltaOf,
 } from "./state.ts";
 import type {
   Commit,
@@ -560,6 +561,10 @@ export class SessionManager<S extends object = JsonObject> {
       options.idempotencyKey === undefined ? undefined : assertIdempotencyKey(options.idempotencyKey);
     const print = idempotencyKey === undefined ? undefined : fingerprint(parsed);
     const key = this.keyOf(ref);
+    if (this.store.append && parsed.every(isPlainAppend)) {
+      const fast = await this.appendInOneStep(key, parsed, options, idempotencyKey, print);
+      if (fast) return fast;
+    }
     let appended: SessionEvent[] = [];
     let replayed: IdempotencyRecord | undefined;
 
@@ -610,6 +615,71 @@ export class SessionManager<S extends object = JsonObject> {
       events: deepFreeze(appended),
       replayed: false,
     };
+  }
+
+  /**
+   * {@link appendEvents} through the store's optional one-step `append`, for events that change
+   * neither state nor status: the same checks in the same order, the same result and errors.
+   * Undefined when the store declines; nothing changed then.
+   */
+  private async appendInOneStep(
+    key: SessionKey,
+    parsed: readonly EventInput[],
+    options: AppendOptions,
+    idempotencyKey: string | undefined,
+    print: string | undefined,
+  ): Promise<AppendResult | undefined> {
+    const append = this.store.append?.bind(this.store);
+    if (!append) return undefined;
+    const expected =
+      options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
+    return this.mutex.run(lockKey(key), async () => {
+      const now = this.clock.now();
+      const events = parsed.map((event) => ({ id: newEventId(), at: now, ...event }));
+      const result = await append({
+        key,
+        events,
+        stats: statsDeltaOf(parsed),
+        expectedVersion: expected,
+        maxEventsPerSession: this.limits.maxEventsPerSession,
+        idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, fingerprint: print as string },
+        now,
+      });
+      if (!result) return undefined;
+      switch (result.outcome) {
+        case "not_found":
+          throw notFound();
+        case "full":
+          throw new FrontdeskError("payload_too_large", "The session has reached its event limit", {
+            details: { limit: this.limits.maxEventsPerSession },
+          });
+        case "version_mismatch":
+          throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
+            details: { currentVersion: result.currentVersion },
+          });
+        case "replayed": {
+          const record = result.record;
+          if (record.fingerprint !== print) {
+            throw new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
+          }
+          const replayedEvents = await this.store.readEvents(key, {
+            after: record.firstSeq - 1,
+            before: record.lastSeq + 1,
+          });
+          return {
+            version: record.version,
+            lastSeq: record.lastSeq,
+            events: deepFreeze(replayedEvents),
+            replayed: true,
+          };
+        }
+        case "appended": {
+          const firstSeq = result.lastSeq - events.length + 1;
+          const appended = events.map((event, i) => ({ seq: firstSeq + i, ...event }) as SessionEvent);
+          return { version: result.version, lastSeq: result.lastSeq, events: deepFreeze(appended), replayed: false };
+        }
+      }
+    });
   }
 
   /** Appends one message (AI SDK / OpenAI shaped content round-trips unchanged). */
@@ -1277,6 +1347,12 @@ const scopesAfter = (scopes: Scopes, writes: readonly ScopedWrite[] | undefined)
   }
   return next;
 };
+
+/**
+ * An event a store may append on its own: it carries no state change, and no `seq` of its own that
+ * would override the one assigned (the commit path refuses such an event as malformed).
+ */
+const isPlainAppend = (event: EventInput): boolean => event.stateDelta === undefined && !Object.hasOwn(event, "seq");
 
 const lockKey = (key: SessionKey): string => `${key.namespace}\u0000${key.userId ?? ""}\u0000${key.id}`;
 

@@ -98,38 +98,84 @@ export const deepFreeze = <T>(value: T): T => {
 /** A deep copy that shares nothing with its source; JSON values only. */
 export const cloneJson = <T>(value: T): T => (value === undefined ? value : structuredClone(value));
 
-/** Folds events into statistics: the header keeps them current so reading stats never scans events. */
-export const accumulateStats = (stats: SessionStats, events: readonly SessionEvent[]): SessionStats => {
-  if (events.length === 0) return stats;
-  const next: SessionStats = { ...stats, toolsUsed: stats.toolsUsed };
-  let tools: Set<string> | undefined;
-  for (const event of events) {
+/**
+ * What a batch of events adds to a session's statistics, in a form a store can apply without
+ * knowing event shapes (a Redis script adds these server-side). The sums keep each addend in event
+ * order, so applying them repeats exactly the floating-point additions {@link accumulateStats} does.
+ */
+export interface StatsDelta {
+  readonly messages: number;
+  readonly toolCalls: number;
+  readonly toolErrors: number;
+  /** Tools of `tool_call` events, first occurrence first, without repeats. */
+  readonly tools: readonly string[];
+  readonly inputTokens: readonly number[];
+  readonly outputTokens: readonly number[];
+  readonly costUsd: readonly number[];
+  readonly durationMs: readonly number[];
+}
+
+export const statsDeltaOf = (events: readonly Pick<SessionEvent, "type">[]): StatsDelta => {
+  let messages = 0;
+  let toolCalls = 0;
+  let toolErrors = 0;
+  const tools: string[] = [];
+  const inputTokens: number[] = [];
+  const outputTokens: number[] = [];
+  const costUsd: number[] = [];
+  const durationMs: number[] = [];
+  // Adding 0 never changes a sum that starts at 0 and only grows, so zero addends are left out.
+  const add = (sums: number[], value: number | undefined): void => {
+    if (value !== undefined && value !== 0) sums.push(value);
+  };
+  for (const event of events as readonly SessionEvent[]) {
     switch (event.type) {
       case "message": {
-        next.messages += 1;
+        messages += 1;
         const usage = event.usage;
         if (usage) {
-          next.inputTokens += usage.inputTokens ?? 0;
-          next.outputTokens += usage.outputTokens ?? 0;
-          next.costUsd += usage.costUsd ?? 0;
+          add(inputTokens, usage.inputTokens);
+          add(outputTokens, usage.outputTokens);
+          add(costUsd, usage.costUsd);
         }
         break;
       }
       case "tool_call":
-        next.toolCalls += 1;
-        if (!next.toolsUsed.includes(event.tool)) {
-          tools ??= new Set(next.toolsUsed);
-          tools.add(event.tool);
-        }
+        toolCalls += 1;
+        if (!tools.includes(event.tool)) tools.push(event.tool);
         break;
       case "tool_result":
-        if (event.status === "error") next.toolErrors += 1;
-        next.durationMs += event.durationMs ?? 0;
+        if (event.status === "error") toolErrors += 1;
+        add(durationMs, event.durationMs);
         break;
       default:
         break;
     }
   }
-  if (tools) next.toolsUsed = [...tools];
-  return next;
+  return { messages, toolCalls, toolErrors, tools, inputTokens, outputTokens, costUsd, durationMs };
 };
+
+/** `stats` with `delta` applied: the one definition of how events change statistics. */
+export const applyStatsDelta = (stats: SessionStats, delta: StatsDelta): SessionStats => {
+  const sum = (start: number, addends: readonly number[]): number => {
+    let total = start;
+    for (const value of addends) total += value;
+    return total;
+  };
+  const newTools = delta.tools.filter((tool) => !stats.toolsUsed.includes(tool));
+  return {
+    ...stats,
+    messages: stats.messages + delta.messages,
+    toolCalls: stats.toolCalls + delta.toolCalls,
+    toolErrors: stats.toolErrors + delta.toolErrors,
+    toolsUsed: newTools.length > 0 ? [...stats.toolsUsed, ...newTools] : stats.toolsUsed,
+    inputTokens: sum(stats.inputTokens, delta.inputTokens),
+    outputTokens: sum(stats.outputTokens, delta.outputTokens),
+    costUsd: sum(stats.costUsd, delta.costUsd),
+    durationMs: sum(stats.durationMs, delta.durationMs),
+  };
+};
+
+/** Folds events into statistics: the header keeps them current so reading stats never scans events. */
+export const accumulateStats = (stats: SessionStats, events: readonly SessionEvent[]): SessionStats =>
+  events.length === 0 ? stats : applyStatsDelta(stats, statsDeltaOf(events));

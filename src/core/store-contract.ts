@@ -13,12 +13,13 @@
  *   backend's own clock, so a fake clock drives TTL in tests. An expired session is never returned,
  *   listed, touched or committed to, even before `sweep` removes it. Native expiry (Redis PEXPIRE,
  *   …) may only reclaim space, later than `expiresAt`.
- * - Values handed in and out are plain JSON; a store never returns an object it keeps a reference
- *   to (copy or re-parse).
+ * - Values handed in and out are plain JSON; a store never returns an object a caller could change
+ *   stored data through: it copies or re-parses, or hands out values it deep-froze when storing.
  * - Failures of the backend itself become `FrontdeskError("unavailable", …, { cause })`; contract
  *   violations become the codes named below. Never return `false` for a failed write.
  */
 import type { JsonObject, SessionEvent, SessionHeader, SessionKey, SessionStatus, StateDelta } from "./model.ts";
+import type { StatsDelta } from "./state.ts";
 
 export type StoreName = "memory" | "sqlite" | "fs" | "redis" | "postgres" | (string & {});
 
@@ -100,6 +101,46 @@ export interface DeleteCondition {
   readonly now: number;
 }
 
+/**
+ * A plain append for {@link SessionStore.append}: events that change neither state nor status, so
+ * the store can apply the whole change server-side. The core sends one only when it would commit
+ * exactly this through {@link Commit}: the outcome must be the one `get` + `commit` would give.
+ */
+export interface AppendRequest {
+  readonly key: SessionKey;
+  /**
+   * The events without their seq. The store gives them `previousLastSeq + 1 …` in order and stores
+   * each as `{ seq, ...event }` (seq first, then the event's own keys in their order).
+   */
+  readonly events: readonly Omit<SessionEvent, "seq">[];
+  /** What the events add to the header's stats (`applyStatsDelta` is the meaning). */
+  readonly stats: StatsDelta;
+  /** When set, a live session at another version is not changed: outcome `version_mismatch`. */
+  readonly expectedVersion?: number;
+  /** A live session whose `lastSeq + events.length` would exceed this is not changed: `full`. */
+  readonly maxEventsPerSession: number;
+  /**
+   * When set and the key already has a record: outcome `replayed` with it, nothing changed. Else
+   * the append stores `{ key, fingerprint, firstSeq, lastSeq, version, at: now }` with it.
+   */
+  readonly idempotency?: { readonly key: string; readonly fingerprint: string };
+  /** The caller's clock: the expiry check, and the new `updatedAt`/`lastAccessedAt`. */
+  readonly now: number;
+}
+
+/**
+ * The verdict of {@link SessionStore.append}, checked in this order: absent or expired at `now` →
+ * `not_found`; an idempotency record for the key → `replayed`; over the event limit → `full`;
+ * another version than `expectedVersion` → `version_mismatch`; else `appended`. Only `appended`
+ * changed anything.
+ */
+export type AppendOutcome =
+  | { readonly outcome: "appended"; readonly version: number; readonly lastSeq: number }
+  | { readonly outcome: "replayed"; readonly record: IdempotencyRecord }
+  | { readonly outcome: "not_found" }
+  | { readonly outcome: "full" }
+  | { readonly outcome: "version_mismatch"; readonly currentVersion: number };
+
 export interface CommitResult {
   readonly version: number;
   readonly lastSeq: number;
@@ -174,13 +215,23 @@ export interface ApiKeyRecord {
 
 export type Unsubscribe = () => Promise<void>;
 
-/** One backend. Every method is required; every method returns a Promise. */
+/** One backend. Every method but `append` is required; every method returns a Promise. */
 export interface SessionStore {
   readonly name: StoreName;
   readonly capabilities: StoreCapabilities;
 
   /** See {@link Commit}. Throws `conflict` or `not_found`; writes nothing then. */
   commit(commit: Commit): Promise<CommitResult>;
+  /**
+   * Optional: a plain append in one atomic step (one round trip on a networked store), instead of
+   * the core's `get` + `commit`. It does exactly what that commit would: checks (see
+   * {@link AppendOutcome}), then stores the events with the next seqs and sets `version + 1`,
+   * `lastSeq`, `stats` (with {@link AppendRequest.stats}), `updatedAt = lastAccessedAt = now` and
+   * `expiresAt = min(now + ttlMs, absoluteExpiresAt)` (null parts left out), records the
+   * idempotency key and hints subscribers. Resolves `undefined` to decline (the core then takes
+   * the `get` + `commit` path), having changed nothing. Stores without it lose nothing but speed.
+   */
+  append?(request: AppendRequest): Promise<AppendOutcome | undefined>;
   /** The header, or undefined when absent or expired at `now`. Never reads events. */
   get(key: SessionKey, now: number): Promise<SessionHeader | undefined>;
   /**

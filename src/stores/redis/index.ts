@@ -9,6 +9,8 @@ import type { Json, SessionEvent, SessionHeader, SessionKey } from "../../core/m
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type {
   ApiKeyRecord,
+  AppendOutcome,
+  AppendRequest,
   Commit,
   CommitResult,
   EventRange,
@@ -22,7 +24,7 @@ import type {
   Unsubscribe,
 } from "../types.ts";
 import { createKeyspace, type Keyspace, type SessionKeys } from "./keys.ts";
-import { COMMIT, FIND_API_KEY, PUT_API_KEY, REMOVE, REVOKE_API_KEY, runScript, TOUCH } from "./scripts.ts";
+import { APPEND, COMMIT, FIND_API_KEY, PUT_API_KEY, REMOVE, REVOKE_API_KEY, runScript, TOUCH } from "./scripts.ts";
 
 /** Where the store's operational warnings go (pino and console both fit). */
 export interface RedisStoreLogger {
@@ -159,7 +161,7 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
   };
 
   const readHeader = async (c: Redis, k: SessionKeys): Promise<SessionHeader | undefined> =>
-    decodeHeader(await c.hmget(k.header, "j", "x", "a"));
+    decodeHeader(await c.hmget(k.header, ...HEADER_FIELDS));
 
   // Hints: one pub/sub subscription per session channel, shared by every local listener.
   const deliver = (channel: string, lastSeq: number): void => {
@@ -238,6 +240,16 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
           k.channel,
           commit.idempotency?.key ?? "",
           commit.idempotency ? JSON.stringify(commit.idempotency) : "",
+          header.ttlMs === null ? "" : header.ttlMs,
+          header.absoluteExpiresAt === null ? "" : header.absoluteExpiresAt,
+          header.stats.messages,
+          header.stats.toolCalls,
+          header.stats.toolErrors,
+          header.stats.inputTokens,
+          header.stats.outputTokens,
+          header.stats.costUsd,
+          header.stats.durationMs,
+          JSON.stringify(header.stats.toolsUsed),
           events.length,
           ...events.map((event) => JSON.stringify(event)),
         ];
@@ -268,6 +280,61 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
         );
         hintLocally(k.channel, header.lastSeq);
         return { version: header.version, lastSeq: header.lastSeq };
+      }),
+
+    append: (request: AppendRequest): Promise<AppendOutcome | undefined> =>
+      run(async (c) => {
+        const { key, events, stats, now } = request;
+        const k = keys.session(key);
+        const idempotency = request.idempotency;
+        const args: (string | number)[] = [
+          now,
+          request.expectedVersion ?? "",
+          request.maxEventsPerSession,
+          k.member,
+          k.ref,
+          Math.ceil(reclaimGraceMs),
+          k.channel,
+          idempotency?.key ?? "",
+          idempotency ? `${JSON.stringify(idempotency).slice(0, -1)},"firstSeq":` : "",
+          idempotency ? `,"at":${JSON.stringify(now)}}` : "",
+          stats.messages,
+          stats.toolCalls,
+          stats.toolErrors,
+          stats.tools.length,
+          ...stats.tools.map((tool) => JSON.stringify(tool)),
+        ];
+        for (const sums of [stats.inputTokens, stats.outputTokens, stats.costUsd, stats.durationMs]) {
+          args.push(sums.length, ...sums);
+        }
+        args.push(events.length);
+        for (const event of events) {
+          // The script prepends `{"seq":<n>,`: every event starts with its id, so never with `}`.
+          args.push(JSON.stringify(event).slice(1));
+        }
+        const reply = (await runScript(
+          c,
+          APPEND,
+          [k.header, k.events, k.idempotency, k.namespaceUpdated, k.ownerUpdated, k.ownerExpiry, k.expiry],
+          args,
+        )) as [string, ...(string | number)[]];
+        switch (reply[0]) {
+          case "appended": {
+            const lastSeq = Number(reply[2]);
+            hintLocally(k.channel, lastSeq);
+            return { outcome: "appended", version: Number(reply[1]), lastSeq };
+          }
+          case "replayed":
+            return { outcome: "replayed", record: JSON.parse(String(reply[1])) as IdempotencyRecord };
+          case "not_found":
+            return { outcome: "not_found" };
+          case "full":
+            return { outcome: "full" };
+          case "version_mismatch":
+            return { outcome: "version_mismatch", currentVersion: Number(reply[1]) };
+          default:
+            return undefined; // "legacy": a header from before the field layout; the commit path rewrites it
+        }
       }),
 
     get: (key, now) =>
@@ -512,13 +579,37 @@ const validateCommit = ({ key, header, events, expectedVersion }: Commit): void 
   });
 };
 
+/**
+ * The header hash's fields: `j` is the header JSON as the last commit wrote it; the others are the
+ * fields that touch and the one-step append move without rewriting `j`, laid over it.
+ */
+const HEADER_FIELDS = ["j", "x", "a", "v", "s", "u", "t", "b", "m", "c", "r", "i", "o", "k", "d", "w"] as const;
+
 const decodeHeader = (fields: (string | null)[]): SessionHeader | undefined => {
-  const [json, expiresAt, lastAccessedAt] = fields;
+  const [json, x, a, v, s, u, t, b, m, c, r, i, o, k, d, w] = fields;
   if (json === null || json === undefined) return undefined;
   const header = JSON.parse(json) as SessionHeader;
-  // touch rewrites only these two fields, not the JSON.
-  if (expiresAt !== null && expiresAt !== undefined) header.expiresAt = expiresAt === "" ? null : Number(expiresAt);
-  if (lastAccessedAt !== null && lastAccessedAt !== undefined) header.lastAccessedAt = Number(lastAccessedAt);
+  const nullable = (value: string): number | null => (value === "" ? null : Number(value));
+  // Headers written before a field existed lack it: the JSON's value stands then.
+  if (x != null) header.expiresAt = nullable(x);
+  if (a != null) header.lastAccessedAt = Number(a);
+  if (v != null) header.version = Number(v);
+  if (s != null) header.lastSeq = Number(s);
+  if (u != null) header.updatedAt = Number(u);
+  if (t != null) header.ttlMs = nullable(t);
+  if (b != null) header.absoluteExpiresAt = nullable(b);
+  if (m != null && c != null && r != null && i != null && o != null && k != null && d != null && w != null) {
+    header.stats = {
+      messages: Number(m),
+      toolCalls: Number(c),
+      toolErrors: Number(r),
+      toolsUsed: JSON.parse(w) as string[],
+      inputTokens: Number(i),
+      outputTokens: Number(o),
+      costUsd: Number(k),
+      durationMs: Number(d),
+    };
+  }
   return header;
 };
 
@@ -611,7 +702,7 @@ async function list(c: Redis, keys: Keyspace, query: ListQuery): Promise<ListPag
     const headers = await Promise.all(
       Array.from({ length: count }, (_, i) => {
         const key = keys.parseMember(query.namespace, reply[2 * i] as string);
-        return key ? c.hmget(keys.session(key).header, "j", "x", "a").then(decodeHeader) : undefined;
+        return key ? c.hmget(keys.session(key).header, ...HEADER_FIELDS).then(decodeHeader) : undefined;
       }),
     );
     for (let i = 0; i < count; i++) {

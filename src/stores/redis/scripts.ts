@@ -44,8 +44,10 @@ end
  *       10 user scope state, 11 user scope version, 12 app scope state, 13 app scope version
  * ARGV: 1 now, 2 expectedVersion, 3 header JSON, 4 version, 5 lastSeq, 6 expiresAt ("" = never),
  *       7 lastAccessedAt, 8 createdAt, 9 updatedAt, 10 member, 11 ref, 12 reclaim ms ("" = never),
- *       13 channel, 14 idempotency key ("" = none), 15 idempotency JSON, 16 event count n,
- *       17…16+n events, then per scoped write: scope, expectedVersion, pair count, field/JSON pairs
+ *       13 channel, 14 idempotency key ("" = none), 15 idempotency JSON, 16 ttlMs ("" = none),
+ *       17 absoluteExpiresAt ("" = none), 18…25 stats: messages, toolCalls, toolErrors,
+ *       inputTokens, outputTokens, costUsd, durationMs, toolsUsed JSON, 26 event count n,
+ *       27…26+n events, then per scoped write: scope, expectedVersion, pair count, field/JSON pairs
  */
 export const COMMIT = script(
   "commit",
@@ -63,11 +65,11 @@ else
   prev_seq = tonumber(cur[3])
   if redis.call('LLEN', KEYS[2]) ~= prev_seq then return redis.error_reply('FDSEQ ' .. prev_seq) end
 end
-local n = tonumber(ARGV[16])
+local n = tonumber(ARGV[26])
 if tonumber(ARGV[5]) ~= prev_seq + n then return redis.error_reply('FDSEQ ' .. prev_seq) end
 
 local writes = {}
-local i = 17 + n
+local i = 27 + n
 while i <= #ARGV do
   local scope = ARGV[i]
   local state_key, version_key = KEYS[10], KEYS[11]
@@ -96,22 +98,166 @@ for _, w in ipairs(writes) do
   end
   redis.call('INCR', w[2])
 end
-redis.call('HSET', KEYS[1], 'j', ARGV[3], 'v', ARGV[4], 's', ARGV[5], 'x', ARGV[6], 'a', ARGV[7])
+redis.call('HSET', KEYS[1], 'j', ARGV[3], 'v', ARGV[4], 's', ARGV[5], 'x', ARGV[6], 'a', ARGV[7],
+  'u', ARGV[9], 't', ARGV[16], 'b', ARGV[17], 'm', ARGV[18], 'c', ARGV[19], 'r', ARGV[20], 'i', ARGV[21],
+  'o', ARGV[22], 'k', ARGV[23], 'd', ARGV[24], 'w', ARGV[25])
 -- unpack() is bounded by Lua's C stack, so long batches go in slices.
-for j = 17, 16 + n, 500 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, j, math.min(j + 499, 16 + n)))
+for j = 27, 26 + n, 500 do
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, j, math.min(j + 499, 26 + n)))
 end
 if ARGV[14] ~= '' then redis.call('HSET', KEYS[3], ARGV[14], ARGV[15]) end
 local score = expiry_score(ARGV[6])
-redis.call('ZADD', KEYS[4], ARGV[8], ARGV[10])
+-- createdAt never changes after the create, so its indexes are written only then.
+if expected == 0 then
+  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[10])
+  redis.call('ZADD', KEYS[6], ARGV[8], ARGV[10])
+end
 redis.call('ZADD', KEYS[5], ARGV[9], ARGV[10])
-redis.call('ZADD', KEYS[6], ARGV[8], ARGV[10])
 redis.call('ZADD', KEYS[7], ARGV[9], ARGV[10])
 redis.call('ZADD', KEYS[8], score, ARGV[10])
 redis.call('ZADD', KEYS[9], score, ARGV[11])
 reclaim({ KEYS[1], KEYS[2], KEYS[3] }, ARGV[12])
 redis.call('PUBLISH', ARGV[13], ARGV[5])
 return 1
+`,
+);
+
+/**
+ * A plain append in one step (the store's `append`): the header's mutable fields are hash fields of
+ * their own, so the script checks and advances them without decoding the header JSON `j`, which it
+ * leaves as the last commit wrote it (`get` lays the fields over it).
+ * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace updated, 5 owner updated, 6 owner expiry,
+ *       7 store expiry
+ * ARGV: 1 now, 2 expectedVersion ("" = any), 3 maxEventsPerSession, 4 member, 5 ref,
+ *       6 reclaim grace ms (whole), 7 channel, 8 idempotency key ("" = none), 9 idempotency record
+ *       JSON up to `"firstSeq":`, 10 its end from `,"at":`, 11 messages, 12 toolCalls,
+ *       13 toolErrors, 14 count of tools t, 15…14+t tools as JSON strings, then for inputTokens,
+ *       outputTokens, costUsd and durationMs in turn: a count and that many addends, then the
+ *       event count n and n events, each the JSON of `{ id, at, ... }` without its opening brace.
+ * Replies { "appended", version, lastSeq }, { "replayed", record JSON }, { "not_found" },
+ * { "full" }, { "version_mismatch", version } or { "legacy" } (a header written before these
+ * fields existed: the caller commits instead, which writes them).
+ */
+export const APPEND = script(
+  "append",
+  `${EXPIRY_HELPERS}
+local function fmt(x) return string.format('%.17g', x) end
+-- Is the JSON string token tok an element of arr, a JSON array of strings as JSON.stringify writes it?
+local function has_token(arr, tok)
+  local i = 2
+  while string.sub(arr, i, i) == '"' do
+    local j = i + 1
+    while true do
+      local k = string.find(arr, '["\\\\]', j)
+      if k == nil then return false end
+      if string.sub(arr, k, k) == '"' then j = k break end
+      j = k + 2
+    end
+    if string.sub(arr, i, j) == tok then return true end
+    i = j + 2
+  end
+  return false
+end
+
+local now = tonumber(ARGV[1])
+local h = redis.call('HMGET', KEYS[1], 'v', 'x', 's', 't', 'b', 'm', 'c', 'r', 'i', 'o', 'k', 'd', 'w')
+if h[1] == false or not is_live(h[2], now) then return { 'not_found' } end
+if h[4] == false then return { 'legacy' } end
+if ARGV[8] ~= '' then
+  local record = redis.call('HGET', KEYS[3], ARGV[8])
+  if record then return { 'replayed', record } end
+end
+local tools_from, tools_count = 15, tonumber(ARGV[14])
+local p = tools_from + tools_count
+local sums = {}
+for f = 1, 4 do
+  local count = tonumber(ARGV[p])
+  sums[f] = { p + 1, count }
+  p = p + 1 + count
+end
+local n = tonumber(ARGV[p])
+local first_event = p + 1
+local prev_seq = tonumber(h[3])
+if prev_seq + n > tonumber(ARGV[3]) then return { 'full' } end
+local version = tonumber(h[1])
+if ARGV[2] ~= '' and version ~= tonumber(ARGV[2]) then return { 'version_mismatch', h[1] } end
+if redis.call('LLEN', KEYS[2]) ~= prev_seq then return redis.error_reply('FDSEQ ' .. h[3]) end
+
+-- Every check passed: from here on nothing can fail, so the append is whole.
+local last = prev_seq + n
+local next_version = version + 1
+local expires = ''
+if h[4] ~= '' then
+  local sliding = now + tonumber(h[4])
+  if h[5] ~= '' and tonumber(h[5]) <= sliding then expires = h[5] else expires = fmt(sliding) end
+elseif h[5] ~= '' then
+  expires = h[5]
+end
+local function plus(current, addend)
+  if addend == 0 then return current end
+  return fmt(tonumber(current) + addend)
+end
+local function plus_all(current, at)
+  local from, count = at[1], at[2]
+  if count == 0 then return current end
+  local total = tonumber(current)
+  for j = from, from + count - 1 do total = total + tonumber(ARGV[j]) end
+  return fmt(total)
+end
+local tools = h[13]
+for j = tools_from, tools_from + tools_count - 1 do
+  if not has_token(tools, ARGV[j]) then
+    if tools == '[]' then tools = '[' .. ARGV[j] .. ']'
+    else tools = string.sub(tools, 1, -2) .. ',' .. ARGV[j] .. ']' end
+  end
+end
+-- Only the fields that change are written.
+local fields = { 'v', string.format('%d', next_version), 's', string.format('%d', last), 'a', ARGV[1], 'u', ARGV[1] }
+local function set(field, old, new)
+  if new ~= old then
+    fields[#fields + 1] = field
+    fields[#fields + 1] = new
+  end
+end
+set('x', h[2], expires)
+set('m', h[6], plus(h[6], tonumber(ARGV[11])))
+set('c', h[7], plus(h[7], tonumber(ARGV[12])))
+set('r', h[8], plus(h[8], tonumber(ARGV[13])))
+set('i', h[9], plus_all(h[9], sums[1]))
+set('o', h[10], plus_all(h[10], sums[2]))
+set('k', h[11], plus_all(h[11], sums[3]))
+set('d', h[12], plus_all(h[12], sums[4]))
+set('w', h[13], tools)
+redis.call('HSET', KEYS[1], unpack(fields))
+-- unpack() is bounded by Lua's C stack, so long batches go in slices.
+local batch = {}
+for j = 1, n do
+  batch[#batch + 1] = '{"seq":' .. string.format('%d', prev_seq + j) .. ',' .. ARGV[first_event + j - 1]
+  if #batch == 500 or j == n then
+    redis.call('RPUSH', KEYS[2], unpack(batch))
+    batch = {}
+  end
+end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[8], ARGV[9] .. string.format('%d', prev_seq + 1) .. ',"lastSeq":' ..
+    string.format('%d', last) .. ',"version":' .. string.format('%d', next_version) .. ARGV[10])
+end
+redis.call('ZADD', KEYS[4], ARGV[1], ARGV[4])
+redis.call('ZADD', KEYS[5], ARGV[1], ARGV[4])
+-- A session that never expires keeps its index entries and PERSISTed keys as its last write left them.
+if expires ~= h[2] then
+  local score = expiry_score(expires)
+  redis.call('ZADD', KEYS[6], score, ARGV[4])
+  redis.call('ZADD', KEYS[7], score, ARGV[5])
+end
+if expires == '' then
+  if h[2] ~= '' then reclaim({ KEYS[1], KEYS[2], KEYS[3] }, '') end
+else
+  local ms = math.max(0, math.ceil(tonumber(expires) - now)) + tonumber(ARGV[6])
+  reclaim({ KEYS[1], KEYS[2], KEYS[3] }, string.format('%d', ms))
+end
+redis.call('PUBLISH', ARGV[7], string.format('%d', last))
+return { 'appended', next_version, last }
 `,
 );
 
