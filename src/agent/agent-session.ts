@@ -18,6 +18,7 @@ import {
   parseConfig,
   systemPromptOf,
 } from "./config.ts";
+import { HistoryWindow } from "./context.ts";
 import { replyReserveOf, resolveModel } from "./models/index.ts";
 import { StepOrchestrator } from "./orchestration.ts";
 import { countContentTokens, countTokens } from "./tokens.ts";
@@ -273,6 +274,7 @@ export class AgentSession {
       orchestrator,
       systemPrompt,
       historyBudget,
+      history: new HistoryWindow(this.sessions, this.sessionId, historyBudget),
       maxSteps: agent.maxSteps ?? DEFAULT_MAX_STEPS,
       staleTurnMs: this.staleTurnMs,
       heartbeatMs: this.heartbeatMs,

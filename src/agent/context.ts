@@ -35,39 +35,155 @@ export async function buildContextWindow(
   sessionId: string,
   budget: number,
 ): Promise<ContextWindow> {
-  const events = await sessions.getMessages(sessionId, {
-    tokenBudget: Math.max(1, Math.min(Number.MAX_SAFE_INTEGER, Math.ceil(budget * OVERFETCH))),
-  });
-  let summary: ContextWindow["summary"];
-  const messages: MessageEvent[] = [];
-  for (const event of events) {
+  return new HistoryWindow(sessions, sessionId, budget).window(0);
+}
+
+interface HistoryEntry {
+  readonly event: MessageEvent;
+  /** gpt-tokenizer tokens of the message, counted once. */
+  readonly cost: number;
+}
+
+/**
+ * One session's history window kept between turns, so a turn reads only what was appended since
+ * the last one instead of the whole window. The log is append-only, so what was seen stays true:
+ * events this AgentSession wrote are taken from its own commits when they follow on from what is
+ * known, and anything else (another writer's appends, a gap) is read with `readEvents({ after })`.
+ * The window is then cut exactly as {@link buildContextWindow} cuts it: the newest messages that fit
+ * the budget, the latest summary standing in for what it covers, never beginning with an assistant
+ * or tool message. A session recreated under the same id (another `createdAt`, or a log shorter
+ * than what was seen) starts over from a full read.
+ */
+export class HistoryWindow {
+  /** Messages after the latest summary's `throughSeq`, oldest first, trimmed to what a window can still reach. */
+  private entries: HistoryEntry[] = [];
+  private summary: { text: string; throughSeq: number; seq: number; tokens: number } | undefined;
+  /** Every event up to this seq has been seen; -1 before the first load. */
+  private seenThrough = -1;
+  private createdAt: number | undefined;
+  private reloadNeeded = false;
+
+  constructor(
+    private readonly sessions: SessionManager<object>,
+    private readonly sessionId: string,
+    private readonly budget: number,
+  ) {}
+
+  /**
+   * The session as a commit just read it: a different session under the same id (recreated after a
+   * delete or an expiry) makes everything seen so far void.
+   */
+  checkSession(session: { createdAt: number; lastSeq: number }): void {
+    if (this.seenThrough >= 0 && (session.createdAt !== this.createdAt || session.lastSeq < this.seenThrough)) {
+      this.reset();
+    }
+    this.createdAt = session.createdAt;
+  }
+
+  /** Events one commit wrote (consecutive seqs): taken in when they follow on from what was seen. */
+  observe(events: readonly SessionEvent[]): void {
+    if (this.seenThrough < 0 || events.length === 0 || (events[0] as SessionEvent).seq !== this.seenThrough + 1) return;
+    for (const event of events) this.take(event);
+    this.seenThrough = (events[events.length - 1] as SessionEvent).seq;
+  }
+
+  /** Forgets everything: the next window is read in full. */
+  reset(): void {
+    this.entries = [];
+    this.summary = undefined;
+    this.seenThrough = -1;
+    this.reloadNeeded = false;
+  }
+
+  /** The window over the log through at least `throughSeq` (reading only what was not seen yet). */
+  async window(throughSeq: number): Promise<ContextWindow> {
+    if (this.seenThrough < 0 || this.reloadNeeded) await this.load(throughSeq);
+    else if (this.seenThrough < throughSeq) {
+      const newer = await this.sessions.readEvents(this.sessionId, {
+        after: this.seenThrough,
+        types: ["message", "summary"],
+      });
+      for (const event of newer) if (event.seq > this.seenThrough) this.take(event);
+      // The read began after `throughSeq` was committed: everything up to it (or to the newest event read) is seen.
+      this.seenThrough = Math.max(throughSeq, newer.at(-1)?.seq ?? 0, this.seenThrough);
+    }
+    return this.cut();
+  }
+
+  private async load(throughSeq: number): Promise<void> {
+    const events = await this.sessions.getMessages(this.sessionId, {
+      tokenBudget: Math.max(1, Math.min(Number.MAX_SAFE_INTEGER, Math.ceil(this.budget * OVERFETCH))),
+    });
+    this.entries = [];
+    this.summary = undefined;
+    this.reloadNeeded = false;
+    for (const event of events) this.take(event);
+    this.seenThrough = Math.max(throughSeq, events.at(-1)?.seq ?? 0);
+  }
+
+  private take(event: SessionEvent): void {
     if (event.type === "summary") {
-      summary = { text: (event as SummaryEvent).text, throughSeq: (event as SummaryEvent).throughSeq, seq: event.seq };
-    } else if (event.type === "message") messages.push(event as MessageEvent);
+      const summary = event as SummaryEvent;
+      // A summary covering less than the one it replaces would bring back messages already let go.
+      if (this.summary && summary.throughSeq < this.summary.throughSeq) this.reloadNeeded = true;
+      this.summary = {
+        text: summary.text,
+        throughSeq: summary.throughSeq,
+        seq: summary.seq,
+        tokens: countTokens(summary.text),
+      };
+      let covered = 0;
+      while (covered < this.entries.length && (this.entries[covered] as HistoryEntry).event.seq <= summary.throughSeq) {
+        covered++;
+      }
+      if (covered > 0) this.entries = this.entries.slice(covered);
+    } else if (event.type === "message") {
+      const message = event as MessageEvent;
+      if (this.summary && message.seq <= this.summary.throughSeq) return;
+      this.entries.push({ event: message, cost: countContentTokens(message.content) });
+    }
   }
-  let remaining = budget - (summary ? countTokens(summary.text) : 0);
-  const picked: MessageEvent[] = [];
-  let tokens = 0;
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const message = messages[i] as MessageEvent;
-    const cost = countContentTokens(message.content);
-    if (cost > remaining && picked.length > 0) break;
-    remaining -= cost;
-    tokens += cost;
-    picked.push(message);
+
+  private cut(): ContextWindow {
+    const { entries, summary } = this;
+    let remaining = this.budget - (summary ? summary.tokens : 0);
+    let tokens = 0;
+    let first = entries.length;
+    while (first > 0) {
+      const cost = (entries[first - 1] as HistoryEntry).cost;
+      if (cost > remaining && first < entries.length) break;
+      remaining -= cost;
+      tokens += cost;
+      first--;
+    }
+    // What did not fit now never will: later windows hold newer messages and the same budget.
+    if (first > 0) {
+      this.entries = entries.slice(first);
+      first = 0;
+    }
+    const picked = this.entries;
+    while (first < picked.length - 1 && (picked[first] as HistoryEntry).event.role !== "user") {
+      tokens -= (picked[first] as HistoryEntry).cost;
+      first++;
+    }
+    const systemNotes: string[] = [];
+    const messages: ModelMessage[] = [];
+    const seqs: number[] = [];
+    for (let i = first; i < picked.length; i++) {
+      const message = (picked[i] as HistoryEntry).event;
+      seqs.push(message.seq);
+      const converted = toModelMessage(message);
+      if (converted === "system") systemNotes.push(contentText(message.content));
+      else if (converted) messages.push(converted);
+    }
+    return {
+      messages,
+      ...(summary ? { summary: { text: summary.text, throughSeq: summary.throughSeq, seq: summary.seq } } : {}),
+      systemNotes,
+      tokens,
+      seqs,
+    };
   }
-  picked.reverse();
-  while (picked.length > 1 && (picked[0] as MessageEvent).role !== "user") {
-    tokens -= countContentTokens((picked.shift() as MessageEvent).content);
-  }
-  const systemNotes: string[] = [];
-  const modelMessages: ModelMessage[] = [];
-  for (const message of picked) {
-    const converted = toModelMessage(message);
-    if (converted === "system") systemNotes.push(contentText(message.content));
-    else if (converted) modelMessages.push(converted);
-  }
-  return { messages: modelMessages, summary, systemNotes, tokens, seqs: picked.map((message) => message.seq) };
 }
 
 /** A stored message as an AI SDK ModelMessage (messages are stored in that shape, so this is a pick). */

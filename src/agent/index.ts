@@ -55,7 +55,13 @@ export {
   systemPromptOf,
   type ToolConfig,
 } from "./config.ts";
-export { buildContextWindow, type ContextWindow, planSummary, type SummaryPlan } from "./context.ts";
+export {
+  buildContextWindow,
+  type ContextWindow,
+  HistoryWindow,
+  planSummary,
+  type SummaryPlan,
+} from "./context.ts";
 export {
   costOf,
   OfflineLanguageModel,

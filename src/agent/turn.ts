@@ -17,7 +17,7 @@ import { commitAgentChange, isStale, readAgentState } from "./agent-state.ts";
 import { waitForApproval } from "./approvals.ts";
 import { watchForCancel } from "./cancel.ts";
 import type { AgentConfigView, FrontdeskConfig, ModelConfigView } from "./config.ts";
-import { buildContextWindow, planSummary } from "./context.ts";
+import { type HistoryWindow, planSummary } from "./context.ts";
 import { costOf, replyReserveOf, SUMMARY_INSTRUCTION } from "./models/index.ts";
 import type { StepOrchestrator, StepTransition } from "./orchestration.ts";
 import { findOrphans, interruptedResult } from "./recovery.ts";
@@ -42,6 +42,8 @@ export interface TurnRuntime {
   readonly systemPrompt: string;
   /** Tokens of history the window may hold (context window minus reply, prompt and tools). */
   readonly historyBudget: number;
+  /** The session's history window, kept between this AgentSession's turns. */
+  readonly history: HistoryWindow;
   readonly maxSteps: number;
   readonly staleTurnMs: number;
   readonly heartbeatMs: number;
@@ -147,6 +149,16 @@ export class TurnRunner {
   private readonly written: SessionEvent[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private startSeq = 0;
+  /** The last seq of the commit that took the lock: the window holds the log at least through it. */
+  private lockSeq = 0;
+  /**
+   * The final step's messages, written with the closing status in the commit that releases the
+   * lock (or ahead of any other write that comes first), so a plain turn is two commits: the user
+   * message with `running`, then the reply with `idle`.
+   */
+  private deferred: EventInput[] = [];
+  /** Why a deferred final step could not be written, if it could not. */
+  private unwritten: unknown;
   private offered: string[] = [];
   private activeStep: string | undefined;
   private pendingUsage = { inputTokens: 0, outputTokens: 0 };
@@ -198,7 +210,16 @@ export class TurnRunner {
     if (finish !== "complete") await this.closeOpenInvocations(finish);
     await this.chain.catch(() => undefined);
     await this.rt.orchestrator.addTokenUsage(usage).catch(() => undefined);
-    await this.release(finish, failure);
+    if (this.unwritten !== undefined && finish === "complete") {
+      // The final reply could not be written (the lock was taken over, or the session is gone).
+      finish = "error";
+      failure = errorOf(this.unwritten);
+    }
+    const unwritten = await this.release(finish, failure);
+    if (unwritten !== undefined && finish === "complete") {
+      finish = "error";
+      failure = errorOf(unwritten);
+    }
     return {
       turnId: this.turnId,
       finish,
@@ -221,6 +242,7 @@ export class TurnRunner {
     const { rt } = this;
     const events = await commitAgentChange(rt.sessions, rt.sessionId, rt.stateKey, async (session, agent) => {
       const now = rt.clock.now();
+      rt.history.checkSession(session);
       if (agent?.turn && !isStale(agent.turn, now, rt.staleTurnMs)) {
         throw new FrontdeskError("conflict", "Another turn is already running in this session", {
           details: { turnId: agent.turn.id, startedAt: agent.turn.startedAt },
@@ -255,23 +277,34 @@ export class TurnRunner {
         updatedAt: now,
       };
       this.startSeq = userSeq;
+      this.lockSeq = session.lastSeq + out.length;
       return { events: out, agent: record };
     });
     this.record(events);
   }
 
-  /** Releases the lock with the closing status (`idle`, or `error` for a failed turn). */
-  private async release(finish: TurnFinish, failure?: { message: string }): Promise<void> {
-    if (this.lockLost) return;
+  /**
+   * Releases the lock with the closing status (`idle`, or `error` for a failed turn), in one commit
+   * with the final step's messages when they are still to be written. Returns the error that kept
+   * those messages from being written, if any.
+   */
+  private async release(finish: TurnFinish, failure?: { message: string }): Promise<unknown> {
+    const deferred = this.takeDeferred();
+    if (this.lockLost) return deferred.length > 0 ? lostLock() : undefined;
     const { rt } = this;
     try {
       const events = await commitAgentChange(rt.sessions, rt.sessionId, rt.stateKey, (session, agent) => {
-        if (agent?.turn?.id !== this.turnId) return { events: [] };
+        if (agent?.turn?.id !== this.turnId) {
+          if (deferred.length === 0) return { events: [] };
+          this.lockLost = true;
+          throw lostLock();
+        }
         const phase = finish === "error" ? "error" : "idle";
         const { turn: _released, error: _old, ...rest } = agent;
         const now = rt.clock.now();
         return {
           events: [
+            ...deferred,
             {
               type: "status",
               scope: "agent",
@@ -286,30 +319,46 @@ export class TurnRunner {
             phase,
             ...(this.activeStep !== undefined ? { step: this.activeStep } : {}),
             // Every invocation of this turn is closed: recovery need not look before here again.
-            checkedThrough: session.lastSeq,
+            checkedThrough: session.lastSeq + deferred.length,
             ...(failure ? { error: failure.message.slice(0, 4000) } : {}),
             updatedAt: now,
           },
         };
       });
       this.record(events);
-    } catch {
+      return undefined;
+    } catch (error) {
       // The session is gone, or another turn took the lock over: nothing left to release.
+      return deferred.length > 0 ? error : undefined;
     }
   }
 
+  private takeDeferred(): EventInput[] {
+    const deferred = this.deferred;
+    this.deferred = [];
+    return deferred;
+  }
+
   private async heartbeat(): Promise<void> {
-    await this.append([], {}).catch(() => undefined);
+    // A refresh of the lock only: a deferred final step waits for the commit that releases it.
+    await this.append([], {}, false).catch(() => undefined);
   }
 
   // ── writing ───────────────────────────────────────────────────────────────────────────────────
 
   /**
    * Appends events while this turn holds the lock (checked against the session read for the same
-   * version-checked append). Writes are queued so they land in the order they were made.
+   * version-checked append). Writes are queued so they land in the order they were made; a deferred
+   * final step, made before this call, goes first.
    */
-  private append(events: EventInput[], patch?: Partial<AgentStateRecord>): Promise<readonly SessionEvent[]> {
+  private append(
+    made: EventInput[],
+    patch?: Partial<AgentStateRecord>,
+    withDeferred = true,
+  ): Promise<readonly SessionEvent[]> {
     const { rt } = this;
+    const deferred = withDeferred ? this.takeDeferred() : [];
+    const events = deferred.length > 0 ? [...deferred, ...made] : made;
     const run = async (): Promise<readonly SessionEvent[]> => {
       if (this.lockLost) throw lostLock();
       const written = await commitAgentChange(rt.sessions, rt.sessionId, rt.stateKey, (_session, agent) => {
@@ -330,10 +379,17 @@ export class TurnRunner {
     };
     const result = this.chain.then(run, run);
     this.chain = result.catch(() => undefined);
+    // A final step that rode along and could not be written makes the turn fail, whoever awaits this.
+    if (deferred.length > 0) {
+      result.catch((error: unknown) => {
+        this.unwritten ??= error;
+      });
+    }
     return result;
   }
 
   private record(events: readonly SessionEvent[]): void {
+    this.rt.history.observe(events);
     for (const event of events) {
       this.written.push(event);
       this.emit({ type: "event", event });
@@ -349,7 +405,7 @@ export class TurnRunner {
   }): Promise<{ lastText: string; steps: number; error?: unknown }> {
     const { rt } = this;
     await this.summarizeIfNeeded();
-    const window = await buildContextWindow(rt.sessions, rt.sessionId, rt.historyBudget);
+    const window = await rt.history.window(this.lockSeq);
     const initial = await rt.orchestrator.current();
     this.activeStep = initial.step?.name;
     const system = this.systemText(window.summary?.text, window.systemNotes);
@@ -480,7 +536,9 @@ export class TurnRunner {
     const events: EventInput[] = [];
     const base = { type: "message" as const, model: this.rt.modelConfig.model, turnId: this.turnId };
     if (step.calls.length === 0) {
-      events.push({ ...base, role: "assistant", content: step.text, usage, finish });
+      // A step without tool calls ends the turn: its message is written with the closing status.
+      this.deferred.push({ ...base, role: "assistant", content: step.text, usage, finish });
+      return;
     } else {
       const parts: JsonObject[] = step.text.length > 0 ? [{ type: "text", text: step.text }] : [];
       for (const call of step.calls) {

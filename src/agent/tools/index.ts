@@ -1,4 +1,4 @@
-import { jsonSchema } from "ai";
+import { asSchema, jsonSchema } from "ai";
 import { z } from "zod";
 import type { Clock } from "../../core/clock.ts";
 import { FrontdeskError } from "../../core/errors.ts";
@@ -57,7 +57,10 @@ export function buildAgentTools(
   for (const name of agent.tools) {
     const settings = config.tools[name] as ToolConfigView;
     const approval = approvalPolicyOf(config, agent, name);
-    tools.set(name, { name, approval, ...implementation(name, settings, options) });
+    const { inputSchema, ...rest } = implementation(name, settings, options);
+    // Converted once here: the AI SDK derives a JSON Schema from a Zod one at every model call
+    // otherwise, and a Schema object keeps the one it derived.
+    tools.set(name, { name, approval, inputSchema: asSchema(inputSchema), ...rest });
   }
   return tools;
 }
