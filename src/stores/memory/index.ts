@@ -1,6 +1,6 @@
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
-import { applyDelta, cloneJson, deepFreeze } from "../../core/state.ts";
+import { applyDelta, deepFreeze } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type {
@@ -31,6 +31,26 @@ interface Room {
   events: SessionEvent[];
   idempotency: Map<string, IdempotencyRecord>;
 }
+
+/**
+ * A deep-frozen copy of a JSON value, made in one pass: the caller keeps its own objects (and may
+ * go on changing them), while the stored copy can be handed out without copying again.
+ * Properties holding `undefined` are left out, as JSON leaves them out.
+ */
+const frozenCopy = <T>(value: T): T => {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    const items = new Array(value.length);
+    for (let i = 0; i < value.length; i++) items[i] = frozenCopy(value[i]);
+    return Object.freeze(items) as T;
+  }
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(value)) {
+    const field = (value as Record<string, unknown>)[name];
+    if (field !== undefined) copy[name] = frozenCopy(field);
+  }
+  return Object.freeze(copy) as T;
+};
 
 const EMPTY_SCOPE: ScopedState = deepFreeze({ state: {}, version: 0 });
 
@@ -100,14 +120,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         }
         scopeUpdates.push([
           sk,
-          deepFreeze({ state: applyDelta(scope.state, cloneJson(write.delta)), version: scope.version + 1 }),
+          Object.freeze({ state: frozenCopy(applyDelta(scope.state, write.delta)), version: scope.version + 1 }),
         ]);
       }
       // Everything is checked: from here on nothing can fail, so the commit is whole.
       for (const [sk, scope] of scopeUpdates) scopes.set(sk, scope);
       const room: Room = current ?? { header: commit.header, events: [], idempotency: new Map() };
-      room.header = deepFreeze(cloneJson(commit.header));
-      for (const event of commit.events) room.events.push(deepFreeze(cloneJson(event)));
+      room.header = frozenCopy(commit.header);
+      for (const event of commit.events) room.events.push(frozenCopy(event));
       if (commit.idempotency) room.idempotency.set(commit.idempotency.key, { ...commit.idempotency });
       rooms.set(id, room);
       const lastSeq = room.header.lastSeq;

@@ -220,6 +220,23 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       assert.equal(((await c.store.readEvents(k, {}))[0] as { data?: unknown }).data, 1);
     });
 
+    it("values handed in stay the caller's: changing them afterwards changes nothing stored", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      const header = headerFor(k, now, 1, 1);
+      header.state = { v: 1, nested: { list: [1] } };
+      const events = [{ ...event(1, now), data: { list: [1] } }];
+      await c.store.commit({ key: k, expectedVersion: 0, header, events, now });
+      // The store may not freeze or keep what the caller still holds.
+      ((header.state as { nested: { list: number[] } }).nested.list as number[]).push(2);
+      header.tags.push("x");
+      (events[0] as { data: { list: number[] } }).data.list.push(2);
+      assert.deepEqual((await c.store.get(k, now))?.state, { v: 1, nested: { list: [1] } });
+      assert.deepEqual((await c.store.get(k, now))?.tags, []);
+      assert.deepEqual(((await c.store.readEvents(k, {}))[0] as { data?: unknown }).data, { list: [1] });
+    });
+
     it("delete removes the header and its events together", async () => {
       const c = ctx();
       const now = c.clock.now();
