@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FakeClock } from "../../src/core/clock.ts";
 import { isFrontdeskError } from "../../src/core/errors.ts";
 import { emptyStats, type SessionEvent, type SessionHeader, type SessionKey } from "../../src/core/model.ts";
+import { SessionManager } from "../../src/core/session-manager.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import { createRedisStore, openFromUrl, type RedisStoreOptions } from "../../src/stores/redis/index.ts";
 import { createKeyspace } from "../../src/stores/redis/keys.ts";
@@ -197,6 +198,91 @@ describe.skipIf(!url)("redis store specifics", () => {
     expect(await admin.exists(k.idempotency)).toBe(0);
     const user = createKeyspace(prefix).userScope("ns", "u1");
     expect(await admin.exists(user.state, user.version)).toBe(0);
+  });
+
+  it("a plain append is one script call; a state change takes the header read and the commit", async () => {
+    const prefix = `t${randomBytes(5).toString("hex")}`;
+    const client = new Redis(url as string, { lazyConnect: true, enableOfflineQueue: false });
+    const sent: string[] = [];
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = ((command: { name: string }) => {
+      sent.push(command.name);
+      return send(command as never);
+    }) as typeof client.sendCommand;
+    const store = open({ client, keyPrefix: prefix });
+    const clock = new FakeClock();
+    const sessions = new SessionManager(() => ({}), store, "ns", { clock, defaultTtlMs: 60_000 });
+    const { id } = await sessions.create();
+    sent.length = 0;
+    const event = await sessions.addMessage(id, { role: "user", content: "hi", usage: { costUsd: 0.1 } });
+    expect(sent).toEqual(["evalsha"]);
+    sent.length = 0;
+    await sessions.appendEvents(id, [{ type: "custom", name: "x", stateDelta: { topic: "t" } }]);
+    expect(sent).toEqual(["hmget", "evalsha"]);
+    expect((await sessions.readEvents(id))[0]).toEqual(event);
+    await store.close();
+    await client.quit();
+  });
+
+  it("a one-step append sets the reclaim PEXPIRE, and a refused one writes nothing", async () => {
+    const prefix = `t${randomBytes(5).toString("hex")}`;
+    const store = open({ keyPrefix: prefix, reclaimGraceMs: 1_000 });
+    const clock = new FakeClock();
+    const sessions = new SessionManager(() => ({}), store, "ns", { clock, defaultTtlMs: 60_000 });
+    const { id, version } = await sessions.create();
+    const k = createKeyspace(prefix).session({ namespace: "ns", userId: null, id });
+    await admin.persist(k.header);
+    await sessions.addMessage(id, { role: "user", content: "hi" }, { idempotencyKey: "idem" });
+    for (const redisKey of [k.header, k.events, k.idempotency]) {
+      const ttl = await admin.pttl(redisKey);
+      expect(ttl).toBeGreaterThan(60_000);
+      expect(ttl).toBeLessThanOrEqual(61_000);
+    }
+    expect(await admin.zscore(k.expiry, k.ref)).toBe(String(clock.now() + 60_000));
+    const before = await admin.hgetall(k.header);
+    const refused = await sessions
+      .addMessage(id, { role: "user", content: "again" }, { expectedVersion: version })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "precondition_failed", details: { currentVersion: version + 1 } });
+    expect(await admin.hgetall(k.header)).toEqual(before);
+    expect(await admin.llen(k.events)).toBe(1);
+    expect(await admin.hkeys(k.idempotency)).toEqual(["idem"]);
+    const record = JSON.parse((await admin.hget(k.idempotency, "idem")) as string);
+    expect(record).toEqual(await store.findIdempotency({ namespace: "ns", userId: null, id }, "idem"));
+    expect(record).toMatchObject({ key: "idem", firstSeq: 1, lastSeq: 1, version: version + 1, at: clock.now() });
+  });
+
+  it("a header written before the field layout reads back, and its first append rewrites it", async () => {
+    const prefix = `t${randomBytes(5).toString("hex")}`;
+    const store = open({ keyPrefix: prefix });
+    const clock = new FakeClock();
+    const sessions = new SessionManager(() => ({}), store, "ns", { clock, defaultTtlMs: null });
+    const legacyKey: SessionKey = { namespace: "ns", userId: null, id: "legacy" };
+    const now = clock.now();
+    const header = headerFor(legacyKey, now, 1, 1, {
+      ttlMs: null,
+      expiresAt: null,
+      state: {},
+      stats: { ...emptyStats(), messages: 0, toolCalls: 1, toolsUsed: ["old"] },
+    });
+    const k = createKeyspace(prefix).session(legacyKey);
+    // Exactly what the previous COMMIT stored: the JSON and v, s, x, a only.
+    await admin.hset(k.header, { j: JSON.stringify(header), v: "1", s: "1", x: "", a: String(now) });
+    await admin.rpush(k.events, JSON.stringify(eventAt(1, now)));
+    expect(await store.get(legacyKey, now)).toEqual(header);
+    clock.advance(5);
+    const appended = await sessions.appendEvents("legacy", [
+      { type: "tool_call", invocationId: "i", tool: "new" },
+      { type: "message", role: "user", content: "hi" },
+    ]);
+    expect(appended.events.map((e) => e.seq)).toEqual([2, 3]);
+    const after = await store.get(legacyKey, clock.now());
+    expect(after).toMatchObject({ version: 2, lastSeq: 3, updatedAt: clock.now() });
+    expect(after?.stats).toMatchObject({ messages: 1, toolCalls: 2, toolsUsed: ["old", "new"] });
+    expect(await admin.hget(k.header, "t")).toBe("");
+    clock.advance(5);
+    await sessions.addMessage("legacy", { role: "user", content: "again" });
+    expect(await store.get(legacyKey, clock.now())).toMatchObject({ version: 3, lastSeq: 4, updatedAt: clock.now() });
   });
 
   it("startup warning names appendonly when it is off", async () => {

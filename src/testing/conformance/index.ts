@@ -1,3 +1,4 @@
+import { appendCases } from "./append.ts";
 import { commitCases } from "./commit.ts";
 import { concurrencyCases } from "./concurrency.ts";
 import { useStore } from "./context.ts";
@@ -28,6 +29,7 @@ export function describeStoreConformance(harness: StoreHarness, runner: Runner):
     const ctx = useStore(harness, runner);
     commitCases(ctx, runner);
     managerCases(ctx, runner);
+    appendCases(ctx, runner);
     concurrencyCases(ctx, runner);
     ttlCases(ctx, runner);
     isolationCases(ctx, runner);
