@@ -25,7 +25,11 @@ const parseOwner = (segment: string): string | null => (segment === NULL_OWNER ?
 
 /** Every key one session owns or is indexed under. */
 export interface SessionKeys {
-  /** HASH: `j` header JSON, `v` version, `s` lastSeq, `x` expiresAt ("" = never), `a` lastAccessedAt. */
+  /**
+   * HASH: `j` header JSON as the last commit wrote it, and the mutable fields on their own, laid
+   * over it on read (docs/stores/redis.md lists them): `v` version, `s` lastSeq, `x` expiresAt
+   * ("" = never), `a` lastAccessedAt, `u` updatedAt, `t` ttlMs, `b` absoluteExpiresAt, stats.
+   */
   readonly header: string;
   /** LIST of event JSON; seq n sits at index n - 1. */
   readonly events: string;
