@@ -42,6 +42,8 @@ interface HistoryEntry {
   readonly event: MessageEvent;
   /** gpt-tokenizer tokens of the message, counted once. */
   readonly cost: number;
+  /** The message as the model gets it, converted once (the event is frozen, so it stays true). */
+  readonly message: ModelMessage | "system" | undefined;
 }
 
 /**
@@ -140,7 +142,13 @@ export class HistoryWindow {
     } else if (event.type === "message") {
       const message = event as MessageEvent;
       if (this.summary && message.seq <= this.summary.throughSeq) return;
-      this.entries.push({ event: message, cost: countContentTokens(message.content) });
+      const converted = toModelMessage(message);
+      this.entries.push({
+        event: message,
+        cost: countContentTokens(message.content),
+        // Frozen, like the event it wraps: the same object goes to every later model call.
+        message: typeof converted === "object" ? Object.freeze(converted) : converted,
+      });
     }
   }
 
@@ -170,11 +178,10 @@ export class HistoryWindow {
     const messages: ModelMessage[] = [];
     const seqs: number[] = [];
     for (let i = first; i < picked.length; i++) {
-      const message = (picked[i] as HistoryEntry).event;
-      seqs.push(message.seq);
-      const converted = toModelMessage(message);
-      if (converted === "system") systemNotes.push(contentText(message.content));
-      else if (converted) messages.push(converted);
+      const { event, message } = picked[i] as HistoryEntry;
+      seqs.push(event.seq);
+      if (message === "system") systemNotes.push(contentText(event.content));
+      else if (message) messages.push(message);
     }
     return {
       messages,

@@ -249,7 +249,9 @@ export class TurnRunner {
         });
       }
       const out: EventInput[] = [];
-      const orphans = await findOrphans(rt.sessions, rt.sessionId, agent?.checkedThrough);
+      // Nothing was written since the last turn closed every invocation: nothing to look for.
+      const checked = agent?.checkedThrough !== undefined && agent.checkedThrough >= session.lastSeq;
+      const orphans = checked ? [] : await findOrphans(rt.sessions, rt.sessionId, agent?.checkedThrough);
       for (const orphan of orphans) out.push(interruptedResult(orphan));
       let previous = agent?.phase ?? "ready";
       if (agent?.turn) {
@@ -318,8 +320,9 @@ export class TurnRunner {
             ...rest,
             phase,
             ...(this.activeStep !== undefined ? { step: this.activeStep } : {}),
-            // Every invocation of this turn is closed: recovery need not look before here again.
-            checkedThrough: session.lastSeq + deferred.length,
+            // Every invocation of this turn is closed: recovery need not look before here again
+            // (here: this commit's last event, the status).
+            checkedThrough: session.lastSeq + deferred.length + 1,
             ...(failure ? { error: failure.message.slice(0, 4000) } : {}),
             updatedAt: now,
           },

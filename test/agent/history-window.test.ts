@@ -6,6 +6,7 @@ import {
   HistoryWindow,
   OfflineLanguageModel,
   parseConfig,
+  readAgentRecord,
 } from "../../src/agent/index.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
 import { eventsOf, type Harness, openHarness, ScriptedModel, STORES, textParts } from "./helpers.ts";
@@ -141,6 +142,42 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
     const result = await agent.runTurn("compute 5+5");
     expect(result.finish).toBe("complete");
     expect(sentLines(calls.at(-1) as LanguageModelV3CallOptions)).toEqual(["user: compute 5+5"]);
+  });
+
+  it("after a clean turn, the next one still repairs what a turn killed since then left open", async () => {
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config: roomy, clock: h.clock });
+    await agent.runTurn("compute 1+1");
+    // Another process's turn took the lock (keeping what the clean turn checked), opened a tool call, and died.
+    const checkedThrough = (await readAgentRecord(h.sessions, "s1"))?.checkedThrough;
+    expect(checkedThrough).toBe((await h.sessions.get("s1")).lastSeq);
+    const diedAt = h.clock.now();
+    await h.root.forUser("alice").appendEvents("s1", [
+      { type: "message", role: "user", content: "run something", turnId: "turn_dead" },
+      {
+        type: "status",
+        scope: "agent",
+        status: "running",
+        previous: "idle",
+        stateDelta: {
+          agent: {
+            name: "assistant",
+            phase: "running",
+            model: "offline",
+            turn: { id: "turn_dead", startedAt: diedAt, heartbeatAt: diedAt, startSeq: 1, owner: "dead" },
+            checkedThrough,
+            updatedAt: diedAt,
+          },
+        },
+      },
+      { type: "tool_call", invocationId: "inv_dead", tool: "calculator", input: { expression: "1+1" } },
+    ]);
+    h.clock.advance(10 * 60 * 1000);
+    const result = await agent.runTurn("compute 2+2");
+    expect(result.finish).toBe("complete");
+    expect(result.events[0]).toMatchObject({ type: "tool_result", invocationId: "inv_dead", status: "cancelled" });
+    // And the turn after that has nothing left to repair.
+    const next = await agent.runTurn("compute 3+3");
+    expect(next.events.filter((event) => event.type === "tool_result")).toEqual([]);
   });
 
   it("a turn whose lock was taken over before its reply was written fails without writing the reply", async () => {
