@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { z } from "zod";
+import { AppendGroups, type MemberOutcome } from "./append-groups.ts";
 import { type Clock, SYSTEM_CLOCK } from "./clock.ts";
 import { FrontdeskError, isFrontdeskError } from "./errors.ts";
 import {
@@ -145,7 +146,10 @@ export interface AppendOptions extends WriteOptions {
 }
 
 export interface AppendResult {
-  /** The session's version after the append (its ETag). */
+  /**
+   * The session's version and last seq right after the commit that wrote these events (its ETag).
+   * Appends to one session that arrive together may share one commit, and then these.
+   */
   readonly version: number;
   readonly lastSeq: number;
   readonly events: readonly SessionEvent[];
@@ -312,6 +316,8 @@ export class SessionManager<S extends object = JsonObject> {
   private readonly clock: Clock;
   private readonly limits: Limits;
   private readonly mutex: KeyedMutex;
+  /** Shared with this manager's {@link forUser} views, which keep its settings. */
+  private appendGroups = new AppendGroups<readonly EventInput[], AppendResult>();
   private readonly defaultTtlMs: number | null;
   private readonly absoluteTtlMs: number | null;
   private readonly touchFraction: number;
@@ -339,7 +345,12 @@ export class SessionManager<S extends object = JsonObject> {
 
   /** A view of this manager bound to one owner: it can never read or write another's sessions. */
   forUser(userId: string | null): SessionManager<S> {
-    return new SessionManager(this.defaultStateGenerator, this.store, this.namespace, { ...this.options, userId });
+    const view = new SessionManager(this.defaultStateGenerator, this.store, this.namespace, {
+      ...this.options,
+      userId,
+    });
+    view.appendGroups = this.appendGroups;
+    return view;
   }
 
   // ── AgentDock API: results, never throws for session-level failures ─────────────────────────
@@ -561,6 +572,67 @@ export class SessionManager<S extends object = JsonObject> {
       options.idempotencyKey === undefined ? undefined : assertIdempotencyKey(options.idempotencyKey);
     const print = idempotencyKey === undefined ? undefined : fingerprint(parsed);
     const key = this.keyOf(ref);
+    if (idempotencyKey === undefined && options.expectedVersion === undefined) {
+      // Unconditional appends to one session that arrive together share one commit.
+      const lock = lockKey(key);
+      return this.appendGroups.submit(
+        lock,
+        parsed,
+        parsed.length,
+        this.limits.maxEventsPerAppend,
+        (members) => this.appendGroup(key, members),
+        (work) => this.mutex.run(lock, work),
+      );
+    }
+    return this.mutex.run(lockKey(key), () => this.appendLocked(key, parsed, options, idempotencyKey, print));
+  }
+
+  /**
+   * One commit for a group of unconditional appends, run holding the session's lock. Each member
+   * gets its own events; a group that would pass the session's event limit is written member by
+   * member instead, so only the members that do not fit are refused.
+   */
+  private async appendGroup(
+    key: SessionKey,
+    members: readonly (readonly EventInput[])[],
+  ): Promise<MemberOutcome<AppendResult>[]> {
+    const one = async (events: readonly EventInput[]): Promise<MemberOutcome<AppendResult>> => {
+      try {
+        return { ok: true, value: await this.appendLocked(key, events, {}, undefined, undefined) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    };
+    if (members.length === 1) {
+      const outcome = await one(members[0] as readonly EventInput[]);
+      if (!outcome.ok) throw outcome.error;
+      return [outcome];
+    }
+    let written: AppendResult;
+    try {
+      written = await this.appendLocked(key, members.flat(), {}, undefined, undefined);
+    } catch (error) {
+      if (!isFrontdeskError(error, "payload_too_large")) throw error;
+      const outcomes: MemberOutcome<AppendResult>[] = [];
+      for (const member of members) outcomes.push(await one(member));
+      return outcomes;
+    }
+    let offset = 0;
+    return members.map((member) => {
+      const events = written.events.slice(offset, offset + member.length);
+      offset += member.length;
+      return { ok: true, value: { ...written, events: Object.freeze(events) } };
+    });
+  }
+
+  /** {@link appendEvents} after validation, holding the session's lock. */
+  private async appendLocked(
+    key: SessionKey,
+    parsed: readonly EventInput[],
+    options: AppendOptions,
+    idempotencyKey: string | undefined,
+    print: string | undefined,
+  ): Promise<AppendResult> {
     if (this.store.append && parsed.every(isPlainAppend)) {
       const fast = await this.appendInOneStep(key, parsed, options, idempotencyKey, print);
       if (fast) return fast;
@@ -569,42 +641,47 @@ export class SessionManager<S extends object = JsonObject> {
     let replayed: IdempotencyRecord | undefined;
 
     // Only the committed version and seq are returned, so the session is never built and frozen.
-    const { header: session } = await this.writeUnpresented(ref, options, async (current, _loadScopes, now) => {
-      replayed = undefined;
-      if (idempotencyKey !== undefined) {
-        const record = await this.store.findIdempotency(key, idempotencyKey);
-        if (record) {
-          if (record.fingerprint !== print) {
-            throw new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
+    const { header: session } = await this.writeUnpresented(
+      key,
+      options,
+      async (current, _loadScopes, now) => {
+        replayed = undefined;
+        if (idempotencyKey !== undefined) {
+          const record = await this.store.findIdempotency(key, idempotencyKey);
+          if (record) {
+            if (record.fingerprint !== print) {
+              throw new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
+            }
+            replayed = record;
+            return "skip";
           }
-          replayed = record;
-          return "skip";
         }
-      }
-      if (current.lastSeq + parsed.length > this.limits.maxEventsPerSession) {
-        throw new FrontdeskError("payload_too_large", "The session has reached its event limit", {
-          details: { limit: this.limits.maxEventsPerSession },
-        });
-      }
-      appended = parsed.map((event, i) => ({ seq: current.lastSeq + i + 1, id: newEventId(), at: now, ...event }));
-      let delta: StateDelta = {};
-      for (const event of appended) if (event.stateDelta) delta = { ...delta, ...event.stateDelta };
-      return {
-        events: appended,
-        delta: isEmpty(delta) ? undefined : delta,
-        idempotency:
-          idempotencyKey === undefined
-            ? undefined
-            : (version: number) => ({
-                key: idempotencyKey,
-                fingerprint: print as string,
-                firstSeq: current.lastSeq + 1,
-                lastSeq: current.lastSeq + appended.length,
-                version,
-                at: now,
-              }),
-      };
-    });
+        if (current.lastSeq + parsed.length > this.limits.maxEventsPerSession) {
+          throw new FrontdeskError("payload_too_large", "The session has reached its event limit", {
+            details: { limit: this.limits.maxEventsPerSession },
+          });
+        }
+        appended = parsed.map((event, i) => ({ seq: current.lastSeq + i + 1, id: newEventId(), at: now, ...event }));
+        let delta: StateDelta = {};
+        for (const event of appended) if (event.stateDelta) delta = { ...delta, ...event.stateDelta };
+        return {
+          events: appended,
+          delta: isEmpty(delta) ? undefined : delta,
+          idempotency:
+            idempotencyKey === undefined
+              ? undefined
+              : (version: number) => ({
+                  key: idempotencyKey,
+                  fingerprint: print as string,
+                  firstSeq: current.lastSeq + 1,
+                  lastSeq: current.lastSeq + appended.length,
+                  version,
+                  at: now,
+                }),
+        };
+      },
+      true,
+    );
     if (replayed) {
       const events = await this.store.readEvents(key, { after: replayed.firstSeq - 1, before: replayed.lastSeq + 1 });
       return { version: replayed.version, lastSeq: replayed.lastSeq, events: deepFreeze(events), replayed: true };
@@ -633,53 +710,51 @@ export class SessionManager<S extends object = JsonObject> {
     if (!append) return undefined;
     const expected =
       options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
-    return this.mutex.run(lockKey(key), async () => {
-      const now = this.clock.now();
-      const events = parsed.map((event) => ({ id: newEventId(), at: now, ...event }));
-      const result = await append({
-        key,
-        events,
-        stats: statsDeltaOf(parsed),
-        expectedVersion: expected,
-        maxEventsPerSession: this.limits.maxEventsPerSession,
-        idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, fingerprint: print as string },
-        now,
-      });
-      if (!result) return undefined;
-      switch (result.outcome) {
-        case "not_found":
-          throw notFound();
-        case "full":
-          throw new FrontdeskError("payload_too_large", "The session has reached its event limit", {
-            details: { limit: this.limits.maxEventsPerSession },
-          });
-        case "version_mismatch":
-          throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
-            details: { currentVersion: result.currentVersion },
-          });
-        case "replayed": {
-          const record = result.record;
-          if (record.fingerprint !== print) {
-            throw new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
-          }
-          const replayedEvents = await this.store.readEvents(key, {
-            after: record.firstSeq - 1,
-            before: record.lastSeq + 1,
-          });
-          return {
-            version: record.version,
-            lastSeq: record.lastSeq,
-            events: deepFreeze(replayedEvents),
-            replayed: true,
-          };
-        }
-        case "appended": {
-          const firstSeq = result.lastSeq - events.length + 1;
-          const appended = events.map((event, i) => ({ seq: firstSeq + i, ...event }) as SessionEvent);
-          return { version: result.version, lastSeq: result.lastSeq, events: deepFreeze(appended), replayed: false };
-        }
-      }
+    const now = this.clock.now();
+    const events = parsed.map((event) => ({ id: newEventId(), at: now, ...event }));
+    const result = await append({
+      key,
+      events,
+      stats: statsDeltaOf(parsed),
+      expectedVersion: expected,
+      maxEventsPerSession: this.limits.maxEventsPerSession,
+      idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, fingerprint: print as string },
+      now,
     });
+    if (!result) return undefined;
+    switch (result.outcome) {
+      case "not_found":
+        throw notFound();
+      case "full":
+        throw new FrontdeskError("payload_too_large", "The session has reached its event limit", {
+          details: { limit: this.limits.maxEventsPerSession },
+        });
+      case "version_mismatch":
+        throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
+          details: { currentVersion: result.currentVersion },
+        });
+      case "replayed": {
+        const record = result.record;
+        if (record.fingerprint !== print) {
+          throw new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
+        }
+        const replayedEvents = await this.store.readEvents(key, {
+          after: record.firstSeq - 1,
+          before: record.lastSeq + 1,
+        });
+        return {
+          version: record.version,
+          lastSeq: record.lastSeq,
+          events: deepFreeze(replayedEvents),
+          replayed: true,
+        };
+      }
+      case "appended": {
+        const firstSeq = result.lastSeq - events.length + 1;
+        const appended = events.map((event, i) => ({ seq: firstSeq + i, ...event }) as SessionEvent);
+        return { version: result.version, lastSeq: result.lastSeq, events: deepFreeze(appended), replayed: false };
+      }
+    }
   }
 
   /** Appends one message (AI SDK / OpenAI shaped content round-trips unchanged). */
@@ -1120,7 +1195,7 @@ export class SessionManager<S extends object = JsonObject> {
     options: WriteOptions,
     plan: (current: SessionHeader, loadScopes: () => Promise<Scopes>, now: number) => Promise<WritePlan | "skip">,
   ): Promise<Session<S>> {
-    const { header, state } = await this.writeUnpresented(ref, options, plan);
+    const { header, state } = await this.writeUnpresented(this.keyOf(ref), options, plan);
     return this.present(header, state);
   }
 
@@ -1129,14 +1204,14 @@ export class SessionManager<S extends object = JsonObject> {
    * need the committed header's version and seq, never handed out.
    */
   private async writeUnpresented(
-    ref: SessionRef,
+    key: SessionKey,
     options: WriteOptions,
     plan: (current: SessionHeader, loadScopes: () => Promise<Scopes>, now: number) => Promise<WritePlan | "skip">,
+    lockHeld = false,
   ): Promise<{ header: SessionHeader; state: JsonObject }> {
-    const key = this.keyOf(ref);
     const expected =
       options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
-    return this.mutex.run(lockKey(key), async () => {
+    const locked = async (): Promise<{ header: SessionHeader; state: JsonObject }> => {
       for (let attempt = 0; ; attempt++) {
         const now = this.clock.now();
         const current = await this.store.get(key, now);
@@ -1181,7 +1256,8 @@ export class SessionManager<S extends object = JsonObject> {
           await sleep(Math.random() * Math.min(2 ** attempt, 50));
         }
       }
-    });
+    };
+    return lockHeld ? locked() : this.mutex.run(lockKey(key), locked);
   }
 
   private buildCommit(key: SessionKey, current: SessionHeader, scopes: Scopes, step: WritePlan, now: number): Commit {

@@ -219,7 +219,8 @@ export function appendCases(ctx: () => CaseContext, { describe, it }: Runner): v
         Array.from({ length: 80 }, (_, i) => i + 1),
       );
       const header = await peer.get(keyOf(c, created.id), c.clock.now());
-      assert.equal(header?.version, created.version + 80);
+      // Appends that meet in one instance may share a commit (group commit), so a version per commit.
+      assert.ok(header !== undefined && header.version > created.version && header.version <= created.version + 80);
       assert.equal(header?.lastSeq, 80);
       assert.equal(header?.stats.messages, 80);
       assert.equal(header?.stats.inputTokens, 80);
