@@ -28,6 +28,14 @@ export class AppendGroups<T, R> {
   private readonly open = new Map<string, Group<T, R>>();
 
   /**
+   * @param waitForPendingIo Before a group closes, let I/O callbacks already due run (one
+   * macrotask). Needed when writes block the event loop: otherwise no other request is ever read
+   * while a group is open. With a store that awaits real I/O, groups fill while the previous one
+   * writes, and the wait would only add latency to every append.
+   */
+  constructor(private readonly waitForPendingIo: boolean) {}
+
+  /**
    * Adds `member` (of `size` events) to the open group for `key`, or opens one. A new group queues
    * for the session's lock at once — so writes that come after it wait for it, as they would for a
    * single append — and closes when it holds the lock and starts writing, or when another member
@@ -46,7 +54,7 @@ export class AppendGroups<T, R> {
       const opened: Group<T, R> = { members: [], settle: [], size: 0, write };
       this.open.set(key, opened);
       void lock(async () => {
-        await afterPendingIo();
+        if (this.waitForPendingIo) await afterPendingIo();
         await this.flush(key, opened);
       });
       group = opened;

@@ -317,7 +317,7 @@ export class SessionManager<S extends object = JsonObject> {
   private readonly limits: Limits;
   private readonly mutex: KeyedMutex;
   /** Shared with this manager's {@link forUser} views, which keep its settings. */
-  private appendGroups = new AppendGroups<readonly EventInput[], AppendResult>();
+  private appendGroups: AppendGroups<readonly EventInput[], AppendResult>;
   private readonly defaultTtlMs: number | null;
   private readonly absoluteTtlMs: number | null;
   private readonly touchFraction: number;
@@ -336,6 +336,7 @@ export class SessionManager<S extends object = JsonObject> {
     this.clock = options.clock ?? SYSTEM_CLOCK;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.mutex = mutexFor(store);
+    this.appendGroups = new AppendGroups(store.capabilities?.blocking === true);
     this.defaultTtlMs = validTtl(options.defaultTtlMs === undefined ? 30 * 60 * 1000 : options.defaultTtlMs);
     this.absoluteTtlMs = validTtl(options.absoluteTtlMs ?? null);
     this.touchFraction = options.touchFraction ?? 0.1;

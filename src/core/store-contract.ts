@@ -30,6 +30,12 @@ export interface StoreCapabilities {
    * when this is true, with the harness's `createPeer`.
    */
   readonly shared: boolean;
+  /**
+   * Its calls do their I/O synchronously and block the event loop while they run (an embedded
+   * driver such as better-sqlite3). Requests that arrive during one write are then only read after
+   * it, so the core lets I/O already due run before it closes a group of appends.
+   */
+  readonly blocking?: boolean;
 }
 
 /** A write to a shared `user:` or `app:` scope, checked and applied in the same atomic unit as its commit. */

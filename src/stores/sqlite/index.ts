@@ -73,7 +73,7 @@ const MAX_RID = 2 ** 31 - 1;
  */
 export function createSqliteStore(options: SqliteStoreOptions, _context: StoreContext = {}): SessionStore {
   const settings = readOptions(options);
-  const capabilities: StoreCapabilities = { shared: settings.path !== MEMORY_PATH };
+  const capabilities: StoreCapabilities = { shared: settings.path !== MEMORY_PATH, blocking: true };
   const subscriptions = new Map<string, Subscription>();
   let connection: Connection | undefined;
   let closed = false;
