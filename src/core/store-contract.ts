@@ -31,9 +31,9 @@ export interface StoreCapabilities {
    */
   readonly shared: boolean;
   /**
-   * Its calls do their I/O synchronously and block the event loop while they run (an embedded
-   * driver such as better-sqlite3). Requests that arrive during one write are then only read after
-   * it, so the core lets I/O already due run before it closes a group of appends.
+   * Its calls never wait for I/O: they do it synchronously, blocking the event loop (an embedded
+   * driver such as better-sqlite3), or have none (memory). Requests that arrive during one write are
+   * then only read after it, so the core lets I/O already due run before it closes a group of appends.
    */
   readonly blocking?: boolean;
 }

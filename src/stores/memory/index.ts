@@ -80,7 +80,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     return room && !isExpired(room.header, now) ? room : undefined;
   };
 
-  const capabilities: StoreCapabilities = { shared: false };
+  // Blocking in the contract's sense: no call ever waits for I/O, so only a wait for pending I/O lets
+  // appends from separate requests share a commit.
+  const capabilities: StoreCapabilities = { shared: false, blocking: true };
 
   return {
     name: STORE_NAME,
