@@ -56,32 +56,82 @@ export interface AgentChange {
 
 const MAX_ATTEMPTS = 50;
 
+/** What a plan sees of the session besides the agent record. */
+export type SessionView = Pick<Session<JsonObject>, "version" | "lastSeq" | "createdAt">;
+
+/**
+ * The session as this AgentSession's own last commit (or read) left it: version, last seq and the
+ * agent record it wrote. A commit planned on it is appended with that version, so it lands only if
+ * nothing else wrote since, exactly as if the session had been read again; anything else (a
+ * refusal, nothing to write, a version mismatch) is decided again on a fresh read.
+ */
+export class KnownSession {
+  view: (SessionView & { agent: AgentStateRecord | undefined }) | undefined;
+
+  forget(): void {
+    this.view = undefined;
+  }
+}
+
 /**
  * The one write path of the agent runtime: read the session, decide what to write from what is
  * there (`plan` may throw to refuse), and append with the version read. When anything else wrote
  * meanwhile the append fails with precondition_failed and the plan is re-run on the new session:
  * decisions such as "the lock is free" or "this turn still holds the lock" are never taken on a
- * stale read (no silent merge, RELIABILITY rule 1).
+ * stale read (no silent merge, RELIABILITY rule 1). With `known`, the first attempt is planned on
+ * what this AgentSession's own last commit wrote instead of a read; only an append that lands with
+ * that version stands, every other outcome is planned again on a read.
  */
 export async function commitAgentChange(
   sessions: SessionManager<object>,
   sessionId: string,
   key: string,
-  plan: (session: Session<JsonObject>, agent: AgentStateRecord | undefined) => AgentChange | Promise<AgentChange>,
+  plan: (session: SessionView, agent: AgentStateRecord | undefined) => AgentChange | Promise<AgentChange>,
+  known?: KnownSession,
 ): Promise<readonly SessionEvent[]> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const session = (await sessions.get(sessionId)) as unknown as Session<JsonObject>;
-    const change = await plan(session, readAgentState(session.state, key));
-    if (change.events.length === 0) return [];
+    const remembered = known?.view;
+    let view: SessionView;
+    let agent: AgentStateRecord | undefined;
+    if (remembered) {
+      view = remembered;
+      agent = remembered.agent;
+    } else {
+      const session = (await sessions.get(sessionId)) as unknown as Session<JsonObject>;
+      view = { version: session.version, lastSeq: session.lastSeq, createdAt: session.createdAt };
+      agent = readAgentState(session.state, key);
+      if (known) known.view = { ...view, agent };
+    }
+    let change: AgentChange;
+    try {
+      change = await plan(view, agent);
+    } catch (error) {
+      if (!remembered) throw error;
+      // A refusal is only ever made on a read.
+      known?.forget();
+      continue;
+    }
+    if (change.events.length === 0) {
+      if (!remembered) return [];
+      known?.forget();
+      continue;
+    }
     const events = change.events.map((event) => ({ ...event }));
+    let written = agent;
     if (change.agent) {
       const last = events[events.length - 1] as EventInput;
-      last.stateDelta = { ...(last.stateDelta ?? {}), [key]: agentStateJson(change.agent) };
+      const json = agentStateJson(change.agent);
+      last.stateDelta = { ...(last.stateDelta ?? {}), [key]: json };
+      written = readAgentState({ [key]: json }, key);
     }
     try {
-      const result = await sessions.appendEvents(sessionId, events, { expectedVersion: session.version });
+      const result = await sessions.appendEvents(sessionId, events, { expectedVersion: view.version });
+      if (known) {
+        known.view = { version: result.version, lastSeq: result.lastSeq, createdAt: view.createdAt, agent: written };
+      }
       return result.events;
     } catch (error) {
+      known?.forget();
       if (!isFrontdeskError(error, "precondition_failed")) throw error;
     }
   }

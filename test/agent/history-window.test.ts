@@ -180,6 +180,37 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
     expect(next.events.filter((event) => event.type === "tool_result")).toEqual([]);
   });
 
+  it("a lock another process took since this AgentSession's last turn refuses the next turn, writing nothing", async () => {
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config: roomy, clock: h.clock });
+    expect((await agent.runTurn("compute 1+1")).finish).toBe("complete");
+    const now = h.clock.now();
+    await h.root.forUser("alice").appendEvents("s1", [
+      {
+        type: "status",
+        scope: "agent",
+        status: "running",
+        previous: "idle",
+        stateDelta: {
+          agent: {
+            name: "assistant",
+            phase: "running",
+            model: "offline",
+            turn: { id: "turn_elsewhere", startedAt: now, heartbeatAt: now, startSeq: 1, owner: "elsewhere" },
+            updatedAt: now,
+          },
+        },
+      },
+    ]);
+    const before = await h.sessions.get("s1");
+    await expect(agent.runTurn("compute 2+2")).rejects.toMatchObject({
+      code: "conflict",
+      details: { turnId: "turn_elsewhere" },
+    });
+    const after = await h.sessions.get("s1");
+    expect(after.version).toBe(before.version);
+    expect(after.lastSeq).toBe(before.lastSeq);
+  });
+
   it("a turn whose lock was taken over before its reply was written fails without writing the reply", async () => {
     const config = parseConfig({
       agents: { assistant: { model: "offline", tools: [] } },
