@@ -564,11 +564,15 @@ export class SessionManager<S extends object = JsonObject> {
         details: { limit: this.limits.maxEventsPerAppend },
       });
     }
-    const parsed = inputs.map((input, i) => {
-      const event = parseWith(EventInputSchema, input, `event ${i}`);
-      assertWithin(`event ${i}`, jsonBytes(event), this.limits.maxEventBytes);
-      return event;
-    });
+    const parsed: EventInput[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const checked = EventInputSchema.safeParse(inputs[i]);
+      if (!checked.success) throw invalid(`Invalid event ${i}: ${zodMessage(checked.error)}`);
+      const event = checked.data;
+      const bytes = jsonBytes(event);
+      if (bytes > this.limits.maxEventBytes) assertWithin(`event ${i}`, bytes, this.limits.maxEventBytes);
+      parsed.push(event);
+    }
     const idempotencyKey =
       options.idempotencyKey === undefined ? undefined : assertIdempotencyKey(options.idempotencyKey);
     const print = idempotencyKey === undefined ? undefined : fingerprint(parsed);
@@ -597,6 +601,15 @@ export class SessionManager<S extends object = JsonObject> {
     key: SessionKey,
     members: readonly (readonly EventInput[])[],
   ): Promise<MemberOutcome<AppendResult>[]> {
+    if (members.length === 1) {
+      // A group of one fails as that member fails.
+      return [
+        {
+          ok: true,
+          value: await this.appendLocked(key, members[0] as readonly EventInput[], {}, undefined, undefined),
+        },
+      ];
+    }
     const one = async (events: readonly EventInput[]): Promise<MemberOutcome<AppendResult>> => {
       try {
         return { ok: true, value: await this.appendLocked(key, events, {}, undefined, undefined) };
@@ -604,11 +617,6 @@ export class SessionManager<S extends object = JsonObject> {
         return { ok: false, error };
       }
     };
-    if (members.length === 1) {
-      const outcome = await one(members[0] as readonly EventInput[]);
-      if (!outcome.ok) throw outcome.error;
-      return [outcome];
-    }
     let written: AppendResult;
     try {
       written = await this.appendLocked(key, members.flat(), {}, undefined, undefined);
@@ -707,13 +715,14 @@ export class SessionManager<S extends object = JsonObject> {
     idempotencyKey: string | undefined,
     print: string | undefined,
   ): Promise<AppendResult | undefined> {
-    const append = this.store.append?.bind(this.store);
-    if (!append) return undefined;
+    const store = this.store;
+    if (!store.append) return undefined;
     const expected =
       options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
     const now = this.clock.now();
-    const events = parsed.map((event) => ({ id: newEventId(), at: now, ...event }));
-    const result = await append({
+    const events: (EventInput & { id: string; at: number })[] = [];
+    for (const event of parsed) events.push({ id: newEventId(), at: now, ...event });
+    const result = await store.append({
       key,
       events,
       stats: statsDeltaOf(parsed),
@@ -752,7 +761,8 @@ export class SessionManager<S extends object = JsonObject> {
       }
       case "appended": {
         const firstSeq = result.lastSeq - events.length + 1;
-        const appended = events.map((event, i) => ({ seq: firstSeq + i, ...event }) as SessionEvent);
+        const appended: SessionEvent[] = [];
+        for (let i = 0; i < events.length; i++) appended.push({ seq: firstSeq + i, ...events[i] } as SessionEvent);
         return { version: result.version, lastSeq: result.lastSeq, events: deepFreeze(appended), replayed: false };
       }
     }

@@ -115,44 +115,63 @@ export interface StatsDelta {
   readonly durationMs: readonly number[];
 }
 
+/** The empty sums {@link statsDeltaOf} shares: frozen, so sharing them is safe. */
+const NO_ADDENDS: readonly number[] = Object.freeze([]);
+const NO_TOOLS: readonly string[] = Object.freeze([]);
+
+// Adding 0 never changes a sum that starts at 0 and only grows, so zero addends are left out.
+const addend = (sums: number[] | undefined, value: number | undefined): number[] | undefined => {
+  if (value === undefined || value === 0) return sums;
+  if (sums === undefined) return [value];
+  sums.push(value);
+  return sums;
+};
+
 export const statsDeltaOf = (events: readonly Pick<SessionEvent, "type">[]): StatsDelta => {
   let messages = 0;
   let toolCalls = 0;
   let toolErrors = 0;
-  const tools: string[] = [];
-  const inputTokens: number[] = [];
-  const outputTokens: number[] = [];
-  const costUsd: number[] = [];
-  const durationMs: number[] = [];
-  // Adding 0 never changes a sum that starts at 0 and only grows, so zero addends are left out.
-  const add = (sums: number[], value: number | undefined): void => {
-    if (value !== undefined && value !== 0) sums.push(value);
-  };
+  // Allocated only when an event needs them: a plain message allocates none.
+  let tools: string[] | undefined;
+  let inputTokens: number[] | undefined;
+  let outputTokens: number[] | undefined;
+  let costUsd: number[] | undefined;
+  let durationMs: number[] | undefined;
   for (const event of events as readonly SessionEvent[]) {
     switch (event.type) {
       case "message": {
         messages += 1;
         const usage = event.usage;
         if (usage) {
-          add(inputTokens, usage.inputTokens);
-          add(outputTokens, usage.outputTokens);
-          add(costUsd, usage.costUsd);
+          inputTokens = addend(inputTokens, usage.inputTokens);
+          outputTokens = addend(outputTokens, usage.outputTokens);
+          costUsd = addend(costUsd, usage.costUsd);
         }
         break;
       }
       case "tool_call":
         toolCalls += 1;
-        if (!tools.includes(event.tool)) tools.push(event.tool);
+        if (tools === undefined) tools = [event.tool];
+        else if (!tools.includes(event.tool)) tools.push(event.tool);
         break;
       case "tool_result":
         if (event.status === "error") toolErrors += 1;
-        add(durationMs, event.durationMs);
+        durationMs = addend(durationMs, event.durationMs);
         break;
       default:
         break;
     }
   }
-  return { messages, toolCalls, toolErrors, tools, inputTokens, outputTokens, costUsd, durationMs };
+  return {
+    messages,
+    toolCalls,
+    toolErrors,
+    tools: tools ?? NO_TOOLS,
+    inputTokens: inputTokens ?? NO_ADDENDS,
+    outputTokens: outputTokens ?? NO_ADDENDS,
+    costUsd: costUsd ?? NO_ADDENDS,
+    durationMs: durationMs ?? NO_ADDENDS,
+  };
 };
 
 /** `stats` with `delta` applied: the one definition of how events change statistics. */

@@ -252,6 +252,45 @@ describe.skipIf(!url)("redis store specifics", () => {
     expect(record).toMatchObject({ key: "idem", firstSeq: 1, lastSeq: 1, version: version + 1, at: clock.now() });
   });
 
+  it("a one-step append to an events list out of step with lastSeq is refused and changes nothing", async () => {
+    const prefix = `t${randomBytes(5).toString("hex")}`;
+    const store = open({ keyPrefix: prefix });
+    const clock = new FakeClock();
+    const sessions = new SessionManager(() => ({}), store, "ns", { clock, defaultTtlMs: 60_000 });
+    const { id } = await sessions.create();
+    await sessions.addMessage(id, { role: "user", content: "one" });
+    await sessions.addMessage(id, { role: "user", content: "two" });
+    const k = createKeyspace(prefix).session({ namespace: "ns", userId: null, id });
+    const header = await admin.hgetall(k.header);
+    const events = await admin.lrange(k.events, 0, -1);
+    const ttl = await admin.pttl(k.events);
+    for (const [damage, left] of [
+      [() => admin.rpop(k.events), events.slice(0, 1)], // one short: the list is left one short
+      [() => admin.rpush(k.events, "stray"), [...events, "stray"]], // one too many
+      [() => admin.del(k.events), []], // gone (evicted): nothing is left behind
+    ] as const) {
+      await admin.del(k.events);
+      await admin.rpush(k.events, ...events);
+      await admin.pexpire(k.events, ttl);
+      await damage();
+      for (const batch of [
+        [{ type: "custom", name: "x" }],
+        [
+          { type: "custom", name: "x" },
+          { type: "custom", name: "y" },
+        ],
+      ]) {
+        const error = await sessions.appendEvents(id, batch).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: "invalid_request" });
+        expect(await admin.hgetall(k.header)).toEqual(header);
+        expect(await admin.lrange(k.events, 0, -1)).toEqual(left);
+        if (left.length > 0) expect(await admin.pttl(k.events)).toBeGreaterThan(0);
+        else expect(await admin.exists(k.events)).toBe(0);
+      }
+    }
+    await store.close();
+  });
+
   it("a header written before the field layout reads back, and its first append rewrites it", async () => {
     const prefix = `t${randomBytes(5).toString("hex")}`;
     const store = open({ keyPrefix: prefix });

@@ -24,7 +24,17 @@ import type {
   Unsubscribe,
 } from "../types.ts";
 import { createKeyspace, type Keyspace, type SessionKeys } from "./keys.ts";
-import { APPEND, COMMIT, FIND_API_KEY, PUT_API_KEY, REMOVE, REVOKE_API_KEY, runScript, TOUCH } from "./scripts.ts";
+import {
+  APPEND,
+  COMMIT,
+  FIND_API_KEY,
+  PUT_API_KEY,
+  REMOVE,
+  REVOKE_API_KEY,
+  runScript,
+  runScriptWith,
+  TOUCH,
+} from "./scripts.ts";
 
 /** Where the store's operational warnings go (pino and console both fit). */
 export interface RedisStoreLogger {
@@ -82,6 +92,8 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
     warn: (details, message) => console.warn(`[frontdesk:redis] ${message}`, details),
   };
   const keys: Keyspace = createKeyspace(options.keyPrefix ?? "fd");
+  const graceMs = Math.ceil(reclaimGraceMs);
+  const sessionKeys = cachedSessionKeys(keys);
   if (callerClient?.options.keyPrefix) {
     throw new FrontdeskError(
       "invalid_request",
@@ -285,39 +297,45 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
     append: (request: AppendRequest): Promise<AppendOutcome | undefined> =>
       run(async (c) => {
         const { key, events, stats, now } = request;
-        const k = keys.session(key);
+        const k = sessionKeys(key);
         const idempotency = request.idempotency;
-        const args: (string | number)[] = [
+        // KEYS, then ARGV in the order APPEND documents; one flat array, so nothing is spread again.
+        const argv: (string | number)[] = [
+          ...k.appendKeys,
           now,
           request.expectedVersion ?? "",
           request.maxEventsPerSession,
           k.member,
           k.ref,
-          Math.ceil(reclaimGraceMs),
+          graceMs,
           k.channel,
-          idempotency?.key ?? "",
-          idempotency ? `${JSON.stringify(idempotency).slice(0, -1)},"firstSeq":` : "",
-          idempotency ? `,"at":${JSON.stringify(now)}}` : "",
-          stats.messages,
-          stats.toolCalls,
-          stats.toolErrors,
-          stats.tools.length,
-          ...stats.tools.map((tool) => JSON.stringify(tool)),
         ];
-        for (const sums of [stats.inputTokens, stats.outputTokens, stats.costUsd, stats.durationMs]) {
-          args.push(sums.length, ...sums);
+        if (idempotency) {
+          argv.push(
+            idempotency.key,
+            `${JSON.stringify(idempotency).slice(0, -1)},"firstSeq":`,
+            `,"at":${JSON.stringify(now)}}`,
+          );
+        } else {
+          argv.push("");
         }
-        args.push(events.length);
+        argv.push(stats.messages, stats.toolCalls, stats.toolErrors);
+        const { tools, inputTokens, outputTokens, costUsd, durationMs } = stats;
+        if (tools.length + inputTokens.length + outputTokens.length + costUsd.length + durationMs.length === 0) {
+          argv.push(0);
+        } else {
+          const extrasAt = argv.push(0) - 1;
+          argv.push(tools.length);
+          for (const tool of tools) argv.push(JSON.stringify(tool));
+          for (const sums of [inputTokens, outputTokens, costUsd, durationMs]) argv.push(sums.length, ...sums);
+          argv[extrasAt] = argv.length - extrasAt - 1;
+        }
+        argv.push(events.length);
         for (const event of events) {
           // The script prepends `{"seq":<n>,`: every event starts with its id, so never with `}`.
-          args.push(JSON.stringify(event).slice(1));
+          argv.push(JSON.stringify(event).slice(1));
         }
-        const reply = (await runScript(
-          c,
-          APPEND,
-          [k.header, k.events, k.idempotency, k.namespaceUpdated, k.ownerUpdated, k.ownerExpiry, k.expiry],
-          args,
-        )) as [string, ...(string | number)[]];
+        const reply = (await runScriptWith(c, APPEND, APPEND_KEYS, argv)) as [string, ...(string | number)[]];
         switch (reply[0]) {
           case "appended": {
             const lastSeq = Number(reply[2]);
@@ -540,6 +558,45 @@ interface Channel {
   /** Local commits hint directly and again through pub/sub: the same value twice in a row is one hint. */
   lastHint: number | undefined;
 }
+
+/** The KEYS of APPEND, first in its argument array: {@link AppendKeys.appendKeys}. */
+const APPEND_KEYS = 7;
+
+interface AppendKeys extends SessionKeys {
+  /** header, events, idempotency, namespace updated, owner updated, owner expiry, store expiry */
+  readonly appendKeys: readonly string[];
+}
+
+/** Most-recently used sessions' key strings, so a hot session's keys are built (and escaped) once. */
+const SESSION_KEYS_CACHED = 1024;
+
+const cachedSessionKeys = (keys: Keyspace): ((key: SessionKey) => AppendKeys) => {
+  // namespace → owner → id: looking a session up builds no string.
+  const cache = new Map<string, Map<string | null, Map<string, AppendKeys>>>();
+  let size = 0;
+  return (key) => {
+    let owners = cache.get(key.namespace);
+    let ids = owners?.get(key.userId);
+    const hit = ids?.get(key.id);
+    if (hit) return hit;
+    if (size >= SESSION_KEYS_CACHED) {
+      cache.clear();
+      size = 0;
+      owners = undefined;
+      ids = undefined;
+    }
+    const k = keys.session(key);
+    const entry: AppendKeys = {
+      ...k,
+      appendKeys: [k.header, k.events, k.idempotency, k.namespaceUpdated, k.ownerUpdated, k.ownerExpiry, k.expiry],
+    };
+    if (!owners) cache.set(key.namespace, (owners = new Map()));
+    if (!ids) owners.set(key.userId, (ids = new Map()));
+    ids.set(key.id, entry);
+    size += 1;
+    return entry;
+  };
+};
 
 const positive = (value: number, name: string): number => {
   if (!Number.isFinite(value) || value <= 0) {

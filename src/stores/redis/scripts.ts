@@ -125,94 +125,101 @@ return 1
 /**
  * A plain append in one step (the store's `append`): the header's mutable fields are hash fields of
  * their own, so the script checks and advances them without decoding the header JSON `j`, which it
- * leaves as the last commit wrote it (`get` lays the fields over it).
+ * leaves as the last commit wrote it (`get` lays the fields over it). It reads only the fields its
+ * checks and changes need (a plain message reads `v x s t b m`) and writes only those that change.
  * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace updated, 5 owner updated, 6 owner expiry,
  *       7 store expiry
  * ARGV: 1 now, 2 expectedVersion ("" = any), 3 maxEventsPerSession, 4 member, 5 ref,
- *       6 reclaim grace ms (whole), 7 channel, 8 idempotency key ("" = none), 9 idempotency record
- *       JSON up to `"firstSeq":`, 10 its end from `,"at":`, 11 messages, 12 toolCalls,
- *       13 toolErrors, 14 count of tools t, 15…14+t tools as JSON strings, then for inputTokens,
- *       outputTokens, costUsd and durationMs in turn: a count and that many addends, then the
- *       event count n and n events, each the JSON of `{ id, at, ... }` without its opening brace.
+ *       6 reclaim grace ms (whole), 7 channel, 8 idempotency key ("" = none), then only with a
+ *       key: the idempotency record JSON up to `"firstSeq":` and its end from `,"at":`; then
+ *       messages, toolCalls, toolErrors, the length x of the extras (0 when the events use no tool
+ *       and add to no sum), the x extras (the count of tools t and t tools as JSON strings, then
+ *       for inputTokens, outputTokens, costUsd and durationMs in turn a count and that many
+ *       addends), the event count n and n events, each the JSON of `{ id, at, ... }` without its
+ *       opening brace.
  * Replies { "appended", version, lastSeq }, { "replayed", record JSON }, { "not_found" },
  * { "full" }, { "version_mismatch", version } or { "legacy" } (a header written before these
  * fields existed: the caller commits instead, which writes them).
  */
 export const APPEND = script(
   "append",
-  `${EXPIRY_HELPERS}
-local function fmt(x) return string.format('%.17g', x) end
--- Is the JSON string token tok an element of arr, a JSON array of strings as JSON.stringify writes it?
-local function has_token(arr, tok)
-  local i = 2
-  while string.sub(arr, i, i) == '"' do
-    local j = i + 1
-    while true do
-      local k = string.find(arr, '["\\\\]', j)
-      if k == nil then return false end
-      if string.sub(arr, k, k) == '"' then j = k break end
-      j = k + 2
-    end
-    if string.sub(arr, i, j) == tok then return true end
-    i = j + 2
+  `
+local now = tonumber(ARGV[1])
+local p = 9
+if ARGV[8] ~= '' then p = 11 end
+local messages, tool_calls, tool_errors = tonumber(ARGV[p]), tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+local extras = tonumber(ARGV[p + 3])
+local n = tonumber(ARGV[p + 4 + extras])
+local first_event = p + 5 + extras
+
+-- The fields to read: v x s t b for the checks and the expiry, then only the stats that change.
+local read = { 'v', 'x', 's', 't', 'b' }
+local function want(field)
+  read[#read + 1] = field
+  return #read
+end
+local im, ic, ir = messages ~= 0 and want('m'), tool_calls ~= 0 and want('c'), tool_errors ~= 0 and want('r')
+local tools_from, tools_count, iw = 0, 0, false
+local sums = {}
+if extras > 0 then
+  tools_count = tonumber(ARGV[p + 4])
+  tools_from = p + 5
+  if tools_count > 0 then iw = want('w') end
+  local j = tools_from + tools_count
+  for f, field in ipairs({ 'i', 'o', 'k', 'd' }) do
+    local count = tonumber(ARGV[j])
+    if count > 0 then sums[#sums + 1] = { field, want(field), j + 1, count } end
+    j = j + 1 + count
   end
-  return false
 end
 
-local now = tonumber(ARGV[1])
-local h = redis.call('HMGET', KEYS[1], 'v', 'x', 's', 't', 'b', 'm', 'c', 'r', 'i', 'o', 'k', 'd', 'w')
-if h[1] == false or not is_live(h[2], now) then return { 'not_found' } end
+local h = redis.call('HMGET', KEYS[1], unpack(read))
+if h[1] == false or (h[2] ~= '' and (h[2] == false or tonumber(h[2]) <= now)) then return { 'not_found' } end
 if h[4] == false then return { 'legacy' } end
-if ARGV[8] ~= '' then
+if p == 11 then
   local record = redis.call('HGET', KEYS[3], ARGV[8])
   if record then return { 'replayed', record } end
 end
-local tools_from, tools_count = 15, tonumber(ARGV[14])
-local p = tools_from + tools_count
-local sums = {}
-for f = 1, 4 do
-  local count = tonumber(ARGV[p])
-  sums[f] = { p + 1, count }
-  p = p + 1 + count
-end
-local n = tonumber(ARGV[p])
-local first_event = p + 1
 local prev_seq = tonumber(h[3])
 if prev_seq + n > tonumber(ARGV[3]) then return { 'full' } end
 local version = tonumber(h[1])
 if ARGV[2] ~= '' and version ~= tonumber(ARGV[2]) then return { 'version_mismatch', h[1] } end
-if redis.call('LLEN', KEYS[2]) ~= prev_seq then return redis.error_reply('FDSEQ ' .. h[3]) end
+
+-- The events go first: RPUSH answers the list's new length, which is the new lastSeq when the list
+-- was in step with \`s\` (seq n sits at index n - 1). A list out of step is put back as it was and
+-- the append refused, so the check costs no command of its own.
+local last = prev_seq + n
+local last_s = string.format('%d', last)
+local length
+if n == 1 then
+  length = redis.call('RPUSH', KEYS[2], '{"seq":' .. last_s .. ',' .. ARGV[first_event])
+else
+  -- unpack() is bounded by Lua's C stack, so long batches go in slices.
+  local batch = {}
+  for j = 1, n do
+    batch[#batch + 1] = '{"seq":' .. string.format('%d', prev_seq + j) .. ',' .. ARGV[first_event + j - 1]
+    if #batch == 500 or j == n then
+      length = redis.call('RPUSH', KEYS[2], unpack(batch))
+      batch = {}
+    end
+  end
+end
+if length ~= last then
+  if length == n then redis.call('DEL', KEYS[2]) else redis.call('LTRIM', KEYS[2], 0, length - n - 1) end
+  return redis.error_reply('FDSEQ ' .. h[3])
+end
 
 -- Every check passed: from here on nothing can fail, so the append is whole.
-local last = prev_seq + n
-local next_version = version + 1
+local next_version = string.format('%d', version + 1)
 local expires = ''
 if h[4] ~= '' then
   local sliding = now + tonumber(h[4])
-  if h[5] ~= '' and tonumber(h[5]) <= sliding then expires = h[5] else expires = fmt(sliding) end
+  if h[5] ~= '' and tonumber(h[5]) <= sliding then expires = h[5] else expires = string.format('%.17g', sliding) end
 elseif h[5] ~= '' then
   expires = h[5]
 end
-local function plus(current, addend)
-  if addend == 0 then return current end
-  return fmt(tonumber(current) + addend)
-end
-local function plus_all(current, at)
-  local from, count = at[1], at[2]
-  if count == 0 then return current end
-  local total = tonumber(current)
-  for j = from, from + count - 1 do total = total + tonumber(ARGV[j]) end
-  return fmt(total)
-end
-local tools = h[13]
-for j = tools_from, tools_from + tools_count - 1 do
-  if not has_token(tools, ARGV[j]) then
-    if tools == '[]' then tools = '[' .. ARGV[j] .. ']'
-    else tools = string.sub(tools, 1, -2) .. ',' .. ARGV[j] .. ']' end
-  end
-end
 -- Only the fields that change are written.
-local fields = { 'v', string.format('%d', next_version), 's', string.format('%d', last), 'a', ARGV[1], 'u', ARGV[1] }
+local fields = { 'v', next_version, 's', last_s, 'a', ARGV[1], 'u', ARGV[1] }
 local function set(field, old, new)
   if new ~= old then
     fields[#fields + 1] = field
@@ -220,44 +227,65 @@ local function set(field, old, new)
   end
 end
 set('x', h[2], expires)
-set('m', h[6], plus(h[6], tonumber(ARGV[11])))
-set('c', h[7], plus(h[7], tonumber(ARGV[12])))
-set('r', h[8], plus(h[8], tonumber(ARGV[13])))
-set('i', h[9], plus_all(h[9], sums[1]))
-set('o', h[10], plus_all(h[10], sums[2]))
-set('k', h[11], plus_all(h[11], sums[3]))
-set('d', h[12], plus_all(h[12], sums[4]))
-set('w', h[13], tools)
-redis.call('HSET', KEYS[1], unpack(fields))
--- unpack() is bounded by Lua's C stack, so long batches go in slices.
-local batch = {}
-for j = 1, n do
-  batch[#batch + 1] = '{"seq":' .. string.format('%d', prev_seq + j) .. ',' .. ARGV[first_event + j - 1]
-  if #batch == 500 or j == n then
-    redis.call('RPUSH', KEYS[2], unpack(batch))
-    batch = {}
-  end
+if im then set('m', h[im], string.format('%.17g', tonumber(h[im]) + messages)) end
+if ic then set('c', h[ic], string.format('%.17g', tonumber(h[ic]) + tool_calls)) end
+if ir then set('r', h[ir], string.format('%.17g', tonumber(h[ir]) + tool_errors)) end
+for _, sum in ipairs(sums) do
+  local current = h[sum[2]]
+  local total = tonumber(current)
+  for j = sum[3], sum[3] + sum[4] - 1 do total = total + tonumber(ARGV[j]) end
+  set(sum[1], current, string.format('%.17g', total))
 end
-if ARGV[8] ~= '' then
+if iw then
+  -- Is the JSON string token tok an element of arr, a JSON array of strings as JSON.stringify writes it?
+  local function has_token(arr, tok)
+    local i = 2
+    while string.sub(arr, i, i) == '"' do
+      local j = i + 1
+      while true do
+        local k = string.find(arr, '["\\\\]', j)
+        if k == nil then return false end
+        if string.sub(arr, k, k) == '"' then j = k break end
+        j = k + 2
+      end
+      if string.sub(arr, i, j) == tok then return true end
+      i = j + 2
+    end
+    return false
+  end
+  local tools = h[iw]
+  for j = tools_from, tools_from + tools_count - 1 do
+    if not has_token(tools, ARGV[j]) then
+      if tools == '[]' then tools = '[' .. ARGV[j] .. ']'
+      else tools = string.sub(tools, 1, -2) .. ',' .. ARGV[j] .. ']' end
+    end
+  end
+  set('w', h[iw], tools)
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+if p == 11 then
   redis.call('HSET', KEYS[3], ARGV[8], ARGV[9] .. string.format('%d', prev_seq + 1) .. ',"lastSeq":' ..
-    string.format('%d', last) .. ',"version":' .. string.format('%d', next_version) .. ARGV[10])
+    last_s .. ',"version":' .. next_version .. ARGV[10])
 end
 redis.call('ZADD', KEYS[4], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[5], ARGV[1], ARGV[4])
 -- A session that never expires keeps its index entries and PERSISTed keys as its last write left them.
 if expires ~= h[2] then
-  local score = expiry_score(expires)
+  local score = expires
+  if expires == '' then score = '+inf' end
   redis.call('ZADD', KEYS[6], score, ARGV[4])
   redis.call('ZADD', KEYS[7], score, ARGV[5])
 end
 if expires == '' then
-  if h[2] ~= '' then reclaim({ KEYS[1], KEYS[2], KEYS[3] }, '') end
+  if h[2] ~= '' then redis.call('PERSIST', KEYS[1]) redis.call('PERSIST', KEYS[2]) redis.call('PERSIST', KEYS[3]) end
 else
-  local ms = math.max(0, math.ceil(tonumber(expires) - now)) + tonumber(ARGV[6])
-  reclaim({ KEYS[1], KEYS[2], KEYS[3] }, string.format('%d', ms))
+  local ms = string.format('%d', math.max(0, math.ceil(tonumber(expires) - now)) + tonumber(ARGV[6]))
+  redis.call('PEXPIRE', KEYS[1], ms)
+  redis.call('PEXPIRE', KEYS[2], ms)
+  redis.call('PEXPIRE', KEYS[3], ms)
 end
-redis.call('PUBLISH', ARGV[7], string.format('%d', last))
-return { 'appended', next_version, last }
+redis.call('PUBLISH', ARGV[7], last_s)
+return { 'appended', version + 1, last }
 `,
 );
 
@@ -372,4 +400,29 @@ export async function runScript(
     if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
     return await client.eval(lua.source, keys.length, ...keys, ...args);
   }
+}
+
+/**
+ * {@link runScript} with the KEYS and ARGV already in one array (`numKeys` keys first), for the hot
+ * paths: nothing is copied or spread again on the way to the connection.
+ */
+export async function runScriptWith(
+  client: Redis,
+  lua: LuaScript,
+  numKeys: number,
+  keysAndArgs: readonly (string | number)[],
+): Promise<unknown> {
+  // ioredis flattens an array argument into the command's arguments (its typings omit that).
+  const c = client as unknown as FlatScriptClient;
+  try {
+    return await c.evalsha(lua.sha, numKeys, keysAndArgs);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+    return await c.eval(lua.source, numKeys, keysAndArgs);
+  }
+}
+
+interface FlatScriptClient {
+  evalsha(sha: string, numKeys: number, keysAndArgs: readonly (string | number)[]): Promise<unknown>;
+  eval(source: string, numKeys: number, keysAndArgs: readonly (string | number)[]): Promise<unknown>;
 }
