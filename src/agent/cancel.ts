@@ -78,3 +78,105 @@ export function watchForCancel(
     },
   };
 }
+
+/**
+ * {@link watchForCancel} for a turn, on the store's commit hints alone: opened before the turn
+ * takes its lock, so every commit after the lock is hinted, it reads the log only when a hint goes
+ * past what the turn itself wrote (`own`), and then only `custom` events. A turn that nobody else
+ * writes to during its run makes no read at all. Hints are what `subscribe` follows too, from the
+ * same store, so cancels from other processes or server instances arrive the same way.
+ */
+export class CancelWatch {
+  /** Every event up to this seq has been looked at (or was written by the turn); -1 before `start`. */
+  private cursor = -1;
+  private startSeq = 0;
+  private hinted = 0;
+  private scheduled = false;
+  private reading = false;
+  private done = false;
+  private unsubscribe: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly sessions: SessionManager<object>,
+    private readonly sessionId: string,
+    private readonly turnId: string,
+    private readonly onCancel: (event: SessionEvent) => void,
+  ) {}
+
+  /** Starts listening for hints: before the commit that takes the lock. */
+  async open(): Promise<void> {
+    const { sessions } = this;
+    const key = { namespace: sessions.namespace, userId: sessions.userId, id: this.sessionId };
+    try {
+      this.unsubscribe = await sessions.store.subscribe(key, (lastSeq) => this.hint(lastSeq));
+    } catch {
+      // No hints: the turn still runs (and stops on a local cancel).
+    }
+    if (this.done) await this.close();
+  }
+
+  /** The turn holds the lock: cancels after `startSeq` count; the log through `lockSeq` is the turn's own. */
+  start(startSeq: number, lockSeq: number): void {
+    this.startSeq = startSeq;
+    this.cursor = lockSeq;
+    this.check();
+  }
+
+  /** Events the turn wrote in one commit: no read needed for them when they follow on from the cursor. */
+  own(events: readonly SessionEvent[]): void {
+    const first = events[0];
+    if (this.cursor >= 0 && first && first.seq === this.cursor + 1) {
+      this.cursor = (events[events.length - 1] as SessionEvent).seq;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.done = true;
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = undefined;
+    await unsubscribe?.().catch(() => undefined);
+  }
+
+  private hint(lastSeq: number): void {
+    if (this.done) return;
+    this.hinted = Math.max(this.hinted, lastSeq);
+    // After the current task: a hint of the turn's own commit lands before the commit's caller
+    // has told `own` about it, and then needs no read.
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.check();
+      });
+    }
+  }
+
+  private check(): void {
+    if (this.done || this.reading || this.cursor < 0 || this.hinted <= this.cursor) return;
+    this.reading = true;
+    void this.read().finally(() => {
+      this.reading = false;
+      this.check();
+    });
+  }
+
+  private async read(): Promise<void> {
+    const through = this.hinted;
+    try {
+      const events = await this.sessions.readEvents(this.sessionId, { after: this.cursor, types: ["custom"] });
+      // The read began after the hint: everything up to it, or to the newest event read, was seen.
+      this.cursor = Math.max(this.cursor, through, events.at(-1)?.seq ?? 0);
+      for (const event of events) {
+        if (this.done) return;
+        if (event.seq > this.startSeq && isCancelFor(event, this.turnId)) {
+          this.done = true;
+          this.onCancel(event);
+          return;
+        }
+      }
+    } catch {
+      // The session went away or the store failed: the turn finds out on its own writes.
+      this.done = true;
+    }
+  }
+}

@@ -15,7 +15,7 @@ import type { EventInput, InvocationStatus, Json, JsonObject, SessionEvent } fro
 import type { SessionManager } from "../core/session-manager.ts";
 import { commitAgentChange, isStale, type KnownSession, readAgentState } from "./agent-state.ts";
 import { waitForApproval } from "./approvals.ts";
-import { watchForCancel } from "./cancel.ts";
+import { CancelWatch } from "./cancel.ts";
 import type { AgentConfigView, FrontdeskConfig, ModelConfigView } from "./config.ts";
 import { type HistoryWindow, planSummary } from "./context.ts";
 import { costOf, replyReserveOf, SUMMARY_INSTRUCTION } from "./models/index.ts";
@@ -151,6 +151,7 @@ export class TurnRunner {
   private readonly written: SessionEvent[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private startSeq = 0;
+  private cancelWatch: CancelWatch | undefined;
   /** The last seq of the commit that took the lock: the window holds the log at least through it. */
   private lockSeq = 0;
   /**
@@ -182,13 +183,22 @@ export class TurnRunner {
   }
 
   async run(content: string | JsonObject[]): Promise<TurnResult> {
-    await this.acquire(content);
-    const heartbeat = setInterval(() => void this.heartbeat(), this.rt.heartbeatMs);
-    heartbeat.unref?.();
-    // A cancel appended by another process or server instance (TURN_CANCEL_EVENT) stops this turn too.
-    const cancelWatch = watchForCancel(this.rt.sessions, this.rt.sessionId, this.turnId, this.startSeq, () =>
+    // A cancel appended by another process or server instance (TURN_CANCEL_EVENT) stops this turn
+    // too. It listens before the lock is taken, so no commit after the lock goes unnoticed.
+    const cancelWatch = new CancelWatch(this.rt.sessions, this.rt.sessionId, this.turnId, () =>
       this.cancel(new DOMException("The turn was cancelled by a turn.cancel event", "AbortError")),
     );
+    await cancelWatch.open();
+    try {
+      await this.acquire(content);
+    } catch (error) {
+      await cancelWatch.close();
+      throw error;
+    }
+    this.cancelWatch = cancelWatch;
+    cancelWatch.start(this.startSeq, this.lockSeq);
+    const heartbeat = setInterval(() => void this.heartbeat(), this.rt.heartbeatMs);
+    heartbeat.unref?.();
     let finish: TurnFinish = "complete";
     let failure: { code: string; message: string } | undefined;
     let lastText = "";
@@ -415,6 +425,7 @@ export class TurnRunner {
 
   private record(events: readonly SessionEvent[]): void {
     this.rt.history.observe(events);
+    this.cancelWatch?.own(events);
     for (const event of events) {
       this.written.push(event);
       this.emit({ type: "event", event });

@@ -74,6 +74,41 @@ describe.each(STORES)("turn.cancel events ($name store)", (storeCase) => {
     expect(result.text).toBe("6*7 = 42");
   });
 
+  it("a cancel written the moment the lock is taken, before the reply streams, stops the turn", async () => {
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config: askCalculator, clock: h.clock });
+    const elsewhere = h.root.forUser("alice");
+    let requested: Promise<unknown> | undefined;
+    const result = await agent.runTurn("tell me about yourself", {
+      onEvent: (event) => {
+        if (event.type === "event" && event.event.type === "status" && event.event.status === "running") {
+          requested = requestTurnCancel(elsewhere, "s1", { reason: "changed my mind" });
+        }
+      },
+    });
+    await requested;
+    expect(result.finish).toBe("cancelled");
+    const events = await eventsOf(h.sessions);
+    expect(events.at(-1)).toMatchObject({ type: "status", status: "idle", reason: "cancelled" });
+    expect(events.filter((event) => event.type === "custom" && event.name === TURN_CANCEL_EVENT)).toHaveLength(1);
+  });
+
+  it("a cancel written while the turn writes its own events (a tool call and its result) is not skipped", async () => {
+    const config = parseConfig({ agents: { assistant: { model: "offline", tools: ["calculator"] } } });
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config, clock: h.clock });
+    const elsewhere = h.root.forUser("alice");
+    let requested: Promise<unknown> | undefined;
+    const result = await agent.runTurn("compute 6*7", {
+      onEvent: (event) => {
+        if (event.type === "event" && event.event.type === "tool_call") {
+          requested = requestTurnCancel(elsewhere, "s1");
+        }
+      },
+    });
+    await requested;
+    expect(result.finish).toBe("cancelled");
+    expect((await readAgentRecord(h.sessions, "s1"))?.turn).toBeUndefined();
+  });
+
   it("refuses with conflict when no turn is running, and not_found for another user's session", async () => {
     await expect(requestTurnCancel(h.sessions, "s1")).rejects.toMatchObject({ code: "conflict" });
     await expect(requestTurnCancel(h.root.forUser("bob"), "s1")).rejects.toMatchObject({ code: "not_found" });
