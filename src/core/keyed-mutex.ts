@@ -7,13 +7,15 @@ export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
   async run<R>(key: string, work: () => Promise<R>): Promise<R> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
+    const previous = this.tails.get(key);
     let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
+    // `mine` settles only after this holder ran, which was only after `previous` settled: the next
+    // holder waiting for `mine` alone therefore waits for every holder queued before it.
+    const tail = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const tail = previous.then(() => mine);
     this.tails.set(key, tail);
+    // Always a turn later, even when free: callers queue before their work starts.
     await previous;
     try {
       return await work();

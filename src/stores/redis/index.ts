@@ -161,11 +161,16 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
     if (connecting) await connecting;
     configChecked ??= checkConfig(c, logger);
     await configChecked;
+    checked = true;
     return c;
   };
 
+  // Set once the startup check is done: from then on a ready connection needs no `use()` turn.
+  let checked = false;
   const run = async <T>(body: (c: Redis) => Promise<T>): Promise<T> => {
     try {
+      const c = client;
+      if (checked && !closed && c !== undefined && c.status === "ready") return await body(c);
       return await body(await use());
     } catch (error) {
       throw translate(error);
