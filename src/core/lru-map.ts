@@ -1,6 +1,6 @@
 /**
  * A Map that holds at most `capacity` entries, dropping the least recently used, so per-key
- * bookkeeping (key lookups, rate-limit buckets) stays bounded whatever the traffic (RELIABILITY rule 10).
+ * bookkeeping (key lookups, rate-limit buckets, read caches) stays bounded whatever the traffic (RELIABILITY rule 10).
  */
 const NONE: unique symbol = Symbol("none");
 
@@ -38,6 +38,11 @@ export class LruMap<K, V> {
   delete(key: K): boolean {
     if (key === this.newest) this.newest = NONE;
     return this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.newest = NONE;
   }
 
   get size(): number {

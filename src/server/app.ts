@@ -20,6 +20,7 @@ import {
 } from "fastify-type-provider-zod";
 import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
+import { LruMap } from "../core/lru-map.ts";
 import { SessionManager } from "../core/session-manager.ts";
 import { registerMcpRoutes } from "../mcp/http.ts";
 import type { SessionStore } from "../stores/types.ts";
@@ -30,7 +31,6 @@ import type { ServerContext } from "./context.ts";
 import { sendError, serverUnavailable } from "./http-errors.ts";
 import { coreLimitsOf, resolveLimits, type ServerLimits } from "./limits.ts";
 import { type AppLoggerOption, hashSessionId, loggerOptionsOf, routeTemplateOf } from "./logging.ts";
-import { LruMap } from "./lru-map.ts";
 import { createServerMetrics } from "./metrics.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { agentRoutes } from "./routes/agent.ts";

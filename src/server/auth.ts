@@ -7,9 +7,9 @@
 import type { Clock } from "../core/clock.ts";
 import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
 import { assertUserId } from "../core/ids.ts";
+import { LruMap } from "../core/lru-map.ts";
 import type { ApiKeyRecord, SessionStore } from "../stores/types.ts";
 import { API_KEY_PATTERN, hashApiKey, sameHash } from "./api-keys.ts";
-import { LruMap } from "./lru-map.ts";
 
 /** The caller of one request: always a user, possibly an admin. */
 export interface Principal {

@@ -1,12 +1,12 @@
 import type { FastifyRequest } from "fastify";
 import type { Clock } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
+import { LruMap } from "../core/lru-map.ts";
 import type { SessionManager } from "../core/session-manager.ts";
 import type { SessionStore } from "../stores/types.ts";
 import type { AgentHost } from "./agents.ts";
 import { type Authenticator, actingUserOf, listingUserOf, type Principal, unauthorized } from "./auth.ts";
 import type { ServerLimits } from "./limits.ts";
-import { LruMap } from "./lru-map.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { StreamHub } from "./streams.ts";

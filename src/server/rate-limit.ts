@@ -1,5 +1,5 @@
 import type { Clock } from "../core/clock.ts";
-import { LruMap } from "./lru-map.ts";
+import { LruMap } from "../core/lru-map.ts";
 
 interface Bucket {
   tokens: number;

@@ -93,6 +93,64 @@ describe("sqlite store", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  describe("read cache", () => {
+    it("a header read again is served without a query, and is the same frozen value", async () => {
+      const store = open();
+      await seed(store, key, 2);
+      const first = await store.get(key, NOW);
+      // A second query would parse a new object; the cache hands out the one it froze.
+      expect(await store.get(key, NOW)).toBe(first);
+      expect(Object.isFrozen(first) && Object.isFrozen(first?.state) && Object.isFrozen(first?.stats)).toBe(true);
+    });
+
+    it("a commit by another connection or process is seen by the next read", async () => {
+      const store = open();
+      const other = open();
+      await seed(store, key, 1);
+      expect((await store.get(key, NOW))?.version).toBe(2);
+      expect((await store.readScope("ns", "user", "u1")).version).toBe(0);
+      await other.commit({
+        key,
+        expectedVersion: 2,
+        header: headerOf(key, { version: 3, lastSeq: 2, state: { seen: true } }),
+        events: [eventOf(2)],
+        scoped: [{ scope: "user", expectedVersion: 0, delta: { "user:theme": "dark" } }],
+        now: NOW,
+      });
+      expect(await store.get(key, NOW)).toMatchObject({ version: 3, lastSeq: 2, state: { seen: true } });
+      expect(await store.readScope("ns", "user", "u1")).toEqual({ state: { "user:theme": "dark" }, version: 1 });
+      // A raw write (another program) moves data_version the same way.
+      inspect().prepare("DELETE FROM sessions").run();
+      expect(await store.get(key, NOW)).toBeUndefined();
+    });
+
+    it("this store's own writes are seen by its next read: commit, touch, delete, sweep", async () => {
+      const store = open();
+      await seed(store, key, 1, { ttlMs: 60_000, expiresAt: NOW + 60_000 });
+      expect((await store.get(key, NOW))?.version).toBe(2);
+      await store.commit({
+        key,
+        expectedVersion: 2,
+        header: headerOf(key, { version: 3, lastSeq: 1, ttlMs: 60_000, expiresAt: NOW + 60_000 }),
+        events: [],
+        scoped: [{ scope: "app", expectedVersion: 0, delta: { "app:mode": "x" } }],
+        now: NOW,
+      });
+      expect((await store.get(key, NOW))?.version).toBe(3);
+      expect((await store.readScope("ns", "app", null)).state).toEqual({ "app:mode": "x" });
+      await store.touch(key, { expiresAt: NOW + 120_000, lastAccessedAt: NOW + 1 }, NOW);
+      expect(await store.get(key, NOW)).toMatchObject({ expiresAt: NOW + 120_000, lastAccessedAt: NOW + 1 });
+      // Expiry is decided per read, against the caller's now, even for a cached header.
+      expect(await store.get(key, NOW + 120_000)).toBeUndefined();
+      expect(await store.sweep(NOW + 120_000, 10)).toBe(1);
+      expect(await store.get(key, NOW)).toBeUndefined();
+      await seed(store, key, 0);
+      expect((await store.get(key, NOW))?.version).toBe(1);
+      expect(await store.delete(key)).toBe(true);
+      expect(await store.get(key, NOW)).toBeUndefined();
+    });
+  });
+
   describe("opening", () => {
     it("creates the parent folder and puts the file in WAL mode", async () => {
       const store = open();

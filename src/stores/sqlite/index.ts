@@ -2,9 +2,11 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
+import { LruMap } from "../../core/lru-map.ts";
 import type { JsonObject, SessionHeader, SessionKey } from "../../core/model.ts";
-import { applyDelta } from "../../core/state.ts";
+import { applyDelta, deepFreeze } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
+import { isExpired } from "../shared/list-filter.ts";
 import type {
   ApiKeyRecord,
   Commit,
@@ -79,6 +81,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
   let closed = false;
   let pollTimer: NodeJS.Timeout | undefined;
   let seenDataVersion = 0;
+  const cache = new ReadCache();
 
   const ready = (): Connection => {
     if (closed) throw new FrontdeskError("unavailable", "The SQLite store is closed");
@@ -132,6 +135,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     commit: (commit: Commit): Promise<CommitResult> =>
       run((c) => {
+        cache.forgetCommit(commit);
         const rid = c.commit.immediate(commit);
         const { version, lastSeq } = commit.header;
         const subscription = subscriptions.get(subscriptionId(commit.key));
@@ -144,12 +148,20 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     get: (key, now) =>
       run((c) => {
+        cache.revalidate(c);
+        const id = subscriptionId(key);
+        const cached = cache.headers.get(id);
+        if (cached) return isExpired(cached, now) ? undefined : cached;
         const row = c.selectHeader.get(key.namespace, ownerOf(key.userId), key.id, now) as HeaderRow | undefined;
-        return row ? parseHeader(row) : undefined;
+        if (!row) return undefined;
+        const header = deepFreeze(parseHeader(row));
+        cache.headers.set(id, header);
+        return header;
       }),
 
     touch: (key, times, now) =>
       run((c) => {
+        cache.headers.delete(subscriptionId(key));
         const params = [times.expiresAt, times.lastAccessedAt, key.namespace, ownerOf(key.userId), key.id, now];
         return c.write.immediate(c.touch, params) > 0;
       }),
@@ -181,6 +193,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     delete: (key, condition) =>
       run((c) => {
+        cache.headers.delete(subscriptionId(key));
         const removed = condition
           ? c.deleteAtVersion.immediate(key, condition)
           : c.write.immediate(c.deleteSession, [key.namespace, ownerOf(key.userId), key.id]) > 0;
@@ -192,12 +205,24 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
         return removed;
       }),
 
-    sweep: (now, limit) => run((c) => c.write.immediate(c.sweep, [now, Math.max(0, limit)])),
+    sweep: (now, limit) =>
+      run((c) => {
+        cache.headers.clear();
+        return c.write.immediate(c.sweep, [now, Math.max(0, limit)]);
+      }),
 
     readScope: (namespace, scope, userId) =>
       run((c): ScopedState => {
+        cache.revalidate(c);
+        const id = scopeId(namespace, scope, userId);
+        const cached = cache.scopes.get(id);
+        if (cached) return cached;
         const row = c.selectScope.get(namespace, scope, scopeOwner(scope, userId)) as ScopeRow | undefined;
-        return row ? { state: JSON.parse(row.state), version: row.version } : { state: {}, version: 0 };
+        const read = deepFreeze(
+          row ? { state: JSON.parse(row.state), version: row.version } : { state: {}, version: 0 },
+        );
+        cache.scopes.set(id, read);
+        return read;
       }),
 
     findIdempotency: (key, idempotencyKey) =>
@@ -681,6 +706,40 @@ function prepare(db: Database.Database): Connection {
 const ownerOf = (userId: string | null): string => userId ?? "";
 const scopeOwner = (scope: "user" | "app", userId: string | null): string => (scope === "app" ? "" : ownerOf(userId));
 const subscriptionId = (key: SessionKey): string => `${key.namespace}\u0000${ownerOf(key.userId)}\u0000${key.id}`;
+const scopeId = (namespace: string, scope: "user" | "app", userId: string | null): string =>
+  `${namespace}\u0000${scope}\u0000${scopeOwner(scope, userId)}`;
+
+/** Sessions and scoped states a read cache holds at most. */
+const READ_CACHE_ENTRIES = 1024;
+
+/**
+ * Headers and scoped states this connection has read, served again without a query for as long as
+ * the database holds exactly them. A commit by any other connection or process moves `PRAGMA
+ * data_version`, which empties the cache before the next read; this store's own writes (which do
+ * not move it) drop what they change before they run. Values are deep-frozen, so handing the same
+ * one out twice is safe. Expiry is still decided per read, against the caller's `now`.
+ */
+class ReadCache {
+  readonly headers = new LruMap<string, SessionHeader>(READ_CACHE_ENTRIES);
+  readonly scopes = new LruMap<string, ScopedState>(READ_CACHE_ENTRIES);
+  private dataVersion: number | undefined;
+
+  revalidate(c: Connection): void {
+    const current = c.dataVersion.get() as number;
+    if (current !== this.dataVersion) {
+      this.headers.clear();
+      this.scopes.clear();
+      this.dataVersion = current;
+    }
+  }
+
+  forgetCommit(commit: Commit): void {
+    this.headers.delete(subscriptionId(commit.key));
+    for (const write of commit.scoped ?? []) {
+      this.scopes.delete(scopeId(commit.key.namespace, write.scope, commit.key.userId));
+    }
+  }
+}
 const markOf = (row: MarkRow | undefined): string => (row ? `${row.rid}:${row.version}` : "");
 
 /** `touch` moves only the two columns, so they, not the header JSON, hold the current values. */
