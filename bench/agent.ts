@@ -72,7 +72,7 @@ export async function benchAgent(): Promise<Section[]> {
             },
             bare,
           },
-          { rounds: 5, perRound: 8 },
+          { rounds: 15, perRound: 8 },
         );
         await agent.close();
         const turn = results.turn as { meanUs: number; opsPerSec: number };
@@ -109,7 +109,7 @@ export async function benchAgent(): Promise<Section[]> {
         "window large enough for all of them, summarization off), through " +
         "`AgentSession.runTurn` (token-budgeted history window, turn lock, user and assistant messages and status " +
         "events persisted, stats), against the same model streaming its reply to the same conversation with nothing " +
-        "around it. Both run in 5 alternating rounds of 8 turns; each keeps its median round. Overhead = the difference.",
+        "around it. Both run in 15 alternating rounds of 8 turns; each keeps its median round. Overhead = the difference.",
       rows,
       checks,
     },
