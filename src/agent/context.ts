@@ -38,6 +38,9 @@ export async function buildContextWindow(
   return new HistoryWindow(sessions, sessionId, budget).window(0);
 }
 
+/** Events appended by others since the last turn past which the window is read afresh instead. */
+const RELOAD_GAP = 1000;
+
 interface HistoryEntry {
   readonly event: MessageEvent;
   /** gpt-tokenizer tokens of the message, counted once. */
@@ -99,8 +102,10 @@ export class HistoryWindow {
 
   /** The window over the log through at least `throughSeq` (reading only what was not seen yet). */
   async window(throughSeq: number): Promise<ContextWindow> {
-    if (this.seenThrough < 0 || this.reloadNeeded) await this.load(throughSeq);
-    else if (this.seenThrough < throughSeq) {
+    // Far behind (others wrote a lot since): a budget-bounded read beats reading every event since.
+    if (this.seenThrough < 0 || this.reloadNeeded || throughSeq - this.seenThrough > RELOAD_GAP) {
+      await this.load(throughSeq);
+    } else if (this.seenThrough < throughSeq) {
       const newer = await this.sessions.readEvents(this.sessionId, {
         after: this.seenThrough,
         types: ["message", "summary"],

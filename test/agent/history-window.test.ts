@@ -109,6 +109,34 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
     expect(systemOf(calls[2] as LanguageModelV3CallOptions)).toContain("Mind the time zone.");
   });
 
+  it("after many appends by another writer the next window is read afresh and still holds everything", async () => {
+    const { model, calls } = recordingOffline();
+    const huge = parseConfig({
+      agents: { assistant: { model: "offline", tools: [], systemPrompt: "Be brief." } },
+      models: { offline: { provider: "offline", model: "frontdesk-offline-1", contextWindow: 1_000_000 } },
+      summarization: { enabled: false },
+    });
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config: huge, clock: h.clock, model });
+    await agent.runTurn("compute 1+1");
+    const other = h.root.forUser("alice");
+    for (let batch = 0; batch < 3; batch++) {
+      await other.appendEvents(
+        "s1",
+        Array.from({ length: 500 }, (_, i) => ({
+          type: "message",
+          role: i % 2 === 0 ? "user" : "assistant",
+          content: `elsewhere ${batch}.${i}`,
+        })),
+      );
+    }
+    const next = await agent.runTurn("compute 2+2");
+    const events = await eventsOf(h.sessions);
+    expect(sentLines(calls.at(-1) as LanguageModelV3CallOptions)).toEqual(
+      logLines(events, userSeqOf(events, next.turnId)),
+    );
+    expect(sentLines(calls.at(-1) as LanguageModelV3CallOptions)).toHaveLength(1503);
+  });
+
   it("a summary event written by another writer stands in for what it covers from the next turn on", async () => {
     const { model, calls } = recordingOffline();
     const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config: roomy, clock: h.clock, model });
