@@ -95,6 +95,8 @@ export class CancelWatch {
   private reading = false;
   private done = false;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** One read of whatever was committed before the hints were flowing (see `start`). */
+  private catchUp = false;
 
   constructor(
     private readonly sessions: SessionManager<object>,
@@ -103,7 +105,7 @@ export class CancelWatch {
     private readonly onCancel: (event: SessionEvent) => void,
   ) {}
 
-  /** Starts listening for hints: before the commit that takes the lock. */
+  /** Starts listening for hints: before the commit that takes the lock (or see `start`). */
   async open(): Promise<void> {
     const { sessions } = this;
     const key = { namespace: sessions.namespace, userId: sessions.userId, id: this.sessionId };
@@ -115,10 +117,21 @@ export class CancelWatch {
     if (this.done) await this.close();
   }
 
-  /** The turn holds the lock: cancels after `startSeq` count; the log through `lockSeq` is the turn's own. */
-  start(startSeq: number, lockSeq: number): void {
+  /**
+   * The turn holds the lock: cancels after `startSeq` count; the log through `lockSeq` is the turn's
+   * own. `opening`, when the turn took the lock without waiting for `open()` (a store whose
+   * subscription is a network round trip), is that `open()`: once it is done the log is read once,
+   * for anything committed before the hints were flowing.
+   */
+  start(startSeq: number, lockSeq: number, opening?: Promise<void>): void {
     this.startSeq = startSeq;
     this.cursor = lockSeq;
+    if (opening) {
+      void opening.then(() => {
+        this.catchUp = true;
+        this.check();
+      });
+    }
     this.check();
   }
 
@@ -152,7 +165,7 @@ export class CancelWatch {
   }
 
   private check(): void {
-    if (this.done || this.reading || this.cursor < 0 || this.hinted <= this.cursor) return;
+    if (this.done || this.reading || this.cursor < 0 || (this.hinted <= this.cursor && !this.catchUp)) return;
     this.reading = true;
     void this.read().finally(() => {
       this.reading = false;
@@ -162,6 +175,7 @@ export class CancelWatch {
 
   private async read(): Promise<void> {
     const through = this.hinted;
+    this.catchUp = false;
     try {
       const events = await this.sessions.readEvents(this.sessionId, { after: this.cursor, types: ["custom"] });
       // The read began after the hint: everything up to it, or to the newest event read, was seen.

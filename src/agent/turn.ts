@@ -188,15 +188,20 @@ export class TurnRunner {
     const cancelWatch = new CancelWatch(this.rt.sessions, this.rt.sessionId, this.turnId, () =>
       this.cancel(new DOMException("The turn was cancelled by a turn.cancel event", "AbortError")),
     );
-    await cancelWatch.open();
+    // In-process stores subscribe at once; a networked one (a round trip) does it alongside the
+    // lock commit, and the watch then reads once what came before its hints.
+    const opening = cancelWatch.open();
+    const inProcess = this.rt.sessions.store.capabilities?.blocking === true;
+    if (inProcess) await opening;
     try {
       await this.acquire(content);
     } catch (error) {
+      await opening;
       await cancelWatch.close();
       throw error;
     }
     this.cancelWatch = cancelWatch;
-    cancelWatch.start(this.startSeq, this.lockSeq);
+    cancelWatch.start(this.startSeq, this.lockSeq, inProcess ? undefined : opening);
     const heartbeat = setInterval(() => void this.heartbeat(), this.rt.heartbeatMs);
     heartbeat.unref?.();
     let finish: TurnFinish = "complete";

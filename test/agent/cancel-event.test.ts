@@ -17,7 +17,10 @@ import {
   requestTurnCancel,
   TURN_CANCEL_EVENT,
 } from "../../src/agent/index.ts";
-import { eventsOf, type Harness, openHarness, Recorder, STORES, until } from "./helpers.ts";
+import { SessionManager } from "../../src/core/session-manager.ts";
+import { createMemoryStore } from "../../src/stores/memory/index.ts";
+import type { SessionStore } from "../../src/stores/types.ts";
+import { eventsOf, type Harness, openHarness, Recorder, ScriptedModel, STORES, textParts, until } from "./helpers.ts";
 
 const askCalculator = parseConfig({
   agents: { assistant: { model: "offline", tools: ["calculator"], approval: { calculator: "ask" } } },
@@ -113,6 +116,59 @@ describe.each(STORES)("turn.cancel events ($name store)", (storeCase) => {
     await expect(requestTurnCancel(h.sessions, "s1")).rejects.toMatchObject({ code: "conflict" });
     await expect(requestTurnCancel(h.root.forUser("bob"), "s1")).rejects.toMatchObject({ code: "not_found" });
     expect(await eventsOf(h.sessions)).toEqual([]);
+  });
+});
+
+describe("turn.cancel on a store whose subscription is a round trip", () => {
+  it("a cancel committed before the turn's hint subscription was up is still read, once it is", async () => {
+    const base = createMemoryStore();
+    let subscribed!: () => void;
+    let letSubscribe!: () => void;
+    const subscribing = new Promise<void>((resolve) => {
+      letSubscribe = resolve;
+    });
+    const up = new Promise<void>((resolve) => {
+      subscribed = resolve;
+    });
+    // As a networked store: not blocking, and its subscribe resolves only when the test lets it.
+    const store = new Proxy(base, {
+      get(target, name, receiver) {
+        if (name === "capabilities") return { ...target.capabilities, blocking: false };
+        if (name === "subscribe") {
+          return async (...args: Parameters<SessionStore["subscribe"]>) => {
+            await subscribing;
+            const unsubscribe = await target.subscribe(...args);
+            subscribed();
+            return unsubscribe;
+          };
+        }
+        const value = Reflect.get(target, name, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as SessionStore;
+    try {
+      const root = new SessionManager<object>(() => ({}), store, "default", { defaultTtlMs: null });
+      const sessions = root.forUser("alice");
+      await sessions.create({ sessionId: "s1" });
+      // A long reply that writes nothing while it streams: no later commit of the turn's own can
+      // bring the lost hint's cancel to light.
+      const model = new ScriptedModel(() => textParts("word ".repeat(200).trim()));
+      const config = parseConfig({ agents: { assistant: { model: "offline", tools: [] } } });
+      const agent = new AgentSession({ sessions, sessionId: "s1", config, model });
+      const running = agent.runTurn("hello", {
+        onEvent: (event) => {
+          if (event.type === "event" && event.event.type === "status" && event.event.status === "running") {
+            // The lock is taken and the hints are not flowing yet: the cancel's hint is lost.
+            void requestTurnCancel(root.forUser("alice"), "s1").then(() => letSubscribe());
+          }
+        },
+      });
+      await up;
+      const result = await running;
+      expect(result.finish).toBe("cancelled");
+    } finally {
+      await base.close();
+    }
   });
 });
 
