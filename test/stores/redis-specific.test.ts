@@ -252,6 +252,65 @@ describe.skipIf(!url)("redis store specifics", () => {
     expect(record).toMatchObject({ key: "idem", firstSeq: 1, lastSeq: 1, version: version + 1, at: clock.now() });
   });
 
+  it("a one-step append finds the index members and the hint channel of a key whose segments are escaped", async () => {
+    const prefix = `t${randomBytes(5).toString("hex")}`;
+    const writer = open({ keyPrefix: prefix });
+    const listener = open({ keyPrefix: prefix });
+    // The script derives member, ref and channel from the header key: segments with `:`, braces,
+    // `#`, `%`, spaces and unicode must land on exactly the names keys.ts builds.
+    const tricky: SessionKey = { namespace: "n:s{1}", userId: "u:#{x} %", id: "i d:}{é" };
+    const k = createKeyspace(prefix).session(tricky);
+    await writer.commit({ key: tricky, expectedVersion: 0, header: headerFor(tricky, 1, 1, 0), events: [], now: 1 });
+    const hints: number[] = [];
+    const unsubscribe = await listener.subscribe(tricky, (seq) => hints.push(seq));
+    const outcome = await writer.append?.({
+      key: tricky,
+      events: [{ id: "e1", at: 500, type: "custom", name: "n", data: 1 } as Omit<SessionEvent, "seq">],
+      stats: { ...emptyStats(), tools: [], inputTokens: [], outputTokens: [], costUsd: [], durationMs: [] },
+      maxEventsPerSession: 10,
+      now: 500,
+    });
+    expect(outcome).toEqual({ outcome: "appended", version: 2, lastSeq: 1 });
+    expect(await admin.zscore(k.namespaceUpdated, k.member)).toBe("500");
+    expect(await admin.zscore(k.ownerUpdated, k.member)).toBe("500");
+    expect(await admin.zscore(k.ownerExpiry, k.member)).toBe("60500");
+    expect(await admin.zscore(k.expiry, k.ref)).toBe("60500");
+    // Nothing else was added to the indexes (a wrong derivation would add a second member).
+    expect(await admin.zcard(k.namespaceUpdated)).toBe(1);
+    expect(await admin.zcard(k.ownerExpiry)).toBe(1);
+    await expect.poll(() => hints, { timeout: 2_000 }).toContain(1);
+    await unsubscribe();
+  });
+
+  it("a one-step append runs when the server has no cached copy of the script (NOSCRIPT)", async () => {
+    const prefix = `t${randomBytes(5).toString("hex")}`;
+    const client = new Redis(url as string, { lazyConnect: true, enableOfflineQueue: false });
+    const sent: string[] = [];
+    const send = client.sendCommand.bind(client);
+    let refuse = true;
+    client.sendCommand = ((command: { name: string; reject: (e: Error) => void }) => {
+      sent.push(command.name);
+      if (command.name === "evalsha" && refuse) {
+        refuse = false;
+        command.reject(new Error("NOSCRIPT No matching script. Please use EVAL."));
+        return (command as unknown as { promise: Promise<unknown> }).promise;
+      }
+      return send(command as never);
+    }) as typeof client.sendCommand;
+    const store = open({ client, keyPrefix: prefix });
+    const sessions = new SessionManager(() => ({}), store, "ns", { clock: new FakeClock(), defaultTtlMs: 60_000 });
+    const { id } = await sessions.create();
+    await sessions.addMessage(id, { role: "user", content: "warm" });
+    refuse = true;
+    sent.length = 0;
+    const event = await sessions.addMessage(id, { role: "user", content: "hi" });
+    expect(sent).toEqual(["evalsha", "eval"]);
+    expect(await sessions.readEvents(id)).toHaveLength(2);
+    expect((await sessions.readEvents(id))[1]).toEqual(event);
+    await store.close();
+    await client.quit();
+  });
+
   it("a one-step append to an events list out of step with lastSeq is refused and changes nothing", async () => {
     const prefix = `t${randomBytes(5).toString("hex")}`;
     const store = open({ keyPrefix: prefix });

@@ -304,17 +304,12 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
         const { key, events, stats, now } = request;
         const k = sessionKeys(key);
         const idempotency = request.idempotency;
+        const { tools, inputTokens, outputTokens, costUsd, durationMs } = stats;
+        const noExtras =
+          tools.length + inputTokens.length + outputTokens.length + costUsd.length + durationMs.length === 0;
         // KEYS, then ARGV in the order APPEND documents; one flat array, so nothing is spread again.
-        const argv: (string | number)[] = [
-          ...k.appendKeys,
-          now,
-          request.expectedVersion ?? "",
-          request.maxEventsPerSession,
-          k.member,
-          k.ref,
-          graceMs,
-          k.channel,
-        ];
+        // ARGV 1 folds every number the script needs into one string; it is written once the extras are counted.
+        const argv: (string | number)[] = [...k.appendKeys, ""];
         if (idempotency) {
           argv.push(
             idempotency.key,
@@ -324,18 +319,15 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
         } else {
           argv.push("");
         }
-        argv.push(stats.messages, stats.toolCalls, stats.toolErrors);
-        const { tools, inputTokens, outputTokens, costUsd, durationMs } = stats;
-        if (tools.length + inputTokens.length + outputTokens.length + costUsd.length + durationMs.length === 0) {
-          argv.push(0);
-        } else {
-          const extrasAt = argv.push(0) - 1;
+        const extrasFrom = argv.length;
+        if (!noExtras) {
           argv.push(tools.length);
           for (const tool of tools) argv.push(JSON.stringify(tool));
           for (const sums of [inputTokens, outputTokens, costUsd, durationMs]) argv.push(sums.length, ...sums);
-          argv[extrasAt] = argv.length - extrasAt - 1;
         }
-        argv.push(events.length);
+        argv[APPEND_KEYS] =
+          `${now} ${request.expectedVersion ?? ""} ${request.maxEventsPerSession} ${graceMs} ` +
+          `${stats.messages} ${stats.toolCalls} ${stats.toolErrors} ${argv.length - extrasFrom} ${events.length}`;
         for (const event of events) {
           // The script prepends `{"seq":<n>,`: every event starts with its id, so never with `}`.
           argv.push(JSON.stringify(event).slice(1));

@@ -129,14 +129,17 @@ return 1
  * checks and changes need (a plain message reads `v x s t b m`) and writes only those that change.
  * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace updated, 5 owner updated, 6 owner expiry,
  *       7 store expiry
- * ARGV: 1 now, 2 expectedVersion ("" = any), 3 maxEventsPerSession, 4 member, 5 ref,
- *       6 reclaim grace ms (whole), 7 channel, 8 idempotency key ("" = none), then only with a
- *       key: the idempotency record JSON up to `"firstSeq":` and its end from `,"at":`; then
- *       messages, toolCalls, toolErrors, the length x of the extras (0 when the events use no tool
- *       and add to no sum), the x extras (the count of tools t and t tools as JSON strings, then
- *       for inputTokens, outputTokens, costUsd and durationMs in turn a count and that many
- *       addends), the event count n and n events, each the JSON of `{ id, at, ... }` without its
+ * ARGV: 1 the counts, one space-separated string: now, expectedVersion ("" = any),
+ *       maxEventsPerSession, reclaim grace ms (whole), messages, toolCalls, toolErrors, the length x
+ *       of the extras (0 when the events use no tool and add to no sum), the event count n;
+ *       2 idempotency key ("" = none), then only with a key: the idempotency record JSON up to
+ *       `"firstSeq":` and its end from `,"at":`; then the x extras (the count of tools t and t tools
+ *       as JSON strings, then for inputTokens, outputTokens, costUsd and durationMs in turn a count
+ *       and that many addends), then the n events, each the JSON of `{ id, at, ... }` without its
  *       opening brace.
+ * The index members and the hint channel are not sent: they are derived from KEYS[1]
+ * (`<prefix>:{s:<ref>}:h`, where ref is `<ns>:<owner>:<id>`, member is `<owner>:<id>` and the
+ * channel is `<prefix>:{s:<ref>}:hint`, as keys.ts builds them; no segment holds a raw `:`, `{` or `}`).
  * Replies { "appended", version, lastSeq }, { "replayed", record JSON }, { "not_found" },
  * { "full" }, { "version_mismatch", version } or { "legacy" } (a header written before these
  * fields existed: the caller commits instead, which writes them).
@@ -144,13 +147,15 @@ return 1
 export const APPEND = script(
   "append",
   `
-local now = tonumber(ARGV[1])
-local p = 9
-if ARGV[8] ~= '' then p = 11 end
-local messages, tool_calls, tool_errors = tonumber(ARGV[p]), tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
-local extras = tonumber(ARGV[p + 3])
-local n = tonumber(ARGV[p + 4 + extras])
-local first_event = p + 5 + extras
+local now_s, expected, max_events, grace, messages, tool_calls, tool_errors, extras, n =
+  string.match(ARGV[1], '^(%S+) (%S*) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+local now = tonumber(now_s)
+messages, tool_calls, tool_errors = tonumber(messages), tonumber(tool_calls), tonumber(tool_errors)
+extras, n = tonumber(extras), tonumber(n)
+local idem = ARGV[2] ~= ''
+local p = 3
+if idem then p = 5 end
+local first_event = p + extras
 
 -- The fields to read: v x s t b for the checks and the expiry, then only the stats that change.
 local read = { 'v', 'x', 's', 't', 'b' }
@@ -162,8 +167,8 @@ local im, ic, ir = messages ~= 0 and want('m'), tool_calls ~= 0 and want('c'), t
 local tools_from, tools_count, iw = 0, 0, false
 local sums = {}
 if extras > 0 then
-  tools_count = tonumber(ARGV[p + 4])
-  tools_from = p + 5
+  tools_count = tonumber(ARGV[p])
+  tools_from = p + 1
   if tools_count > 0 then iw = want('w') end
   local j = tools_from + tools_count
   for f, field in ipairs({ 'i', 'o', 'k', 'd' }) do
@@ -176,14 +181,14 @@ end
 local h = redis.call('HMGET', KEYS[1], unpack(read))
 if h[1] == false or (h[2] ~= '' and (h[2] == false or tonumber(h[2]) <= now)) then return { 'not_found' } end
 if h[4] == false then return { 'legacy' } end
-if p == 11 then
-  local record = redis.call('HGET', KEYS[3], ARGV[8])
+if idem then
+  local record = redis.call('HGET', KEYS[3], ARGV[2])
   if record then return { 'replayed', record } end
 end
 local prev_seq = tonumber(h[3])
-if prev_seq + n > tonumber(ARGV[3]) then return { 'full' } end
+if prev_seq + n > tonumber(max_events) then return { 'full' } end
 local version = tonumber(h[1])
-if ARGV[2] ~= '' and version ~= tonumber(ARGV[2]) then return { 'version_mismatch', h[1] } end
+if expected ~= '' and version ~= tonumber(expected) then return { 'version_mismatch', h[1] } end
 
 -- The events go first: RPUSH answers the list's new length, which is the new lastSeq when the list
 -- was in step with \`s\` (seq n sits at index n - 1). A list out of step is put back as it was and
@@ -219,7 +224,7 @@ elseif h[5] ~= '' then
   expires = h[5]
 end
 -- Only the fields that change are written.
-local fields = { 'v', next_version, 's', last_s, 'a', ARGV[1], 'u', ARGV[1] }
+local fields = { 'v', next_version, 's', last_s, 'a', now_s, 'u', now_s }
 local function set(field, old, new)
   if new ~= old then
     fields[#fields + 1] = field
@@ -263,28 +268,31 @@ if iw then
   set('w', h[iw], tools)
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-if p == 11 then
-  redis.call('HSET', KEYS[3], ARGV[8], ARGV[9] .. string.format('%d', prev_seq + 1) .. ',"lastSeq":' ..
-    last_s .. ',"version":' .. next_version .. ARGV[10])
+if idem then
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3] .. string.format('%d', prev_seq + 1) .. ',"lastSeq":' ..
+    last_s .. ',"version":' .. next_version .. ARGV[4])
 end
-redis.call('ZADD', KEYS[4], ARGV[1], ARGV[4])
-redis.call('ZADD', KEYS[5], ARGV[1], ARGV[4])
+-- KEYS[1] is \`<prefix>:{s:<ref>}:h\` (the prefix has no brace) and ref is \`<ns>:<member>\` (no raw \`:\` in ns).
+local ref = string.sub(KEYS[1], string.find(KEYS[1], '{s:', 1, true) + 3, -4)
+local member = string.sub(ref, string.find(ref, ':', 1, true) + 1)
+redis.call('ZADD', KEYS[4], now_s, member)
+redis.call('ZADD', KEYS[5], now_s, member)
 -- A session that never expires keeps its index entries and PERSISTed keys as its last write left them.
 if expires ~= h[2] then
   local score = expires
   if expires == '' then score = '+inf' end
-  redis.call('ZADD', KEYS[6], score, ARGV[4])
-  redis.call('ZADD', KEYS[7], score, ARGV[5])
+  redis.call('ZADD', KEYS[6], score, member)
+  redis.call('ZADD', KEYS[7], score, ref)
 end
 if expires == '' then
   if h[2] ~= '' then redis.call('PERSIST', KEYS[1]) redis.call('PERSIST', KEYS[2]) redis.call('PERSIST', KEYS[3]) end
 else
-  local ms = string.format('%d', math.max(0, math.ceil(tonumber(expires) - now)) + tonumber(ARGV[6]))
+  local ms = string.format('%d', math.max(0, math.ceil(tonumber(expires) - now)) + tonumber(grace))
   redis.call('PEXPIRE', KEYS[1], ms)
   redis.call('PEXPIRE', KEYS[2], ms)
   redis.call('PEXPIRE', KEYS[3], ms)
 end
-redis.call('PUBLISH', ARGV[7], last_s)
+redis.call('PUBLISH', string.sub(KEYS[1], 1, -2) .. 'hint', last_s)
 return { 'appended', version + 1, last }
 `,
 );
@@ -406,20 +414,19 @@ export async function runScript(
  * {@link runScript} with the KEYS and ARGV already in one array (`numKeys` keys first), for the hot
  * paths: nothing is copied or spread again on the way to the connection.
  */
-export async function runScriptWith(
+export function runScriptWith(
   client: Redis,
   lua: LuaScript,
   numKeys: number,
   keysAndArgs: readonly (string | number)[],
 ): Promise<unknown> {
   // ioredis flattens an array argument into the command's arguments (its typings omit that).
+  // No async wrapper: the common case is the EVALSHA's own promise, with a handler only for NOSCRIPT.
   const c = client as unknown as FlatScriptClient;
-  try {
-    return await c.evalsha(lua.sha, numKeys, keysAndArgs);
-  } catch (error) {
+  return c.evalsha(lua.sha, numKeys, keysAndArgs).catch((error: unknown) => {
     if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-    return await c.eval(lua.source, numKeys, keysAndArgs);
-  }
+    return c.eval(lua.source, numKeys, keysAndArgs);
+  });
 }
 
 interface FlatScriptClient {
