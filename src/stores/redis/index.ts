@@ -230,6 +230,60 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
 
   const capabilities: StoreCapabilities = { shared: true };
 
+  /** The one-step append on a ready connection; no async layer of its own (it is every append's path). */
+  const appendOn = (c: Redis, request: AppendRequest): Promise<AppendOutcome | undefined> => {
+    const { key, events, stats, now } = request;
+    const k = sessionKeys(key);
+    const idempotency = request.idempotency;
+    const { tools, inputTokens, outputTokens, costUsd, durationMs } = stats;
+    const noExtras = tools.length + inputTokens.length + outputTokens.length + costUsd.length + durationMs.length === 0;
+    // KEYS, then ARGV in the order APPEND documents; one flat array, so nothing is spread again.
+    // ARGV 1 folds every number the script needs into one string; it is written once the extras are counted.
+    const argv: (string | number)[] = [...k.appendKeys, ""];
+    if (idempotency) {
+      argv.push(
+        idempotency.key,
+        `${JSON.stringify(idempotency).slice(0, -1)},"firstSeq":`,
+        `,"at":${JSON.stringify(now)}}`,
+      );
+    } else {
+      argv.push("");
+    }
+    const extrasFrom = argv.length;
+    if (!noExtras) {
+      argv.push(tools.length);
+      for (const tool of tools) argv.push(JSON.stringify(tool));
+      for (const sums of [inputTokens, outputTokens, costUsd, durationMs]) argv.push(sums.length, ...sums);
+    }
+    argv[APPEND_KEYS] =
+      `${now} ${request.expectedVersion ?? ""} ${request.maxEventsPerSession} ${graceMs} ` +
+      `${stats.messages} ${stats.toolCalls} ${stats.toolErrors} ${argv.length - extrasFrom} ${events.length}`;
+    for (const event of events) {
+      // The script prepends `{"seq":<n>,`: every event starts with its id, so never with `}`.
+      argv.push(JSON.stringify(event).slice(1));
+    }
+    return runScriptWith(c, APPEND, APPEND_KEYS, argv).then((answer) => {
+      const reply = answer as [string, ...(string | number)[]];
+      switch (reply[0]) {
+        case "appended": {
+          const lastSeq = Number(reply[2]);
+          hintLocally(k.channel, lastSeq);
+          return { outcome: "appended", version: Number(reply[1]), lastSeq };
+        }
+        case "replayed":
+          return { outcome: "replayed", record: JSON.parse(String(reply[1])) as IdempotencyRecord };
+        case "not_found":
+          return { outcome: "not_found" };
+        case "full":
+          return { outcome: "full" };
+        case "version_mismatch":
+          return { outcome: "version_mismatch", currentVersion: Number(reply[1]) };
+        default:
+          return undefined; // "legacy": a header from before the field layout; the commit path rewrites it
+      }
+    });
+  };
+
   return {
     name: STORE_NAME,
     capabilities,
@@ -299,58 +353,18 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
         return { version: header.version, lastSeq: header.lastSeq };
       }),
 
-    append: (request: AppendRequest): Promise<AppendOutcome | undefined> =>
-      run(async (c) => {
-        const { key, events, stats, now } = request;
-        const k = sessionKeys(key);
-        const idempotency = request.idempotency;
-        const { tools, inputTokens, outputTokens, costUsd, durationMs } = stats;
-        const noExtras =
-          tools.length + inputTokens.length + outputTokens.length + costUsd.length + durationMs.length === 0;
-        // KEYS, then ARGV in the order APPEND documents; one flat array, so nothing is spread again.
-        // ARGV 1 folds every number the script needs into one string; it is written once the extras are counted.
-        const argv: (string | number)[] = [...k.appendKeys, ""];
-        if (idempotency) {
-          argv.push(
-            idempotency.key,
-            `${JSON.stringify(idempotency).slice(0, -1)},"firstSeq":`,
-            `,"at":${JSON.stringify(now)}}`,
-          );
-        } else {
-          argv.push("");
+    append: (request: AppendRequest): Promise<AppendOutcome | undefined> => {
+      const c = client;
+      if (checked && !closed && c !== undefined && c.status === "ready") {
+        // The common case, as in run() but with one promise fewer.
+        try {
+          return appendOn(c, request).catch(rethrowTranslated);
+        } catch (error) {
+          return Promise.reject(translate(error));
         }
-        const extrasFrom = argv.length;
-        if (!noExtras) {
-          argv.push(tools.length);
-          for (const tool of tools) argv.push(JSON.stringify(tool));
-          for (const sums of [inputTokens, outputTokens, costUsd, durationMs]) argv.push(sums.length, ...sums);
-        }
-        argv[APPEND_KEYS] =
-          `${now} ${request.expectedVersion ?? ""} ${request.maxEventsPerSession} ${graceMs} ` +
-          `${stats.messages} ${stats.toolCalls} ${stats.toolErrors} ${argv.length - extrasFrom} ${events.length}`;
-        for (const event of events) {
-          // The script prepends `{"seq":<n>,`: every event starts with its id, so never with `}`.
-          argv.push(JSON.stringify(event).slice(1));
-        }
-        const reply = (await runScriptWith(c, APPEND, APPEND_KEYS, argv)) as [string, ...(string | number)[]];
-        switch (reply[0]) {
-          case "appended": {
-            const lastSeq = Number(reply[2]);
-            hintLocally(k.channel, lastSeq);
-            return { outcome: "appended", version: Number(reply[1]), lastSeq };
-          }
-          case "replayed":
-            return { outcome: "replayed", record: JSON.parse(String(reply[1])) as IdempotencyRecord };
-          case "not_found":
-            return { outcome: "not_found" };
-          case "full":
-            return { outcome: "full" };
-          case "version_mismatch":
-            return { outcome: "version_mismatch", currentVersion: Number(reply[1]) };
-          default:
-            return undefined; // "legacy": a header from before the field layout; the commit path rewrites it
-        }
-      }),
+      }
+      return run((ready) => appendOn(ready, request));
+    },
 
     get: (key, now) =>
       run(async (c) => {
@@ -861,6 +875,10 @@ const UNAVAILABLE_REPLIES = [
  * The store's edge: script verdicts become their contract codes, anything else from Redis becomes
  * `unavailable` (or `internal` for a reply that means a bug). Messages never include the URL.
  */
+const rethrowTranslated = (error: unknown): never => {
+  throw translate(error);
+};
+
 function translate(error: unknown): FrontdeskError {
   if (isFrontdeskError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
