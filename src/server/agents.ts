@@ -1,8 +1,9 @@
 /**
- * The agent runtime inside the server: runs turns for HTTP (SSE) and WebSocket clients, one
- * AgentSession per turn on the caller's user-bound manager, and keeps the turns running on this
- * instance so they can be cancelled (by the client going away, `POST …/cancel`, the server's time
- * bound, or the drain on close).
+ * The agent runtime inside the server: runs turns for HTTP (SSE) and WebSocket clients on the
+ * caller's user-bound manager, and keeps the turns running on this instance so they can be
+ * cancelled (by the client going away, `POST …/cancel`, the server's time bound, or the drain on
+ * close). The AgentSession of a session and agent is kept between turns (a bounded number of them),
+ * so a turn reads only what was appended since the last one instead of the whole history window.
  *
  * Everything that must hold across instances lives in the session, not here: the turn lock
  * (`state.agent.turn`) refuses a second turn with `conflict` wherever it runs, approvals are
@@ -24,6 +25,7 @@ import type { ToolHandler } from "../agent/tools/types.ts";
 import type { AgentStreamEvent, TurnResult } from "../agent/types.ts";
 import type { Clock } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
+import { LruMap } from "../core/lru-map.ts";
 import type { JsonObject } from "../core/model.ts";
 import type { SessionManager } from "../core/session-manager.ts";
 import { serverUnavailable, toHttpError } from "./http-errors.ts";
@@ -79,6 +81,15 @@ interface Running {
   done?: Promise<TurnOutcome>;
 }
 
+/** AgentSessions kept between turns; each holds its session's history window. */
+const KEPT_AGENT_SESSIONS = 256;
+
+interface KeptAgent {
+  readonly agent: AgentSession;
+  /** Where its events go: the stream of the request whose turn it runs, if any. */
+  readonly route: { sink?: (event: AgentStreamEvent) => void };
+}
+
 const abortReason = (message: string): DOMException => new DOMException(message, "AbortError");
 
 const FINISH_STATUS: Record<TurnResult["finish"], TurnStatus> = {
@@ -92,6 +103,7 @@ export class AgentHost {
   readonly turnTimeoutMs: number;
   private readonly drainMs: number;
   private readonly running = new Map<string, Running>();
+  private readonly kept = new LruMap<string, KeptAgent>(KEPT_AGENT_SESSIONS);
   /** Final frames still being written (drain waits for them). */
   private readonly finishing = new Set<Promise<unknown>>();
   private watchdog: NodeJS.Timeout | undefined;
@@ -142,6 +154,7 @@ export class AgentHost {
     if (this.running.has(key)) throw runningConflict(this.running.get(key)?.turnId);
     const entry: Running = { startedAt: this.clock.now(), controller: new AbortController() };
     this.running.set(key, entry);
+    let routed: KeptAgent["route"] | undefined;
     try {
       // A missing (or another user's) session is 404 here; a fresh lock is refused before the
       // AgentSession writes its lifecycle events. The lock itself is what really decides.
@@ -149,20 +162,37 @@ export class AgentHost {
       const lock = readAgentState(session.state as JsonObject)?.turn;
       if (lock && !isStale(lock, this.clock.now(), STALE_TURN_MS)) throw runningConflict(lock.id);
 
-      const agentOptions: AgentSessionOptions = {
-        sessions,
-        sessionId,
-        config: this.config,
-        agent: agentName,
-        clock: this.clock,
-        onEvent: options.onEvent,
-        ...(this.options.env ? { env: this.options.env } : {}),
-        ...(this.options.handlers ? { handlers: this.options.handlers } : {}),
-        ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
-        ...(this.options.model ? { model: this.options.model } : {}),
-      };
-      const agent = new AgentSession(agentOptions);
-      await agent.initialize();
+      // Turns of one session never overlap on this instance (`running`), so a kept AgentSession has
+      // one sink at a time: the stream of the request whose turn it runs.
+      const keptKey = JSON.stringify([sessions.namespace, sessions.userId, sessionId, agentName]);
+      let kept = this.kept.get(keptKey);
+      if (!kept || kept.agent.phase === "error" || kept.agent.phase === "closed") {
+        const route: KeptAgent["route"] = {};
+        const agentOptions: AgentSessionOptions = {
+          sessions,
+          sessionId,
+          config: this.config,
+          agent: agentName,
+          clock: this.clock,
+          onEvent: (event) => route.sink?.(event),
+          ...(this.options.env ? { env: this.options.env } : {}),
+          ...(this.options.handlers ? { handlers: this.options.handlers } : {}),
+          ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+          ...(this.options.model ? { model: this.options.model } : {}),
+        };
+        kept = { agent: new AgentSession(agentOptions), route };
+        this.kept.set(keptKey, kept);
+      }
+      routed = kept.route;
+      routed.sink = options.onEvent;
+      const agent = kept.agent;
+      const turnRoute = kept.route;
+      try {
+        await agent.initialize();
+      } catch (error) {
+        this.kept.delete(keptKey);
+        throw error;
+      }
       if (this.closed) throw serverUnavailable("The server is shutting down");
       if (entry.controller.signal.aborted) {
         throw new FrontdeskError("invalid_request", "The turn was cancelled before it started");
@@ -201,6 +231,9 @@ export class AgentHost {
           }),
         )
         .then((outcome) => {
+          turnRoute.sink = undefined;
+          // A failed turn may leave the AgentSession's view behind the store: the next starts afresh.
+          if (outcome.status === "error") this.kept.delete(keptKey);
           this.running.delete(key);
           this.metrics.runningTurns.dec();
           this.metrics.turns.inc({ status: outcome.status });
@@ -216,6 +249,7 @@ export class AgentHost {
         },
       };
     } catch (error) {
+      if (routed) routed.sink = undefined;
       this.running.delete(key);
       throw error;
     }

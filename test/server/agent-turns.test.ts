@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/core/model.ts";
 import type { RunningServer } from "../../src/server/listen.ts";
+import type { SessionStore } from "../../src/stores/types.ts";
 import {
   ASK_CALCULATOR,
   api,
@@ -43,6 +44,50 @@ describe.each(STORE_KINDS)("agent turns over HTTP ($name store)", (kind) => {
     (await api(server, key, "GET", `/v1/sessions/${id}/events?limit=1000`)).body.items as SessionEvent[];
   const pausedOnApproval = async (stream: TurnStream) =>
     JSON.parse((await stream.next((m) => m.event === "approval_request")).data) as { approvalId: string; seq: number };
+
+  it("keeps the AgentSession between turns: the next turn reads what was appended since, not the history", async () => {
+    const handle = world.manager("alice").store;
+    let eventsRead = 0;
+    const counted = new Proxy(handle, {
+      get(target, prop, receiver) {
+        if (prop === "readEvents") {
+          return async (...args: Parameters<SessionStore["readEvents"]>) => {
+            const events = await target.readEvents(...args);
+            eventsRead += events.length;
+            return events;
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    // Summarization off: its threshold check reads recent messages on every turn by design.
+    const server = await world.instance({ store: counted, agents: { config: { summarization: { enabled: false } } } });
+    await createSession(server, world.keys.alice);
+    const history = Array.from({ length: 80 }, (_, i) => ({
+      type: "message",
+      role: i % 2 ? "assistant" : "user",
+      content: `earlier message ${i}`,
+    }));
+    expect((await api(server, world.keys.alice, "POST", "/v1/sessions/s1/events", { events: history })).status).toBe(
+      201,
+    );
+    const first = await (await postTurn(server, world.keys.alice, "s1", { message: "hello" })).ended;
+    expect(doneOf(first)).toMatchObject({ status: "completed" });
+    expect(eventsRead).toBeGreaterThanOrEqual(80);
+    // Another writer between turns: the kept window reads it, and only it.
+    await api(server, world.keys.alice, "POST", "/v1/sessions/s1/events", {
+      type: "message",
+      role: "user",
+      content: "a note written elsewhere",
+    });
+    const before = eventsRead;
+    const second = await (await postTurn(server, world.keys.alice, "s1", { message: "hello again" })).ended;
+    expect(doneOf(second)).toMatchObject({ status: "completed" });
+    // The second request's stream has its own turn's events, none of the first turn's.
+    const streamedTypes = streamedEvents(second).map((event) => event.type);
+    expect(streamedTypes).toEqual(["message", "status", "message", "status"]);
+    expect(eventsRead - before).toBeLessThan(20);
+  });
 
   it("streams a calculator turn: deltas, every persisted event once with its seq, done; the log and stats agree", async () => {
     const server = await world.instance();
