@@ -115,6 +115,27 @@ export const toolCallParts = (toolCallId: string, toolName: string, input: unkno
   { type: "finish", usage: usage(10, 5), finishReason: { unified: "tool-calls", raw: "tool_calls" } },
 ];
 
+/**
+ * The `status` event by which another process's turn took the agent's lock at `at` (as a turn that
+ * then died, or still runs elsewhere, leaves it): the running status with the agent record.
+ */
+export const lockTakenBy = (turnId: string, owner: string, at: number, record: Record<string, unknown> = {}) => ({
+  type: "status",
+  scope: "agent",
+  status: "running",
+  previous: "idle",
+  stateDelta: {
+    agent: {
+      name: "assistant",
+      phase: "running",
+      model: "offline",
+      turn: { id: turnId, startedAt: at, heartbeatAt: at, startSeq: 1, owner },
+      ...record,
+      updatedAt: at,
+    },
+  },
+});
+
 /** A model that streams what a script says, recording what it was offered. */
 export class ScriptedModel implements LanguageModelV3 {
   readonly specificationVersion = "v3" as const;

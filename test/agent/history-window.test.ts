@@ -9,7 +9,7 @@ import {
   readAgentRecord,
 } from "../../src/agent/index.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
-import { eventsOf, type Harness, openHarness, ScriptedModel, STORES, textParts } from "./helpers.ts";
+import { eventsOf, type Harness, lockTakenBy, openHarness, ScriptedModel, STORES, textParts } from "./helpers.ts";
 
 const roomy = parseConfig({
   agents: { assistant: { model: "offline", tools: [], systemPrompt: "Be brief." } },
@@ -179,26 +179,13 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
     const checkedThrough = (await readAgentRecord(h.sessions, "s1"))?.checkedThrough;
     expect(checkedThrough).toBe((await h.sessions.get("s1")).lastSeq);
     const diedAt = h.clock.now();
-    await h.root.forUser("alice").appendEvents("s1", [
-      { type: "message", role: "user", content: "run something", turnId: "turn_dead" },
-      {
-        type: "status",
-        scope: "agent",
-        status: "running",
-        previous: "idle",
-        stateDelta: {
-          agent: {
-            name: "assistant",
-            phase: "running",
-            model: "offline",
-            turn: { id: "turn_dead", startedAt: diedAt, heartbeatAt: diedAt, startSeq: 1, owner: "dead" },
-            checkedThrough,
-            updatedAt: diedAt,
-          },
-        },
-      },
-      { type: "tool_call", invocationId: "inv_dead", tool: "calculator", input: { expression: "1+1" } },
-    ]);
+    await h.root
+      .forUser("alice")
+      .appendEvents("s1", [
+        { type: "message", role: "user", content: "run something", turnId: "turn_dead" },
+        lockTakenBy("turn_dead", "dead", diedAt, { checkedThrough }),
+        { type: "tool_call", invocationId: "inv_dead", tool: "calculator", input: { expression: "1+1" } },
+      ]);
     h.clock.advance(10 * 60 * 1000);
     const result = await agent.runTurn("compute 2+2");
     expect(result.finish).toBe("complete");
@@ -212,23 +199,7 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
     const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config: roomy, clock: h.clock });
     expect((await agent.runTurn("compute 1+1")).finish).toBe("complete");
     const now = h.clock.now();
-    await h.root.forUser("alice").appendEvents("s1", [
-      {
-        type: "status",
-        scope: "agent",
-        status: "running",
-        previous: "idle",
-        stateDelta: {
-          agent: {
-            name: "assistant",
-            phase: "running",
-            model: "offline",
-            turn: { id: "turn_elsewhere", startedAt: now, heartbeatAt: now, startSeq: 1, owner: "elsewhere" },
-            updatedAt: now,
-          },
-        },
-      },
-    ]);
+    await h.root.forUser("alice").appendEvents("s1", [lockTakenBy("turn_elsewhere", "elsewhere", now)]);
     const before = await h.sessions.get("s1");
     await expect(agent.runTurn("compute 2+2")).rejects.toMatchObject({
       code: "conflict",

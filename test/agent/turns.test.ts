@@ -9,7 +9,7 @@ import {
 } from "../../src/agent/index.ts";
 import { isFrontdeskError } from "../../src/core/errors.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
-import { agentStatuses, eventsOf, type Harness, openHarness, Recorder, STORES, until } from "./helpers.ts";
+import { agentStatuses, eventsOf, type Harness, lockTakenBy, openHarness, Recorder, STORES, until } from "./helpers.ts";
 
 const priced = parseConfig({
   models: {
@@ -295,21 +295,7 @@ describe.each(STORES)("AgentSession turns ($name store)", (storeCase) => {
     const crashedAt = h.clock.now();
     await h.sessions.appendEvents("s1", [
       { type: "message", role: "user", content: "run something", turnId: "turn_old" },
-      {
-        type: "status",
-        scope: "agent",
-        status: "running",
-        previous: "idle",
-        stateDelta: {
-          agent: {
-            name: "assistant",
-            phase: "running",
-            model: "offline",
-            turn: { id: "turn_old", startedAt: crashedAt, heartbeatAt: crashedAt, startSeq: 1, owner: "dead" },
-            updatedAt: crashedAt,
-          },
-        },
-      },
+      lockTakenBy("turn_old", "dead", crashedAt),
       { type: "tool_call", invocationId: "inv_old", tool: "calculator", input: { expression: "1+1" } },
       { type: "tool_call", invocationId: "inv_asked", tool: "calculator", input: { expression: "2+2" } },
       { type: "approval_request", approvalId: "apr_old", invocationId: "inv_asked", tool: "calculator" },
