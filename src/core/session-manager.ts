@@ -564,15 +564,11 @@ export class SessionManager<S extends object = JsonObject> {
         details: { limit: this.limits.maxEventsPerAppend },
       });
     }
-    const parsed: EventInput[] = [];
-    for (let i = 0; i < inputs.length; i++) {
-      const checked = EventInputSchema.safeParse(inputs[i]);
-      if (!checked.success) throw invalid(`Invalid event ${i}: ${zodMessage(checked.error)}`);
-      const event = checked.data;
-      const bytes = jsonBytes(event);
-      if (bytes > this.limits.maxEventBytes) assertWithin(`event ${i}`, bytes, this.limits.maxEventBytes);
-      parsed.push(event);
-    }
+    const parsed = inputs.map((input, i) => {
+      const event = parseWith(EventInputSchema, input, `event ${i}`);
+      assertWithin(`event ${i}`, jsonBytes(event), this.limits.maxEventBytes);
+      return event;
+    });
     const idempotencyKey =
       options.idempotencyKey === undefined ? undefined : assertIdempotencyKey(options.idempotencyKey);
     const print = idempotencyKey === undefined ? undefined : fingerprint(parsed);
@@ -658,17 +654,13 @@ export class SessionManager<S extends object = JsonObject> {
         if (idempotencyKey !== undefined) {
           const record = await this.store.findIdempotency(key, idempotencyKey);
           if (record) {
-            if (record.fingerprint !== print) {
-              throw new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
-            }
+            if (record.fingerprint !== print) throw idempotencyKeyReused();
             replayed = record;
             return "skip";
           }
         }
         if (current.lastSeq + parsed.length > this.limits.maxEventsPerSession) {
-          throw new FrontdeskError("payload_too_large", "The session has reached its event limit", {
-            details: { limit: this.limits.maxEventsPerSession },
-          });
+          throw eventLimitReached(this.limits.maxEventsPerSession);
         }
         appended = parsed.map((event, i) => ({ seq: current.lastSeq + i + 1, id: newEventId(), at: now, ...event }));
         let delta: StateDelta = {};
@@ -691,10 +683,7 @@ export class SessionManager<S extends object = JsonObject> {
       },
       true,
     );
-    if (replayed) {
-      const events = await this.store.readEvents(key, { after: replayed.firstSeq - 1, before: replayed.lastSeq + 1 });
-      return { version: replayed.version, lastSeq: replayed.lastSeq, events: deepFreeze(events), replayed: true };
-    }
+    if (replayed) return this.replay(key, replayed);
     return {
       version: session.version,
       lastSeq: session.lastSeq,
@@ -736,29 +725,14 @@ export class SessionManager<S extends object = JsonObject> {
       case "not_found":
         throw notFound();
       case "full":
-        throw new FrontdeskError("payload_too_large", "The session has reached its event limit", {
-          details: { limit: this.limits.maxEventsPerSession },
-        });
+        throw eventLimitReached(this.limits.maxEventsPerSession);
       case "version_mismatch":
         throw new FrontdeskError("precondition_failed", "The session is not at the expected version", {
           details: { currentVersion: result.currentVersion },
         });
-      case "replayed": {
-        const record = result.record;
-        if (record.fingerprint !== print) {
-          throw new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
-        }
-        const replayedEvents = await this.store.readEvents(key, {
-          after: record.firstSeq - 1,
-          before: record.lastSeq + 1,
-        });
-        return {
-          version: record.version,
-          lastSeq: record.lastSeq,
-          events: deepFreeze(replayedEvents),
-          replayed: true,
-        };
-      }
+      case "replayed":
+        if (result.record.fingerprint !== print) throw idempotencyKeyReused();
+        return this.replay(key, result.record);
       case "appended": {
         const firstSeq = result.lastSeq - events.length + 1;
         const appended: SessionEvent[] = [];
@@ -766,6 +740,12 @@ export class SessionManager<S extends object = JsonObject> {
         return { version: result.version, lastSeq: result.lastSeq, events: deepFreeze(appended), replayed: false };
       }
     }
+  }
+
+  /** What the append that first used an idempotency key wrote, answered again. */
+  private async replay(key: SessionKey, record: IdempotencyRecord): Promise<AppendResult> {
+    const events = await this.store.readEvents(key, { after: record.firstSeq - 1, before: record.lastSeq + 1 });
+    return { version: record.version, lastSeq: record.lastSeq, events: deepFreeze(events), replayed: true };
   }
 
   /** Appends one message (AI SDK / OpenAI shaped content round-trips unchanged). */
@@ -1440,6 +1420,12 @@ const scopesAfter = (scopes: Scopes, writes: readonly ScopedWrite[] | undefined)
  * would override the one assigned (the commit path refuses such an event as malformed).
  */
 const isPlainAppend = (event: EventInput): boolean => event.stateDelta === undefined && !Object.hasOwn(event, "seq");
+
+const eventLimitReached = (limit: number): FrontdeskError =>
+  new FrontdeskError("payload_too_large", "The session has reached its event limit", { details: { limit } });
+
+const idempotencyKeyReused = (): FrontdeskError =>
+  new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
 
 const lockKey = (key: SessionKey): string => `${key.namespace}\u0000${key.userId ?? ""}\u0000${key.id}`;
 

@@ -164,7 +164,7 @@ export class AgentHost {
 
       // Turns of one session never overlap on this instance (`running`), so a kept AgentSession has
       // one sink at a time: the stream of the request whose turn it runs.
-      const keptKey = JSON.stringify([sessions.namespace, sessions.userId, sessionId, agentName]);
+      const keptKey = JSON.stringify([key, agentName]);
       let kept = this.kept.get(keptKey);
       if (!kept || kept.agent.phase === "error" || kept.agent.phase === "closed") {
         const route: KeptAgent["route"] = {};
