@@ -5,6 +5,7 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
+import { LruMap } from "../../core/lru-map.ts";
 import type { Json, SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type {
@@ -167,10 +168,13 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
 
   // Set once the startup check is done: from then on a ready connection needs no `use()` turn.
   let checked = false;
+  /** The connection when it can take a call at once, without `use()`. */
+  const readyClient = (): Redis | undefined =>
+    checked && !closed && client !== undefined && client.status === "ready" ? client : undefined;
   const run = async <T>(body: (c: Redis) => Promise<T>): Promise<T> => {
     try {
-      const c = client;
-      if (checked && !closed && c !== undefined && c.status === "ready") return await body(c);
+      const c = readyClient();
+      if (c) return await body(c);
       return await body(await use());
     } catch (error) {
       throw translate(error);
@@ -354,8 +358,8 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
       }),
 
     append: (request: AppendRequest): Promise<AppendOutcome | undefined> => {
-      const c = client;
-      if (checked && !closed && c !== undefined && c.status === "ready") {
+      const c = readyClient();
+      if (c) {
         // The common case, as in run() but with one promise fewer.
         try {
           return appendOn(c, request).catch(rethrowTranslated);
@@ -582,29 +586,18 @@ interface AppendKeys extends SessionKeys {
 const SESSION_KEYS_CACHED = 1024;
 
 const cachedSessionKeys = (keys: Keyspace): ((key: SessionKey) => AppendKeys) => {
-  // namespace → owner → id: looking a session up builds no string.
-  const cache = new Map<string, Map<string | null, Map<string, AppendKeys>>>();
-  let size = 0;
+  const cache = new LruMap<string, AppendKeys>(SESSION_KEYS_CACHED);
   return (key) => {
-    let owners = cache.get(key.namespace);
-    let ids = owners?.get(key.userId);
-    const hit = ids?.get(key.id);
+    // No valid namespace, user id or session id holds a NUL, so the joined string names one session.
+    const id = `${key.namespace}\u0000${key.userId ?? ""}\u0000${key.id}`;
+    const hit = cache.get(id);
     if (hit) return hit;
-    if (size >= SESSION_KEYS_CACHED) {
-      cache.clear();
-      size = 0;
-      owners = undefined;
-      ids = undefined;
-    }
     const k = keys.session(key);
     const entry: AppendKeys = {
       ...k,
       appendKeys: [k.header, k.events, k.idempotency, k.namespaceUpdated, k.ownerUpdated, k.ownerExpiry, k.expiry],
     };
-    if (!owners) cache.set(key.namespace, (owners = new Map()));
-    if (!ids) owners.set(key.userId, (ids = new Map()));
-    ids.set(key.id, entry);
-    size += 1;
+    cache.set(id, entry);
     return entry;
   };
 };
