@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ModelMessage, streamText } from "ai";
+import { type ModelMessage, streamText, type ToolSet } from "ai";
 import { AgentSession } from "../src/agent/agent-session.ts";
-import { parseConfig } from "../src/agent/config.ts";
+import { agentConfigOf, parseConfig, systemPromptOf } from "../src/agent/config.ts";
 import { OfflineLanguageModel } from "../src/agent/models/offline.ts";
+import { buildAgentTools } from "../src/agent/tools/index.ts";
 import { SessionManager } from "../src/core/session-manager.ts";
 import { openStore } from "../src/stores/registry.ts";
 import { interleaved, type Measurement, type Section } from "./measure.ts";
@@ -14,8 +15,9 @@ const TURN = "hello there, how are you today?";
 
 /**
  * What Frontdesk adds to a turn: an `AgentSession.runTurn` with the offline model on a session
- * holding 1,000 messages, against the same model streaming a reply to the same conversation with
- * nothing around it (no history load, no persistence, no lock, no stats).
+ * holding 1,000 messages, against the same model streaming a reply to the same conversation, with
+ * the same system prompt and tool definitions and nothing around it (no history load, no
+ * persistence, no lock, no stats, no tool wrapping).
  */
 export async function benchAgent(): Promise<Section[]> {
   const dir = mkdtempSync(join(tmpdir(), "frontdesk-agent-bench-"));
@@ -28,6 +30,26 @@ export async function benchAgent(): Promise<Section[]> {
         : { role: "assistant" as const, content: `answer ${i}: it is sunny in city ${i - 1}, about 21 degrees.` },
     );
     const model = new OfflineLanguageModel();
+    // The whole history fits the window and nothing is summarized, so the model sees the same
+    // conversation in both measurements and the difference is Frontdesk's own work.
+    const config = parseConfig({
+      models: { offline: { provider: "offline", model: "frontdesk-offline-1", contextWindow: 2_000_000 } },
+      summarization: { enabled: false },
+    });
+    // The bare call sends the agent's own system prompt and tool definitions: reading them is the
+    // model's work, whoever calls it. What it lacks is everything Frontdesk wraps around the call.
+    const agentConfig = agentConfigOf(config);
+    const system = systemPromptOf(config, agentConfig);
+    const tools: ToolSet = {};
+    for (const [name, { description, inputSchema }] of buildAgentTools(config, agentConfig)) {
+      tools[name] = {
+        description,
+        inputSchema,
+        execute: () => {
+          throw new Error(`The benchmark's message asks for no tool, yet the model called ${name}`);
+        },
+      };
+    }
     for (const [label, url] of [
       ["memory", "memory:"],
       ["sqlite (full)", `sqlite:${join(dir, "full.db")}`],
@@ -38,7 +60,7 @@ export async function benchAgent(): Promise<Section[]> {
       const grown: ModelMessage[] = [...conversation];
       const bare = async () => {
         grown.push({ role: "user", content: TURN });
-        const result = streamText({ model, messages: grown });
+        const result = streamText({ model, system, tools, messages: grown });
         let reply = "";
         for await (const text of result.textStream) reply += text;
         await result.usage;
@@ -56,12 +78,6 @@ export async function benchAgent(): Promise<Section[]> {
               .map((m) => ({ type: "message", role: m.role, content: m.content as string })),
           );
         }
-        // The whole history fits the window and nothing is summarized, so the model sees the same
-        // conversation in both measurements and the difference is Frontdesk's own work.
-        const config = parseConfig({
-          models: { offline: { provider: "offline", model: "frontdesk-offline-1", contextWindow: 2_000_000 } },
-          summarization: { enabled: false },
-        });
         const agent = new AgentSession({ sessions, sessionId: id, config });
         await agent.initialize();
         const results = await interleaved(
@@ -108,8 +124,9 @@ export async function benchAgent(): Promise<Section[]> {
         `A turn of the built-in offline model on a session holding ${HISTORY.toLocaleString("en")} messages (a context ` +
         "window large enough for all of them, summarization off), through " +
         "`AgentSession.runTurn` (token-budgeted history window, turn lock, user and assistant messages and status " +
-        "events persisted, stats), against the same model streaming its reply to the same conversation with nothing " +
-        "around it. Both run in 15 alternating rounds of 8 turns; each keeps its median round. Overhead = the difference.",
+        "events persisted, stats), against the same model streaming its reply to the same conversation, with the " +
+        "agent's system prompt and tool definitions, and nothing around it. Both run in 15 alternating rounds of 8 " +
+        "turns; each keeps its median round. Overhead = the difference.",
       rows,
       checks,
     },
