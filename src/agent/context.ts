@@ -67,6 +67,11 @@ export class HistoryWindow {
   private seenThrough = -1;
   private createdAt: number | undefined;
   private reloadNeeded = false;
+  /**
+   * `entries` hold every message after the latest summary (or of the whole log): false after a
+   * budget-bounded read that may have stopped short, and once a cut lets old messages go.
+   */
+  private complete = false;
 
   constructor(
     private readonly sessions: SessionManager<object>,
@@ -98,10 +103,29 @@ export class HistoryWindow {
     this.summary = undefined;
     this.seenThrough = -1;
     this.reloadNeeded = false;
+    this.complete = false;
   }
 
   /** The window over the log through at least `throughSeq` (reading only what was not seen yet). */
   async window(throughSeq: number): Promise<ContextWindow> {
+    await this.catchUp(throughSeq);
+    return this.cut();
+  }
+
+  /**
+   * Tokens of every message after the latest summary, through at least `throughSeq`, when this
+   * window holds all of them; undefined when it may not (then only a read can tell). Lets a turn
+   * decide that no summary is due without reading the log again.
+   */
+  async tokensSinceSummary(throughSeq: number): Promise<number | undefined> {
+    await this.catchUp(throughSeq);
+    if (!this.complete) return undefined;
+    let tokens = 0;
+    for (const entry of this.entries) tokens += entry.cost;
+    return tokens;
+  }
+
+  private async catchUp(throughSeq: number): Promise<void> {
     // Far behind (others wrote a lot since): a budget-bounded read beats reading every event since.
     if (this.seenThrough < 0 || this.reloadNeeded || throughSeq - this.seenThrough > RELOAD_GAP) {
       await this.load(throughSeq);
@@ -114,7 +138,6 @@ export class HistoryWindow {
       // The read began after `throughSeq` was committed: everything up to it (or to the newest event read) is seen.
       this.seenThrough = Math.max(throughSeq, newer.at(-1)?.seq ?? 0, this.seenThrough);
     }
-    return this.cut();
   }
 
   private async load(throughSeq: number): Promise<void> {
@@ -126,6 +149,18 @@ export class HistoryWindow {
     this.reloadNeeded = false;
     for (const event of events) this.take(event);
     this.seenThrough = Math.max(throughSeq, events.at(-1)?.seq ?? 0);
+    // The read stops at its budget; it reached back far enough when nothing older is left after the summary.
+    const [first] = await this.sessions.readEvents(this.sessionId, {
+      after: this.summaryFloor(),
+      types: ["message"],
+      limit: 1,
+    });
+    this.complete = first === undefined || first.seq === this.entries[0]?.event.seq;
+  }
+
+  /** The last seq the latest summary covers (0 without one): the messages after it are the history. */
+  private summaryFloor(): number {
+    return this.summary?.throughSeq ?? 0;
   }
 
   private take(event: SessionEvent): void {
@@ -143,7 +178,12 @@ export class HistoryWindow {
       while (covered < this.entries.length && (this.entries[covered] as HistoryEntry).event.seq <= summary.throughSeq) {
         covered++;
       }
-      if (covered > 0) this.entries = this.entries.slice(covered);
+      if (covered > 0) {
+        // Everything after the first entry it covers was held, so everything after the summary is.
+        this.entries = this.entries.slice(covered);
+        if (!this.reloadNeeded) this.complete = true;
+      }
+      if (this.reloadNeeded) this.complete = false;
     } else if (event.type === "message") {
       const message = event as MessageEvent;
       if (this.summary && message.seq <= this.summary.throughSeq) return;
@@ -172,6 +212,7 @@ export class HistoryWindow {
     // What did not fit now never will: later windows hold newer messages and the same budget.
     if (first > 0) {
       this.entries = entries.slice(first);
+      this.complete = false;
       first = 0;
     }
     const picked = this.entries;

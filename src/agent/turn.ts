@@ -656,6 +656,9 @@ export class TurnRunner {
   private async summarizeIfNeeded(): Promise<void> {
     const settings = this.rt.config.summarization;
     if (settings.enabled === false) return;
+    // The kept window usually knows the history since the latest summary: under the threshold, no read is needed.
+    const known = await this.rt.history.tokensSinceSummary(this.lockSeq);
+    if (known !== undefined && known <= settings.thresholdTokens) return;
     const plan = await planSummary(this.rt.sessions, this.rt.sessionId, settings);
     if (!plan || plan.transcript.length === 0) return;
     try {

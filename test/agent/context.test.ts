@@ -1,5 +1,5 @@
 import type { LanguageModelV3CallOptions } from "@ai-sdk/provider";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AgentSession, buildContextWindow, OfflineLanguageModel, parseConfig } from "../../src/agent/index.ts";
 import { countContentTokens } from "../../src/agent/tokens.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
@@ -68,6 +68,40 @@ describe.each(STORES)("context window and summaries ($name store)", (storeCase) 
     // Nothing was removed from the log.
     const messages = (await eventsOf(h.sessions)).filter((event) => event.type === "message");
     expect(messages).toHaveLength(24);
+  });
+
+  it("a context window smaller than the summary threshold still gets a summary once the history passes it", async () => {
+    const config = parseConfig({
+      agents: { small: { model: "tiny", tools: [], systemPrompt: "Be brief." } },
+      models: { tiny: { provider: "offline", model: "tiny", contextWindow: 1024, maxOutputTokens: 256 } },
+      summarization: { thresholdTokens: 1500, keepRecent: 2 },
+      defaultAgent: "small",
+    });
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config, clock: h.clock });
+    // Each turn adds ~100 tokens; the window never holds more than ~700, the threshold is 1,500.
+    for (let n = 1; n <= 20; n++) await agent.runTurn(sentence(n));
+    const events = await eventsOf(h.sessions);
+    const summary = events.find((event) => event.type === "summary") as
+      | (SessionEvent & { throughSeq: number })
+      | undefined;
+    expect(summary).toBeDefined();
+    // Written when the history at that turn (every message before it) passed the threshold.
+    const before = events.filter((event) => event.type === "message" && event.seq < (summary as SessionEvent).seq);
+    const tokens = before.reduce((sum, event) => sum + countContentTokens((event as { content: string }).content), 0);
+    expect(tokens).toBeGreaterThan(1500);
+  });
+
+  it("a turn under the summary threshold decides so from the history it keeps, reading no messages again", async () => {
+    const config = parseConfig({
+      agents: { assistant: { model: "offline", tools: [] } },
+      summarization: { thresholdTokens: 100_000, keepRecent: 2 },
+    });
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config, clock: h.clock });
+    await agent.runTurn(sentence(1));
+    const reads = vi.spyOn(h.sessions, "getMessages");
+    for (let n = 2; n <= 5; n++) await agent.runTurn(sentence(n));
+    expect(reads).not.toHaveBeenCalled();
+    expect((await eventsOf(h.sessions)).some((event) => event.type === "summary")).toBe(false);
   });
 
   it("writes a summary event when history passes the threshold; later windows use it; originals stay", async () => {

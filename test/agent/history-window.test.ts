@@ -8,6 +8,7 @@ import {
   parseConfig,
   readAgentRecord,
 } from "../../src/agent/index.ts";
+import { countContentTokens } from "../../src/agent/tokens.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
 import { eventsOf, type Harness, lockTakenBy, openHarness, ScriptedModel, STORES, textParts } from "./helpers.ts";
 
@@ -292,5 +293,48 @@ describe.each(STORES)("HistoryWindow ($name store)", (storeCase) => {
     }
     // The budget did cut: the oldest messages are out of the window.
     expect((await kept.window(0)).seqs[0]).toBeGreaterThan(10);
+  });
+
+  it("knows the tokens of the history since the latest summary exactly, or says it does not know", async () => {
+    /** What a full read of the log gives: every message after the latest summary's throughSeq. */
+    const truth = (events: readonly SessionEvent[]): number => {
+      const summaries = events.filter((event) => event.type === "summary") as (SessionEvent & { throughSeq: number })[];
+      const floor = summaries.at(-1)?.throughSeq ?? 0;
+      return events
+        .filter((event) => event.type === "message" && event.seq > floor)
+        .reduce((sum, event) => sum + countContentTokens((event as { content: string }).content), 0);
+    };
+    const roomy = new HistoryWindow(h.sessions, "s1", 1_000_000);
+    const tight = new HistoryWindow(h.sessions, "s1", 300);
+    const tightAnswers: (number | undefined)[] = [];
+    let n = 0;
+    for (let round = 0; round < 14; round++) {
+      const events: Record<string, unknown>[] = [
+        { type: "message", role: "user", content: line(n++) },
+        { type: "message", role: round % 3 === 0 ? "system" : "assistant", content: line(n++) },
+      ];
+      if (round === 6 || round === 11) {
+        const seqs = (await eventsOf(h.sessions)).filter((event) => event.type === "message").map((e) => e.seq);
+        events.push({ type: "summary", text: `Summary ${round}.`, throughSeq: seqs.at(-2) as number });
+      }
+      const { events: written, lastSeq } = await h.sessions.appendEvents("s1", events);
+      if (round % 2 === 0) {
+        roomy.observe(written);
+        tight.observe(written);
+      }
+      const expected = truth(await eventsOf(h.sessions));
+      expect(await roomy.tokensSinceSummary(lastSeq)).toBe(expected);
+      const answer = await tight.tokensSinceSummary(lastSeq);
+      if (answer !== undefined) expect(answer).toBe(expected);
+      tightAnswers.push(answer);
+      await roomy.window(lastSeq);
+      await tight.window(lastSeq); // cuts to the budget, letting the oldest messages go
+    }
+    // The tight window stopped knowing once it cut, and knew again once a summary covered what it held.
+    expect(tightAnswers[0]).toBeDefined();
+    expect(tightAnswers.slice(0, 6)).toContain(undefined);
+    expect(tightAnswers.slice(6).some((answer) => answer !== undefined)).toBe(true);
+    // A window loaded afresh over a long history with a small budget cannot know, and says so.
+    expect(await new HistoryWindow(h.sessions, "s1", 50).tokensSinceSummary(n)).toBeUndefined();
   });
 });
