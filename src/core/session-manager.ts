@@ -464,8 +464,9 @@ export class SessionManager<S extends object = JsonObject> {
   /** The session's header with state and stats. Never reads events. Throws `not_found`. */
   async get(ref: SessionRef): Promise<Session<S>> {
     const key = this.keyOf(ref);
-    const header = await this.live(key);
-    return this.present(header, applyScopes(header.state, await this.readScopes(key)));
+    // Issued together: one round trip on a networked store, one freshness check on an embedded one.
+    const [header, scopes] = await Promise.all([this.live(key), this.readScopes(key)]);
+    return this.present(header, applyScopes(header.state, scopes));
   }
 
   /** Applies `fn` to a frozen copy of the state and commits with the version read; retries on conflict. */

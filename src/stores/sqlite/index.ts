@@ -723,14 +723,24 @@ class ReadCache {
   readonly headers = new LruMap<string, SessionHeader>(READ_CACHE_ENTRIES);
   readonly scopes = new LruMap<string, ScopedState>(READ_CACHE_ENTRIES);
   private dataVersion: number | undefined;
+  private checkedInThisRun = false;
 
+  /**
+   * Checked once per synchronous run of JavaScript: reads issued together (a session and its
+   * scopes) share one check, and no I/O, so no request, can arrive before the next run checks again.
+   */
   revalidate(c: Connection): void {
+    if (this.checkedInThisRun) return;
     const current = c.dataVersion.get() as number;
     if (current !== this.dataVersion) {
       this.headers.clear();
       this.scopes.clear();
       this.dataVersion = current;
     }
+    this.checkedInThisRun = true;
+    queueMicrotask(() => {
+      this.checkedInThisRun = false;
+    });
   }
 
   forgetCommit(commit: Commit): void {
