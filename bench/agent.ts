@@ -8,7 +8,7 @@ import { OfflineLanguageModel } from "../src/agent/models/offline.ts";
 import { buildAgentTools } from "../src/agent/tools/index.ts";
 import { SessionManager } from "../src/core/session-manager.ts";
 import { openStore } from "../src/stores/registry.ts";
-import { interleaved, type Measurement, type Section } from "./measure.ts";
+import { interleaved, type Measurement, pairedDifferenceUs, type Section } from "./measure.ts";
 
 const HISTORY = 1000;
 const TURN = "hello there, how are you today?";
@@ -91,9 +91,9 @@ export async function benchAgent(): Promise<Section[]> {
           { rounds: 15, perRound: 8 },
         );
         await agent.close();
-        const turn = results.turn as { meanUs: number; opsPerSec: number };
-        const base = results.bare as { meanUs: number; opsPerSec: number };
-        const overheadMs = (turn.meanUs - base.meanUs) / 1000;
+        const turn = results.turn as (typeof results)[string];
+        const base = results.bare as (typeof results)[string];
+        const overheadMs = pairedDifferenceUs(turn, base) / 1000;
         rows.push({ name: `${label}: turn through AgentSession`, opsPerSec: turn.opsPerSec, meanUs: turn.meanUs });
         rows.push({
           name: `${label}: the model alone, same conversation`,
@@ -126,7 +126,8 @@ export async function benchAgent(): Promise<Section[]> {
         "`AgentSession.runTurn` (token-budgeted history window, turn lock, user and assistant messages and status " +
         "events persisted, stats), against the same model streaming its reply to the same conversation, with the " +
         "agent's system prompt and tool definitions, and nothing around it. Both run in 15 alternating rounds of 8 " +
-        "turns; each keeps its median round. Overhead = the difference.",
+        "turns. Overhead = the median over rounds of (turn round − the bare round right after it), so drift between " +
+        "rounds cancels within each pair; the two rows above it are each one's median round.",
       rows,
       checks,
     },

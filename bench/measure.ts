@@ -44,7 +44,7 @@ export const percentile = (sorted: number[], p: number): number =>
 export async function interleaved(
   ops: Record<string, () => unknown>,
   { rounds = 7, perRound = 300 }: { rounds?: number; perRound?: number } = {},
-): Promise<Record<string, { opsPerSec: number; meanUs: number }>> {
+): Promise<Record<string, { opsPerSec: number; meanUs: number; roundsUs: number[] }>> {
   const samples: Record<string, number[]> = {};
   for (const [name, op] of Object.entries(ops)) {
     samples[name] = [];
@@ -57,13 +57,26 @@ export async function interleaved(
       samples[name]?.push(((performance.now() - start) * 1000) / perRound);
     }
   }
-  const out: Record<string, { opsPerSec: number; meanUs: number }> = {};
+  const out: Record<string, { opsPerSec: number; meanUs: number; roundsUs: number[] }> = {};
   for (const [name, values] of Object.entries(samples)) {
     const meanUs = percentile(
       [...values].sort((a, b) => a - b),
       50,
     );
-    out[name] = { meanUs, opsPerSec: 1e6 / meanUs };
+    out[name] = { meanUs, opsPerSec: 1e6 / meanUs, roundsUs: values };
   }
   return out;
+}
+
+/**
+ * What `extra` costs over `base` per operation, from rounds that ran back to back: the median of
+ * the per-round differences, so drift that moves both alike (load, GC, the heap growing) cancels
+ * within each pair instead of skewing a difference of two medians taken from different rounds.
+ */
+export function pairedDifferenceUs(extra: { roundsUs: number[] }, base: { roundsUs: number[] }): number {
+  const differences = extra.roundsUs.map((us, round) => us - (base.roundsUs[round] ?? Number.NaN));
+  return percentile(
+    differences.sort((a, b) => a - b),
+    50,
+  );
 }
