@@ -179,9 +179,9 @@ export class HistoryWindow {
         covered++;
       }
       if (covered > 0) {
-        // Everything after the first entry it covers was held, so everything after the summary is.
         this.entries = this.entries.slice(covered);
-        if (!this.reloadNeeded) this.complete = true;
+        // Every message from the first entry on was held; that one is covered, so all after the summary are.
+        this.complete = true;
       }
       if (this.reloadNeeded) this.complete = false;
     } else if (event.type === "message") {
