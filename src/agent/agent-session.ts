@@ -6,7 +6,13 @@ import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
 import type { EventInput, JsonObject, SessionEvent } from "../core/model.ts";
 import { OrchestrationStateManager } from "../core/orchestration-state.ts";
 import type { SessionManager } from "../core/session-manager.ts";
-import { AGENT_STATE_KEY, commitAgentChange, KnownSession, readAgentState } from "./agent-state.ts";
+import {
+  AGENT_STATE_KEY,
+  type AgentChangePlan,
+  commitAgentChange,
+  KnownSession,
+  readAgentState,
+} from "./agent-state.ts";
 import { type PendingApproval, pendingApprovals, respondToApproval } from "./approvals.ts";
 import {
   agentConfigOf,
@@ -174,50 +180,44 @@ export class AgentSession {
         : new FrontdeskError("invalid_request", `The agent could not start: ${(error as Error)?.message ?? error}`);
     }
     let attached: AgentPhase | undefined;
-    const written = await commitAgentChange(
-      this.sessions,
-      this.sessionId,
-      this.stateKey,
-      (_session, agent) => {
-        const now = this.clock.now();
-        attached = undefined;
-        if (
-          !failure &&
-          runtime &&
-          agent?.name === this.agentName &&
-          agent.model === runtime.modelName &&
-          (agent.phase === "ready" || agent.phase === "idle" || agent.phase === "running")
-        ) {
-          attached = agent.phase === "idle" ? "idle" : "ready";
-          return { events: [] };
-        }
-        const previous = agent?.phase ?? "created";
-        const base: AgentStateRecord = {
-          name: this.agentName,
-          phase: failure ? "error" : "ready",
-          model: runtime?.modelName ?? this.configuredModelName(),
-          ...(agent?.step !== undefined && runtime?.orchestrator.enabled ? { step: agent.step } : {}),
-          ...(agent?.turn ? { turn: agent.turn } : {}),
-          ...(agent?.checkedThrough !== undefined ? { checkedThrough: agent.checkedThrough } : {}),
-          ...(failure ? { error: failure.message.slice(0, 4000) } : {}),
-          updatedAt: now,
-        };
-        const events: EventInput[] = [
-          { type: "status", scope: "agent", status: "initializing", previous, reason: `agent ${this.agentName}` },
-          failure
-            ? {
-                type: "status",
-                scope: "agent",
-                status: "error",
-                previous: "initializing",
-                reason: failure.message.slice(0, 4000),
-              }
-            : { type: "status", scope: "agent", status: "ready", previous: "initializing" },
-        ];
-        return { events, agent: base };
-      },
-      this.known,
-    );
+    const written = await this.commitChange((_session, agent) => {
+      const now = this.clock.now();
+      attached = undefined;
+      if (
+        !failure &&
+        runtime &&
+        agent?.name === this.agentName &&
+        agent.model === runtime.modelName &&
+        (agent.phase === "ready" || agent.phase === "idle" || agent.phase === "running")
+      ) {
+        attached = agent.phase === "idle" ? "idle" : "ready";
+        return { events: [] };
+      }
+      const previous = agent?.phase ?? "created";
+      const base: AgentStateRecord = {
+        name: this.agentName,
+        phase: failure ? "error" : "ready",
+        model: runtime?.modelName ?? this.configuredModelName(),
+        ...(agent?.step !== undefined && runtime?.orchestrator.enabled ? { step: agent.step } : {}),
+        ...(agent?.turn ? { turn: agent.turn } : {}),
+        ...(agent?.checkedThrough !== undefined ? { checkedThrough: agent.checkedThrough } : {}),
+        ...(failure ? { error: failure.message.slice(0, 4000) } : {}),
+        updatedAt: now,
+      };
+      const events: EventInput[] = [
+        { type: "status", scope: "agent", status: "initializing", previous, reason: `agent ${this.agentName}` },
+        failure
+          ? {
+              type: "status",
+              scope: "agent",
+              status: "error",
+              previous: "initializing",
+              reason: failure.message.slice(0, 4000),
+            }
+          : { type: "status", scope: "agent", status: "ready", previous: "initializing" },
+      ];
+      return { events, agent: base };
+    });
     this.emitAll(written);
     if (failure) {
       this.phaseValue = "error";
@@ -227,6 +227,11 @@ export class AgentSession {
     this.runtime = runtime;
     this.phaseValue = attached ?? "ready";
     await this.syncStep();
+  }
+
+  /** {@link commitAgentChange} on this session's agent record, planned first on this AgentSession's last commit. */
+  private commitChange(plan: AgentChangePlan): Promise<readonly SessionEvent[]> {
+    return commitAgentChange(this.sessions, this.sessionId, this.stateKey, plan, this.known);
   }
 
   private configuredModelName(): string {
@@ -297,25 +302,19 @@ export class AgentSession {
     if (!runtime?.orchestrator.enabled) return;
     const { step } = await runtime.orchestrator.current();
     if (!step) return;
-    const written = await commitAgentChange(
-      this.sessions,
-      this.sessionId,
-      this.stateKey,
-      (_session, agent) => {
-        if (!agent || agent.step === step.name || agent.turn) return { events: [] };
-        return {
-          events: [
-            {
-              type: "custom",
-              name: "frontdesk.agent.step",
-              data: { from: agent.step ?? null, to: step.name, reason: "initial step" },
-            },
-          ],
-          agent: { ...agent, step: step.name, updatedAt: this.clock.now() },
-        };
-      },
-      this.known,
-    );
+    const written = await this.commitChange((_session, agent) => {
+      if (!agent || agent.step === step.name || agent.turn) return { events: [] };
+      return {
+        events: [
+          {
+            type: "custom",
+            name: "frontdesk.agent.step",
+            data: { from: agent.step ?? null, to: step.name, reason: "initial step" },
+          },
+        ],
+        agent: { ...agent, step: step.name, updatedAt: this.clock.now() },
+      };
+    });
     this.emitAll(written);
   }
 
@@ -418,30 +417,24 @@ export class AgentSession {
     const previous = this.phaseValue;
     this.phaseValue = "closing";
     try {
-      const written = await commitAgentChange(
-        this.sessions,
-        this.sessionId,
-        this.stateKey,
-        (_session, agent) => {
-          if (agent?.phase === "closed" || (previous === "created" && !agent)) return { events: [] };
-          if (agent && agent.name !== this.agentName && agent.turn) return { events: [] }; // another agent is running
-          const { turn, error: _error, ...rest } = agent ?? { name: this.agentName, model: "", phase: previous };
-          return {
-            events: [
-              { type: "status", scope: "agent", status: "closing", previous: agent?.phase ?? previous },
-              { type: "status", scope: "agent", status: "closed", previous: "closing" },
-            ],
-            agent: {
-              ...(rest as AgentStateRecord),
-              name: agent?.name ?? this.agentName,
-              phase: "closed",
-              ...(turn && turn.owner !== this.owner ? { turn } : {}),
-              updatedAt: this.clock.now(),
-            },
-          };
-        },
-        this.known,
-      );
+      const written = await this.commitChange((_session, agent) => {
+        if (agent?.phase === "closed" || (previous === "created" && !agent)) return { events: [] };
+        if (agent && agent.name !== this.agentName && agent.turn) return { events: [] }; // another agent is running
+        const { turn, error: _error, ...rest } = agent ?? { name: this.agentName, model: "", phase: previous };
+        return {
+          events: [
+            { type: "status", scope: "agent", status: "closing", previous: agent?.phase ?? previous },
+            { type: "status", scope: "agent", status: "closed", previous: "closing" },
+          ],
+          agent: {
+            ...(rest as AgentStateRecord),
+            name: agent?.name ?? this.agentName,
+            phase: "closed",
+            ...(turn && turn.owner !== this.owner ? { turn } : {}),
+            updatedAt: this.clock.now(),
+          },
+        };
+      });
       this.emitAll(written);
     } catch (error) {
       if (!isFrontdeskError(error, "not_found")) throw error;

@@ -59,6 +59,12 @@ const MAX_ATTEMPTS = 50;
 /** What a plan sees of the session besides the agent record. */
 export type SessionView = Pick<Session<JsonObject>, "version" | "lastSeq" | "createdAt">;
 
+/** Decides a commit from the session and the agent record (may throw to refuse). */
+export type AgentChangePlan = (
+  session: SessionView,
+  agent: AgentStateRecord | undefined,
+) => AgentChange | Promise<AgentChange>;
+
 /**
  * The session as this AgentSession's own last commit (or read) left it: version, last seq and the
  * agent record it wrote. A commit planned on it is appended with that version, so it lands only if
@@ -86,7 +92,7 @@ export async function commitAgentChange(
   sessions: SessionManager<object>,
   sessionId: string,
   key: string,
-  plan: (session: SessionView, agent: AgentStateRecord | undefined) => AgentChange | Promise<AgentChange>,
+  plan: AgentChangePlan,
   known?: KnownSession,
 ): Promise<readonly SessionEvent[]> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -13,7 +13,7 @@ import type { Clock } from "../core/clock.ts";
 import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
 import type { EventInput, InvocationStatus, Json, JsonObject, SessionEvent } from "../core/model.ts";
 import type { SessionManager } from "../core/session-manager.ts";
-import { commitAgentChange, isStale, type KnownSession, readAgentState } from "./agent-state.ts";
+import { type AgentChangePlan, commitAgentChange, isStale, type KnownSession, readAgentState } from "./agent-state.ts";
 import { waitForApproval } from "./approvals.ts";
 import { CancelWatch } from "./cancel.ts";
 import type { AgentConfigView, FrontdeskConfig, ModelConfigView } from "./config.ts";
@@ -257,54 +257,48 @@ export class TurnRunner {
    */
   private async acquire(content: string | JsonObject[]): Promise<void> {
     const { rt } = this;
-    const events = await commitAgentChange(
-      rt.sessions,
-      rt.sessionId,
-      rt.stateKey,
-      async (session, agent) => {
-        const now = rt.clock.now();
-        rt.history.checkSession(session);
-        if (agent?.turn && !isStale(agent.turn, now, rt.staleTurnMs)) {
-          throw new FrontdeskError("conflict", "Another turn is already running in this session", {
-            details: { turnId: agent.turn.id, startedAt: agent.turn.startedAt },
-          });
-        }
-        const out: EventInput[] = [];
-        // Nothing was written since the last turn closed every invocation: nothing to look for.
-        const checked = agent?.checkedThrough !== undefined && agent.checkedThrough >= session.lastSeq;
-        const orphans = checked ? [] : await findOrphans(rt.sessions, rt.sessionId, agent?.checkedThrough);
-        for (const orphan of orphans) out.push(interruptedResult(orphan));
-        let previous = agent?.phase ?? "ready";
-        if (agent?.turn) {
-          out.push({
-            type: "status",
-            scope: "agent",
-            status: "idle",
-            previous,
-            reason: `recovered: turn ${agent.turn.id} was interrupted (no heartbeat since ${new Date(
-              agent.turn.heartbeatAt,
-            ).toISOString()})`,
-          });
-          previous = "idle";
-        }
-        out.push({ type: "message", role: "user", content, turnId: this.turnId });
-        const userSeq = session.lastSeq + out.length;
-        out.push({ type: "status", scope: "agent", status: "running", previous });
-        const record: AgentStateRecord = {
-          name: rt.agentName,
-          phase: "running",
-          model: rt.modelName,
-          ...(agent?.step !== undefined ? { step: agent.step } : {}),
-          turn: { id: this.turnId, startedAt: now, heartbeatAt: now, startSeq: userSeq, owner: rt.owner },
-          ...(agent?.checkedThrough !== undefined ? { checkedThrough: agent.checkedThrough } : {}),
-          updatedAt: now,
-        };
-        this.startSeq = userSeq;
-        this.lockSeq = session.lastSeq + out.length;
-        return { events: out, agent: record };
-      },
-      rt.known,
-    );
+    const events = await this.commitChange(async (session, agent) => {
+      const now = rt.clock.now();
+      rt.history.checkSession(session);
+      if (agent?.turn && !isStale(agent.turn, now, rt.staleTurnMs)) {
+        throw new FrontdeskError("conflict", "Another turn is already running in this session", {
+          details: { turnId: agent.turn.id, startedAt: agent.turn.startedAt },
+        });
+      }
+      const out: EventInput[] = [];
+      // Nothing was written since the last turn closed every invocation: nothing to look for.
+      const checked = agent?.checkedThrough !== undefined && agent.checkedThrough >= session.lastSeq;
+      const orphans = checked ? [] : await findOrphans(rt.sessions, rt.sessionId, agent?.checkedThrough);
+      for (const orphan of orphans) out.push(interruptedResult(orphan));
+      let previous = agent?.phase ?? "ready";
+      if (agent?.turn) {
+        out.push({
+          type: "status",
+          scope: "agent",
+          status: "idle",
+          previous,
+          reason: `recovered: turn ${agent.turn.id} was interrupted (no heartbeat since ${new Date(
+            agent.turn.heartbeatAt,
+          ).toISOString()})`,
+        });
+        previous = "idle";
+      }
+      out.push({ type: "message", role: "user", content, turnId: this.turnId });
+      const userSeq = session.lastSeq + out.length;
+      out.push({ type: "status", scope: "agent", status: "running", previous });
+      const record: AgentStateRecord = {
+        name: rt.agentName,
+        phase: "running",
+        model: rt.modelName,
+        ...(agent?.step !== undefined ? { step: agent.step } : {}),
+        turn: { id: this.turnId, startedAt: now, heartbeatAt: now, startSeq: userSeq, owner: rt.owner },
+        ...(agent?.checkedThrough !== undefined ? { checkedThrough: agent.checkedThrough } : {}),
+        updatedAt: now,
+      };
+      this.startSeq = userSeq;
+      this.lockSeq = session.lastSeq + out.length;
+      return { events: out, agent: record };
+    });
     this.record(events);
   }
 
@@ -318,44 +312,38 @@ export class TurnRunner {
     if (this.lockLost) return deferred.length > 0 ? lostLock() : undefined;
     const { rt } = this;
     try {
-      const events = await commitAgentChange(
-        rt.sessions,
-        rt.sessionId,
-        rt.stateKey,
-        (session, agent) => {
-          if (agent?.turn?.id !== this.turnId) {
-            if (deferred.length === 0) return { events: [] };
-            throw lostLock();
-          }
-          const phase = finish === "error" ? "error" : "idle";
-          const { turn: _released, error: _old, ...rest } = agent;
-          const now = rt.clock.now();
-          return {
-            events: [
-              ...deferred,
-              {
-                type: "status",
-                scope: "agent",
-                status: phase,
-                previous: "running",
-                ...(finish === "cancelled" ? { reason: "cancelled" } : {}),
-                ...(failure ? { reason: `turn failed: ${failure.message}`.slice(0, 4000) } : {}),
-              },
-            ],
-            agent: {
-              ...rest,
-              phase,
-              ...(this.activeStep !== undefined ? { step: this.activeStep } : {}),
-              // Every invocation of this turn is closed: recovery need not look before here again
-              // (here: this commit's last event, the status).
-              checkedThrough: session.lastSeq + deferred.length + 1,
-              ...(failure ? { error: failure.message.slice(0, 4000) } : {}),
-              updatedAt: now,
+      const events = await this.commitChange((session, agent) => {
+        if (agent?.turn?.id !== this.turnId) {
+          if (deferred.length === 0) return { events: [] };
+          throw lostLock();
+        }
+        const phase = finish === "error" ? "error" : "idle";
+        const { turn: _released, error: _old, ...rest } = agent;
+        const now = rt.clock.now();
+        return {
+          events: [
+            ...deferred,
+            {
+              type: "status",
+              scope: "agent",
+              status: phase,
+              previous: "running",
+              ...(finish === "cancelled" ? { reason: "cancelled" } : {}),
+              ...(failure ? { reason: `turn failed: ${failure.message}`.slice(0, 4000) } : {}),
             },
-          };
-        },
-        rt.known,
-      );
+          ],
+          agent: {
+            ...rest,
+            phase,
+            ...(this.activeStep !== undefined ? { step: this.activeStep } : {}),
+            // Every invocation of this turn is closed: recovery need not look before here again
+            // (here: this commit's last event, the status).
+            checkedThrough: session.lastSeq + deferred.length + 1,
+            ...(failure ? { error: failure.message.slice(0, 4000) } : {}),
+            updatedAt: now,
+          },
+        };
+      });
       this.record(events);
       return undefined;
     } catch (error) {
@@ -363,6 +351,12 @@ export class TurnRunner {
       // The session is gone, or another turn took the lock over: nothing left to release.
       return deferred.length > 0 ? error : undefined;
     }
+  }
+
+  /** {@link commitAgentChange} on this turn's agent record, planned first on the AgentSession's last commit. */
+  private commitChange(plan: AgentChangePlan): Promise<readonly SessionEvent[]> {
+    const { rt } = this;
+    return commitAgentChange(rt.sessions, rt.sessionId, rt.stateKey, plan, rt.known);
   }
 
   private takeDeferred(): EventInput[] {
@@ -393,24 +387,16 @@ export class TurnRunner {
     const events = deferred.length > 0 ? [...deferred, ...made] : made;
     const run = async (): Promise<readonly SessionEvent[]> => {
       if (this.lockLost) throw lostLock();
-      const written = await commitAgentChange(
-        rt.sessions,
-        rt.sessionId,
-        rt.stateKey,
-        (_session, agent) => {
-          if (agent?.turn?.id !== this.turnId) throw lostLock();
-          const now = rt.clock.now();
-          const due = now - agent.turn.heartbeatAt >= rt.heartbeatMs;
-          if (events.length === 0 && !due && !patch) return { events: [] };
-          const next: AgentStateRecord | undefined =
-            patch || due
-              ? { ...agent, ...patch, turn: { ...agent.turn, heartbeatAt: now }, updatedAt: now }
-              : undefined;
-          // A heartbeat alone is written as a `state` event carrying the refreshed lock.
-          return { events: events.length > 0 ? events : [{ type: "state" }], agent: next };
-        },
-        rt.known,
-      ).catch((error: unknown) => {
+      const written = await this.commitChange((_session, agent) => {
+        if (agent?.turn?.id !== this.turnId) throw lostLock();
+        const now = rt.clock.now();
+        const due = now - agent.turn.heartbeatAt >= rt.heartbeatMs;
+        if (events.length === 0 && !due && !patch) return { events: [] };
+        const next: AgentStateRecord | undefined =
+          patch || due ? { ...agent, ...patch, turn: { ...agent.turn, heartbeatAt: now }, updatedAt: now } : undefined;
+        // A heartbeat alone is written as a `state` event carrying the refreshed lock.
+        return { events: events.length > 0 ? events : [{ type: "state" }], agent: next };
+      }).catch((error: unknown) => {
         if (isLostLock(error)) this.lockLost = true;
         throw error;
       });
