@@ -167,26 +167,25 @@ export class AgentHost {
       const keptKey = JSON.stringify([key, agentName]);
       let kept = this.kept.get(keptKey);
       if (!kept || kept.agent.phase === "error" || kept.agent.phase === "closed") {
-        const route: KeptAgent["route"] = {};
+        const fresh: KeptAgent["route"] = {};
         const agentOptions: AgentSessionOptions = {
           sessions,
           sessionId,
           config: this.config,
           agent: agentName,
           clock: this.clock,
-          onEvent: (event) => route.sink?.(event),
+          onEvent: (event) => fresh.sink?.(event),
           ...(this.options.env ? { env: this.options.env } : {}),
           ...(this.options.handlers ? { handlers: this.options.handlers } : {}),
           ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
           ...(this.options.model ? { model: this.options.model } : {}),
         };
-        kept = { agent: new AgentSession(agentOptions), route };
+        kept = { agent: new AgentSession(agentOptions), route: fresh };
         this.kept.set(keptKey, kept);
       }
-      routed = kept.route;
-      routed.sink = options.onEvent;
-      const agent = kept.agent;
-      const turnRoute = kept.route;
+      const { agent, route } = kept;
+      routed = route;
+      route.sink = options.onEvent;
       try {
         await agent.initialize();
       } catch (error) {
@@ -231,7 +230,7 @@ export class AgentHost {
           }),
         )
         .then((outcome) => {
-          turnRoute.sink = undefined;
+          route.sink = undefined;
           // A failed turn may leave the AgentSession's view behind the store: the next starts afresh.
           if (outcome.status === "error") this.kept.delete(keptKey);
           this.running.delete(key);
