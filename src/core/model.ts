@@ -35,6 +35,12 @@ export interface SessionKey {
   readonly id: string;
 }
 
+/**
+ * One string per session key, for maps and locks. No valid namespace, user id or session id holds
+ * a NUL, so joining on it names exactly one session (a null owner is the empty string).
+ */
+export const sessionKeyId = (key: SessionKey): string => `${key.namespace}\u0000${key.userId ?? ""}\u0000${key.id}`;
+
 export interface SessionStats {
   messages: number;
   toolCalls: number;

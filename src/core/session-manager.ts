@@ -34,6 +34,7 @@ import {
   type SessionStatus,
   SessionStatusSchema,
   type StateDelta,
+  sessionKeyId,
   TagsSchema,
 } from "./model.ts";
 import {
@@ -400,7 +401,7 @@ export class SessionManager<S extends object = JsonObject> {
     const initial = options.state ?? this.defaultStateGenerator(id);
     const state = parseWith(JsonObjectSchema, initial, "state");
 
-    return this.mutex.run(lockKey(key), async () => {
+    return this.mutex.run(sessionKeyId(key), async () => {
       const now = this.clock.now();
       const existing = await this.store.get(key, now);
       if (existing) {
@@ -536,7 +537,7 @@ export class SessionManager<S extends object = JsonObject> {
     const key = this.keyOf(ref);
     const expected =
       options.expectedVersion === undefined ? undefined : nonNegativeInt(options.expectedVersion, "expectedVersion");
-    return this.mutex.run(lockKey(key), async () => {
+    return this.mutex.run(sessionKeyId(key), async () => {
       if (expected !== undefined) {
         try {
           return await this.store.delete(key, { expectedVersion: expected, now: this.clock.now() });
@@ -576,7 +577,7 @@ export class SessionManager<S extends object = JsonObject> {
     const key = this.keyOf(ref);
     if (idempotencyKey === undefined && options.expectedVersion === undefined) {
       // Unconditional appends to one session that arrive together share one commit.
-      const lock = lockKey(key);
+      const lock = sessionKeyId(key);
       return this.appendGroups.submit(
         lock,
         parsed,
@@ -586,7 +587,7 @@ export class SessionManager<S extends object = JsonObject> {
         (work) => this.mutex.run(lock, work),
       );
     }
-    return this.mutex.run(lockKey(key), () => this.appendLocked(key, parsed, options, idempotencyKey, print));
+    return this.mutex.run(sessionKeyId(key), () => this.appendLocked(key, parsed, options, idempotencyKey, print));
   }
 
   /**
@@ -888,7 +889,7 @@ export class SessionManager<S extends object = JsonObject> {
     let stopWaiting: (() => void) | undefined;
 
     async function* follow(): AsyncGenerator<SessionEvent> {
-      const id = lockKey(key);
+      const id = sessionKeyId(key);
       const tail = acquireTail(store, key, id);
       try {
         await tail.open();
@@ -1249,7 +1250,7 @@ export class SessionManager<S extends object = JsonObject> {
         }
       }
     };
-    return lockHeld ? locked() : this.mutex.run(lockKey(key), locked);
+    return lockHeld ? locked() : this.mutex.run(sessionKeyId(key), locked);
   }
 
   private buildCommit(key: SessionKey, current: SessionHeader, scopes: Scopes, step: WritePlan, now: number): Commit {
@@ -1328,7 +1329,7 @@ export class SessionManager<S extends object = JsonObject> {
   /** Writes a copied session (fork, import): created with the first chunk, then appended in chunks. */
   private async writeCopy(template: SessionHeader, events: readonly SessionEvent[]): Promise<Session<S>> {
     const key = this.keyOfHeader(template);
-    return this.mutex.run(lockKey(key), async () => {
+    return this.mutex.run(sessionKeyId(key), async () => {
       const now = this.clock.now();
       let version = 0;
       let written = 0;
@@ -1427,8 +1428,6 @@ const eventLimitReached = (limit: number): FrontdeskError =>
 
 const idempotencyKeyReused = (): FrontdeskError =>
   new FrontdeskError("conflict", "This Idempotency-Key was used with a different request body");
-
-const lockKey = (key: SessionKey): string => `${key.namespace}\u0000${key.userId ?? ""}\u0000${key.id}`;
 
 const refId = (ref: SessionRef): string => (typeof ref === "string" ? ref : String(ref?.id ?? ""));
 

@@ -1,5 +1,5 @@
 import { FrontdeskError } from "../../core/errors.ts";
-import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
+import { type SessionEvent, type SessionHeader, type SessionKey, sessionKeyId } from "../../core/model.ts";
 import { applyDelta, deepFreeze } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
@@ -55,7 +55,6 @@ const frozenCopy = <T>(value: T): T => {
 const EMPTY_SCOPE: ScopedState = deepFreeze({ state: {}, version: 0 });
 
 const ownerPart = (userId: string | null): string => userId ?? "";
-const roomKey = (key: SessionKey): string => `${key.namespace}\u0000${ownerPart(key.userId)}\u0000${key.id}`;
 const scopeKey = (namespace: string, scope: "user" | "app", userId: string | null): string =>
   scope === "app" ? `${namespace}\u0000app` : `${namespace}\u0000user\u0000${ownerPart(userId)}`;
 
@@ -76,7 +75,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     if (closed) throw new FrontdeskError("unavailable", "The memory store is closed");
   };
   const live = (key: SessionKey, now: number): Room | undefined => {
-    const room = rooms.get(roomKey(key));
+    const room = rooms.get(sessionKeyId(key));
     return room && !isExpired(room.header, now) ? room : undefined;
   };
 
@@ -90,7 +89,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async commit(commit: Commit): Promise<CommitResult> {
       open();
-      const id = roomKey(commit.key);
+      const id = sessionKeyId(commit.key);
       const existing = rooms.get(id);
       const current = existing && !isExpired(existing.header, commit.now) ? existing : undefined;
       if (commit.expectedVersion === 0) {
@@ -153,7 +152,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async readEvents(key, range: EventRange) {
       open();
-      const room = rooms.get(roomKey(key));
+      const room = rooms.get(sessionKeyId(key));
       if (!room) return [];
       const after = range.after ?? 0;
       const before = range.before ?? Number.POSITIVE_INFINITY;
@@ -200,7 +199,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async delete(key, condition) {
       open();
-      const id = roomKey(key);
+      const id = sessionKeyId(key);
       if (condition) {
         const room = live(key, condition.now);
         if (!room) return false;
@@ -235,13 +234,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async findIdempotency(key, idempotencyKey) {
       open();
-      const record = rooms.get(roomKey(key))?.idempotency.get(idempotencyKey);
+      const record = rooms.get(sessionKeyId(key))?.idempotency.get(idempotencyKey);
       return record ? { ...record } : undefined;
     },
 
     async subscribe(key, onHint): Promise<Unsubscribe> {
       open();
-      const id = roomKey(key);
+      const id = sessionKeyId(key);
       let set = listeners.get(id);
       if (!set) listeners.set(id, (set = new Set()));
       set.add(onHint);

@@ -6,7 +6,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import { LruMap } from "../../core/lru-map.ts";
-import type { Json, SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
+import { type Json, type SessionEvent, type SessionHeader, type SessionKey, sessionKeyId } from "../../core/model.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type {
   ApiKeyRecord,
@@ -588,8 +588,7 @@ const SESSION_KEYS_CACHED = 1024;
 const cachedSessionKeys = (keys: Keyspace): ((key: SessionKey) => AppendKeys) => {
   const cache = new LruMap<string, AppendKeys>(SESSION_KEYS_CACHED);
   return (key) => {
-    // No valid namespace, user id or session id holds a NUL, so the joined string names one session.
-    const id = `${key.namespace}\u0000${key.userId ?? ""}\u0000${key.id}`;
+    const id = sessionKeyId(key);
     const hit = cache.get(id);
     if (hit) return hit;
     const k = keys.session(key);

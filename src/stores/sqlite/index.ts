@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import { LruMap } from "../../core/lru-map.ts";
-import type { JsonObject, SessionHeader, SessionKey } from "../../core/model.ts";
+import { type JsonObject, type SessionHeader, type SessionKey, sessionKeyId } from "../../core/model.ts";
 import { applyDelta, deepFreeze } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
 import { isExpired } from "../shared/list-filter.ts";
@@ -138,7 +138,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
         cache.forgetCommit(commit);
         const rid = c.commit.immediate(commit);
         const { version, lastSeq } = commit.header;
-        const subscription = subscriptions.get(subscriptionId(commit.key));
+        const subscription = subscriptions.get(sessionKeyId(commit.key));
         if (subscription) {
           subscription.mark = `${rid}:${version}`;
           hint(subscription, lastSeq);
@@ -149,7 +149,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
     get: (key, now) =>
       run((c) => {
         cache.revalidate(c);
-        const id = subscriptionId(key);
+        const id = sessionKeyId(key);
         const cached = cache.headers.get(id);
         if (cached) return isExpired(cached, now) ? undefined : cached;
         const row = c.selectHeader.get(key.namespace, ownerOf(key.userId), key.id, now) as HeaderRow | undefined;
@@ -161,7 +161,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     touch: (key, times, now) =>
       run((c) => {
-        cache.headers.delete(subscriptionId(key));
+        cache.headers.delete(sessionKeyId(key));
         const params = [times.expiresAt, times.lastAccessedAt, key.namespace, ownerOf(key.userId), key.id, now];
         return c.write.immediate(c.touch, params) > 0;
       }),
@@ -193,11 +193,11 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     delete: (key, condition) =>
       run((c) => {
-        cache.headers.delete(subscriptionId(key));
+        cache.headers.delete(sessionKeyId(key));
         const removed = condition
           ? c.deleteAtVersion.immediate(key, condition)
           : c.write.immediate(c.deleteSession, [key.namespace, ownerOf(key.userId), key.id]) > 0;
-        const subscription = subscriptions.get(subscriptionId(key));
+        const subscription = subscriptions.get(sessionKeyId(key));
         if (removed && subscription) {
           subscription.mark = "";
           hint(subscription, 0);
@@ -244,7 +244,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     subscribe: (key, onHint) =>
       run((c): Unsubscribe => {
-        const id = subscriptionId(key);
+        const id = sessionKeyId(key);
         let subscription = subscriptions.get(id);
         if (!subscription) {
           if (subscriptions.size === 0) {
@@ -705,7 +705,6 @@ function prepare(db: Database.Database): Connection {
 
 const ownerOf = (userId: string | null): string => userId ?? "";
 const scopeOwner = (scope: "user" | "app", userId: string | null): string => (scope === "app" ? "" : ownerOf(userId));
-const subscriptionId = (key: SessionKey): string => `${key.namespace}\u0000${ownerOf(key.userId)}\u0000${key.id}`;
 const scopeId = (namespace: string, scope: "user" | "app", userId: string | null): string =>
   `${namespace}\u0000${scope}\u0000${scopeOwner(scope, userId)}`;
 
@@ -744,7 +743,7 @@ class ReadCache {
   }
 
   forgetCommit(commit: Commit): void {
-    this.headers.delete(subscriptionId(commit.key));
+    this.headers.delete(sessionKeyId(commit.key));
     for (const write of commit.scoped ?? []) {
       this.scopes.delete(scopeId(commit.key.namespace, write.scope, commit.key.userId));
     }
