@@ -1,20 +1,29 @@
 import { z } from "zod";
+import { copyJson, copyJsonObject, JsonFault } from "./json.ts";
 
 /** Plain JSON, the only thing a session stores. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export const JsonSchema: z.ZodType<Json> = z.lazy(() =>
-  z.union([
-    z.null(),
-    z.boolean(),
-    z.number().refine(Number.isFinite, "must be a finite number"),
-    z.string(),
-    z.array(JsonSchema),
-    z.record(z.string(), JsonSchema),
-  ]),
-);
-export const JsonObjectSchema = z.record(z.string(), JsonSchema);
+/**
+ * A zod schema over one of the JSON copiers: its output is a fresh plain-JSON copy, and a fault
+ * becomes an issue at the path where the value stops being JSON. A recursive zod union did the
+ * same check, but walking it allocated several objects per value, and with every stored state and
+ * event passing through it that garbage was a visible share of an agent turn.
+ */
+const jsonCopySchema = <T extends Json>(copy: (value: unknown) => T): z.ZodType<T> =>
+  z.unknown().transform((value, ctx) => {
+    try {
+      return copy(value);
+    } catch (error) {
+      if (!(error instanceof JsonFault)) throw error;
+      ctx.addIssue({ code: "custom", path: error.path, message: error.message, input: value });
+      return z.NEVER;
+    }
+  });
+
+export const JsonSchema: z.ZodType<Json> = jsonCopySchema(copyJson);
+export const JsonObjectSchema: z.ZodType<JsonObject> = jsonCopySchema(copyJsonObject);
 
 /** Top-level keys to set; `null` deletes the key (JSON merge patch, one level). */
 export type StateDelta = { [key: string]: Json };
@@ -104,8 +113,12 @@ export interface SessionHeader<S extends JsonObject = JsonObject> {
 /** Rejects any extra (passthrough) field that is not plain JSON, so loose objects still store only JSON. */
 const onlyJson = (value: Record<string, unknown>, ctx: z.RefinementCtx): void => {
   for (const [key, field] of Object.entries(value)) {
-    if (field !== undefined && !JsonSchema.safeParse(field).success) {
-      ctx.addIssue({ code: "custom", path: [key], message: "must be plain JSON" });
+    if (field === undefined) continue;
+    try {
+      copyJson(field);
+    } catch (error) {
+      if (!(error instanceof JsonFault)) throw error;
+      ctx.addIssue({ code: "custom", path: [key, ...error.path], message: error.message });
     }
   }
 };

@@ -260,10 +260,14 @@ const mutexFor = (store: SessionStore): KeyedMutex => {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A path as `a.b.0.c`, its middle left out when it is long (a deeply nested value's path is as deep). */
+const pathText = (path: readonly PropertyKey[]): string =>
+  (path.length > 12 ? [...path.slice(0, 6), "…", ...path.slice(-5)] : path).map(String).join(".");
+
 const zodMessage = (error: z.ZodError): string =>
   error.issues
     .slice(0, 3)
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+    .map((issue) => (issue.path.length > 0 ? `${pathText(issue.path)}: ${issue.message}` : issue.message))
     .join("; ");
 
 const invalid = (message: string): FrontdeskError => new FrontdeskError("invalid_request", message);
