@@ -70,12 +70,13 @@ export async function benchAgent(): Promise<Section[]> {
       try {
         const sessions = new SessionManager(() => ({}), store, "bench-agent", { defaultTtlMs: null }).forUser("bench");
         const { id } = await sessions.create();
-        for (let i = 0; i < HISTORY; i += 500) {
+        // Built as a conversation builds it, a question and its answer per commit, so the store
+        // (its SQLite write-ahead log included) is in the state a session this long leaves it in,
+        // not that of a file that has only just been created.
+        for (let i = 0; i < HISTORY; i += 2) {
           await sessions.appendEvents(
             id,
-            conversation
-              .slice(i, i + 500)
-              .map((m) => ({ type: "message", role: m.role, content: m.content as string })),
+            conversation.slice(i, i + 2).map((m) => ({ type: "message", role: m.role, content: m.content as string })),
           );
         }
         const agent = new AgentSession({ sessions, sessionId: id, config });
@@ -121,7 +122,8 @@ export async function benchAgent(): Promise<Section[]> {
     {
       title: "Agent turn overhead",
       method:
-        `A turn of the built-in offline model on a session holding ${HISTORY.toLocaleString("en")} messages (a context ` +
+        `A turn of the built-in offline model on a session holding ${HISTORY.toLocaleString("en")} messages, appended ` +
+        `as ${(HISTORY / 2).toLocaleString("en")} commits of a question and its answer (a context ` +
         "window large enough for all of them, summarization off), through " +
         "`AgentSession.runTurn` (token-budgeted history window, turn lock, user and assistant messages and status " +
         "events persisted, stats), against the same model streaming its reply to the same conversation, with the " +
