@@ -76,11 +76,16 @@ export async function benchHttp(): Promise<Section[]> {
         body: "{}",
       }),
     );
-    rows.push({
-      name: "bare Fastify GET constant",
-      opsPerSec: bareGet,
-      note: `${CONNECTIONS} connections, ${DURATION_S} s`,
-    });
+    for (const [method, opsPerSec] of [
+      ["GET", bareGet],
+      ["POST", barePost],
+    ] as const) {
+      rows.push({
+        name: `bare Fastify ${method} constant`,
+        opsPerSec,
+        note: `${CONNECTIONS} connections, ${DURATION_S} s`,
+      });
+    }
 
     let fanout: Measurement | undefined;
     for (const store of [

@@ -44,7 +44,7 @@ function withStoreChecks(found: Section[]): Section[] {
   for (const name of ["sqlite (full)", "sqlite (normal)", "redis", "postgres"]) {
     const append = rows.find((r) => r.name === `${name}: append`);
     if (append?.ratio !== undefined) {
-      const goal = name.startsWith("sqlite") ? 0.5 : 0.5;
+      const goal = 0.5;
       checks.push({
         goal: `${name} append ≥ ${goal * 100}% of the raw driver`,
         met: append.ratio >= goal,
