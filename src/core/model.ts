@@ -110,27 +110,35 @@ export interface SessionHeader<S extends JsonObject = JsonObject> {
   parent: SessionLineage | null;
 }
 
-/** Rejects any extra (passthrough) field that is not plain JSON, so loose objects still store only JSON. */
-const onlyJson = (value: Record<string, unknown>, ctx: z.RefinementCtx): void => {
-  for (const [key, field] of Object.entries(value)) {
-    if (field === undefined) continue;
-    try {
-      copyJson(field);
-    } catch (error) {
-      if (!(error instanceof JsonFault)) throw error;
-      ctx.addIssue({ code: "custom", path: [key, ...error.path], message: error.message });
+/**
+ * A loose object whose extra (passthrough) fields must be plain JSON. The declared fields are
+ * parsed by their own schemas; the extras are kept as copies, so nothing a caller passed in is
+ * stored, shared or frozen by reference.
+ */
+const looseJsonObject = <Shape extends z.ZodRawShape>(shape: Shape) => {
+  const declared = new Set(Object.keys(shape));
+  return z.looseObject(shape).transform((value, ctx) => {
+    // zod's output is its own object (the input is never returned), so the copies replace in place.
+    const fields = value as Record<string, unknown>;
+    for (const key of Object.keys(fields)) {
+      if (declared.has(key) || fields[key] === undefined) continue;
+      try {
+        fields[key] = copyJson(fields[key]);
+      } catch (error) {
+        if (!(error instanceof JsonFault)) throw error;
+        ctx.addIssue({ code: "custom", path: [key, ...error.path], message: error.message, input: fields[key] });
+      }
     }
-  }
+    return value;
+  });
 };
 
-const UsageSchema = z
-  .looseObject({
-    inputTokens: z.number().int().nonnegative().optional(),
-    outputTokens: z.number().int().nonnegative().optional(),
-    totalTokens: z.number().int().nonnegative().optional(),
-    costUsd: z.number().nonnegative().optional(),
-  })
-  .superRefine(onlyJson);
+const UsageSchema = looseJsonObject({
+  inputTokens: z.number().int().nonnegative().optional(),
+  outputTokens: z.number().int().nonnegative().optional(),
+  totalTokens: z.number().int().nonnegative().optional(),
+  costUsd: z.number().nonnegative().optional(),
+});
 export interface Usage {
   inputTokens?: number;
   outputTokens?: number;
@@ -153,20 +161,18 @@ const eventBase = {
  * Unknown fields on a message are kept (looseObject) so AI SDK and OpenAI shaped messages
  * (`providerOptions`, `tool_calls`, ids) round-trip without loss.
  */
-export const MessagePayloadSchema = z
-  .looseObject({
-    type: z.literal("message"),
-    role: z.enum(MESSAGE_ROLES),
-    content: z.union([z.string(), z.array(ContentPartSchema)]),
-    name: z.string().optional(),
-    toolCallId: z.string().optional(),
-    usage: UsageSchema.optional(),
-    model: z.string().optional(),
-    /** `cancelled` keeps a partial reply that was cut off. */
-    finish: z.enum(["complete", "cancelled", "error"]).optional(),
-    ...eventBase,
-  })
-  .superRefine(onlyJson);
+export const MessagePayloadSchema = looseJsonObject({
+  type: z.literal("message"),
+  role: z.enum(MESSAGE_ROLES),
+  content: z.union([z.string(), z.array(ContentPartSchema)]),
+  name: z.string().optional(),
+  toolCallId: z.string().optional(),
+  usage: UsageSchema.optional(),
+  model: z.string().optional(),
+  /** `cancelled` keeps a partial reply that was cut off. */
+  finish: z.enum(["complete", "cancelled", "error"]).optional(),
+  ...eventBase,
+});
 
 const InvocationStatusSchema = z.enum(["success", "error", "denied", "cancelled", "pending"]);
 export type InvocationStatus = z.infer<typeof InvocationStatusSchema>;

@@ -155,12 +155,23 @@ describe("stored values through SessionManager", () => {
     expect(after.lastSeq).toBe(lastSeq);
   });
 
-  it("stores a copy: changing the caller's object afterwards changes nothing stored, and the caller's object stays unfrozen", async () => {
+  it("stores a copy: changing the caller's objects afterwards changes nothing stored, and they stay unfrozen", async () => {
     const manager = sessions();
     const state = { nested: { count: 1 } };
     const { id } = await manager.create({ state });
     state.nested.count = 2;
     expect(Object.isFrozen(state.nested)).toBe(false);
     expect((await manager.get(id)).state).toEqual({ nested: { count: 1 } });
+
+    // The same holds for a message's undeclared fields and usage extras, which are kept as given.
+    const providerOptions = { openai: { store: true } };
+    const usage = { inputTokens: 3, detail: { cached: 1 } };
+    await manager.addMessage(id, { role: "assistant", content: "hi", providerOptions, usage } as never);
+    providerOptions.openai.store = false;
+    usage.detail.cached = 2;
+    expect(Object.isFrozen(providerOptions.openai)).toBe(false);
+    expect(Object.isFrozen(usage.detail)).toBe(false);
+    const [stored] = await manager.getMessages(id);
+    expect(stored).toMatchObject({ providerOptions: { openai: { store: true } }, usage: { detail: { cached: 1 } } });
   });
 });
