@@ -50,6 +50,10 @@ export interface SessionKey {
  */
 export const sessionKeyId = (key: SessionKey): string => `${key.namespace}\u0000${key.userId ?? ""}\u0000${key.id}`;
 
+/** One string per scoped state, for maps: `user:` keys belong to one owner, `app:` keys to the namespace. */
+export const scopeKeyId = (namespace: string, scope: "user" | "app", userId: string | null): string =>
+  `${namespace}\u0000${scope}\u0000${scope === "app" ? "" : (userId ?? "")}`;
+
 export interface SessionStats {
   messages: number;
   toolCalls: number;

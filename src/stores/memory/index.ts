@@ -1,5 +1,5 @@
 import { FrontdeskError } from "../../core/errors.ts";
-import { type SessionEvent, type SessionHeader, type SessionKey, sessionKeyId } from "../../core/model.ts";
+import { type SessionEvent, type SessionHeader, type SessionKey, scopeKeyId, sessionKeyId } from "../../core/model.ts";
 import { applyDelta, deepFreeze } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
@@ -53,10 +53,6 @@ const frozenCopy = <T>(value: T): T => {
 };
 
 const EMPTY_SCOPE: ScopedState = deepFreeze({ state: {}, version: 0 });
-
-const ownerPart = (userId: string | null): string => userId ?? "";
-const scopeKey = (namespace: string, scope: "user" | "app", userId: string | null): string =>
-  scope === "app" ? `${namespace}\u0000app` : `${namespace}\u0000user\u0000${ownerPart(userId)}`;
 
 /**
  * The reference implementation of the store contract, as simple as it can be. Everything is
@@ -112,7 +108,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       assertCommitShape(commit, current?.header.lastSeq ?? 0);
       const scopeUpdates: [string, ScopedState][] = [];
       for (const write of commit.scoped ?? []) {
-        const sk = scopeKey(commit.key.namespace, write.scope, commit.key.userId);
+        const sk = scopeKeyId(commit.key.namespace, write.scope, commit.key.userId);
         const scope = scopes.get(sk) ?? { state: {}, version: 0 };
         if (scope.version !== write.expectedVersion) {
           throw new FrontdeskError("conflict", `The ${write.scope}: state changed since it was read`, {
@@ -229,7 +225,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
 
     async readScope(namespace, scope, userId) {
       open();
-      return scopes.get(scopeKey(namespace, scope, userId)) ?? EMPTY_SCOPE;
+      return scopes.get(scopeKeyId(namespace, scope, userId)) ?? EMPTY_SCOPE;
     },
 
     async findIdempotency(key, idempotencyKey) {

@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import { LruMap } from "../../core/lru-map.ts";
-import { type JsonObject, type SessionHeader, type SessionKey, sessionKeyId } from "../../core/model.ts";
+import { type JsonObject, type SessionHeader, type SessionKey, scopeKeyId, sessionKeyId } from "../../core/model.ts";
 import { applyDelta, deepFreeze } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
 import { isExpired } from "../shared/list-filter.ts";
@@ -214,7 +214,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
     readScope: (namespace, scope, userId) =>
       run((c): ScopedState => {
         cache.revalidate(c);
-        const id = scopeId(namespace, scope, userId);
+        const id = scopeKeyId(namespace, scope, userId);
         const cached = cache.scopes.get(id);
         if (cached) return cached;
         const row = c.selectScope.get(namespace, scope, scopeOwner(scope, userId)) as ScopeRow | undefined;
@@ -705,8 +705,6 @@ function prepare(db: Database.Database): Connection {
 
 const ownerOf = (userId: string | null): string => userId ?? "";
 const scopeOwner = (scope: "user" | "app", userId: string | null): string => (scope === "app" ? "" : ownerOf(userId));
-const scopeId = (namespace: string, scope: "user" | "app", userId: string | null): string =>
-  `${namespace}\u0000${scope}\u0000${scopeOwner(scope, userId)}`;
 
 /** Sessions and scoped states a read cache holds at most. */
 const READ_CACHE_ENTRIES = 1024;
@@ -745,7 +743,7 @@ class ReadCache {
   forgetCommit(commit: Commit): void {
     this.headers.delete(sessionKeyId(commit.key));
     for (const write of commit.scoped ?? []) {
-      this.scopes.delete(scopeId(commit.key.namespace, write.scope, commit.key.userId));
+      this.scopes.delete(scopeKeyId(commit.key.namespace, write.scope, commit.key.userId));
     }
   }
 }
