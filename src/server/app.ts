@@ -25,7 +25,14 @@ import { SessionManager } from "../core/session-manager.ts";
 import { registerMcpRoutes } from "../mcp/http.ts";
 import type { SessionStore } from "../stores/types.ts";
 import { AgentHost, type AgentServerOptions } from "./agents.ts";
-import { Authenticator, credentialOf, unauthorized, WS_BEARER_PROTOCOL_PREFIX, WS_PROTOCOL } from "./auth.ts";
+import {
+  Authenticator,
+  credentialOf,
+  type Principal,
+  unauthorized,
+  WS_BEARER_PROTOCOL_PREFIX,
+  WS_PROTOCOL,
+} from "./auth.ts";
 import { registerConsole } from "./console.ts";
 import type { ServerContext } from "./context.ts";
 import { sendError, serverUnavailable } from "./http-errors.ts";
@@ -244,8 +251,25 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  // Hooks run in the order added: draining first, then who is calling, then how often.
-  app.addHook("onRequest", async (request, reply) => {
+  /** Admin-only routes and the per-key rate limit, once the caller is known. Throws to refuse. */
+  const admit = (request: FastifyRequest, reply: FastifyReply, auth: string, principal: Principal): void => {
+    if (auth === "admin" && !principal.admin) throw new FrontdeskError("forbidden", "This needs an admin key");
+    request.principal = principal;
+    if (!rateLimiter) return;
+    const decision = rateLimiter.take(principal.keyId);
+    reply.header("x-ratelimit-limit", String(rateLimiter.ratePerSecond));
+    reply.header("x-ratelimit-remaining", String(decision.remaining));
+    if (!decision.allowed) {
+      metrics.rateLimited.inc();
+      throw new FrontdeskError("rate_limited", "Too many requests for this API key", {
+        details: { retryAfterSeconds: decision.retryAfterSeconds },
+      });
+    }
+  };
+
+  // Hooks run in the order added: draining first, then who is calling, then how often. A callback
+  // hook, not an async one: a cached key is answered without a promise on every request.
+  app.addHook("onRequest", (request, reply, done) => {
     if (context.draining) {
       reply.header("connection", "close");
       throw serverUnavailable("The server is shutting down");
@@ -262,30 +286,35 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify builds a fresh routeOptions object on every read: read it once.
     const route = request.routeOptions;
     const auth = route.config?.auth ?? "none";
-    if (auth === "none") return;
+    if (auth === "none") {
+      done();
+      return;
+    }
     // Only the WebSocket route takes a key from the subprotocol list (browsers cannot set headers there).
     const websocket = route.url === WS_ROUTE && typeof request.headers.upgrade === "string";
-    const principal = await context.auth.authenticate(credentialOf(request.headers, websocket));
-    if (auth === "admin" && !principal.admin) throw new FrontdeskError("forbidden", "This needs an admin key");
-    request.principal = principal;
-    if (rateLimiter) {
-      const decision = rateLimiter.take(principal.keyId);
-      reply.header("x-ratelimit-limit", String(rateLimiter.ratePerSecond));
-      reply.header("x-ratelimit-remaining", String(decision.remaining));
-      if (!decision.allowed) {
-        metrics.rateLimited.inc();
-        throw new FrontdeskError("rate_limited", "Too many requests for this API key", {
-          details: { retryAfterSeconds: decision.retryAfterSeconds },
-        });
-      }
+    const principal = context.auth.resolve(credentialOf(request.headers, websocket));
+    if (principal instanceof Promise) {
+      principal.then((found) => {
+        try {
+          admit(request, reply, auth, found);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        done();
+      }, done);
+      return;
     }
+    admit(request, reply, auth, principal);
+    done();
   });
 
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     metrics.requestDuration.observe(
       { method: request.method, route: routeTemplateOf(request), status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   await app.register(swagger, {

@@ -9,7 +9,7 @@ import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
 import { assertUserId } from "../core/ids.ts";
 import { LruMap } from "../core/lru-map.ts";
 import type { ApiKeyRecord, SessionStore } from "../stores/types.ts";
-import { API_KEY_PATTERN, hashApiKey, sameHash } from "./api-keys.ts";
+import { API_KEY_PATTERN, hashApiKey, SHA256_HEX, sameHexDigest } from "./api-keys.ts";
 
 /** The caller of one request: always a user, possibly an admin. */
 export interface Principal {
@@ -49,9 +49,18 @@ export function credentialOf(
   return undefined;
 }
 
+/** A live key as the cache keeps it: who it is, and the stored hash for the constant-time check. */
+interface KnownKey {
+  readonly principal: Principal;
+  /** The stored SHA-256, lowercase hex. */
+  readonly hash: string;
+}
+
 interface CacheEntry {
-  at: number;
-  lookup: Promise<ApiKeyRecord | undefined>;
+  readonly at: number;
+  readonly lookup: Promise<KnownKey | null>;
+  /** Set once the lookup has answered (null: no usable key), so later requests need no promise. */
+  known?: KnownKey | null;
 }
 
 export interface AuthenticatorOptions {
@@ -61,6 +70,20 @@ export interface AuthenticatorOptions {
   cacheTtlMs?: number;
   /** Lookups kept. @default 10_000 */
   maxEntries?: number;
+}
+
+const unknownKey = (): FrontdeskError => unauthorized("Unknown or revoked API key");
+
+/** Fail closed: anything short of a live, well-formed record is no key at all. */
+function knownKeyOf(record: ApiKeyRecord | undefined): KnownKey | null {
+  if (!record || record.revokedAt !== null || !SHA256_HEX.test(record.hash)) return null;
+  let userId: string;
+  try {
+    userId = assertUserId(record.userId);
+  } catch {
+    return null;
+  }
+  return { principal: Object.freeze({ keyId: record.id, userId, admin: record.admin === true }), hash: record.hash };
 }
 
 export class Authenticator {
@@ -76,42 +99,53 @@ export class Authenticator {
     this.cache = new LruMap(options.maxEntries ?? 10_000);
   }
 
-  /** The principal of a presented key. Throws `unauthorized` for no, malformed, unknown or revoked keys. */
+  /** The principal of a presented key. Rejects with `unauthorized` for no, malformed, unknown or revoked keys. */
   async authenticate(key: string | undefined): Promise<Principal> {
-    if (key === undefined) throw unauthorized();
-    if (!API_KEY_PATTERN.test(key)) throw unauthorized("Unknown or revoked API key");
-    const hash = hashApiKey(key);
-    const record = await this.lookup(hash);
-    // Fail closed: anything short of a live, matching, well-formed record is a refusal.
-    if (!record || record.revokedAt !== null || !sameHash(record.hash, hash)) {
-      throw unauthorized("Unknown or revoked API key");
-    }
-    let userId: string;
-    try {
-      userId = assertUserId(record.userId);
-    } catch {
-      throw unauthorized("Unknown or revoked API key");
-    }
-    return { keyId: record.id, userId, admin: record.admin === true };
+    return this.resolve(key);
   }
 
-  private lookup(hash: string): Promise<ApiKeyRecord | undefined> {
+  /**
+   * {@link authenticate} for the request path: answers at once (or throws) when the key's lookup is
+   * cached and settled, and returns a promise only while the store is being asked.
+   */
+  resolve(key: string | undefined): Principal | Promise<Principal> {
+    if (key === undefined) throw unauthorized();
+    if (!API_KEY_PATTERN.test(key)) throw unknownKey();
+    const digest = hashApiKey(key);
+    const entry = this.lookup(digest);
+    if (entry.known !== undefined) return admit(entry.known, digest);
+    return entry.lookup.then((known) => admit(known, digest));
+  }
+
+  private lookup(hash: string): CacheEntry {
     const now = this.clock.now();
     const cached = this.cache.get(hash);
-    if (cached && now - cached.at < this.cacheTtlMs && now >= cached.at) return cached.lookup;
-    const lookup = this.store.findApiKey(hash);
-    const entry: CacheEntry = { at: now, lookup };
+    if (cached && now - cached.at < this.cacheTtlMs && now >= cached.at) return cached;
+    const entry: CacheEntry = {
+      at: now,
+      lookup: this.store.findApiKey(hash).then(
+        (record) => {
+          entry.known = knownKeyOf(record);
+          return entry.known;
+        },
+        (error: unknown) => {
+          // A failed lookup (backend outage) is not remembered: the next request asks again.
+          if (this.cache.get(hash) === entry) this.cache.delete(hash);
+          throw isFrontdeskError(error)
+            ? error
+            : new FrontdeskError("unavailable", "The key store is unavailable", { cause: error });
+        },
+      ),
+    };
     this.cache.set(hash, entry);
-    // A failed lookup (backend outage) is not remembered: the next request asks again.
-    lookup.catch(() => {
-      if (this.cache.get(hash) === entry) this.cache.delete(hash);
-    });
-    return lookup.catch((error: unknown) => {
-      throw isFrontdeskError(error)
-        ? error
-        : new FrontdeskError("unavailable", "The key store is unavailable", { cause: error });
-    });
+    return entry;
   }
+}
+
+/** The found record's hash is compared with the presented key's in constant time, even though the lookup went by it. */
+function admit(known: KnownKey | null, digest: string): Principal {
+  if (!known || !sameHexDigest(known.hash, digest)) throw unknownKey();
+  return known.principal;
 }
 
 /**

@@ -122,6 +122,30 @@ describe("authentication", () => {
     expect((await auth.authenticate(key)).userId).toBe("alice");
   });
 
+  it("fail closed on a record that is not the presented key's, revoked, or malformed", async () => {
+    const store = createMemoryStore();
+    const clock = new FakeClock();
+    const alice = await createApiKey(store, { userId: "alice" });
+    const bob = await createApiKey(store, { userId: "bob" });
+    const answering = (record: object) =>
+      new Authenticator({ store: { ...store, findApiKey: async () => ({ ...alice.record, ...record }) }, clock });
+    // The lookup went by bob's hash but the store answered with alice's record: refused, not alice.
+    await expect(answering({}).authenticate(bob.key)).rejects.toMatchObject({ code: "unauthorized" });
+    expect((await answering({}).authenticate(alice.key)).userId).toBe("alice");
+    const flipped = `${alice.record.hash.slice(0, 63)}${alice.record.hash.endsWith("0") ? "1" : "0"}`;
+    for (const record of [
+      { hash: flipped },
+      { hash: alice.record.hash.toUpperCase() },
+      { hash: alice.record.hash.slice(1) },
+      { revokedAt: clock.now() },
+      { userId: "../root" },
+    ]) {
+      await expect(answering(record).authenticate(alice.key), JSON.stringify(record)).rejects.toMatchObject({
+        code: "unauthorized",
+      });
+    }
+  });
+
   it("evicts the least recently used entry, whichever was touched last", () => {
     const lru = new LruMap<string, number>(3);
     lru.set("a", 1);
