@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -7,6 +7,7 @@ import autocannon from "autocannon";
 import { createApiKey } from "../src/server/api-keys.ts";
 import { openStore } from "../src/stores/registry.ts";
 import { type Measurement, percentile, type Section } from "./measure.ts";
+import { adminKeyOf, spawnListening, stopChild } from "./processes.ts";
 
 const BIN = resolve(import.meta.dirname, "../bin/frontdesk.js");
 const DURATION_S = 6;
@@ -18,34 +19,6 @@ const SUBSCRIBERS = 1000;
  * With 200, p99 describes deliveries rather than the single worst append.
  */
 const FANOUT_EVENTS = 200;
-
-/** A child process that prints `listening on URL` on stdout. */
-async function spawnListening(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, FRONTDESK_LOG_LEVEL: "fatal", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    let out = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-      out += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolveUrl(match[1] as string);
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code} before listening`)));
-  });
-  return { url, child };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
 
 const cannon = (options: autocannon.Options): Promise<autocannon.Result> =>
   new Promise((resolveResult, reject) => {
@@ -167,17 +140,6 @@ export async function benchHttp(): Promise<Section[]> {
     for (const child of children) await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function adminKeyOf(child: ChildProcess): Promise<string> {
-  return new Promise((resolveKey) => {
-    let err = "";
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-      err += chunk;
-      const match = /(fd_[A-Za-z0-9_-]+)/.exec(err);
-      if (match) resolveKey(match[1] as string);
-    });
-  });
 }
 
 async function sseFanout(base: string, key: string): Promise<Measurement> {

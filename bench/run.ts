@@ -7,6 +7,7 @@ import { arch, cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { benchAgent } from "./agent.ts";
 import { benchHttp } from "./http.ts";
+import { benchInstructions } from "./instructions.ts";
 import { benchMcp } from "./mcp.ts";
 import type { Measurement, Section } from "./measure.ts";
 import { benchStores } from "./stores.ts";
@@ -37,6 +38,7 @@ if (wanted("stores")) sections.push(...withStoreChecks(await benchStores()));
 if (wanted("http")) sections.push(...(await benchHttp()));
 if (wanted("mcp")) sections.push(...(await benchMcp()));
 if (wanted("agent")) sections.push(...(await benchAgent()));
+if (wanted("instructions")) sections.push(...(await benchInstructions()));
 
 function withStoreChecks(found: Section[]): Section[] {
   const rows = found.flatMap((s) => s.rows);
@@ -79,8 +81,7 @@ const body = [
     "",
     `How: ${s.method}`,
     "",
-    table(s.rows),
-    "",
+    ...(s.rows.length > 0 ? [table(s.rows), ""] : []),
     ...(s.checks && s.checks.length > 0
       ? ["Goals checked in this run:", "", ...s.checks.map((c) => `- ${c.met ? "✅" : "❌"} ${c.goal}: ${c.value}`), ""]
       : []),
