@@ -144,9 +144,9 @@ export async function benchInstructions(): Promise<Section[]> {
         method:
           `Each server runs under \`valgrind --tool=callgrind\`; after ${WARMUP_REQUESTS} requests to warm it up, the ` +
           `counters are zeroed and ${COUNTED_REQUESTS} more requests (autocannon) are ` +
-          "counted on the main thread. Cost ratio: instructions ÷ the bare GET's. Instructions are not time: the " +
+          "counted on the main thread, one request at a time. Cost ratio: instructions ÷ the bare GET's. Instructions are not time: the " +
           "bare route's few instructions stay in the CPU caches, Frontdesk's many more do not, so the time ratio is " +
-          "larger than this one. Repeats of one build agree within about 1%, which the throughput ratios do not.",
+          "larger than this one. Repeats of one build agree within 1%, which the throughput ratios do not.",
         rows,
       },
     ];
