@@ -123,7 +123,9 @@ export class Authenticator {
     if (cached && now - cached.at < this.cacheTtlMs && now >= cached.at) return cached;
     const entry: CacheEntry = {
       at: now,
-      lookup: this.store.findApiKey(hash).then(
+      // Promise.resolve: a store may answer with any thenable, and the request hook tells a
+      // pending answer from a settled one by `instanceof Promise`.
+      lookup: Promise.resolve(this.store.findApiKey(hash)).then(
         (record) => {
           entry.known = knownKeyOf(record);
           return entry.known;

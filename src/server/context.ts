@@ -43,8 +43,8 @@ export interface ServerContext {
 }
 
 const principalOf = (request: FastifyRequest): Principal => {
-  // Fail closed: a route that forgot its auth config still never serves unscoped data.
-  if (!request.principal) throw unauthorized();
+  // Fail closed: a route that forgot its auth config, or a principal without a user, never serves unscoped data.
+  if (typeof request.principal?.userId !== "string") throw unauthorized();
   return request.principal;
 };
 

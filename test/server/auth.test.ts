@@ -146,6 +146,28 @@ describe("authentication", () => {
     }
   });
 
+  it("scope a request to its key's user when the store answers with a thenable that is not a Promise", async () => {
+    const store = createMemoryStore();
+    const alice = await createApiKey(store, { userId: "alice" });
+    // Like another promise library's: `then` answers with its own kind of object, not a Promise.
+    const thenable = <T>(promise: Promise<T>): PromiseLike<T> => ({
+      // biome-ignore lint/suspicious/noThenProperty: the point is an object that is only a thenable
+      then: (onFulfilled, onRejected) => thenable(promise.then(onFulfilled, onRejected)),
+    });
+    const app = await createApp({
+      store: { ...store, findApiKey: (hash: string) => thenable(store.findApiKey(hash)) as never },
+    });
+    await app.inject({ method: "POST", url: "/v1/sessions", headers: bearer(alice.key), payload: { id: "mine" } });
+    const listed = await app.inject({ method: "GET", url: "/v1/sessions", headers: bearer(alice.key) });
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json().items.map((s: { id: string; userId: string }) => [s.id, s.userId])).toEqual([
+      ["mine", "alice"],
+    ]);
+    const unknown = await app.inject({ method: "GET", url: "/v1/sessions", headers: bearer(`fd_${"C".repeat(43)}`) });
+    expect(unknown.statusCode).toBe(401);
+    await app.close();
+  });
+
   it("evicts the least recently used entry, whichever was touched last", () => {
     const lru = new LruMap<string, number>(3);
     lru.set("a", 1);
