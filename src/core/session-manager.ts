@@ -472,11 +472,7 @@ export class SessionManager<S extends object = JsonObject> {
     const now = this.clock.now();
     // Issued together: one round trip on a networked store, one freshness check on an embedded one.
     // The hottest read there is, so the three calls share one Promise.all and an untouched TTL no await.
-    const [header, user, app] = await Promise.all([
-      this.store.get(key, now),
-      this.store.readScope(key.namespace, "user", key.userId),
-      this.store.readScope(key.namespace, "app", null),
-    ]);
+    const [header, user, app] = await Promise.all([this.store.get(key, now), ...this.scopeReads(key)]);
     if (!header) throw notFound();
     const served = this.needsTouch(header, now) ? await this.slide(header, now) : header;
     return this.present(served, applyScopes(served.state, { user, app }));
@@ -1134,11 +1130,13 @@ export class SessionManager<S extends object = JsonObject> {
     return { namespace: this.namespace, userId, id };
   }
 
+  /** Reads of the `user:` and `app:` states merged into a session's own, issued at once. */
+  private scopeReads(key: SessionKey): [Promise<ScopedState>, Promise<ScopedState>] {
+    return [this.store.readScope(key.namespace, "user", key.userId), this.store.readScope(key.namespace, "app", null)];
+  }
+
   private async readScopes(key: SessionKey): Promise<Scopes> {
-    const [user, app] = await Promise.all([
-      this.store.readScope(key.namespace, "user", key.userId),
-      this.store.readScope(key.namespace, "app", null),
-    ]);
+    const [user, app] = await Promise.all(this.scopeReads(key));
     return { user, app };
   }
 

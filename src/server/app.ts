@@ -294,15 +294,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     const websocket = route.url === WS_ROUTE && typeof request.headers.upgrade === "string";
     const principal = context.auth.resolve(credentialOf(request.headers, websocket));
     if (principal instanceof Promise) {
-      principal.then((found) => {
-        try {
-          admit(request, reply, auth, found);
-        } catch (error) {
-          done(error as Error);
-          return;
-        }
-        done();
-      }, done);
+      principal.then((found) => admit(request, reply, auth, found)).then(() => done(), done);
       return;
     }
     admit(request, reply, auth, principal);

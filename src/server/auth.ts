@@ -113,8 +113,8 @@ export class Authenticator {
     if (!API_KEY_PATTERN.test(key)) throw unknownKey();
     const digest = hashApiKey(key);
     const entry = this.lookup(digest);
-    if (entry.known !== undefined) return admit(entry.known, digest);
-    return entry.lookup.then((known) => admit(known, digest));
+    if (entry.known !== undefined) return principalMatching(entry.known, digest);
+    return entry.lookup.then((known) => principalMatching(known, digest));
   }
 
   private lookup(hash: string): CacheEntry {
@@ -145,7 +145,7 @@ export class Authenticator {
 }
 
 /** The found record's hash is compared with the presented key's in constant time, even though the lookup went by it. */
-function admit(known: KnownKey | null, digest: string): Principal {
+function principalMatching(known: KnownKey | null, digest: string): Principal {
   if (!known || !sameHexDigest(known.hash, digest)) throw unknownKey();
   return known.principal;
 }
