@@ -13,11 +13,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from "fastify";
-import {
-  createJsonSchemaTransform,
-  createJsonSchemaTransformObject,
-  validatorCompiler,
-} from "fastify-type-provider-zod";
+import { createJsonSchemaTransform, createJsonSchemaTransformObject } from "fastify-type-provider-zod";
 import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
 import { LruMap } from "../core/lru-map.ts";
@@ -48,6 +44,7 @@ import { streamRoutes, WS_ROUTE } from "./routes/streams.ts";
 import { schemaRegistry } from "./schemas.ts";
 import { responseSerializerCompiler } from "./serializer.ts";
 import { StreamHub } from "./streams.ts";
+import { requestValidatorCompiler } from "./validator.ts";
 
 export type { ServerLimits };
 
@@ -195,7 +192,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(requestValidatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
   app.decorateRequest("principal", null);
 

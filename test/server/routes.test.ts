@@ -400,6 +400,35 @@ describe("admin keys", () => {
   });
 });
 
+describe("request headers", () => {
+  it("a header a route declares is validated by its schema; a bad one is 400 and writes nothing", async () => {
+    await create(h.keys.alice, { id: "s" });
+    const append = (headers: Record<string, string>) =>
+      h.call(h.keys.alice, {
+        method: "POST",
+        url: "/v1/sessions/s/events",
+        headers,
+        payload: { type: "message", role: "user", content: "hi" },
+      });
+    const longKey = await append({ "idempotency-key": "k".repeat(256) });
+    expect(longKey.statusCode).toBe(400);
+    expect(errorCodeOf(longKey)).toBe("invalid_request");
+    const badUser = await h.call(h.keys.admin, {
+      method: "GET",
+      url: "/v1/sessions/s",
+      headers: { "x-frontdesk-user": "not a user id!" },
+    });
+    expect(badUser.statusCode).toBe(400);
+    expect(errorCodeOf(badUser)).toBe("invalid_request");
+    expect(json((await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s" })).body).lastSeq).toBe(0);
+    // Validated headers and the rest reach the route together: the key, If-Match and Idempotency-Key.
+    const first = await append({ "if-match": '"1"', "idempotency-key": "once", "x-unrelated": "kept" });
+    expect(first.statusCode).toBe(201);
+    const again = await append({ "if-match": '"1"', "idempotency-key": "once" });
+    expect(json(again.body)).toEqual({ ...json(first.body), replayed: true });
+  });
+});
+
 describe("stats, messages, fork, export and import", () => {
   async function seeded() {
     await create(h.keys.alice, { id: "s", state: { n: 0 } });

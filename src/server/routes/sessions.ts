@@ -38,6 +38,13 @@ import {
 const SECURED = [{ bearerAuth: [] }];
 const TAGS = ["sessions"];
 
+/**
+ * The manager hands out one deep-frozen session per stored version for as long as its store keeps
+ * it, so the encoded body can live beside it (and goes with it): a repeated `GET` of an unchanged
+ * session is not serialized again.
+ */
+const encodedSessions = new WeakMap<Session, Buffer>();
+
 const locationOf = (session: Session): string => `/v1/sessions/${encodeURIComponent(session.id)}`;
 
 /** 201 for a new session (create, import, fork): its ETag and Location, and the created counter. */
@@ -174,7 +181,14 @@ export function sessionRoutes(context: ServerContext) {
       },
       async (request, reply) => {
         const session = await scopedManager(context, request).get(request.params.id);
-        return reply.header("etag", etagOf(session.version)).send(session);
+        let body = encodedSessions.get(session);
+        if (body === undefined) {
+          body = Buffer.from(reply.serialize(session) as string);
+          encodedSessions.set(session, body);
+        }
+        // Encoded by this route's own serializer above; the type provider knows only the object form.
+        const encoded = body as unknown as Session;
+        return reply.header("etag", etagOf(session.version)).type("application/json; charset=utf-8").send(encoded);
       },
     );
 

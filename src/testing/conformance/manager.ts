@@ -56,6 +56,34 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
       assert.deepEqual((await sessions.get(id)).state, { nested: { list: [1] }, extra: true });
     });
 
+    it("a session read again after any change shows it: its state, its user: and app: state, a TTL touch", async () => {
+      // Stores that hand out one frozen header until it changes let the manager reuse the session it
+      // built from it; each read here comes after a read of the unchanged session, so a reuse
+      // that outlived its header, or ignored the scoped states merged into it, would show stale data.
+      const c = ctx();
+      const sessions = c.manager({ userId: "ann", defaultTtlMs: 10_000 });
+      const { id } = await sessions.create({ state: { n: 1 } });
+      const { id: other } = await sessions.create();
+      const reread = async () => {
+        const first = await sessions.get(id);
+        assert.deepEqual(await sessions.get(id), first);
+        return first;
+      };
+      assert.deepEqual((await reread()).state, { n: 1 });
+      await sessions.update(id, (s) => ({ ...s, n: 2 }));
+      assert.deepEqual((await reread()).state, { n: 2 });
+      await sessions.appendEvents(other, [{ type: "state", stateDelta: { "user:theme": "dark", "app:motd": "hi" } }]);
+      assert.deepEqual((await reread()).state, { n: 2, "user:theme": "dark", "app:motd": "hi" });
+      await sessions.appendEvents(other, [{ type: "state", stateDelta: { "user:theme": null } }]);
+      assert.deepEqual((await reread()).state, { n: 2, "app:motd": "hi" });
+      const before = await reread();
+      c.clock.advance(5_000);
+      const touched = await reread();
+      assert.equal(touched.lastAccessedAt, c.clock.now());
+      assert.equal(touched.expiresAt, c.clock.now() + 10_000);
+      assert.equal(touched.version, before.version);
+    });
+
     it("appendEvents assigns gapless seqs and applies stateDelta in the same commit", async () => {
       const sessions = ctx().manager();
       const { id, version } = await sessions.create({ state: {} });
