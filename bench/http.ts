@@ -11,6 +11,12 @@ import { adminKeyOf, spawnListening, stopChild } from "./processes.ts";
 
 const BIN = resolve(import.meta.dirname, "../bin/frontdesk.js");
 const DURATION_S = 6;
+/**
+ * Unmeasured load on each route before its measured run, so both sides are compared as V8 has
+ * optimized them: a fresh process runs its first second or so of requests unoptimized, which costs
+ * a large request path far more than a route answering a constant.
+ */
+const WARMUP_S = 2;
 const CONNECTIONS = 32;
 const SUBSCRIBERS = 1000;
 /**
@@ -27,7 +33,11 @@ const cannon = (options: autocannon.Options): Promise<autocannon.Result> =>
     );
   });
 
-const rps = (result: autocannon.Result): number => result.requests.average;
+/** Requests per second on a warmed-up route. */
+const rps = async (options: autocannon.Options): Promise<number> => {
+  await cannon({ ...options, duration: WARMUP_S });
+  return (await cannon(options)).requests.average;
+};
 
 export async function benchHttp(): Promise<Section[]> {
   const dir = mkdtempSync(join(tmpdir(), "frontdesk-http-bench-"));
@@ -40,15 +50,13 @@ export async function benchHttp(): Promise<Section[]> {
 
     const rows: Measurement[] = [];
     const checks: NonNullable<Section["checks"]> = [];
-    const bareGet = rps(await cannon({ url: `${bare.url}/constant` }));
-    const barePost = rps(
-      await cannon({
-        url: `${bare.url}/constant`,
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: "{}",
-      }),
-    );
+    const bareGet = await rps({ url: `${bare.url}/constant` });
+    const barePost = await rps({
+      url: `${bare.url}/constant`,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     for (const [method, opsPerSec] of [
       ["GET", bareGet],
       ["POST", barePost],
@@ -81,15 +89,13 @@ export async function benchHttp(): Promise<Section[]> {
       }
       const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
       await fetch(`${server.url}/v1/sessions`, { method: "POST", headers, body: JSON.stringify({ id: "bench" }) });
-      const get = rps(await cannon({ url: `${server.url}/v1/sessions/bench`, headers }));
-      const post = rps(
-        await cannon({
-          url: `${server.url}/v1/sessions/bench/events`,
-          method: "POST",
-          headers,
-          body: JSON.stringify({ type: "message", role: "user", content: "hello, how are you today?" }),
-        }),
-      );
+      const get = await rps({ url: `${server.url}/v1/sessions/bench`, headers });
+      const post = await rps({
+        url: `${server.url}/v1/sessions/bench/events`,
+        method: "POST",
+        headers,
+        body: JSON.stringify({ type: "message", role: "user", content: "hello, how are you today?" }),
+      });
       rows.push({
         name: `${label}: GET /v1/sessions/{id}`,
         opsPerSec: get,
@@ -127,7 +133,8 @@ export async function benchHttp(): Promise<Section[]> {
       {
         title: "HTTP API throughput and live fan-out",
         method:
-          `autocannon with ${CONNECTIONS} connections for ${DURATION_S} s per route, against a real \`frontdesk serve\` ` +
+          `autocannon with ${CONNECTIONS} connections for ${DURATION_S} s per route, after ${WARMUP_S} s of unmeasured ` +
+          "load on the same route, against a real `frontdesk serve` " +
           "process and, as the denominator, a bare Fastify process answering a constant, both on loopback in the same " +
           "run (the load generator shares the machine's 2 cores with the server). The ratio is Frontdesk ÷ bare " +
           `requests per second. Fan-out: ${SUBSCRIBERS} SSE subscribers on one session of the SQLite (full) server; ` +
