@@ -14,7 +14,6 @@ import {
 import { KeyedMutex } from "./keyed-mutex.ts";
 import { assertWithin, DEFAULT_LIMITS, jsonBytes, type Limits } from "./limits.ts";
 import { acquireTail, releaseTail } from "./live-tail.ts";
-import { LruMap } from "./lru-map.ts";
 import {
   EventEnvelopeSchema,
   type EventInput,
@@ -252,21 +251,18 @@ const READ_BATCH = 500;
 /** Fork and import write in chunks so no backend gets one unbounded commit. */
 const COPY_CHUNK = 500;
 
-/** One of `make()` per store, shared by every manager (and {@link SessionManager.forUser} view) on it. */
-const perStore = <T>(make: () => T): ((store: SessionStore) => T) => {
-  const values = new WeakMap<SessionStore, T>();
-  return (store) => {
-    let value = values.get(store);
-    if (value === undefined) values.set(store, (value = make()));
-    return value;
-  };
+const shared = new WeakMap<SessionStore, KeyedMutex>();
+const mutexFor = (store: SessionStore): KeyedMutex => {
+  let mutex = shared.get(store);
+  if (!mutex) shared.set(store, (mutex = new KeyedMutex()));
+  return mutex;
 };
 
-const mutexFor = perStore(() => new KeyedMutex());
-
-/** Sessions built from a store's shared frozen headers, kept for the store's most recently read ones. */
-const PRESENTED_SESSIONS = 1024;
-const presentedFor = perStore(() => new LruMap<SessionHeader, Session<JsonObject>>(PRESENTED_SESSIONS));
+/**
+ * The session built from a store's shared frozen header, for as long as the store keeps that header:
+ * weak, so a replaced header takes its session with it, and no version outlives the store's own copy.
+ */
+const presented = new WeakMap<SessionHeader, Session<JsonObject>>();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -331,7 +327,6 @@ export class SessionManager<S extends object = JsonObject> {
   private readonly clock: Clock;
   private readonly limits: Limits;
   private readonly mutex: KeyedMutex;
-  private readonly presented: LruMap<SessionHeader, Session<JsonObject>>;
   /** Shared with this manager's {@link forUser} views, which keep its settings. */
   private appendGroups: AppendGroups<readonly EventInput[], AppendResult>;
   private readonly defaultTtlMs: number | null;
@@ -352,7 +347,6 @@ export class SessionManager<S extends object = JsonObject> {
     this.clock = options.clock ?? SYSTEM_CLOCK;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.mutex = mutexFor(store);
-    this.presented = presentedFor(store);
     this.appendGroups = new AppendGroups(store.capabilities?.blocking === true);
     this.defaultTtlMs = validTtl(options.defaultTtlMs === undefined ? 30 * 60 * 1000 : options.defaultTtlMs);
     this.absoluteTtlMs = validTtl(options.absoluteTtlMs ?? null);
@@ -1201,10 +1195,10 @@ export class SessionManager<S extends object = JsonObject> {
    */
   private present(header: SessionHeader, state: JsonObject): Session<S> {
     if (!Object.isFrozen(header)) return deepFreeze({ ...header, state }) as unknown as Session<S>;
-    const known = this.presented.get(header);
+    const known = presented.get(header);
     if (known !== undefined && known.state === state) return known as unknown as Session<S>;
     const session = deepFreeze({ ...header, state });
-    this.presented.set(header, session);
+    presented.set(header, session);
     return session as unknown as Session<S>;
   }
 

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { isFrontdeskError } from "../../core/errors.ts";
+import { LruMap } from "../../core/lru-map.ts";
 import type { Session } from "../../core/session-manager.ts";
 import {
   etagOf,
@@ -40,10 +41,13 @@ const TAGS = ["sessions"];
 
 /**
  * The manager hands out one deep-frozen session per stored version for as long as its store keeps
- * it, so the encoded body can live beside it (and goes with it): a repeated `GET` of an unchanged
- * session is not serialized again.
+ * it, so a repeated `GET` of an unchanged session can send the body encoded the first time. Kept
+ * for the most recently read sessions only, and only small bodies, so the copies (and the old
+ * versions they keep alive) stay within ENCODED_SESSIONS × MAX_ENCODED_BYTES whatever states hold.
  */
-const encodedSessions = new WeakMap<Session, Buffer>();
+const ENCODED_SESSIONS = 1024;
+const MAX_ENCODED_BYTES = 16 * 1024;
+const encodedSessions = new LruMap<Session, Buffer>(ENCODED_SESSIONS);
 
 const locationOf = (session: Session): string => `/v1/sessions/${encodeURIComponent(session.id)}`;
 
@@ -184,7 +188,7 @@ export function sessionRoutes(context: ServerContext) {
         let body = encodedSessions.get(session);
         if (body === undefined) {
           body = Buffer.from(reply.serialize(session) as string);
-          encodedSessions.set(session, body);
+          if (body.length <= MAX_ENCODED_BYTES) encodedSessions.set(session, body);
         }
         // Encoded by this route's own serializer above; the type provider knows only the object form.
         const encoded = body as unknown as Session;
