@@ -13,7 +13,8 @@ import type { FastifyValidationResult } from "fastify/types/schema.js";
 import { validatorCompiler as zodValidatorCompiler } from "fastify-type-provider-zod";
 import { z } from "zod";
 
-type Headers = Record<string, unknown>;
+/** A parsed request part: query string fields or headers by lowercase name. */
+type RequestPart = Record<string, unknown>;
 /** What zod's compiled validator answers: never a boolean or a promise, always this. */
 type Outcome = Extract<ReturnType<FastifyValidationResult>, { value?: unknown }>;
 
@@ -38,15 +39,15 @@ export const requestValidatorCompiler: FastifySchemaCompiler<z.ZodType> = (route
   if (httpPart === "querystring" && schema instanceof z.ZodObject && takesEmptyAsIs(schema)) {
     // Most requests carry no query string, and every query field is optional: nothing to parse.
     const validate = zodValidatorCompiler(route);
-    return (query: Headers) => (hasNoKeys(query) ? KEEP : validate(query));
+    return (query: RequestPart) => (hasNoKeys(query) ? KEEP : validate(query));
   }
   if (httpPart !== "headers" || !(schema instanceof z.ZodObject)) return zodValidatorCompiler(route);
   const names = Object.keys(schema.shape);
   const declaredSchema = z.object(schema.shape);
   const validateDeclared = zodValidatorCompiler({ ...route, schema: declaredSchema });
   const emptyIsValid = takesEmptyAsIs(declaredSchema);
-  return (headers: Headers): Outcome => {
-    const declared: Headers = {};
+  return (headers: RequestPart): Outcome => {
+    const declared: RequestPart = {};
     let present = false;
     for (const name of names) {
       if (headers[name] !== undefined) {
@@ -57,7 +58,7 @@ export const requestValidatorCompiler: FastifySchemaCompiler<z.ZodType> = (route
     if (!present && emptyIsValid) return KEEP;
     const result = validateDeclared(declared) as Outcome;
     if (result.error !== undefined || result.value === undefined) return result;
-    const parsed = result.value as Headers;
+    const parsed = result.value as RequestPart;
     // A schema that transforms a header (none does today) hands the route its parsed value, as zod would.
     if (names.some((name) => parsed[name] !== headers[name])) return { value: { ...headers, ...parsed } };
     return KEEP;
