@@ -1194,11 +1194,13 @@ export class SessionManager<S extends object = JsonObject> {
    * builds nothing and a server can keep the session's encoded body beside it.
    */
   private present(header: SessionHeader, state: JsonObject): Session<S> {
-    if (!Object.isFrozen(header)) return deepFreeze({ ...header, state }) as unknown as Session<S>;
-    const known = presented.get(header);
-    if (known !== undefined && known.state === state) return known as unknown as Session<S>;
+    const shared = Object.isFrozen(header);
+    if (shared) {
+      const known = presented.get(header);
+      if (known !== undefined && known.state === state) return known as unknown as Session<S>;
+    }
     const session = deepFreeze({ ...header, state });
-    presented.set(header, session);
+    if (shared) presented.set(header, session);
     return session as unknown as Session<S>;
   }
 
