@@ -39,7 +39,7 @@ export {
 } from "./core/session-manager.ts";
 export { applyDelta, deepFreeze, mergePatch } from "./core/state.ts";
 export { createMemoryStore, type MemoryStoreOptions } from "./stores/memory/index.ts";
-export { openStore, STORE_SCHEMES } from "./stores/registry.ts";
+export { openStore, STORE_SCHEMES, type StoreScheme } from "./stores/registry.ts";
 export type * from "./stores/types.ts";
 
 import type { JsonObject } from "./core/model.ts";

@@ -10,8 +10,14 @@ export interface StoreModule {
   openFromUrl(url: URL, context: StoreContext, raw: string): SessionStore;
 }
 
-/** Scheme → lazy import: a backend's driver is loaded only when a URL asks for it. */
-const STORES = {
+/** The URL schemes `openStore` knows. */
+export type StoreScheme = "memory:" | "sqlite:" | "file:" | "redis:" | "rediss:" | "postgres:" | "postgresql:";
+
+/**
+ * Scheme → lazy import: a backend's driver is loaded only when a URL asks for it. Typed by
+ * `StoreModule` rather than inferred, so the published declarations name no module by path.
+ */
+const STORES: Record<StoreScheme, () => Promise<StoreModule>> = {
   "memory:": () => import("./memory/index.ts"),
   "sqlite:": () => import("./sqlite/index.ts"),
   "file:": () => import("./fs/index.ts"),
@@ -19,9 +25,9 @@ const STORES = {
   "rediss:": () => import("./redis/index.ts"),
   "postgres:": () => import("./postgres/index.ts"),
   "postgresql:": () => import("./postgres/index.ts"),
-} as const satisfies Record<string, () => Promise<StoreModule>>;
+};
 
-export const STORE_SCHEMES = Object.keys(STORES) as (keyof typeof STORES)[];
+export const STORE_SCHEMES = Object.keys(STORES) as StoreScheme[];
 
 const DRIVER_PACKAGES: Record<string, string> = {
   "sqlite:": "better-sqlite3",
@@ -43,7 +49,7 @@ export async function openStore(url: string, context: StoreContext = {}): Promis
   } catch {
     throw new FrontdeskError("invalid_request", `Not a store URL: expected one of ${STORE_SCHEMES.join(" ")}`);
   }
-  const load = (STORES as Record<string, (() => Promise<StoreModule>) | undefined>)[parsed.protocol];
+  const load = (STORES as Partial<Record<string, () => Promise<StoreModule>>>)[parsed.protocol];
   if (!load) {
     throw new FrontdeskError(
       "invalid_request",
