@@ -1,4 +1,6 @@
-import type { Json, JsonObject } from "./model.ts";
+/** A value stored as plain JSON: what state, metadata and event bodies are made of. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
 
 /**
  * Deepest nesting a stored value may have (SQLite's own JSON functions stop at the same depth).

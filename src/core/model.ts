@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { copyJson, copyJsonObject, JsonFault } from "./json.ts";
+import { copyJson, copyJsonObject, type Json, JsonFault, type JsonObject } from "./json.ts";
 
 /** Plain JSON, the only thing a session stores. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+export type { Json, JsonObject };
 
 /**
  * A zod schema over one of the JSON copiers: its output is a fresh plain-JSON copy, and a fault
