@@ -27,3 +27,51 @@ export function onStopSignals(io: CliIo, handler: (signal: StopSignal) => void):
     io.signal?.removeEventListener("abort", onAbort);
   };
 }
+
+/** The signals `serve` drains on. */
+export const DRAIN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+export type DrainSignal = (typeof DRAIN_SIGNALS)[number];
+
+/**
+ * The stop request of a long-running command (`serve`): `requested` resolves on the first SIGTERM
+ * or SIGINT, or when `io.signal` aborts. Listening starts at once, so a signal during startup
+ * still drains instead of killing.
+ *
+ * The listeners stay on the process until `dispose()`, called once the drain is over, and are
+ * never removed while a signal is being delivered. signal-exit (installed by proper-lockfile, which
+ * the `file:` store loads) listens too, and when a signal reaches it while it is the only listener
+ * left it re-raises the signal to let the default action kill the process. A listener that removed
+ * itself on delivery (`process.once`) left it alone, and the process died with 143 mid-drain.
+ *
+ * A second signal before `dispose()` gives up on a drain that hangs: the listeners go and the
+ * signal is raised again, so it ends the process as if nobody were listening.
+ */
+export function watchForStop(io: CliIo): { requested: Promise<DrainSignal | "abort">; dispose(): void } {
+  let resolveRequest!: (reason: DrainSignal | "abort") => void;
+  const requested = new Promise<DrainSignal | "abort">((resolve) => (resolveRequest = resolve));
+  let stopping = false;
+  const listeners = DRAIN_SIGNALS.map((signal) => {
+    const listener = (): void => {
+      if (!stopping) {
+        stopping = true;
+        resolveRequest(signal);
+        return;
+      }
+      dispose();
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, listener);
+    return [signal, listener] as const;
+  });
+  const onAbort = (): void => {
+    stopping = true;
+    resolveRequest("abort");
+  };
+  const dispose = (): void => {
+    for (const [signal, listener] of listeners) process.off(signal, listener);
+    io.signal?.removeEventListener("abort", onAbort);
+  };
+  if (io.signal?.aborted) onAbort();
+  else io.signal?.addEventListener("abort", onAbort, { once: true });
+  return { requested, dispose };
+}

@@ -98,8 +98,11 @@ export async function runStdioServer(options: RunStdioServerOptions): Promise<vo
       if (io.signal?.aborted) onAbort();
       const signals = options.handleSignals !== false;
       if (signals) {
-        process.once("SIGTERM", onTerm);
-        process.once("SIGINT", onInt);
+        // `on`, not `once`: removed by stop() only after the delivery is over. signal-exit (loaded
+        // with the file store's lock library) re-raises a signal that finds it the only listener
+        // left, which would kill the process before the store is closed.
+        process.on("SIGTERM", onTerm);
+        process.on("SIGINT", onInt);
       }
       transport.onclose = end("transport closed");
       stop = () => {

@@ -8,6 +8,7 @@ import { LOG_LEVELS, type LogLevel, loadServeConfig, type ServeConfig } from "..
 import { UsageError } from "../failures.ts";
 import { type CliIo, writeLine } from "../io.ts";
 import { integerOption } from "../options.ts";
+import { watchForStop } from "../signals.ts";
 import { DEFAULT_STORE_URL, envValue } from "../targets/index.ts";
 
 // DESIGN §6 fixes these; server/listen.ts has the same defaults, but importing it here would load
@@ -41,34 +42,6 @@ const logLevelFrom = (io: CliIo, config: ServeConfig): LogLevel => {
   }
   return text as LogLevel;
 };
-
-/**
- * Resolves when SIGTERM, SIGINT or `io.signal` asks to stop. Listening starts at once, so a signal
- * during startup still drains instead of killing; after the first signal the listeners are gone,
- * so a second Ctrl-C kills a drain that hangs.
- */
-function watchForStop(io: CliIo): { requested: Promise<string>; dispose(): void } {
-  let dispose = (): void => {};
-  const requested = new Promise<string>((resolve) => {
-    const stop = (reason: string) => () => {
-      dispose();
-      resolve(reason);
-    };
-    const onTerm = stop("SIGTERM");
-    const onInt = stop("SIGINT");
-    const onAbort = stop("abort");
-    dispose = () => {
-      process.off("SIGTERM", onTerm);
-      process.off("SIGINT", onInt);
-      io.signal?.removeEventListener("abort", onAbort);
-    };
-    process.once("SIGTERM", onTerm);
-    process.once("SIGINT", onInt);
-    if (io.signal?.aborted) onAbort();
-    else io.signal?.addEventListener("abort", onAbort, { once: true });
-  });
-  return { requested, dispose };
-}
 
 /** True when the store has a key the server would accept. Also the first use of the store, so a store that cannot be opened fails before anything listens. */
 async function hasLiveKey(store: SessionStore): Promise<boolean> {
@@ -144,7 +117,11 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       writeLine(io.stdout, `listening on ${running.url}`);
       const reason = await stop.requested;
       logger.info({ reason }, "draining");
-      await running.close();
+      try {
+        await running.close();
+      } finally {
+        stop.dispose();
+      }
       logger.info("stopped");
     });
 }
