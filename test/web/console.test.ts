@@ -375,6 +375,101 @@ describe("web console", () => {
     await page.close();
   });
 
+  it("shows a user's message as typed, and keeps arithmetic intact in the assistant's markdown", async () => {
+    await admin("POST", "/v1/sessions?userId=alice", { id: "arithmetic", title: "Arithmetic" });
+    await admin("POST", "/v1/sessions/arithmetic/events?userId=alice", {
+      events: [
+        { type: "message", role: "user", content: "compute 3*4*5 and **not bold**\n  indented _as typed_" },
+        {
+          type: "message",
+          role: "assistant",
+          content: "3*4*5 = 60, (2+3)*(4+5) = 45 and 2*x*y stay arithmetic; **bold** and *emphasis* still render.",
+        },
+      ],
+    });
+    const page = await newPage();
+    await signInAs(page, serve.url, serve.adminKey);
+    await page.goto(`${serve.url}/sessions/arithmetic?user=alice`);
+    const user = page.locator(".ev-role-user .bubble");
+    await user.waitFor();
+    // Verbatim: every character, line breaks kept, no markdown elements at all.
+    expect(await user.innerText()).toBe("compute 3*4*5 and **not bold**\n  indented _as typed_");
+    expect(await user.locator("strong, em").count()).toBe(0);
+
+    const reply = page.locator(".ev-role-assistant .markdown");
+    await reply.waitFor();
+    expect(await reply.innerText()).toBe(
+      "3*4*5 = 60, (2+3)*(4+5) = 45 and 2*x*y stay arithmetic; bold and emphasis still render.",
+    );
+    expect(await reply.locator("strong").allTextContents()).toEqual(["bold"]);
+    expect(await reply.locator("em").allTextContents()).toEqual(["emphasis"]);
+    await page.close();
+  });
+
+  it("starts a conversation from New session: title, tags, owner and a first message run as a turn", async () => {
+    const page = await newPage();
+    await signInAs(page, serve.url, serve.adminKey);
+    await page.getByRole("button", { name: "New session" }).click();
+    const dialog = page.getByRole("dialog", { name: "New session" });
+    await dialog.getByLabel("Title").fill("Multiplication");
+    await dialog.getByLabel("Tags, separated by commas").fill("math, demo, math");
+    await dialog.getByLabel("For user").fill("frank");
+    await dialog.getByLabel("First message").fill("compute 3*4*5");
+    await page.screenshot({ path: path.join(SCREENSHOTS, "new-session.png") });
+    await dialog.getByRole("button", { name: "Create and send" }).click();
+
+    await page.getByRole("heading", { name: "Multiplication", level: 1 }).waitFor();
+    expect(new URL(page.url()).searchParams.get("user")).toBe("frank");
+    const id = decodeURIComponent(new URL(page.url()).pathname.split("/").at(-1)!);
+    // The first message ran as a turn: the calculator asks first here, as configured.
+    const pending = page.getByRole("region", { name: "Waiting for approval" });
+    await pending.getByText("calculator").waitFor();
+    expect(await page.locator(".ev-role-user .bubble").innerText()).toBe("compute 3*4*5");
+    await pending.getByRole("button", { name: "Approve" }).click();
+    await page.locator(".ev-role-assistant .markdown", { hasText: "3*4*5 = 60" }).waitFor();
+    await page.getByRole("button", { name: "Send" }).waitFor();
+    expect(await page.locator(".ev-role-assistant .markdown em").count()).toBe(0);
+
+    const created = await admin<{ title: string; tags: string[]; userId: string }>(
+      "GET",
+      `/v1/sessions/${encodeURIComponent(id)}?userId=frank`,
+    );
+    expect(created.body).toMatchObject({ title: "Multiplication", tags: ["math", "demo"], userId: "frank" });
+    const events = await admin<{ items: { type: string; role?: string; content?: unknown }[] }>(
+      "GET",
+      `/v1/sessions/${encodeURIComponent(id)}/events?userId=frank`,
+    );
+    const users = events.body.items.filter((event) => event.type === "message" && event.role === "user");
+    expect(users.map((event) => event.content)).toEqual(["compute 3*4*5"]);
+    // Reloading the page does not send the first message again.
+    await page.reload();
+    await page.locator(".ev-role-assistant .markdown", { hasText: "3*4*5 = 60" }).waitFor();
+    expect(await page.locator(".ev-role-user").count()).toBe(1);
+    await page.close();
+  });
+
+  it("New session without a message creates an empty session; a refused create says why and keeps the form", async () => {
+    const page = await newPage();
+    await signInAs(page, serve.url, bobKey);
+    await page.keyboard.press("n");
+    const dialog = page.getByRole("dialog", { name: "New session" });
+    // A user key creates only its own sessions: no owner field.
+    expect(await dialog.getByLabel("For user").count()).toBe(0);
+    await dialog.getByLabel("Tags, separated by commas").fill("x".repeat(200));
+    await dialog.getByRole("button", { name: "Create" }).click();
+    await dialog.getByRole("alert").waitFor();
+    expect(await dialog.getByLabel("Title").isVisible()).toBe(true);
+
+    await dialog.getByLabel("Tags, separated by commas").fill("quiet");
+    await dialog.getByLabel("Title").fill("Nothing said yet");
+    await dialog.getByRole("button", { name: "Create", exact: true }).click();
+    await page.getByRole("heading", { name: "Nothing said yet", level: 1 }).waitFor();
+    const id = decodeURIComponent(new URL(page.url()).pathname.split("/").at(-1)!);
+    const created = await bob<{ lastSeq: number; tags: string[] }>("GET", `/v1/sessions/${encodeURIComponent(id)}`);
+    expect(created.body).toMatchObject({ lastSeq: 0, tags: ["quiet"] });
+    await page.close();
+  });
+
   it("answers 404 for a session that does not exist", async () => {
     const page = await newPage();
     await signInAs(page, serve.url, serve.adminKey);
@@ -501,7 +596,7 @@ describe("web console", () => {
     await page.goto(`${serve.url}/sessions/chat-1?user=alice`);
     await page.getByLabel("Message the agent").fill("hello there");
     await page.getByLabel("Message the agent").press("Enter");
-    await page.locator(".ev-role-user .markdown", { hasText: "hello there" }).waitFor();
+    await page.locator(".ev-role-user .verbatim", { hasText: "hello there" }).waitFor();
     await page.locator(".ev-role-assistant .markdown", { hasText: "deterministic stand-in" }).waitFor();
     await page.getByRole("button", { name: "Send" }).waitFor();
     // The streamed draft gave way to the persisted message: one assistant reply, no leftover draft.

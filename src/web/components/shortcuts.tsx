@@ -6,6 +6,7 @@ export const SHORTCUTS: [string, string][] = [
   ["↓ ↑ or j k", "Sessions: move between rows"],
   ["Enter", "Sessions: open the focused session"],
   ["Home End", "Sessions: first / last loaded row"],
+  ["n", "Sessions: start a new session"],
   ["c", "Session: write to the agent (focus the chat box)"],
   ["l", "Session: jump to the latest event and follow"],
   ["b", "Session: back to the sessions list"],

@@ -11,6 +11,7 @@ import { Spinner, StatusBadge } from "../components/badges.tsx";
 import { cost, count, dateTime, timeAgo, tokens } from "../format.ts";
 import { followLink, navigate, sessionHref } from "../router.ts";
 import { isTyping } from "../typing.ts";
+import { NewSessionDialog } from "./new-session.tsx";
 import { type ListFilters, POLL_MS, sessionKey, useSessionList } from "./use-session-list.ts";
 
 const STATUSES = ["active", "completed", "failed", "abandoned"] as const;
@@ -63,6 +64,17 @@ export function SessionsPage({ search, admin }: { search: URLSearchParams; admin
   const filters = useMemo(() => filtersOf(search), [search]);
   const { state, loadMore, retry } = useSessionList(filters);
   const setFilters = (next: Partial<ListFilters>) => navigate(hrefOf({ ...filters, ...next }), { replace: true });
+  const [creating, setCreating] = useState(false);
+  useEffect(() => {
+    const onKey = (event: globalThis.KeyboardEvent) => {
+      if (event.key !== "n" || isTyping(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (document.querySelector("dialog[open]")) return;
+      event.preventDefault();
+      setCreating(true);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
   const users = useMemo(
     () => [...new Set(state.items.map((s) => s.userId).filter((u): u is string => Boolean(u)))].sort(),
     [state.items],
@@ -75,7 +87,11 @@ export function SessionsPage({ search, admin }: { search: URLSearchParams; admin
           <h1>Sessions</h1>
           <LiveNote refreshedAt={state.refreshedAt} count={state.items.length} more={state.nextCursor !== null} />
         </div>
+        <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
+          New session
+        </button>
       </div>
+      <NewSessionDialog open={creating} admin={admin} onClose={() => setCreating(false)} />
       <FilterBar filters={filters} setFilters={setFilters} admin={admin} users={users} />
       {state.phase === "loading" && (
         <div className="list-message">

@@ -16,6 +16,8 @@ export interface PendingApproval {
 
 export interface ChatHandle {
   focus(): void;
+  /** Runs a turn with `message`, as if it had been typed and sent (unless a turn is running). */
+  send(message: string): void;
 }
 
 export interface ChatProps {
@@ -42,10 +44,8 @@ export const Chat = forwardRef<ChatHandle, ChatProps>(function Chat(props, ref) 
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const ids = { input: useId(), agent: useId(), hint: useId() };
 
-  useImperativeHandle(ref, () => ({ focus: () => inputRef.current?.focus() }), []);
-
-  const submit = async () => {
-    const message = text.trim();
+  const submit = async (typed = text) => {
+    const message = typed.trim();
     if (!message || running) return;
     const controller = new AbortController();
     setRunning(controller);
@@ -83,6 +83,17 @@ export const Chat = forwardRef<ChatHandle, ChatProps>(function Chat(props, ref) 
       props.onDraft(null);
     }
   };
+
+  const submitRef = useRef(submit);
+  submitRef.current = submit;
+  useImperativeHandle(
+    ref,
+    () => ({
+      focus: () => inputRef.current?.focus(),
+      send: (message: string) => void submitRef.current(message),
+    }),
+    [],
+  );
 
   const cancel = async () => {
     const controller = running;

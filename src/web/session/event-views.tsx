@@ -165,7 +165,8 @@ function MessageView({ event, ctx }: { event: Of<"message">; ctx: RowContext }) 
     <div className="msg">
       {header}
       <div className="bubble">
-        <Parts parts={parts} />
+        {/* What a person typed is shown as typed: `3*4*5` is arithmetic, not markdown. */}
+        <Parts parts={parts} verbatim={role === "user"} />
       </div>
       {usage && (
         <div className="msg-usage">
@@ -182,12 +183,20 @@ const toolResultLine = (part: Part): string => {
   return `${String(part.toolName ?? "tool")}: ${preview(output?.value ?? output, 60)}`;
 };
 
-function Parts({ parts }: { parts: Part[] }) {
+function Parts({ parts, verbatim = false }: { parts: Part[]; verbatim?: boolean }) {
   return (
     <>
       {parts.map((part, i) => {
         const key = `${i}-${String(part.type)}`;
-        if (part.type === "text" && typeof part.text === "string") return <Markdown key={key} text={part.text} />;
+        if (part.type === "text" && typeof part.text === "string") {
+          return verbatim ? (
+            <p key={key} className="verbatim">
+              {part.text}
+            </p>
+          ) : (
+            <Markdown key={key} text={part.text} />
+          );
+        }
         if (part.type === "reasoning" && typeof part.text === "string") {
           return (
             <details key={key} className="reasoning">

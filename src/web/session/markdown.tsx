@@ -5,10 +5,38 @@
  * inline scripts) is a second wall behind this one.
  */
 import DOMPurify from "dompurify";
-import { Marked } from "marked";
+import { Marked, type Tokens } from "marked";
 import { memo } from "react";
 
 const marked = new Marked({ gfm: true, breaks: true, async: false });
+
+const isDigit = (char: string): boolean => char >= "0" && char <= "9";
+const isWordChar = (char: string): boolean => /^[\p{L}\p{N}]$/u.test(char);
+
+/**
+ * Whether a run of `*` sits inside arithmetic rather than around emphasis: `3*4*5`, `2*x`,
+ * `x*2`, `(a+b)*(c+d)`. CommonMark allows intraword `*` emphasis, so without this `3*4*5 = 60`
+ * renders as "3<em>4</em>5 = 60" and the reader loses the multiplication.
+ */
+export const isArithmeticStar = (before: string, after: string): boolean =>
+  (isDigit(before) && (isWordChar(after) || after === "(")) ||
+  (isDigit(after) && (isWordChar(before) || before === ")")) ||
+  (before === ")" && after === "(");
+
+marked.use({
+  tokenizer: {
+    // `prevChar` is the character before this position in the paragraph; returning false keeps
+    // marked's own emphasis rules for every other run.
+    emStrong(src: string, _masked: string, prevChar = "") {
+      if (src[0] !== "*") return false;
+      let end = 1;
+      while (src[end] === "*") end++;
+      if (!isArithmeticStar(prevChar, src.charAt(end))) return false;
+      const run = src.slice(0, end);
+      return { type: "text", raw: run, text: run, escaped: false } as unknown as Tokens.Em;
+    },
+  },
+});
 
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "A") {

@@ -21,6 +21,7 @@ import { type FollowStatus, followEvents } from "../api/streams.ts";
 import { Spinner, StatusBadge, Tag } from "../components/badges.tsx";
 import { Dialog } from "../components/dialog.tsx";
 import { toast } from "../components/toasts.tsx";
+import { takeFirstMessage } from "../first-message.ts";
 import { count, dateTime, duration, timeAgo } from "../format.ts";
 import { NotFoundPage } from "../pages/not-found.tsx";
 import { followLink, navigate, sessionHref } from "../router.ts";
@@ -199,6 +200,15 @@ function SessionView({
   useEffect(() => () => clearTimeout(refreshTimer.current), []);
 
   const pending = useMemo(() => pendingApprovals(events), [events]);
+
+  // A session made with "New session" sends its first message once the (empty) log is loaded, so
+  // the turn's events land on a log that is already following.
+  const loaded = loading === null;
+  useEffect(() => {
+    if (!loaded) return;
+    const first = takeFirstMessage(id);
+    if (first !== undefined) chatRef.current?.send(first);
+  }, [loaded, id]);
 
   const fork = useCallback(
     async (atSeq?: number) => {
