@@ -37,7 +37,7 @@ export {
   type SessionResult,
   type WriteOptions,
 } from "./core/session-manager.ts";
-export { applyDelta, deepFreeze, mergePatch } from "./core/state.ts";
+export { applyDelta, deepFreeze, mergePatch, PROCESS_PREFIX } from "./core/state.ts";
 export { createMemoryStore, type MemoryStoreOptions } from "./stores/memory/index.ts";
 export { openStore, STORE_SCHEMES, type StoreScheme } from "./stores/registry.ts";
 export type * from "./stores/types.ts";

@@ -397,14 +397,16 @@ export class AgentSession {
   }
 
   private async answer(approvalId: string, decision: "approve" | "deny", reason?: string): Promise<SessionEvent> {
-    const event = await respondToApproval(this.sessions, this.sessionId, approvalId, decision, reason);
+    const event = await respondToApproval(this.sessions, this.sessionId, approvalId, decision, reason, {
+      stateKey: this.stateKey,
+    });
     this.approvalWaiters.get(approvalId)?.();
     return event;
   }
 
   /** Approval requests of this session still waiting for an answer. */
   pendingApprovals(): Promise<PendingApproval[]> {
-    return pendingApprovals(this.sessions, this.sessionId);
+    return pendingApprovals(this.sessions, this.sessionId, { stateKey: this.stateKey });
   }
 
   /** Cancels a running turn and records `closing → closed`. */

@@ -1,12 +1,24 @@
 import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
 import type { EventInput, Json, JsonObject, SessionEvent } from "../core/model.ts";
 import type { Session, SessionManager } from "../core/session-manager.ts";
+import { PROCESS_PREFIX } from "../core/state.ts";
 import { AGENT_PHASES, type AgentPhase, type AgentStateRecord, type AgentTurnLock } from "./types.ts";
 
 /** The default state key of the agent record. */
 export const AGENT_STATE_KEY = "agent";
 
-/** The agent record in a session's state, or undefined when there is none (or it is not ours). */
+/**
+ * Where the turn lock of the agent record under `key` is kept: `process:agent` by default, as
+ * `{ "turn": {…} }`. A `process:` key is never copied by fork, export or import, so a copy taken
+ * while a turn runs starts with no turn running; the rest of the record travels with the session.
+ */
+export const processStateKey = (key = AGENT_STATE_KEY): string => `${PROCESS_PREFIX}${key}`;
+
+/**
+ * The agent record in a session's state, or undefined when there is none (or it is not ours). Its
+ * `turn` is read from the record's {@link processStateKey}. A record left `running` with no lock
+ * there (a fork or import taken mid-turn) reads as `idle`: no turn runs in that session.
+ */
 export function readAgentState(state: Readonly<JsonObject>, key = AGENT_STATE_KEY): AgentStateRecord | undefined {
   const raw = state[key];
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
@@ -14,10 +26,13 @@ export function readAgentState(state: Readonly<JsonObject>, key = AGENT_STATE_KE
   if (typeof record.name !== "string" || !(AGENT_PHASES as readonly Json[]).includes(record.phase ?? null)) {
     return undefined;
   }
-  const turn = readLock(record.turn);
+  const live = state[processStateKey(key)];
+  const turn =
+    live !== null && typeof live === "object" && !Array.isArray(live) ? readLock((live as JsonObject).turn) : undefined;
+  const phase = record.phase === "running" && !turn ? "idle" : (record.phase as AgentPhase);
   return {
     name: record.name,
-    phase: record.phase as AgentPhase,
+    phase,
     model: typeof record.model === "string" ? record.model : "",
     ...(typeof record.step === "string" ? { step: record.step } : {}),
     ...(turn ? { turn } : {}),
@@ -40,9 +55,26 @@ function readLock(raw: Json | undefined): AgentTurnLock | undefined {
   };
 }
 
-/** Plain JSON of a record (drops undefined fields) for a stateDelta. */
-export const agentStateJson = (record: AgentStateRecord): JsonObject =>
-  JSON.parse(JSON.stringify(record)) as JsonObject;
+/** Plain JSON of a record without its lock (drops undefined fields), as kept under the record's key. */
+export const agentStateJson = (record: AgentStateRecord): JsonObject => {
+  const { turn: _lock, ...durable } = record;
+  return JSON.parse(JSON.stringify(durable)) as JsonObject;
+};
+
+/**
+ * The stateDelta that writes `record` under `key`, its lock under the process key. `before` is the
+ * record the plan saw: a lock that was not there and is still not there is not written again.
+ */
+export const agentStateDelta = (
+  key: string,
+  record: AgentStateRecord,
+  before: AgentStateRecord | undefined,
+): JsonObject => {
+  const delta: JsonObject = { [key]: agentStateJson(record) };
+  if (record.turn) delta[processStateKey(key)] = { turn: JSON.parse(JSON.stringify(record.turn)) as JsonObject };
+  else if (before?.turn) delta[processStateKey(key)] = null;
+  return delta;
+};
 
 export const isStale = (lock: AgentTurnLock, now: number, staleAfterMs: number): boolean =>
   now - Math.max(lock.heartbeatAt, lock.startedAt) > staleAfterMs;
@@ -126,9 +158,9 @@ export async function commitAgentChange(
     let written = agent;
     if (change.agent) {
       const last = events[events.length - 1] as EventInput;
-      const json = agentStateJson(change.agent);
-      last.stateDelta = { ...(last.stateDelta ?? {}), [key]: json };
-      written = readAgentState({ [key]: json }, key);
+      const delta = agentStateDelta(key, change.agent, agent);
+      last.stateDelta = { ...(last.stateDelta ?? {}), ...delta };
+      written = readAgentState(delta, key);
     }
     try {
       const result = await sessions.appendEvents(sessionId, events, { expectedVersion: view.version });

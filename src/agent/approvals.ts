@@ -1,6 +1,8 @@
 import { FrontdeskError } from "../core/errors.ts";
-import type { Json, SessionEvent } from "../core/model.ts";
+import type { Json, JsonObject, SessionEvent } from "../core/model.ts";
 import type { SessionManager } from "../core/session-manager.ts";
+import { AGENT_STATE_KEY, readAgentState } from "./agent-state.ts";
+import type { AgentTurnLock } from "./types.ts";
 
 /** How far back approval look-ups read (approval events only). */
 const APPROVAL_SCAN = 1000;
@@ -19,15 +21,45 @@ export interface PendingApproval {
 type ApprovalRequestEvent = Extract<SessionEvent, { type: "approval_request" }>;
 type ApprovalResponseEvent = Extract<SessionEvent, { type: "approval_response" }>;
 
-/** Approval requests of the session that have neither a response nor a tool result yet. */
+export interface ApprovalOptions {
+  /** The state key of the agent record. @default "agent" */
+  stateKey?: string;
+}
+
+/**
+ * The events that decide approvals, and the turn lock of the session: a request is pending only
+ * while the turn that asked it holds the lock. One left in a log with no such turn (a fork or
+ * import taken while it waited, or a process that died) has nobody to resume; the next turn closes
+ * it as interrupted.
+ */
+async function approvalView(
+  sessions: SessionManager<object>,
+  sessionId: string,
+  stateKey: string,
+): Promise<{ events: readonly SessionEvent[]; lock: AgentTurnLock | undefined }> {
+  const [session, events] = await Promise.all([
+    sessions.get(sessionId),
+    sessions.readEvents(sessionId, {
+      types: ["approval_request", "approval_response", "tool_result"],
+      last: APPROVAL_SCAN,
+    }),
+  ]);
+  return { events, lock: readAgentState(session.state as JsonObject, stateKey)?.turn };
+}
+
+const askedBy = (lock: AgentTurnLock | undefined, request: ApprovalRequestEvent): boolean =>
+  lock !== undefined && request.seq > lock.startSeq;
+
+/**
+ * Approval requests of the session's running turn that have neither a response nor a tool result
+ * yet; none when no turn is running.
+ */
 export async function pendingApprovals(
   sessions: SessionManager<object>,
   sessionId: string,
+  options: ApprovalOptions = {},
 ): Promise<PendingApproval[]> {
-  const events = await sessions.readEvents(sessionId, {
-    types: ["approval_request", "approval_response", "tool_result"],
-    last: APPROVAL_SCAN,
-  });
+  const { events, lock } = await approvalView(sessions, sessionId, options.stateKey ?? AGENT_STATE_KEY);
   const answered = new Set<string>();
   const closed = new Set<string>();
   for (const event of events) {
@@ -36,7 +68,7 @@ export async function pendingApprovals(
   }
   return events
     .filter((event): event is ApprovalRequestEvent => event.type === "approval_request")
-    .filter((event) => !answered.has(event.approvalId) && !closed.has(event.invocationId))
+    .filter((event) => askedBy(lock, event) && !answered.has(event.approvalId) && !closed.has(event.invocationId))
     .map((event) => ({
       approvalId: event.approvalId,
       invocationId: event.invocationId,
@@ -51,7 +83,8 @@ export async function pendingApprovals(
  * Answers an approval request by appending an `approval_response` event. Works from any process:
  * the turn waiting for it watches the session's events. Throws `not_found` for an unknown
  * approval and `conflict` when it was already answered or its invocation is closed (cancelled,
- * interrupted). When two answers race, the first one in the log is the one that counts.
+ * interrupted) or no turn is waiting for it (see {@link pendingApprovals}). When two answers race,
+ * the first one in the log is the one that counts.
  */
 export async function respondToApproval(
   sessions: SessionManager<object>,
@@ -59,14 +92,12 @@ export async function respondToApproval(
   approvalId: string,
   decision: ApprovalDecision,
   reason?: string,
+  options: ApprovalOptions = {},
 ): Promise<SessionEvent> {
   if (decision !== "approve" && decision !== "deny") {
     throw new FrontdeskError("invalid_request", 'An approval decision is "approve" or "deny"');
   }
-  const events = await sessions.readEvents(sessionId, {
-    types: ["approval_request", "approval_response", "tool_result"],
-    last: APPROVAL_SCAN,
-  });
+  const { events, lock } = await approvalView(sessions, sessionId, options.stateKey ?? AGENT_STATE_KEY);
   const request = events.find(
     (event): event is ApprovalRequestEvent => event.type === "approval_request" && event.approvalId === approvalId,
   );
@@ -76,6 +107,9 @@ export async function respondToApproval(
   }
   if (events.some((event) => event.type === "tool_result" && event.invocationId === request.invocationId)) {
     throw new FrontdeskError("conflict", `Approval "${approvalId}" is no longer pending: its tool call was closed`);
+  }
+  if (!askedBy(lock, request)) {
+    throw new FrontdeskError("conflict", `Approval "${approvalId}" is no longer pending: no turn is waiting for it`);
   }
   const response: Record<string, Json> = { type: "approval_response", approvalId, decision };
   if (reason !== undefined && reason !== "") response.reason = String(reason).slice(0, 4096);

@@ -11,9 +11,10 @@ export {
   readAgentRecord,
   type TurnInput,
 } from "./agent-session.ts";
-export { AGENT_STATE_KEY, readAgentState } from "./agent-state.ts";
+export { AGENT_STATE_KEY, processStateKey, readAgentState } from "./agent-state.ts";
 export {
   type ApprovalDecision,
+  type ApprovalOptions,
   type PendingApproval,
   pendingApprovals,
   respondToApproval,

@@ -16,7 +16,10 @@ export const AGENT_PHASES = [
 ] as const;
 export type AgentPhase = (typeof AGENT_PHASES)[number];
 
-/** The turn lock, kept in the session state so it holds across processes and server instances. */
+/**
+ * The turn lock, kept in the session state (under `process:agent`, see `processStateKey`) so it
+ * holds across processes and server instances, and is never copied by fork, export or import.
+ */
 export interface AgentTurnLock {
   id: string;
   startedAt: number;

@@ -48,6 +48,7 @@ import {
   scopeOfKey,
   splitDelta,
   statsDeltaOf,
+  withoutProcessKeys,
 } from "./state.ts";
 import type {
   Commit,
@@ -952,6 +953,7 @@ export class SessionManager<S extends object = JsonObject> {
     const events = await this.collectEvents(this.keyOf(ref), atSeq);
     let state: JsonObject = {};
     for (const event of events) if (event.stateDelta) state = applyDelta(state, splitDelta(event.stateDelta).session);
+    state = withoutProcessKeys(state);
     const now = this.clock.now();
     const header: SessionHeader = {
       ...cloneJson(source as SessionHeader),
@@ -982,7 +984,8 @@ export class SessionManager<S extends object = JsonObject> {
     const now = this.clock.now();
     const header = await this.store.get(key, now);
     if (!header) throw notFound();
-    yield JSON.stringify({ kind: "session", format: EXPORT_FORMAT, session: header });
+    const exported = { ...header, state: withoutProcessKeys(header.state) };
+    yield JSON.stringify({ kind: "session", format: EXPORT_FORMAT, session: exported });
     let after = 0;
     while (after < header.lastSeq) {
       const batch = await this.store.readEvents(key, { after, before: header.lastSeq + 1, limit: READ_BATCH });
@@ -1040,6 +1043,7 @@ export class SessionManager<S extends object = JsonObject> {
       namespace: this.namespace,
       userId: this.bound ? this.userId : header.userId === null ? null : assertUserId(header.userId),
       id,
+      state: withoutProcessKeys(header.state),
       version: 0,
       lastAccessedAt: now,
       expiresAt: expiryOf(now, header.ttlMs, header.absoluteExpiresAt),

@@ -6,6 +6,23 @@ export const USER_PREFIX = "user:";
 export const APP_PREFIX = "app:";
 /** `temp:` keys live only for the call that set them and are never persisted. */
 export const TEMP_PREFIX = "temp:";
+/**
+ * `process:` keys belong to a live process (the agent's turn lock): stored in the session's own
+ * state, so every instance sharing the store sees them, but never copied by fork, export or import,
+ * since the process they describe runs only for the original session.
+ */
+export const PROCESS_PREFIX = "process:";
+
+/** The state without its `process:` keys (the same object when it has none). */
+export const withoutProcessKeys = <S extends JsonObject>(state: S): S => {
+  let copy: JsonObject | undefined;
+  for (const key of Object.keys(state)) {
+    if (!key.startsWith(PROCESS_PREFIX)) continue;
+    copy ??= { ...state };
+    delete copy[key];
+  }
+  return (copy ?? state) as S;
+};
 
 export const scopeOfKey = (key: string): StateScope | "session" | "temp" =>
   key.startsWith(USER_PREFIX)

@@ -6,7 +6,7 @@
  * so a turn reads only what was appended since the last one instead of the whole history window.
  *
  * Everything that must hold across instances lives in the session, not here: the turn lock
- * (`state.agent.turn`) refuses a second turn with `conflict` wherever it runs, approvals are
+ * (`state["process:agent"].turn`) refuses a second turn with `conflict` wherever it runs, approvals are
  * events, and a cancel for a turn running elsewhere is a `turn.cancel` event that the turn follows.
  */
 import type { LanguageModelV3 } from "@ai-sdk/provider";

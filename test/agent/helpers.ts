@@ -125,14 +125,8 @@ export const lockTakenBy = (turnId: string, owner: string, at: number, record: R
   status: "running",
   previous: "idle",
   stateDelta: {
-    agent: {
-      name: "assistant",
-      phase: "running",
-      model: "offline",
-      turn: { id: turnId, startedAt: at, heartbeatAt: at, startSeq: 1, owner },
-      ...record,
-      updatedAt: at,
-    },
+    agent: { name: "assistant", phase: "running", model: "offline", ...record, updatedAt: at },
+    "process:agent": { turn: { id: turnId, startedAt: at, heartbeatAt: at, startSeq: 1, owner } },
   },
 });
 

@@ -228,12 +228,9 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
             {
               type: "state",
               stateDelta: {
-                agent: {
-                  name: "assistant",
-                  phase: "running",
-                  model: "offline",
+                agent: { name: "assistant", phase: "running", model: "offline", updatedAt: now },
+                "process:agent": {
                   turn: { id: "turn_other", startedAt: now, heartbeatAt: now, startSeq: 1, owner: "someone" },
-                  updatedAt: now,
                 },
               },
             },

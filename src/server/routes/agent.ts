@@ -138,7 +138,9 @@ export function agentRoutes(context: ServerContext) {
         config,
         schema: {
           summary: "Pending approvals",
-          description: "Approval requests of the session that have neither an answer nor a tool result yet.",
+          description:
+            "Approval requests of the session's running turn that have neither an answer nor a tool result yet; " +
+            "none when no turn is running (a fork or import taken while a turn waited has none).",
           tags: TAGS,
           security: SECURED,
           params: IdParams,
@@ -159,7 +161,8 @@ export function agentRoutes(context: ServerContext) {
           description:
             "Writes an `approval_response` event; the turn waiting for it (on any instance) resumes: on approve " +
             "the tool runs, on deny its result is `denied` and the model is told. 404 for an unknown approval, " +
-            "409 `conflict` when it was already answered or its call is closed (cancelled, interrupted).",
+            "409 `conflict` when it was already answered, its call is closed (cancelled, interrupted), or no running " +
+            "turn is waiting for it.",
           tags: TAGS,
           security: SECURED,
           params: ApprovalParams,
