@@ -27,7 +27,7 @@ import {
 import { HistoryWindow } from "./context.ts";
 import { replyReserveOf, resolveModel } from "./models/index.ts";
 import { StepOrchestrator } from "./orchestration.ts";
-import { countContentTokens, countTokens } from "./tokens.ts";
+import { countContentTokensAsync, countTokens } from "./tokens.ts";
 import { buildAgentTools } from "./tools/index.ts";
 import type { ToolHandler } from "./tools/types.ts";
 import { TurnRunner, type TurnRuntime } from "./turn.ts";
@@ -333,13 +333,14 @@ export class AgentSession {
     }
     await this.initialize();
     const runtime = this.runtime as TurnRuntime;
+    const content = normalizeInput(input);
+    // Counted before the check below, so nothing awaits between that check and the turn's start.
+    const tokens = await countContentTokensAsync(content as string | JsonObject[]);
     if (this.active) {
       throw new FrontdeskError("conflict", "A turn is already running in this AgentSession", {
         details: { turnId: this.active.runner.turnId },
       });
     }
-    const content = normalizeInput(input);
-    const tokens = countContentTokens(content as string | JsonObject[]);
     if (tokens > runtime.historyBudget) {
       throw new FrontdeskError(
         "invalid_request",

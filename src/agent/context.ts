@@ -1,7 +1,7 @@
 import type { ModelMessage } from "ai";
 import type { JsonObject, MessagePayload, SessionEvent } from "../core/model.ts";
 import type { SessionManager } from "../core/session-manager.ts";
-import { contentText, countContentTokens, countTokens } from "./tokens.ts";
+import { contentText, countContentTokens, countContentTokensAsync, countTokens, countTokensAsync } from "./tokens.ts";
 
 type MessageEvent = SessionEvent & MessagePayload;
 type SummaryEvent = Extract<SessionEvent, { type: "summary" }>;
@@ -43,8 +43,11 @@ const RELOAD_GAP = 1000;
 
 interface HistoryEntry {
   readonly event: MessageEvent;
-  /** gpt-tokenizer tokens of the message, counted once. */
-  readonly cost: number;
+  /**
+   * gpt-tokenizer tokens of the message, counted once, when a window is next asked for: counting
+   * is async (a long message yields to the event loop), taking in events is not.
+   */
+  cost: number | undefined;
   /** The message as the model gets it, converted once (the event is frozen, so it stays true). */
   readonly message: ModelMessage | "system" | undefined;
 }
@@ -62,7 +65,7 @@ interface HistoryEntry {
 export class HistoryWindow {
   /** Messages after the latest summary's `throughSeq`, oldest first, trimmed to what a window can still reach. */
   private entries: HistoryEntry[] = [];
-  private summary: { text: string; throughSeq: number; seq: number; tokens: number } | undefined;
+  private summary: { text: string; throughSeq: number; seq: number; tokens: number | undefined } | undefined;
   /** Every event up to this seq has been seen; -1 before the first load. */
   private seenThrough = -1;
   private createdAt: number | undefined;
@@ -109,6 +112,7 @@ export class HistoryWindow {
   /** The window over the log through at least `throughSeq` (reading only what was not seen yet). */
   async window(throughSeq: number): Promise<ContextWindow> {
     await this.catchUp(throughSeq);
+    await this.measure();
     return this.cut();
   }
 
@@ -120,9 +124,27 @@ export class HistoryWindow {
   async tokensSinceSummary(throughSeq: number): Promise<number | undefined> {
     await this.catchUp(throughSeq);
     if (!this.complete) return undefined;
+    await this.measure();
     let tokens = 0;
-    for (const entry of this.entries) tokens += entry.cost;
+    for (const entry of this.entries) tokens += costOf(entry);
     return tokens;
+  }
+
+  /** Counts what was taken in since the last count (entries and summary are replaced, never edited). */
+  private async measure(): Promise<void> {
+    const { summary } = this;
+    if (summary && summary.tokens === undefined) summary.tokens = await countTokensAsync(summary.text);
+    for (const entry of this.entries) {
+      if (entry.cost === undefined) entry.cost = await countContentTokensAsync(entry.event.content);
+    }
+  }
+
+  private summaryTokens(): number {
+    const { summary } = this;
+    if (!summary) return 0;
+    // Normally counted by measure(); anything taken in since (while it awaited) is counted here.
+    summary.tokens ??= countTokens(summary.text);
+    return summary.tokens;
   }
 
   private async catchUp(throughSeq: number): Promise<void> {
@@ -172,7 +194,7 @@ export class HistoryWindow {
         text: summary.text,
         throughSeq: summary.throughSeq,
         seq: summary.seq,
-        tokens: countTokens(summary.text),
+        tokens: undefined,
       };
       let covered = 0;
       while (covered < this.entries.length && (this.entries[covered] as HistoryEntry).event.seq <= summary.throughSeq) {
@@ -190,7 +212,7 @@ export class HistoryWindow {
       const converted = toModelMessage(message);
       this.entries.push({
         event: message,
-        cost: countContentTokens(message.content),
+        cost: undefined,
         // Frozen, like the event it wraps: the same object goes to every later model call.
         message: typeof converted === "object" ? Object.freeze(converted) : converted,
       });
@@ -199,11 +221,11 @@ export class HistoryWindow {
 
   private cut(): ContextWindow {
     const { entries, summary } = this;
-    let remaining = this.budget - (summary ? summary.tokens : 0);
+    let remaining = this.budget - this.summaryTokens();
     let tokens = 0;
     let first = entries.length;
     while (first > 0) {
-      const cost = (entries[first - 1] as HistoryEntry).cost;
+      const cost = costOf(entries[first - 1] as HistoryEntry);
       if (cost > remaining && first < entries.length) break;
       remaining -= cost;
       tokens += cost;
@@ -217,7 +239,7 @@ export class HistoryWindow {
     }
     const picked = this.entries;
     while (first < picked.length - 1 && (picked[first] as HistoryEntry).event.role !== "user") {
-      tokens -= (picked[first] as HistoryEntry).cost;
+      tokens -= costOf(picked[first] as HistoryEntry);
       first++;
     }
     const systemNotes: string[] = [];
@@ -238,6 +260,12 @@ export class HistoryWindow {
     };
   }
 }
+
+/** The entry's token count: normally counted by `measure()`; anything taken in since is counted here. */
+const costOf = (entry: HistoryEntry): number => {
+  entry.cost ??= countContentTokens(entry.event.content);
+  return entry.cost;
+};
 
 /** A stored message as an AI SDK ModelMessage (messages are stored in that shape, so this is a pick). */
 export function toModelMessage(event: MessageEvent): ModelMessage | "system" | undefined {
@@ -286,7 +314,8 @@ export async function planSummary(
     if (event.type === "summary") previous = event as SummaryEvent;
     else if (event.type === "message") messages.push(event as MessageEvent);
   }
-  const historyTokens = messages.reduce((sum, message) => sum + countContentTokens(message.content), 0);
+  let historyTokens = 0;
+  for (const message of messages) historyTokens += await countContentTokensAsync(message.content);
   if (historyTokens <= options.thresholdTokens || messages.length <= options.keepRecent) return undefined;
   let cut = messages.length - options.keepRecent;
   // Never keep a tool result without the call before it.
@@ -302,10 +331,47 @@ export async function planSummary(
   }
   for (const message of older) {
     if (message.role === "tool" || message.role === "system") continue;
-    const text = contentText(message.content as JsonObject[] | string)
-      .replace(/\s+/g, " ")
-      .trim();
-    if (text.length > 0) lines.push(`${message.role}: ${text.slice(0, 2000)}`);
+    const text = collapseWhitespace(contentText(message.content as JsonObject[] | string), TRANSCRIPT_LINE_CHARS);
+    if (text.length > 0) lines.push(`${message.role}: ${text}`);
   }
   return { transcript: lines.join("\n"), throughSeq: (older.at(-1) as MessageEvent).seq, historyTokens };
 }
+
+const TRANSCRIPT_LINE_CHARS = 2000;
+
+/**
+ * The first `max` characters of `text` trimmed, with every run of whitespace made one space; reads
+ * only as far as it needs, so a long message costs no more than a short one.
+ */
+const collapseWhitespace = (text: string, max: number): string => {
+  let out = "";
+  let pendingSpace = false;
+  for (let i = 0; i < text.length && out.length < max; i++) {
+    const char = text[i] as string;
+    if (isWhitespace(char.charCodeAt(0))) {
+      pendingSpace = out.length > 0;
+      continue;
+    }
+    if (pendingSpace) {
+      out += " ";
+      pendingSpace = false;
+      if (out.length >= max) break;
+    }
+    out += char;
+  }
+  return out.slice(0, max);
+};
+
+/** What `\s` matches, one UTF-16 unit at a time. */
+const isWhitespace = (code: number): boolean =>
+  (code >= 9 && code <= 13) ||
+  code === 32 ||
+  code === 0xa0 ||
+  code === 0x1680 ||
+  (code >= 0x2000 && code <= 0x200a) ||
+  code === 0x2028 ||
+  code === 0x2029 ||
+  code === 0x202f ||
+  code === 0x205f ||
+  code === 0x3000 ||
+  code === 0xfeff;

@@ -80,7 +80,11 @@ export interface AppOptions {
   keyCacheTtlMs?: number;
   /** `admin` (default): /metrics needs an admin key. `public`: anyone who reaches the port may scrape. */
   metricsAuth?: "admin" | "public";
-  /** Also export Node process metrics (CPU, memory, event loop). @default false */
+  /**
+   * Also export the Node process metrics (event-loop lag, heap, GC, handles, CPU) under prom-client's
+   * standard names (`nodejs_eventloop_lag_seconds`, `process_cpu_user_seconds_total`, …). They are
+   * process-wide: every app of a process shares one set. @default true
+   */
   processMetrics?: boolean;
   /**
    * The agent runtime behind `POST /v1/sessions/{id}/turns` and the WebSocket's agent messages:

@@ -14,9 +14,28 @@ export interface ServerMetrics {
   readonly runningTurns: Gauge;
 }
 
+/**
+ * prom-client's default metrics (event-loop lag, heap, GC, handles, CPU, memory) under their
+ * standard names, so stock Node.js dashboards work. They describe the process, not an app, and
+ * collecting them starts an event-loop delay monitor and a GC observer that prom-client never
+ * stops: so they are made once per process, on first use, and every app's registry takes in the
+ * same metric objects. However many apps a process creates (tests make hundreds), it runs one
+ * monitor and one observer, and a closed app leaves nothing running behind it.
+ */
+let processMetrics: Registry | undefined;
+const sharedProcessMetrics = (): Registry => {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+};
+
 export function createServerMetrics(options: { processMetrics?: boolean } = {}): ServerMetrics {
   const registry = new Registry();
-  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: "frontdesk_" });
+  if (options.processMetrics ?? true) {
+    for (const metric of sharedProcessMetrics().getMetricsAsArray()) registry.registerMetric(metric);
+  }
   return {
     registry,
     requestDuration: new Histogram({

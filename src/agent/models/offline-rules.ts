@@ -58,15 +58,13 @@ export function planForRequest(text: string, offered: readonly string[]): Offlin
   const command = /\brun\s+`([^`]+)`/i.exec(text);
   if (command) return wants("shell", { command: (command[1] as string).trim() }, `Running \`${command[1]}\`.`);
 
-  const generic =
-    /\b(?:use|call)\s+(?:the\s+)?([A-Za-z][\w-]*)\s+tool\b(?:\s+with\s+(\{[\s\S]*\}))?/i.exec(text) ??
-    /\bcall\s+([A-Za-z][\w-]*)\s+with\s+(\{[\s\S]*\})/i.exec(text);
+  const generic = toolRequestIn(text);
   if (generic) {
-    const name = generic[1] as string;
+    const { name, json } = generic;
     let input: Json = {};
-    if (generic[2]) {
+    if (json !== undefined) {
       try {
-        input = JSON.parse(generic[2]) as Json;
+        input = JSON.parse(json) as Json;
       } catch {
         return { text: `The input for the ${name} tool is not valid JSON.` };
       }
@@ -87,7 +85,7 @@ export function planForRequest(text: string, offered: readonly string[]): Offlin
 
   const recall = /\b(?:do you\s+)?(?:recall|remember)\b(?:\s+(?:about|what|when|that|the))?\s+(.+)/i.exec(text);
   if (recall) {
-    const query = (recall[1] as string).replace(/[?.!]+\s*$/, "").trim();
+    const query = trimEndOf(trimEndOf(recall[1] as string, isWhitespace), isSentenceEnd).trim();
     if (query.length > 0) {
       return wants("recall", { query: query.slice(0, 200) }, "Let me look through your earlier conversations.");
     }
@@ -102,6 +100,50 @@ export function planForRequest(text: string, offered: readonly string[]): Offlin
   };
 }
 
+/**
+ * "use the NAME tool [with {json}]" or "call NAME with {json}": the tool's name and the JSON text
+ * (from the first `{` after "with" to the last `}` of the text), else undefined. The braces are found
+ * with indexOf rather than a `\{[\s\S]*\}` pattern, which rescans the rest of the text at every
+ * "call … with {" and so costs the square of the length of a text full of them.
+ */
+function toolRequestIn(text: string): { name: string; json?: string } | undefined {
+  const lastBrace = text.lastIndexOf("}");
+  const named = /\b(?:use|call)\s+(?:the\s+)?([A-Za-z][\w-]*)\s+tool\b(?:\s+with\s+\{)?/i.exec(text);
+  if (named) {
+    const open = named[0].endsWith("{") ? named.index + named[0].length - 1 : -1;
+    const name = named[1] as string;
+    return open >= 0 && lastBrace > open ? { name, json: text.slice(open, lastBrace + 1) } : { name };
+  }
+  // Only the first "call NAME with {" can match: any later one has no more closing braces after it.
+  const call = /\bcall\s+([A-Za-z][\w-]*)\s+with\s+\{/i.exec(text);
+  if (!call) return undefined;
+  const open = call.index + call[0].length - 1;
+  return lastBrace > open ? { name: call[1] as string, json: text.slice(open, lastBrace + 1) } : undefined;
+}
+
+/** `text` without the characters at its end that `drop` picks; linear, unlike `/[…]+$/`. */
+const trimEndOf = (text: string, drop: (code: number) => boolean): string => {
+  let end = text.length;
+  while (end > 0 && drop(text.charCodeAt(end - 1))) end--;
+  return text.slice(0, end);
+};
+
+const isSentenceEnd = (code: number): boolean => code === 63 || code === 46 || code === 33; // ? . !
+
+/** What `\s` matches, one UTF-16 unit at a time. */
+const isWhitespace = (code: number): boolean =>
+  (code >= 9 && code <= 13) ||
+  code === 32 ||
+  code === 0xa0 ||
+  code === 0x1680 ||
+  (code >= 0x2000 && code <= 0x200a) ||
+  code === 0x2028 ||
+  code === 0x2029 ||
+  code === 0x202f ||
+  code === 0x205f ||
+  code === 0x3000 ||
+  code === 0xfeff;
+
 const CALC_WORDS = [...CALCULATOR_FUNCTIONS, ...CALCULATOR_CONSTANTS].sort((a, b) => b.length - a.length).join("|");
 const EXPRESSION_PREFIX = new RegExp(`^(?:[\\d\\s.+\\-*/^%()×÷!,]|(?:${CALC_WORDS})(?![a-z]))+`, "i");
 
@@ -111,7 +153,10 @@ export function arithmeticIn(text: string): string | undefined {
   if (!match) return undefined;
   const prefix = EXPRESSION_PREFIX.exec(match[1] as string);
   if (!prefix) return undefined;
-  const expression = prefix[0].replace(/[\s.,!]+$/, "").trim();
+  const expression = trimEndOf(
+    prefix[0],
+    (code) => isWhitespace(code) || code === 46 || code === 44 || code === 33,
+  ).trim();
   if (!/\d/.test(expression)) return undefined;
   if (!/[-+*/^%×÷!]|[a-z]+\s*\(/i.test(expression)) return undefined;
   return expression;
@@ -206,6 +251,18 @@ export function summarize(transcript: string): string {
 export const firstSentence = (text: string): string => {
   const trimmed = text.trim();
   const match = /^[\s\S]*?[.!?](?=\s|$)/.exec(trimmed);
-  const sentence = (match ? match[0] : trimmed).replace(/\s+/g, " ");
+  // Only the first 200 characters are kept: whitespace is folded that far, not over a whole long line.
+  const sentence = foldWhitespace(match ? match[0] : trimmed, 201);
   return sentence.length > 200 ? `${sentence.slice(0, 199)}…` : sentence;
+};
+
+/** The first `max` characters of `text` with each run of whitespace made one space, reading no further. */
+const foldWhitespace = (text: string, max: number): string => {
+  let out = "";
+  for (let i = 0; i < text.length && out.length < max; i++) {
+    const code = text.charCodeAt(i);
+    if (!isWhitespace(code)) out += text[i];
+    else if (!out.endsWith(" ")) out += " ";
+  }
+  return out;
 };

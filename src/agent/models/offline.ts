@@ -8,7 +8,7 @@ import type {
   LanguageModelV3StreamResult,
   LanguageModelV3Usage,
 } from "@ai-sdk/provider";
-import { countTokens } from "../tokens.ts";
+import { countTokensAsync } from "../tokens.ts";
 import { type OfflinePlan, planOfflineReply } from "./offline-rules.ts";
 
 export interface OfflineModelOptions {
@@ -39,7 +39,7 @@ export class OfflineLanguageModel implements LanguageModelV3 {
 
   async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
     options.abortSignal?.throwIfAborted();
-    const { plan, usage, callId } = this.plan(options);
+    const { plan, usage, callId } = await this.plan(options);
     const content: LanguageModelV3Content[] = [];
     if (plan.text.length > 0) content.push({ type: "text", text: plan.text });
     if (plan.toolCall) {
@@ -61,7 +61,7 @@ export class OfflineLanguageModel implements LanguageModelV3 {
 
   async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
     options.abortSignal?.throwIfAborted();
-    const { plan, usage, callId } = this.plan(options);
+    const { plan, usage, callId } = await this.plan(options);
     const parts: LanguageModelV3StreamPart[] = [
       { type: "stream-start", warnings: [] },
       { type: "response-metadata", id: `offline-${callId}`, modelId: this.modelId },
@@ -102,18 +102,21 @@ export class OfflineLanguageModel implements LanguageModelV3 {
     return { stream };
   }
 
-  private plan(options: LanguageModelV3CallOptions): {
+  private async plan(options: LanguageModelV3CallOptions): Promise<{
     plan: OfflinePlan;
     usage: LanguageModelV3Usage;
     callId: string;
-  } {
+  }> {
     const offered = (options.tools ?? []).filter((tool) => tool.type === "function").map((tool) => tool.name);
     if (options.toolChoice?.type === "none") offered.length = 0;
     const plan = planOfflineReply(options.prompt, offered);
     const promptText = JSON.stringify(options.prompt);
     const toolsText = JSON.stringify(options.tools ?? []);
-    const inputTokens = countTokens(promptText) + (options.tools?.length ? countTokens(toolsText) : 0);
-    const outputTokens = countTokens(plan.text) + (plan.toolCall ? countTokens(JSON.stringify(plan.toolCall)) : 0);
+    // The prompt holds the whole history window: counted in slices that let the event loop run.
+    const inputTokens =
+      (await countTokensAsync(promptText)) + (options.tools?.length ? await countTokensAsync(toolsText) : 0);
+    const outputTokens =
+      (await countTokensAsync(plan.text)) + (plan.toolCall ? await countTokensAsync(JSON.stringify(plan.toolCall)) : 0);
     const callId = `call_${createHash("sha256").update(promptText).digest("hex").slice(0, 20)}`;
     return {
       plan,
