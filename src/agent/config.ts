@@ -221,6 +221,9 @@ export const CONFIG_ENV = {
 
 export const DEFAULT_CONFIG_FILE = "frontdesk.config.json";
 
+/** The key under which a model given as `provider:modelId` (FRONTDESK_MODEL, `--model`) is added to `models`. */
+export const INLINE_MODEL_KEY = "env";
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** API keys captured when the config was loaded: kept off the enumerable object so it never serializes. */
@@ -379,13 +382,13 @@ function applyEnvOverrides(config: MutableConfig, env: Env): void {
       agents[defaultAgent] = { ...agent, model: modelRef };
     } else {
       const window = Number(env[CONFIG_ENV.contextWindow] ?? "");
-      models.env = {
+      models[INLINE_MODEL_KEY] = {
         provider: modelRef.slice(0, colon),
         model: modelRef.slice(colon + 1),
         contextWindow: Number.isSafeInteger(window) && window > 0 ? window : 32_768,
       };
       config.models = models;
-      agents[defaultAgent] = { ...agent, model: "env" };
+      agents[defaultAgent] = { ...agent, model: INLINE_MODEL_KEY };
     }
     config.agents = agents;
   }

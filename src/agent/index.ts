@@ -63,6 +63,7 @@ export {
   planSummary,
   type SummaryPlan,
 } from "./context.ts";
+export { MODEL_FAILURE_CODES, type ModelFailureCode } from "./model-failure.ts";
 export {
   costOf,
   OfflineLanguageModel,

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { LanguageModelV3 } from "@ai-sdk/provider";
+import { AISDKError, type LanguageModelV3 } from "@ai-sdk/provider";
 import {
   generateText,
   type LanguageModelUsage,
@@ -16,8 +16,9 @@ import type { SessionManager } from "../core/session-manager.ts";
 import { type AgentChangePlan, commitAgentChange, isStale, type KnownSession, readAgentState } from "./agent-state.ts";
 import { waitForApproval } from "./approvals.ts";
 import { CancelWatch } from "./cancel.ts";
-import type { AgentConfigView, FrontdeskConfig, ModelConfigView } from "./config.ts";
+import { type AgentConfigView, type FrontdeskConfig, INLINE_MODEL_KEY, type ModelConfigView } from "./config.ts";
 import { type HistoryWindow, planSummary } from "./context.ts";
+import { describeModelFailure } from "./model-failure.ts";
 import { costOf, replyReserveOf, SUMMARY_INSTRUCTION } from "./models/index.ts";
 import type { StepOrchestrator, StepTransition } from "./orchestration.ts";
 import { findOrphans, interruptedResult } from "./recovery.ts";
@@ -215,11 +216,11 @@ export class TurnRunner {
       steps = outcome.steps;
       if (outcome.error !== undefined) {
         finish = this.signal.aborted ? "cancelled" : "error";
-        if (finish === "error") failure = errorOf(outcome.error);
+        if (finish === "error") failure = this.failureOf(outcome.error, outcome.fromModel);
       } else if (this.signal.aborted) finish = "cancelled";
     } catch (error) {
       finish = this.signal.aborted ? "cancelled" : "error";
-      if (finish === "error") failure = errorOf(error);
+      if (finish === "error") failure = this.failureOf(error, false);
     } finally {
       clearInterval(heartbeat);
       await cancelWatch.close();
@@ -246,6 +247,25 @@ export class TurnRunner {
       events: [...this.written].sort((a, b) => a.seq - b.seq),
       ...(failure ? { error: failure } : {}),
     };
+  }
+
+  /**
+   * The code and message of a failed turn. What the model reported (an `error` part of its stream,
+   * or an AI SDK error thrown by a model call such as the summary's) is a model failure, named
+   * after the model as the user wrote it; Frontdesk's own errors keep their code.
+   */
+  private failureOf(error: unknown, fromModel: boolean): { code: string; message: string } {
+    if (isFrontdeskError(error)) return errorOf(error);
+    if (fromModel || AISDKError.isInstance(error)) {
+      const { rt } = this;
+      return describeModelFailure(error, {
+        name: rt.modelName,
+        config: rt.modelConfig,
+        inline: rt.modelName === INLINE_MODEL_KEY,
+      });
+    }
+    const { message } = errorOf(error);
+    return { code: "internal", message };
   }
 
   // ── lock ──────────────────────────────────────────────────────────────────────────────────────
@@ -307,7 +327,7 @@ export class TurnRunner {
    * with the final step's messages when they are still to be written. Returns the error that kept
    * those messages from being written, if any.
    */
-  private async release(finish: TurnFinish, failure?: { message: string }): Promise<unknown> {
+  private async release(finish: TurnFinish, failure?: { code: string; message: string }): Promise<unknown> {
     const deferred = this.takeDeferred();
     if (this.lockLost) return deferred.length > 0 ? lostLock() : undefined;
     const { rt } = this;
@@ -329,7 +349,7 @@ export class TurnRunner {
               status: phase,
               previous: "running",
               ...(finish === "cancelled" ? { reason: "cancelled" } : {}),
-              ...(failure ? { reason: `turn failed: ${failure.message}`.slice(0, 4000) } : {}),
+              ...(failure ? { reason: `turn failed: ${failure.code}: ${failure.message}`.slice(0, 4000) } : {}),
             },
           ],
           agent: {
@@ -429,7 +449,7 @@ export class TurnRunner {
     inputTokens: number;
     outputTokens: number;
     costUsd: number;
-  }): Promise<{ lastText: string; steps: number; error?: unknown }> {
+  }): Promise<{ lastText: string; steps: number; error?: unknown; fromModel: boolean }> {
     const { rt } = this;
     await this.summarizeIfNeeded();
     const window = await rt.history.window(this.lockSeq);
@@ -459,6 +479,7 @@ export class TurnRunner {
     let steps = 0;
     let lastText = "";
     let failure: unknown;
+    let fromModel = false;
     try {
       for await (const part of result.fullStream) {
         switch (part.type) {
@@ -502,7 +523,10 @@ export class TurnRunner {
             }
             break;
           case "error":
-            failure ??= part.error;
+            if (failure === undefined) {
+              failure = part.error;
+              fromModel = true;
+            }
             if (step) step.failed = true;
             break;
           default:
@@ -521,7 +545,12 @@ export class TurnRunner {
         await this.persistPartial(step, this.signal.aborted ? "cancelled" : "error", window.tokens, usage);
       }
     }
-    return { lastText, steps, ...(failure !== undefined && !this.signal.aborted ? { error: failure } : {}) };
+    return {
+      lastText,
+      steps,
+      fromModel,
+      ...(failure !== undefined && !this.signal.aborted ? { error: failure } : {}),
+    };
   }
 
   private systemText(summary: string | undefined, notes: readonly string[]): string {

@@ -33,9 +33,12 @@ export function agentHostOf(context: ServerContext): AgentHost {
 }
 
 /** The `done` frame / `turn` frame payload. */
-export const outcomeFrame = (outcome: TurnOutcome): { status: string; turnId: string; message?: string } => ({
+export const outcomeFrame = (
+  outcome: TurnOutcome,
+): { status: string; turnId: string; code?: string; message?: string } => ({
   status: outcome.status,
   turnId: outcome.turnId,
+  ...(outcome.status === "error" && outcome.result?.error ? { code: outcome.result.error.code } : {}),
   ...(outcome.message !== undefined ? { message: outcome.message } : {}),
 });
 
