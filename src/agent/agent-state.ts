@@ -116,7 +116,7 @@ export class KnownSession {
  * there (`plan` may throw to refuse), and append with the version read. When anything else wrote
  * meanwhile the append fails with precondition_failed and the plan is re-run on the new session:
  * decisions such as "the lock is free" or "this turn still holds the lock" are never taken on a
- * stale read (no silent merge, RELIABILITY rule 1). With `known`, the first attempt is planned on
+ * stale read (a conflict is retried on a fresh read, never merged). With `known`, the first attempt is planned on
  * what this AgentSession's own last commit wrote instead of a read; only an append that lands with
  * that version stands, every other outcome is planned again on a read.
  */

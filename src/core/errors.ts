@@ -1,5 +1,5 @@
 /**
- * The one error catalogue. Codes are the HTTP API's wire codes (DESIGN §6); the status is derived
+ * The one error catalogue. Codes are the HTTP API's wire codes (docs/http-api.md, "Errors"); the status is derived
  * so a code can never drift from its HTTP meaning.
  */
 export const ERROR_STATUS = {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { FrontdeskError } from "./errors.ts";
 
-/** Client-chosen session ids (DESIGN §8). Also what keeps ids safe as path segments. */
+/** Client-chosen session ids. Also what keeps ids safe as path segments. */
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** User ids may be e-mail-like; same first-character rule so none can be `.`/`..`. */
 export const USER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/;

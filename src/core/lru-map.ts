@@ -1,6 +1,6 @@
 /**
  * A Map that holds at most `capacity` entries, dropping the least recently used, so per-key
- * bookkeeping (key lookups, rate-limit buckets, read caches) stays bounded whatever the traffic (RELIABILITY rule 10).
+ * bookkeeping (key lookups, rate-limit buckets, read caches) stays bounded whatever the traffic.
  */
 const NONE: unique symbol = Symbol("none");
 

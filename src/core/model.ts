@@ -35,7 +35,7 @@ export const SessionStatusSchema = z.enum(SESSION_STATUSES);
 export const MESSAGE_ROLES = ["system", "user", "assistant", "tool"] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
 
-/** Identifies one session: nothing is ever looked up by `id` alone (RELIABILITY rule 4). */
+/** Identifies one session: nothing is ever looked up by `id` alone, only with its namespace and user. */
 export interface SessionKey {
   readonly namespace: string;
   /** The owner; `null` only for library use without users. */

@@ -143,7 +143,7 @@ export interface WriteOptions {
 }
 
 export interface AppendOptions extends WriteOptions {
-  /** A retry with the same key returns the first result and appends nothing (DESIGN §8). */
+  /** A retry with the same key returns the first result and appends nothing. */
   idempotencyKey?: string;
 }
 

@@ -2,7 +2,7 @@
  * The store contract: everything a backend must do, and nothing more. TTL policy, retries, stats,
  * forks, exports and views live once in `core/`, above this line.
  *
- * Every store must give the same semantics (DESIGN §3); `frontdesk/testing`'s
+ * Every store must give the same semantics (docs/custom-store.md); `frontdesk/testing`'s
  * `describeStoreConformance` checks them and runs unchanged against every built-in store.
  *
  * Ground rules for implementers:
@@ -57,7 +57,7 @@ export interface ScopedState {
   readonly version: number;
 }
 
-/** Records an idempotent append so a retry returns the first result (DESIGN §8). */
+/** Records an idempotent append so a retry returns the first result. */
 export interface IdempotencyRecord {
   readonly key: string;
   /** A hash of the request body: the same key with another body is a `conflict`. */
@@ -97,7 +97,7 @@ export interface Commit {
 
 /**
  * Makes {@link SessionStore.delete} a compare-and-delete: the check and the removal are one atomic
- * unit (RELIABILITY rule 1), so a commit or delete racing it lands wholly before (the check then
+ * unit, so a commit or delete racing it lands wholly before (the check then
  * sees its version) or wholly after (it then finds the session gone).
  */
 export interface DeleteCondition {
@@ -271,7 +271,7 @@ export interface SessionStore {
   /**
    * Calls `onHint(lastSeq)` after commits to the key, including commits made by peers on a shared
    * backend. A hint, not a delivery: listeners re-read the log by seq, so a lost, late or repeated
-   * hint never loses or duplicates an event (RELIABILITY rule 7).
+   * hint never loses or duplicates an event.
    */
   subscribe(key: SessionKey, onHint: (lastSeq: number) => void): Promise<Unsubscribe>;
 

@@ -83,7 +83,7 @@ interface Entry {
 
 const MCP_SESSION_HEADER = "mcp-session-id";
 
-/** `{"error":{"code","message"}}`, as every HTTP API error (DESIGN §6). */
+/** `{"error":{"code","message"}}`, as every HTTP API error. */
 const sendFrontdeskError = (reply: FastifyReply, code: ErrorCode, message: string): void => {
   if (code === "unauthorized") reply.header("www-authenticate", 'Bearer realm="frontdesk"');
   if (code === "unavailable") reply.header("retry-after", "1");

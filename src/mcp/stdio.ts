@@ -12,7 +12,7 @@ import type { SessionStore } from "../stores/types.ts";
 import { createFrontdeskMcpServer } from "./server.ts";
 import type { McpLogger } from "./track.ts";
 
-/** The same default as `frontdesk serve` (DESIGN §7). */
+/** The same default as `frontdesk serve` (docs/cli.md). */
 export const DEFAULT_MCP_STORE_URL = "sqlite:./.frontdesk/frontdesk.db";
 /** The user of a stdio server when neither `userId` nor `FRONTDESK_USER` names one. */
 export const DEFAULT_MCP_USER = "local";

@@ -1,5 +1,5 @@
 /**
- * Builds the HTTP API v1 server (DESIGN §6) as a Fastify instance. It never listens: tests drive
+ * Builds the HTTP API v1 server (docs/http-api.md) as a Fastify instance. It never listens: tests drive
  * it with `app.inject()`, and `listen.ts` is the only file that binds a port.
  *
  * Every session route acts through `manager.forUser(<the key's user>)`, so no code path can serve
@@ -63,7 +63,7 @@ export interface AppOptions {
   /** @default "default" */
   namespace?: string;
   clock?: Clock;
-  /** Every bound of DESIGN §8; see {@link ServerLimits} for the defaults. */
+  /** Every bound the server enforces; see {@link ServerLimits} for the defaults. */
   limits?: Partial<ServerLimits>;
   /** `false` (use it in tests) logs nothing; `true` logs at info; or pino options (`level`, `stream`…). @default false */
   logger?: AppLoggerOption;

@@ -1,5 +1,5 @@
 /**
- * The server's one error mapping (STYLE §7.4): a known error becomes its status and
+ * The server's one error mapping: a known error becomes its status and
  * `{"error":{"code","message"}}`; a request the framework refused (bad JSON, wrong content type,
  * body too large, failed validation) becomes the 4xx that fits; anything else is logged without
  * a stack and answered `500 internal` with a generic message.

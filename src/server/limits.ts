@@ -2,7 +2,7 @@ import { FrontdeskError } from "../core/errors.ts";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits.ts";
 
 /**
- * Every bound the server enforces (DESIGN §8). The core's own limits (event, state, events per
+ * Every bound the server enforces (docs/http-api.md, "Limits"). The core's own limits (event, state, events per
  * session, sessions per user…) are passed to the manager; the rest are enforced at the HTTP edge.
  * Exceeding one gives its error code, never a crash.
  */

@@ -1,5 +1,5 @@
 /**
- * The wire contract of HTTP API v1 (DESIGN §6) as zod schemas. Fastify validates every request
+ * The wire contract of HTTP API v1 (docs/http-api.md) as zod schemas. Fastify validates every request
  * and serializes every response with these, and `/openapi.json` is generated from the very same
  * objects, so the document cannot drift from what the server does.
  *

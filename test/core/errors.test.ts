@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ERROR_STATUS, FrontdeskError, isFrontdeskError } from "../../src/core/errors.ts";
 
 describe("errors", () => {
-  it("codes are exactly the wire codes of DESIGN §6 with their statuses", () => {
+  it("codes are exactly the wire codes of docs/http-api.md with their statuses", () => {
     expect(ERROR_STATUS).toEqual({
       invalid_request: 400,
       unauthorized: 401,

@@ -48,7 +48,7 @@ export async function createHarness(options: Partial<AppOptions> = {}): Promise<
   };
 }
 
-/** Asserts the DESIGN §6 error body and returns its code. */
+/** Asserts the error body of docs/http-api.md and returns its code. */
 export function errorCodeOf(response: LightMyRequestResponse): string {
   const body = JSON.parse(response.body) as { error?: { code?: unknown; message?: unknown } };
   if (typeof body.error?.code !== "string" || typeof body.error.message !== "string") {

@@ -11,7 +11,7 @@ import { integerOption } from "../options.ts";
 import { watchForStop } from "../signals.ts";
 import { DEFAULT_STORE_URL, envValue } from "../targets/index.ts";
 
-// DESIGN §6 fixes these; server/listen.ts has the same defaults, but importing it here would load
+// docs/cli.md fixes these; server/listen.ts has the same defaults, but importing it here would load
 // Fastify for every command, so serve loads it only when it runs.
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 7420;

@@ -4,7 +4,7 @@ import type { CliIo } from "../io.ts";
 import { DirectTarget } from "./direct.ts";
 import type { SessionTarget } from "./types.ts";
 
-/** Where `serve` and every `--store` command go when nothing says otherwise (DESIGN §4). */
+/** Where `serve` and every `--store` command go when nothing says otherwise (docs/cli.md, "Store URLs"). */
 export const DEFAULT_STORE_URL = "sqlite:./.frontdesk/frontdesk.db";
 export const DEFAULT_NAMESPACE = "default";
 

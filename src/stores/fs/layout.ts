@@ -83,7 +83,7 @@ export interface ScopePaths {
 
 /**
  * Maps keys to paths under one root. Each segment passes its allowlist, then the joined path is
- * checked to resolve inside the root, so no input can name a file elsewhere (RELIABILITY rule 10).
+ * checked to resolve inside the root, so no input can name a file elsewhere.
  */
 export class Layout {
   readonly root: string;

@@ -245,7 +245,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
   // Peers are hinted after the commit, not inside it (see sql.notify), in batches: one NOTIFY
   // statement in flight at a time, and at most one per HINT_INTERVAL_MS, so a busy store pays one
   // small transaction per batch instead of one per commit. The first hint after a quiet spell goes
-  // out at once. A hint lost to a crash in between is only a late wake-up (RELIABILITY rule 7).
+  // out at once. A hint lost to a crash in between is only a late wake-up: listeners re-read the log by seq.
   let pendingHints = new Map<string, string>();
   let notifying: Promise<void> | undefined;
   let hintTimer: NodeJS.Timeout | undefined;

@@ -102,7 +102,7 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
     );
   }
 
-  // Fail fast instead of queueing while Redis is away (RELIABILITY rule 8), and never resend a
+  // Fail fast instead of queueing while Redis is away (a 503 now, not an unbounded queue), and never resend a
   // script whose reply was lost: a second run of a commit could append twice.
   const reliability: RedisOptions = {
     lazyConnect: true,

@@ -119,7 +119,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
       // Only once every key was checked: a failure half way leaves the change for the next tick.
       seenDataVersion = dataVersion;
     } catch {
-      // Hints are best effort (RELIABILITY rule 7): the next tick retries, and a lasting failure
+      // Hints are best effort (listeners re-read the log by seq): the next tick retries, and a lasting failure
       // surfaces to the listener's own reads.
     }
   };

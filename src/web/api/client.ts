@@ -1,5 +1,5 @@
 /**
- * The console's only way to the server: HTTP API v1 (DESIGN §6), same origin, with the signed-in
+ * The console's only way to the server: HTTP API v1 (docs/http-api.md), same origin, with the signed-in
  * key in `Authorization: Bearer`. Errors become {@link ApiError} with the body's code; a 401 signs
  * the user out (see auth.ts); a network failure flips the connection banner (see connection.ts).
  */
