@@ -8,11 +8,11 @@ import { readAgentState } from "../agent/agent-state.ts";
 import { agentConfigOf, type FrontdeskConfig, loadConfig } from "../agent/config.ts";
 import type { Json, JsonObject, SessionEvent } from "../core/model.ts";
 import { SessionManager } from "../core/session-manager.ts";
-import { openStore } from "../stores/registry.ts";
 import type { SessionStore } from "../stores/types.ts";
+import { loadCliConfig } from "./config.ts";
 import type { CliIo } from "./io.ts";
 import { truncate } from "./table.ts";
-import { DEFAULT_NAMESPACE, envValue, storeUrlFrom } from "./targets/index.ts";
+import { DEFAULT_NAMESPACE, envValue, openCommandStore } from "./targets/index.ts";
 
 /** Whose sessions `chat` and `run` use when neither `--user` nor `$FRONTDESK_USER` names one. */
 export const DEFAULT_USER = "local";
@@ -57,9 +57,12 @@ export class AgentWorkspace {
   static async open(options: AgentCommandOptions, io: CliIo): Promise<AgentWorkspace> {
     const config = await loadConfig({ file: options.config, env: io.env });
     const userId = userFrom(options, io);
-    const store = await openStore(storeUrlFrom(options, io));
+    // The server keys of the same file (`store`, `namespace`), read as `serve` and `sessions` read them.
+    const settings = await loadCliConfig(options, io);
+    const store = await openCommandStore(options, io, settings);
     try {
-      const sessions = new SessionManager(() => ({}), store, DEFAULT_NAMESPACE, { defaultTtlMs: null, userId });
+      const namespace = settings.settings.namespace ?? DEFAULT_NAMESPACE;
+      const sessions = new SessionManager(() => ({}), store, namespace, { defaultTtlMs: null, userId });
       await sessions.listSessions({ limit: 1 });
       const workspace = new AgentWorkspace(store, sessions, userId, config, options, io);
       if (options.model !== undefined) {

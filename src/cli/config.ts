@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { NAMESPACE_PATTERN } from "../core/ids.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "../server/limits.ts";
 import { UsageError } from "./failures.ts";
+import type { CliIo } from "./io.ts";
 
 /** Limits that may be `null` (no bound) and those that may be fractional (rates). */
 const NULLABLE_LIMITS = new Set<string>(["maxSessionsPerUser", "requestsPerSecond", "rateLimitBurst"]);
@@ -57,16 +59,56 @@ export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 const describePath = (path: readonly PropertyKey[]): string =>
   path.length === 0 ? "(top level)" : path.map((part) => String(part)).join(".");
 
+/** The file every command reads when neither `--config` nor `$FRONTDESK_CONFIG` names one. */
+export const DEFAULT_CONFIG_FILE = "frontdesk.config.json";
+
+/** Where a setting came from, in the order that decides it: flag, environment, config file, default. */
+export type SettingSource = "flag" | "env" | "config" | "default";
+
+/** `frontdesk.config.json` as every command reads it. */
+export interface CliConfig {
+  /** The file read, as an absolute path; null when there was none. */
+  readonly file: string | null;
+  /** Its server keys, validated (`store`, `namespace`, `limits`, …); `{}` without a file. */
+  readonly settings: ServeConfig;
+  /** The whole file as parsed, for the agent runtime to validate its own part; undefined without a file. */
+  readonly json: unknown;
+}
+
+/**
+ * Finds and reads the config the same way for every command: `--config`, else
+ * `$FRONTDESK_CONFIG`, else `./frontdesk.config.json` when it exists, else none. A file named by
+ * the flag or the environment must exist; the default one is optional.
+ */
+export async function loadCliConfig(options: { config?: string }, io: CliIo): Promise<CliConfig> {
+  const named = options.config ?? nonEmpty(io.env.FRONTDESK_CONFIG);
+  const file = resolve(process.cwd(), named ?? DEFAULT_CONFIG_FILE);
+  const text = await readConfigText(file, named === undefined);
+  if (text === undefined) return { file: null, settings: {}, json: undefined };
+  const { settings, json } = parseServeConfig(file, text);
+  return { file, settings, json };
+}
+
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === "" ? undefined : value.trim();
+
+async function readConfigText(file: string, optional: boolean): Promise<string | undefined> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (optional && code === "ENOENT") return undefined;
+    throw new UsageError(`Cannot read config ${file}: ${code ?? (error as Error).message}`);
+  }
+}
+
 /** Reads and validates a config file; every error names the file and the offending path. */
 export async function loadServeConfig(file: string): Promise<ServeConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    throw new UsageError(
-      `Cannot read config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
+  const text = (await readConfigText(file, false)) as string;
+  return parseServeConfig(file, text).settings;
+}
+
+function parseServeConfig(file: string, text: string): { settings: ServeConfig; json: unknown } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -81,5 +123,5 @@ export async function loadServeConfig(file: string): Promise<ServeConfig> {
       .join("; ");
     throw new UsageError(`Invalid config ${file}: ${issues}`);
   }
-  return parsed.data;
+  return { settings: parsed.data, json: value };
 }

@@ -249,7 +249,8 @@ export const EventInputSchema = z
   .transform((value, ctx) => {
     const parsed = payloadSchemas[value.type].safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: "custom", message: issue.message });
+      // Each keeps its own code and fields (`values`, `expected`…), so its message can say what the field must be.
+      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
       return z.NEVER;
     }
     return parsed.data as EventInput;

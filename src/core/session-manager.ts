@@ -11,6 +11,7 @@ import {
   newEventId,
   newSessionId,
 } from "./ids.ts";
+import { describeIssues } from "./issues.ts";
 import { KeyedMutex } from "./keyed-mutex.ts";
 import { assertWithin, DEFAULT_LIMITS, jsonBytes, type Limits } from "./limits.ts";
 import { acquireTail, releaseTail } from "./live-tail.ts";
@@ -267,21 +268,15 @@ const presented = new WeakMap<SessionHeader, Session<JsonObject>>();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A path as `a.b.0.c`, its middle left out when it is long (a deeply nested value's path is as deep). */
-const pathText = (path: readonly PropertyKey[]): string =>
-  (path.length > 12 ? [...path.slice(0, 6), "…", ...path.slice(-5)] : path).map(String).join(".");
-
-const zodMessage = (error: z.ZodError): string =>
-  error.issues
-    .slice(0, 3)
-    .map((issue) => (issue.path.length > 0 ? `${pathText(issue.path)}: ${issue.message}` : issue.message))
-    .join("; ");
-
 const invalid = (message: string): FrontdeskError => new FrontdeskError("invalid_request", message);
 
 const parseWith = <T>(schema: z.ZodType<T>, value: unknown, what: string): T => {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw invalid(`Invalid ${what}: ${zodMessage(parsed.error)}`);
+  if (!parsed.success) {
+    // A failure of the whole value reads `status: must be one of …`; one inside it names the value first.
+    const described = describeIssues(parsed.error.issues, { root: what });
+    throw invalid(described.startsWith(`${what}: `) ? described : `Invalid ${what}: ${described}`);
+  }
   return parsed.data;
 };
 

@@ -1,13 +1,24 @@
 import { FrontdeskError } from "../core/errors.ts";
 import type { SessionStore, StoreContext } from "./types.ts";
 
+/** Where a store reports what an operator should know: risky server settings, outages. */
+export interface StoreLogger {
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+/** What `openStore` passes to the store it opens. */
+export interface OpenStoreOptions extends StoreContext {
+  /** Receives the Redis and PostgreSQL stores' warnings. @default console.warn */
+  readonly logger?: StoreLogger;
+}
+
 /** What a store module exports so `openStore` can open it from a URL. */
 export interface StoreModule {
   /**
    * `raw` is the URL exactly as given: WHATWG parsing rewrites `file:./dir` to `file:///dir`, so a
    * store whose URLs carry relative paths must read them from `raw`.
    */
-  openFromUrl(url: URL, context: StoreContext, raw: string): SessionStore;
+  openFromUrl(url: URL, context: OpenStoreOptions, raw: string): SessionStore;
 }
 
 /** The URL schemes `openStore` knows. */
@@ -42,7 +53,7 @@ const DRIVER_PACKAGES: Record<string, string> = {
  * `redis://host:6379/0`, `postgres://user@host/db`.
  * @example const store = await openStore("sqlite:./.frontdesk/frontdesk.db");
  */
-export async function openStore(url: string, context: StoreContext = {}): Promise<SessionStore> {
+export async function openStore(url: string, context: OpenStoreOptions = {}): Promise<SessionStore> {
   let parsed: URL;
   try {
     parsed = new URL(url);

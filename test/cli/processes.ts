@@ -21,8 +21,9 @@ export class CliProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters = new Set<() => void>();
 
-  constructor(args: string[], env: Record<string, string> = {}, stdin?: string) {
+  constructor(args: string[], env: Record<string, string> = {}, stdin?: string, cwd?: string) {
     this.child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
       env: { PATH: process.env.PATH ?? "", FRONTDESK_LOG_LEVEL: "warn", ...env },
       stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
@@ -107,15 +108,15 @@ export class CliProcess {
 }
 
 /** Runs `frontdesk …args` to completion. */
-export async function runCli(args: string[], env: Record<string, string> = {}, stdin?: string) {
-  const cli = new CliProcess(args, env, stdin);
+export async function runCli(args: string[], env: Record<string, string> = {}, stdin?: string, cwd?: string) {
+  const cli = new CliProcess(args, env, stdin, cwd);
   const { code, signal } = await cli.waitExit();
   return { code, signal, stdout: cli.stdout, stderr: cli.stderr };
 }
 
 /** Starts `frontdesk serve` and resolves once it printed its `listening on` line. */
-export async function startServe(args: string[], env: Record<string, string> = {}) {
-  const cli = new CliProcess(["serve", ...args], env);
+export async function startServe(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  const cli = new CliProcess(["serve", ...args], env, undefined, cwd);
   const match = await cli.waitFor(/^listening on (http:\/\/\S+)\n/);
   return { cli, url: match[1] as string };
 }

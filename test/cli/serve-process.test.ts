@@ -107,7 +107,9 @@ describe("frontdesk serve (in process)", () => {
     const server = await serveInProcess(["--store", temp.url]);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect(await server.stop()).toBe(0);
-    expect(server.stderr.text).toMatch(/^created admin API key \(shown once\): fd_\S+\n$/);
+    expect(server.stderr.text).toMatch(
+      /^created admin API key \(shown once\): fd_\S+\nconfig: .*\nstore: .*\nlimits: .*\n$/,
+    );
     expect(server.stdout.text).toBe(`listening on ${server.url}\n`);
   });
 

@@ -298,11 +298,15 @@ describe("events", () => {
 
   it("refuses invalid events with 400 and an oversized one with 413", async () => {
     await create(h.keys.alice, { id: "s" });
-    for (const payload of [{}, { type: "nope" }, { type: "message" }, { events: [] }, [], "x"]) {
+    for (const payload of [{}, { type: "nope" }, { type: "message" }, { events: [] }, []]) {
       const res = await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions/s/events", payload });
       expect(res.statusCode, JSON.stringify(payload)).toBe(400);
       expect(errorCodeOf(res)).toBe("invalid_request");
     }
+    // A string payload is sent as text/plain, which no route takes.
+    const text = await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions/s/events", payload: "x" });
+    expect(text.statusCode).toBe(415);
+    expect(errorCodeOf(text)).toBe("unsupported_media_type");
     const big = await h.call(h.keys.alice, {
       method: "POST",
       url: "/v1/sessions/s/events",

@@ -1,20 +1,20 @@
 import type { Command } from "commander";
 import { FrontdeskError } from "../../core/errors.ts";
 import { assertUserId } from "../../core/ids.ts";
-import { openStore } from "../../stores/registry.ts";
 import type { ApiKeyRecord, SessionStore } from "../../stores/types.ts";
 import { type CliIo, writeLine } from "../io.ts";
 import { formatTime, renderTable } from "../table.ts";
-import { storeUrlFrom } from "../targets/index.ts";
+import { openCommandStore } from "../targets/index.ts";
 
-const STORE_HELP = "the server's store (default: $FRONTDESK_STORE, else sqlite:./.frontdesk/frontdesk.db)";
+const STORE_HELP =
+  "the server's store (default: $FRONTDESK_STORE, else the config file's store, else sqlite:./.frontdesk/frontdesk.db)";
 
 async function withStore<T>(
   options: { store?: string },
   io: CliIo,
   work: (store: SessionStore) => Promise<T>,
 ): Promise<T> {
-  const store = await openStore(storeUrlFrom(options, io));
+  const store = await openCommandStore(options, io);
   try {
     return await work(store);
   } finally {

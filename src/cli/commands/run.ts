@@ -24,7 +24,7 @@ export function addAgentOptions(command: Command): Command {
     .option("--model <model>", "run the agent on this model: a key of the config's models, or provider:modelId")
     .option(
       "--store <url>",
-      "the store, opened in this process (default: $FRONTDESK_STORE, else sqlite:./.frontdesk/frontdesk.db)",
+      "the store, opened in this process (default: $FRONTDESK_STORE, else the config file's store, else sqlite:./.frontdesk/frontdesk.db)",
     )
     .option("--user <id>", "whose sessions (default: $FRONTDESK_USER, else local)")
     .option(

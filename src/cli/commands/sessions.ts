@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { formatDuration } from "../durations.ts";
 import { UsageError } from "../failures.ts";
 import { type CliIo, writeLine } from "../io.ts";
@@ -14,16 +14,26 @@ interface OwnerOptions extends TargetOptions {
   json?: boolean;
 }
 
-/** `--store`/`--server`/`--key`/`--namespace`: where the command acts. */
-function addTargetOptions(command: Command): Command {
+/**
+ * `--store`/`--server`/`--key`/`--namespace`/`--config`: where the command acts. A command that
+ * works on a store only (`gc`) still takes `--server` and `--key`, to say so, but does not offer them.
+ */
+function addTargetOptions(command: Command, reach: "store or server" | "store only" = "store or server"): Command {
+  const server = new Option("--server <url>", "act through a running server (default: $FRONTDESK_SERVER)");
+  const key = new Option("--key <key>", "API key for --server (default: $FRONTDESK_KEY)");
+  if (reach === "store only") {
+    server.hideHelp();
+    key.hideHelp();
+  }
   return command
     .option(
       "--store <url>",
-      "act on this store directly (default: $FRONTDESK_STORE, else sqlite:./.frontdesk/frontdesk.db)",
+      `${reach === "store only" ? "the store" : "act on this store directly"} (default: $FRONTDESK_STORE, else the config file's store, else sqlite:./.frontdesk/frontdesk.db)`,
     )
-    .option("--server <url>", "act through a running server (default: $FRONTDESK_SERVER)")
-    .option("--key <key>", "API key for --server (default: $FRONTDESK_KEY)")
-    .option("--namespace <name>", "namespace, with --store (default: default)");
+    .addOption(server)
+    .addOption(key)
+    .option("--namespace <name>", "namespace, with --store (default: the config file's namespace, else default)")
+    .option("--config <file>", "the config file (default: $FRONTDESK_CONFIG, else ./frontdesk.config.json if present)");
 }
 
 /** Opens the target, runs `work`, and always closes what it opened. */
@@ -211,8 +221,11 @@ export function registerSessionCommands(program: Command, io: CliIo): void {
         "retention: also delete sessions not updated for this long (e.g. 30d, 12h)",
         durationOption,
       ),
+    "store only",
   ).action(async (options: TargetOptions & { olderThan?: number }) => {
-    if (options.server !== undefined) throw new UsageError("gc works on a store: pass --store, not --server");
+    if (options.server !== undefined || options.key !== undefined) {
+      throw new UsageError("gc works on a store only: pass --store, not --server or --key");
+    }
     const target = await openDirectTarget(options, io);
     try {
       const sweep = createProgress(io, { label: "sweeping expired", unit: "sessions" });

@@ -1,4 +1,6 @@
-import { openStore } from "../../stores/registry.ts";
+import { openStore, type StoreLogger } from "../../stores/registry.ts";
+import type { SessionStore } from "../../stores/types.ts";
+import { type CliConfig, loadCliConfig, type SettingSource } from "../config.ts";
 import { UsageError } from "../failures.ts";
 import type { CliIo } from "../io.ts";
 import { DirectTarget } from "./direct.ts";
@@ -14,6 +16,7 @@ export interface TargetOptions {
   server?: string;
   key?: string;
   namespace?: string;
+  config?: string;
 }
 
 /** A non-empty environment variable, or undefined. */
@@ -22,14 +25,48 @@ export const envValue = (io: CliIo, name: string): string | undefined => {
   return value === undefined || value.trim() === "" ? undefined : value.trim();
 };
 
-/** `--store`, else `$FRONTDESK_STORE`, else the default SQLite file. */
-export const storeUrlFrom = (options: { store?: string }, io: CliIo): string =>
-  options.store ?? envValue(io, "FRONTDESK_STORE") ?? DEFAULT_STORE_URL;
+/** `--store`, else `$FRONTDESK_STORE`, else the config file's `store`, else the default SQLite file. */
+export function storeSetting(
+  options: { store?: string },
+  io: CliIo,
+  config: CliConfig | undefined,
+): { url: string; source: SettingSource } {
+  if (options.store !== undefined) return { url: options.store, source: "flag" };
+  const env = envValue(io, "FRONTDESK_STORE");
+  if (env !== undefined) return { url: env, source: "env" };
+  if (config?.settings.store !== undefined) return { url: config.settings.store, source: "config" };
+  return { url: DEFAULT_STORE_URL, source: "default" };
+}
+
+/** The store URL, decided as {@link storeSetting} does. */
+export const storeUrlFrom = (options: { store?: string }, io: CliIo, config?: CliConfig): string =>
+  storeSetting(options, io, config).url;
 
 /**
- * Chooses between a store opened here and a running server. Flags win over the environment:
- * `--store` or `--server` (never both); else `$FRONTDESK_SERVER` (with `$FRONTDESK_KEY`); else
- * `$FRONTDESK_STORE`; else the default SQLite file.
+ * One-shot commands say nothing about the store's server settings (Redis `appendonly`, PostgreSQL
+ * `synchronous_commit`): they matter to the server that runs on it, and `serve` reports them once
+ * at start-up. A failure still reaches the user, as the command's one-line error.
+ */
+const QUIET_STORE_LOGGER: StoreLogger = { warn: () => {} };
+
+/**
+ * Opens the store a command acts on directly (`--store`, `$FRONTDESK_STORE`, the config file's
+ * `store`, the default), quiet about the store's server settings.
+ */
+export async function openCommandStore(
+  options: { store?: string; config?: string },
+  io: CliIo,
+  config?: CliConfig,
+): Promise<SessionStore> {
+  const loaded = config ?? (await loadCliConfig(options, io));
+  return openStore(storeUrlFrom(options, io, loaded), { logger: QUIET_STORE_LOGGER });
+}
+
+/**
+ * Chooses between a store opened here and a running server. Flags win over the environment, which
+ * wins over the config file: `--store` or `--server` (never both); else `$FRONTDESK_SERVER` (with
+ * `$FRONTDESK_KEY`); else `$FRONTDESK_STORE`; else the config file's `store`; else the default
+ * SQLite file.
  */
 export async function openTarget(options: TargetOptions, io: CliIo): Promise<SessionTarget> {
   if (options.store !== undefined && options.server !== undefined) {
@@ -51,9 +88,10 @@ export async function openTarget(options: TargetOptions, io: CliIo): Promise<Ses
 /** A store opened in this process (`gc` and `keys` need one; they have no HTTP form). */
 export async function openDirectTarget(options: TargetOptions, io: CliIo): Promise<DirectTarget> {
   if (options.server !== undefined) throw new UsageError("This command works on a store: pass --store, not --server");
-  const store = await openStore(storeUrlFrom(options, io));
+  const config = await loadCliConfig(options, io);
+  const store = await openCommandStore(options, io, config);
   try {
-    return DirectTarget.open(store, options.namespace ?? DEFAULT_NAMESPACE);
+    return DirectTarget.open(store, options.namespace ?? config.settings.namespace ?? DEFAULT_NAMESPACE);
   } catch (error) {
     await store.close();
     throw error;

@@ -149,6 +149,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
     schemaName.length <= 40 ? schemaName : createHash("sha256").update(schemaName).digest("hex").slice(0, 40);
   const sql = statements(schema, statementTag);
   const channel = channelFor(schemaName);
+  const databaseName = databaseOf(connectionString, options.pool);
 
   let pool: Pool | undefined;
   let readyPromise: Promise<void> | undefined;
@@ -232,7 +233,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
         await ready();
         return await body(...args);
       } catch (error) {
-        throw translateError(error);
+        throw translateError(error, databaseName);
       }
     };
 
@@ -636,8 +637,8 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
  * the store's; every other query parameter (`sslmode`, `options`, `application_name`…) goes to
  * node-postgres as is.
  */
-export function openFromUrl(url: URL, context: StoreContext): SessionStore {
-  return createPostgresStore({ url }, context);
+export function openFromUrl(url: URL, context: StoreContext & { logger?: PostgresStoreLogger }): SessionStore {
+  return createPostgresStore({ url, ...(context.logger ? { logger: context.logger } : {}) }, context);
 }
 
 /** Takes the store's own `?schema=` out of a connection URL, so node-postgres never sees it. */
@@ -725,10 +726,48 @@ const callSafely = (listener: HintListener, lastSeq: number): void => {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The SQLSTATE of a connection to a database that does not exist. */
+const SQLSTATE_NO_DATABASE = "3D000";
+
+/** The database a connection string or pool names, when it says; PostgreSQL's default is the user's name. */
+function databaseOf(connectionString: string | undefined, pool: Pool | undefined): string | undefined {
+  if (pool) return pool.options.database ?? undefined;
+  if (connectionString === undefined) return undefined;
+  try {
+    const url = new URL(connectionString);
+    const name = decodeURIComponent(url.pathname.replace(/^\//, ""));
+    return name !== "" ? name : decodeURIComponent(url.username) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What to do about a database that is not there: the operator creates it, or fixes the URL. */
+function missingDatabase(error: unknown, configured: string | undefined): FrontdeskError {
+  // The server names the database in its message (never a secret); the configured name is the fallback.
+  const reported = /database "(.+)" does not exist/.exec(String((error as { message?: unknown }).message))?.[1];
+  const name = reported ?? configured;
+  if (name === undefined) {
+    return new FrontdeskError(
+      "unavailable",
+      "The PostgreSQL database in the URL does not exist: create it (`createdb NAME` or `CREATE DATABASE`), or fix the URL",
+      { cause: error },
+    );
+  }
+  const shellName = /^[\w.-]+$/.test(name) ? name : `'${name.replaceAll("'", `'\\''`)}'`;
+  const sqlName = `"${name.replaceAll('"', '""')}"`;
+  return new FrontdeskError(
+    "unavailable",
+    `The PostgreSQL database "${name}" does not exist: create it with \`createdb ${shellName}\` (or \`CREATE DATABASE ${sqlName};\` in psql), or fix the database name in the URL`,
+    { cause: error },
+  );
+}
+
 /** Backend errors become the contract's codes; messages never carry the cause's text (it may hold secrets). */
-function translateError(error: unknown): unknown {
+function translateError(error: unknown, databaseName?: string): unknown {
   if (isFrontdeskError(error)) return error;
   const { code, detail, message } = error as { code?: unknown; detail?: unknown; message?: unknown };
+  if (code === SQLSTATE_NO_DATABASE) return missingDatabase(error, databaseName);
   if (code === SQLSTATE_NOT_FOUND) return new FrontdeskError("not_found", "Session not found");
   if (code === SQLSTATE_CONFLICT) {
     const currentVersion = Number(detail);

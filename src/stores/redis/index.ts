@@ -559,11 +559,18 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
  * `redis://[[user]:password@]host:port/db?prefix=fd` or `rediss://…`: `prefix` becomes
  * `keyPrefix`; any other query parameter goes to ioredis as an option.
  */
-export function openFromUrl(url: URL, context: StoreContext): SessionStore {
+export function openFromUrl(url: URL, context: StoreContext & { logger?: RedisStoreLogger }): SessionStore {
   const connection = new URL(url.href);
   const prefix = connection.searchParams.get("prefix");
   connection.searchParams.delete("prefix");
-  return createRedisStore({ url: connection.href, ...(prefix ? { keyPrefix: prefix } : {}) }, context);
+  return createRedisStore(
+    {
+      url: connection.href,
+      ...(prefix ? { keyPrefix: prefix } : {}),
+      ...(context.logger ? { logger: context.logger } : {}),
+    },
+    context,
+  );
 }
 
 interface Channel {
