@@ -217,6 +217,8 @@ export interface ApiKeyRecord {
   readonly label: string | null;
   readonly createdAt: number;
   readonly revokedAt: number | null;
+  /** Requests a second this key may make on each instance; null or absent: the server's default. */
+  readonly requestsPerSecond?: number | null;
 }
 
 export type Unsubscribe = () => Promise<void>;

@@ -40,8 +40,28 @@ export interface CreateApiKeyInput {
   admin?: boolean;
   /** A note for people, e.g. "ci". @default null */
   label?: string | null;
+  /**
+   * Requests a second the key may make on each instance (its bucket holds twice that), in place of
+   * the server's `limits.requestsPerSecond`; kept with the key, so every instance applies it.
+   * @default null (the server's default)
+   */
+  requestsPerSecond?: number | null;
   clock?: Clock;
 }
+
+/** The most a key's own rate may be: far above what one instance serves, so in effect no limit. */
+export const MAX_KEY_REQUESTS_PER_SECOND = 1_000_000;
+
+const ownRateOf = (value: number | null | undefined): number | null => {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_KEY_REQUESTS_PER_SECOND) {
+    throw new FrontdeskError(
+      "invalid_request",
+      `requestsPerSecond: must be a number above 0 and at most ${MAX_KEY_REQUESTS_PER_SECOND}`,
+    );
+  }
+  return value;
+};
 
 /**
  * Creates a key and stores its hash. The returned `key` is the only copy of the secret.
@@ -56,6 +76,7 @@ export async function createApiKey(
   if (label !== null && (typeof label !== "string" || label.length > 200 || /[\r\n]/.test(label))) {
     throw new FrontdeskError("invalid_request", "A key label is one line of at most 200 characters");
   }
+  const requestsPerSecond = ownRateOf(input.requestsPerSecond);
   const key = API_KEY_PREFIX + randomBytes(32).toString("base64url");
   const record: ApiKeyRecord = {
     id: `key_${randomBytes(8).toString("hex")}`,
@@ -66,6 +87,8 @@ export async function createApiKey(
     label,
     createdAt: (input.clock ?? SYSTEM_CLOCK).now(),
     revokedAt: null,
+    // Only a key with a rate of its own carries the field, as records written before it existed.
+    ...(requestsPerSecond === null ? {} : { requestsPerSecond }),
   };
   await store.putApiKey(record);
   return { key, record };

@@ -35,7 +35,7 @@ import { sendError, serverUnavailable } from "./http-errors.ts";
 import { coreLimitsOf, resolveLimits, type ServerLimits } from "./limits.ts";
 import { type AppLoggerOption, hashSessionId, loggerOptionsOf, routeTemplateOf } from "./logging.ts";
 import { createServerMetrics } from "./metrics.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { RateLimiter, rateLimitFieldOf } from "./rate-limit.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { opsRoutes } from "./routes/ops.ts";
@@ -48,13 +48,41 @@ import { requestValidatorCompiler } from "./validator.ts";
 
 export type { ServerLimits };
 
+/** The connection bounds of {@link ServerLimits} under their older names; each one given wins over its limit. */
 export interface AppTimeouts {
-  /** Idle time after which a connection is dropped (streams are exempt). @default 120_000 */
+  /** `limits.idleTimeoutMs`: idle time after which a connection is dropped (streams are exempt). @default 120_000 */
   connectionMs?: number;
-  /** Idle keep-alive connections are closed after this. @default 10_000 */
+  /** `limits.keepAliveTimeoutMs`: idle keep-alive connections are closed after this. @default 5_000 */
   keepAliveMs?: number;
-  /** Time to receive a whole request (headers and body). @default 30_000 */
+  /** `limits.requestTimeoutMs`: time to receive a whole request (headers and body). @default 30_000 */
   requestMs?: number;
+  /** `limits.headersTimeoutMs`: time to receive a request's headers. @default 10_000 */
+  headersMs?: number;
+}
+
+/** The HTTP server's connection bounds, from the limits and any {@link AppTimeouts} override. */
+function connectionBoundsOf(limits: ServerLimits, timeouts: AppTimeouts) {
+  const checked = (name: string, value: number): number => {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new FrontdeskError("invalid_request", `timeouts.${name} must be a positive integer (ms)`);
+    }
+    return value;
+  };
+  const bounds = {
+    idleMs: checked("connectionMs", timeouts.connectionMs ?? limits.idleTimeoutMs),
+    keepAliveMs: checked("keepAliveMs", timeouts.keepAliveMs ?? limits.keepAliveTimeoutMs),
+    requestMs: checked("requestMs", timeouts.requestMs ?? limits.requestTimeoutMs),
+    headersMs: checked("headersMs", timeouts.headersMs ?? limits.headersTimeoutMs),
+  };
+  if (bounds.headersMs > bounds.requestMs) {
+    throw new FrontdeskError("invalid_request", "The headers timeout must not exceed the request timeout");
+  }
+  return {
+    ...bounds,
+    // Node finds expired requests by polling (every 30 s by default), which would let a slow
+    // client outlive its bound by that much; a sweep of the open connections costs little.
+    checkIntervalMs: Math.max(50, Math.min(1_000, Math.floor(bounds.headersMs / 8))),
+  };
 }
 
 export interface AppOptions {
@@ -128,22 +156,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs <= 0) {
     throw new FrontdeskError("invalid_request", "heartbeatMs must be a positive integer");
   }
-  const timeouts = options.timeouts ?? {};
+  const bounds = connectionBoundsOf(limits, options.timeouts ?? {});
   const metrics = createServerMetrics({ processMetrics: options.processMetrics });
   const manager = new SessionManager(() => ({}), options.store, options.namespace ?? "default", {
     clock,
     limits: coreLimitsOf(limits),
     ...(options.defaultTtlMs === undefined ? {} : { defaultTtlMs: options.defaultTtlMs }),
   });
-  const rateLimiter =
-    limits.requestsPerSecond === null
-      ? undefined
-      : new RateLimiter(
-          limits.requestsPerSecond,
-          limits.rateLimitBurst ?? Math.max(1, limits.requestsPerSecond * 2),
-          clock,
-          limits.maxCachedKeys,
-        );
+  // Always built: with no default rate, a key given its own rate is still held to it.
+  const rateLimiter = new RateLimiter(limits.requestsPerSecond, limits.rateLimitBurst, clock, limits.maxCachedKeys);
   const agents =
     options.agents === false
       ? undefined
@@ -183,9 +204,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     logger: loggerOptionsOf(options.logger) as FastifyServerOptions["logger"],
     bodyLimit: limits.maxBodyBytes,
     trustProxy: options.trustProxy ?? false,
-    connectionTimeout: timeouts.connectionMs ?? 120_000,
-    keepAliveTimeout: timeouts.keepAliveMs ?? 10_000,
-    requestTimeout: timeouts.requestMs ?? 30_000,
+    connectionTimeout: bounds.idleMs,
+    keepAliveTimeout: bounds.keepAliveMs,
+    requestTimeout: bounds.requestMs,
+    // Fastify sets the two above after creating the server; these two Node reads only at creation.
+    http: {
+      headersTimeout: bounds.headersMs,
+      requestTimeout: bounds.requestMs,
+      connectionsCheckingInterval: bounds.checkIntervalMs,
+    },
     return503OnClosing: false,
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 512 },
@@ -256,9 +283,12 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const admit = (request: FastifyRequest, reply: FastifyReply, auth: string, principal: Principal): void => {
     if (auth === "admin" && !principal.admin) throw new FrontdeskError("forbidden", "This needs an admin key");
     request.principal = principal;
-    if (!rateLimiter) return;
-    const decision = rateLimiter.take(principal.keyId);
-    reply.header("x-ratelimit-limit", String(rateLimiter.ratePerSecond));
+    const decision = rateLimiter.take(principal.keyId, rateLimiter.policyFor(principal.requestsPerSecond));
+    if (decision === undefined) return;
+    // The IETF fields and the older X- pair describe the same bucket: its size and what is left of it.
+    reply.header("ratelimit-policy", decision.policy.field);
+    reply.header("ratelimit", rateLimitFieldOf(decision));
+    reply.header("x-ratelimit-limit", decision.policy.quotaText);
     reply.header("x-ratelimit-remaining", String(decision.remaining));
     if (!decision.allowed) {
       metrics.rateLimited.inc();

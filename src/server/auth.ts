@@ -16,6 +16,8 @@ export interface Principal {
   readonly keyId: string;
   readonly userId: string;
   readonly admin: boolean;
+  /** The key's own request rate (`keys create --rate-limit`); null: the server's default. */
+  readonly requestsPerSecond: number | null;
 }
 
 /** Subprotocol prefix carrying a key on a browser WebSocket. */
@@ -25,8 +27,24 @@ export const WS_PROTOCOL = "frontdesk.v1";
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
+/** The realm every `WWW-Authenticate` challenge names (MCP's included). */
+export const AUTH_REALM = "frontdesk";
+const CHALLENGE = `Bearer realm="${AUTH_REALM}"`;
+/** Refusals of a key that was presented but is not (or no longer) a live key. */
+const INVALID_TOKEN = new WeakSet<object>();
+
 export const unauthorized = (message = "A valid API key is required: Authorization: Bearer <key>"): FrontdeskError =>
   new FrontdeskError("unauthorized", message);
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 (RFC 9110 §11.6.1, RFC 6750 §3): a key that was sent
+ * but is unknown, revoked or malformed adds `error="invalid_token"`; a request without one gets
+ * the bare challenge, which says only which scheme to use.
+ */
+export const challengeOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && INVALID_TOKEN.has(error)
+    ? `${CHALLENGE}, error="invalid_token", error_description="The API key is unknown, revoked or malformed"`
+    : CHALLENGE;
 
 /** The key in an Authorization header, or in a WebSocket subprotocol list; undefined when none. */
 export function credentialOf(
@@ -72,7 +90,15 @@ export interface AuthenticatorOptions {
   maxEntries?: number;
 }
 
-const unknownKey = (): FrontdeskError => unauthorized("Unknown or revoked API key");
+const unknownKey = (): FrontdeskError => {
+  const error = unauthorized("Unknown or revoked API key");
+  INVALID_TOKEN.add(error);
+  return error;
+};
+
+/** A rate an admin stored with the key; anything else leaves the key on the server's default. */
+const ownRateOf = (value: unknown): number | null =>
+  typeof value === "number" && Number.isFinite(value) && value > 0 ? value : null;
 
 /** Fail closed: anything short of a live, well-formed record is no key at all. */
 function knownKeyOf(record: ApiKeyRecord | undefined): KnownKey | null {
@@ -83,7 +109,13 @@ function knownKeyOf(record: ApiKeyRecord | undefined): KnownKey | null {
   } catch {
     return null;
   }
-  return { principal: Object.freeze({ keyId: record.id, userId, admin: record.admin === true }), hash: record.hash };
+  const principal: Principal = Object.freeze({
+    keyId: record.id,
+    userId,
+    admin: record.admin === true,
+    requestsPerSecond: ownRateOf(record.requestsPerSecond),
+  });
+  return { principal, hash: record.hash };
 }
 
 export class Authenticator {

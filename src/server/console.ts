@@ -18,6 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { noneMatchHits } from "./conditional.ts";
 
 export interface ConsoleOptions {
   /** The folder holding the built console. @default `<package root>/dist/web` */
@@ -168,7 +169,7 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
         .header("referrer-policy", "no-referrer")
         .header("x-frame-options", "DENY");
     }
-    if (request.headers["if-none-match"] === entry.etag) return reply.code(304).send();
+    if (noneMatchHits(request.headers["if-none-match"], entry.etag)) return reply.code(304).send();
     const body = entry.gzip && acceptsGzip(request) ? entry.gzip : entry.body;
     if (body === entry.gzip) reply.header("content-encoding", "gzip");
     // A Buffer goes out as is: no serializer, no JSON.

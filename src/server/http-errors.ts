@@ -7,6 +7,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
 import { ERROR_STATUS, type ErrorCode, FrontdeskError, isErrorCode, isFrontdeskError } from "../core/errors.ts";
+import { challengeOf } from "./auth.ts";
 
 const SERVER_UNAVAILABLE = new WeakSet<object>();
 
@@ -81,6 +82,7 @@ export function toHttpError(error: unknown): HttpError {
         unexpected: !own,
       };
     }
+    if (code === "unauthorized") headers["www-authenticate"] = challengeOf(error);
     if (code === "rate_limited") {
       const retry = Number(error.details?.retryAfterSeconds ?? 1);
       headers["retry-after"] = String(Number.isSafeInteger(retry) && retry > 0 ? retry : 1);

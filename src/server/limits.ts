@@ -17,10 +17,13 @@ export interface ServerLimits extends Limits {
   maxStreamsPerKey: number;
   /**
    * Requests one API key may make per second on this instance (token bucket; bursts up to
-   * `rateLimitBurst`). `null` for no limit. Over it: 429 with `Retry-After`. @default 100
+   * `rateLimitBurst`), unless the key has a rate of its own (`keys create --rate-limit`). High
+   * enough for a backend serving all its users through one key, low enough that a runaway client
+   * cannot take a whole instance. `null`: keys without their own rate are not limited. Over it:
+   * 429 with `Retry-After`. @default 1_000
    */
   requestsPerSecond: number | null;
-  /** Bucket size of the rate limiter. @default 2 × requestsPerSecond */
+  /** Bucket size of the default rate (a key's own rate always has 2 × that rate). @default 2 × requestsPerSecond */
   rateLimitBurst: number | null;
   /** Events a stream consumer may have written but not yet taken off the socket before it is closed with a resume hint. @default 1_000 */
   streamBufferEvents: number;
@@ -30,6 +33,22 @@ export interface ServerLimits extends Limits {
   maxWsMessageBytes: number;
   /** Keys (API key lookups, rate-limit buckets) kept in memory; the least recently used go first. @default 10_000 */
   maxCachedKeys: number;
+  /**
+   * Time from a request's first byte to the end of its headers. Over it: `408` and the connection
+   * is closed, so a client trickling header lines cannot hold a socket. Checked every
+   * `min(1 s, headersTimeoutMs / 8)`. @default 10_000
+   */
+  headersTimeoutMs: number;
+  /**
+   * Time to receive a whole request, headers and body: a 1 MiB body (`maxBodyBytes`) needs about
+   * 35 KB/s. Over it: `408`, connection closed. A response that has started (SSE, WebSocket, an
+   * export) is not bounded by it. @default 30_000
+   */
+  requestTimeoutMs: number;
+  /** How long a keep-alive connection may sit idle between requests. @default 5_000 */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed; live streams are exempt. @default 120_000 */
+  idleTimeoutMs: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -38,12 +57,16 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxImportBytes: 64 * 1024 * 1024,
   maxJsonDepth: 64,
   maxStreamsPerKey: 16,
-  requestsPerSecond: 100,
+  requestsPerSecond: 1_000,
   rateLimitBurst: null,
   streamBufferEvents: 1_000,
   streamBufferBytes: 4 * 1024 * 1024,
   maxWsMessageBytes: 64 * 1024,
   maxCachedKeys: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 120_000,
 });
 
 /** The core's share of the limits, for the SessionManager. */
@@ -70,10 +93,17 @@ export const resolveLimits = (given: Partial<ServerLimits> | undefined): ServerL
     "streamBufferBytes",
     "maxWsMessageBytes",
     "maxCachedKeys",
+    "headersTimeoutMs",
+    "requestTimeoutMs",
+    "keepAliveTimeoutMs",
+    "idleTimeoutMs",
   ] as const) {
     const value = limits[key];
     if (!Number.isSafeInteger(value) || value <= 0)
       throw new FrontdeskError("invalid_request", `limits.${key} must be a positive integer`);
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new FrontdeskError("invalid_request", "limits.headersTimeoutMs must not exceed limits.requestTimeoutMs");
   }
   if (limits.requestsPerSecond !== null && !(limits.requestsPerSecond > 0)) {
     throw new FrontdeskError("invalid_request", "limits.requestsPerSecond must be positive, or null for no limit");

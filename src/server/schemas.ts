@@ -258,6 +258,14 @@ export const AppendHeaders = IfMatchHeaders.extend({
 
 export const ScopeHeaders = z.looseObject({ "x-frontdesk-user": UserIdSchema.optional() });
 
+export const ConditionalReadHeaders = ScopeHeaders.extend({
+  "if-none-match": z
+    .string()
+    .max(1024)
+    .optional()
+    .describe('ETags ("<version>") the client has; the current one answers 304 Not Modified'),
+});
+
 export const StreamHeaders = ScopeHeaders.extend({
   "last-event-id": z.string().max(32).optional().describe("Resume after this seq"),
 });

@@ -40,6 +40,7 @@ describe("keys", () => {
         "id",
         "label",
         "prefix",
+        "requestsPerSecond",
         "revokedAt",
         "userId",
       ]);

@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { FrontdeskError } from "../../core/errors.ts";
 import { assertUserId } from "../../core/ids.ts";
 import type { ApiKeyRecord, SessionStore } from "../../stores/types.ts";
@@ -22,6 +22,18 @@ async function withStore<T>(
   }
 }
 
+/** Mirrors MAX_KEY_REQUESTS_PER_SECOND in server/api-keys.ts, which this module loads only when it runs. */
+const MAX_RATE = 1_000_000;
+
+/** `--rate-limit`: requests a second, a number above 0 (fractions allowed: 0.5 is one request every 2 s). */
+const rateOption = (text: string): number => {
+  const value = Number(text);
+  if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) || !(value > 0) || value > MAX_RATE) {
+    throw new InvalidArgumentError(`expected requests per second, a number above 0 and at most ${MAX_RATE}`);
+  }
+  return value;
+};
+
 /** What `keys list` shows of a key: never its secret (which the store does not have) nor its hash. */
 const publicFields = (record: ApiKeyRecord) => ({
   id: record.id,
@@ -31,6 +43,7 @@ const publicFields = (record: ApiKeyRecord) => ({
   label: record.label,
   createdAt: record.createdAt,
   revokedAt: record.revokedAt,
+  requestsPerSecond: record.requestsPerSecond ?? null,
 });
 
 export function registerKeyCommands(program: Command, io: CliIo): void {
@@ -43,7 +56,13 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     .requiredOption("--user <id>", "the user the key acts as")
     .option("--admin", "the key sees every user's sessions")
     .option("--label <text>", "a note to tell keys apart")
-    .action(async (options: { store?: string; user: string; admin?: boolean; label?: string }) => {
+    .option(
+      "--rate-limit <n>",
+      "requests per second this key may make on each server instance, bursts up to twice that " +
+        "(default: the server's limits.requestsPerSecond, 1000)",
+      rateOption,
+    )
+    .action(async (options: { store?: string; user: string; admin?: boolean; label?: string; rateLimit?: number }) => {
       const userId = assertUserId(options.user);
       const { createApiKey } = await import("../../server/api-keys.ts");
       await withStore(options, io, async (store) => {
@@ -51,11 +70,13 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
           userId,
           admin: options.admin === true,
           label: options.label,
+          requestsPerSecond: options.rateLimit ?? null,
         });
         writeLine(io.stdout, key);
+        const rate = record.requestsPerSecond == null ? "" : `, limited to ${record.requestsPerSecond} requests/s`;
         writeLine(
           io.stderr,
-          `created ${record.admin ? "admin " : ""}API key ${record.id} for user ${record.userId} (shown once)`,
+          `created ${record.admin ? "admin " : ""}API key ${record.id} for user ${record.userId}${rate} (shown once)`,
         );
       });
     });

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { isFrontdeskError } from "../../core/errors.ts";
 import { LruMap } from "../../core/lru-map.ts";
 import type { Session } from "../../core/session-manager.ts";
+import { noneMatchHits } from "../conditional.ts";
 import {
   etagOf,
   expectedVersionOf,
@@ -16,6 +17,7 @@ import {
 } from "../context.ts";
 import { notFound } from "../http-errors.ts";
 import {
+  ConditionalReadHeaders,
   CreateSessionBody,
   CreateSessionQuery,
   ERROR_RESPONSES,
@@ -174,17 +176,27 @@ export function sessionRoutes(context: ServerContext) {
         config,
         schema: {
           summary: "Get a session",
-          description: "The header with state (user:/app: keys merged) and stats. `ETag` is its version.",
+          description:
+            "The header with state (user:/app: keys merged) and stats. `ETag` is its version; with `If-None-Match` " +
+            "naming it, the answer is 304 without a body (the read still refreshes the sliding TTL).",
           tags: TAGS,
           security: SECURED,
           params: IdParams,
           querystring: ScopeQuery,
-          headers: ScopeHeaders,
-          response: { 200: SessionSchema, ...ERROR_RESPONSES },
+          headers: ConditionalReadHeaders,
+          response: {
+            200: SessionSchema,
+            304: z.null().describe("Not modified: the session is still at the version If-None-Match names"),
+            ...ERROR_RESPONSES,
+          },
         },
       },
       async (request, reply) => {
         const session = await scopedManager(context, request).get(request.params.id);
+        const etag = etagOf(session.version);
+        const known = request.headers["if-none-match"];
+        // Checked before any encoding: a client revalidating an unchanged session costs the read alone.
+        if (known !== undefined && noneMatchHits(known, etag)) return reply.code(304).header("etag", etag).send(null);
         let body = encodedSessions.get(session);
         if (body === undefined) {
           body = Buffer.from(reply.serialize(session) as string);
@@ -192,7 +204,7 @@ export function sessionRoutes(context: ServerContext) {
         }
         // Encoded by this route's own serializer above; the type provider knows only the object form.
         const encoded = body as unknown as Session;
-        return reply.header("etag", etagOf(session.version)).type("application/json; charset=utf-8").send(encoded);
+        return reply.header("etag", etag).type("application/json; charset=utf-8").send(encoded);
       },
     );
 

@@ -114,6 +114,7 @@ interface ApiKeyRow {
   label: string | null;
   created_at: string;
   revoked_at: string | null;
+  requests_per_second: number | null;
 }
 
 /**
@@ -595,6 +596,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
         record.label,
         record.createdAt,
         record.revokedAt,
+        record.requestsPerSecond ?? null,
       ]);
     }),
 
@@ -675,6 +677,7 @@ const apiKeyOf = (row: ApiKeyRow): ApiKeyRecord => ({
   label: row.label,
   createdAt: Number(row.created_at),
   revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  ...(row.requests_per_second === null ? {} : { requestsPerSecond: Number(row.requests_per_second) }),
 });
 
 /** Scoped writes as the commit function reads them; sorted so concurrent commits lock scopes in one order. */

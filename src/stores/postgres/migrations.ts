@@ -91,6 +91,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "conditional delete",
     up: (s) => [deleteAtVersionFunction(s)],
   },
+  {
+    version: 3,
+    name: "per-key request rate",
+    up: (s) => [`ALTER TABLE ${s}.api_keys ADD COLUMN IF NOT EXISTS requests_per_second double precision`],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);

@@ -37,8 +37,8 @@ export function statements(s: string, tag: string) {
       WHERE i.sid = (SELECT sid FROM ${s}.sessions WHERE ${key}) AND i.key = $4`,
     lastSeqs: `SELECT k.i AS index, s.last_seq FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(ns, u, id, i)
       JOIN ${s}.sessions s ON s.namespace = k.ns AND s.user_id = k.u AND s.id = k.id`,
-    putApiKey: `INSERT INTO ${s}.api_keys (id, hash, prefix, user_id, admin, label, created_at, revoked_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    putApiKey: `INSERT INTO ${s}.api_keys (id, hash, prefix, user_id, admin, label, created_at, revoked_at, requests_per_second)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     findApiKey: `SELECT * FROM ${s}.api_keys WHERE hash = $1`,
     listApiKeys: `SELECT * FROM ${s}.api_keys ORDER BY created_at, id`,
     revokeApiKey: `UPDATE ${s}.api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,

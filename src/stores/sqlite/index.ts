@@ -285,6 +285,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
             record.label,
             record.createdAt,
             record.revokedAt,
+            record.requestsPerSecond ?? null,
           ]);
         } catch (error) {
           if (isConstraintError(error)) {
@@ -446,6 +447,7 @@ interface ApiKeyRow {
   label: string | null;
   created_at: number;
   revoked_at: number | null;
+  requests_per_second: number | null;
 }
 
 const LIVE = "(expires_at IS NULL OR expires_at > ?)";
@@ -694,8 +696,8 @@ function prepare(db: Database.Database): Connection {
     selectMark: db.prepare(`SELECT rid, version, last_seq FROM sessions WHERE ${BY_KEY}`),
     dataVersion: db.prepare("PRAGMA data_version").pluck(),
     insertApiKey: db.prepare(
-      `INSERT INTO api_keys (id, hash, prefix, user_id, admin, label, created_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO api_keys (id, hash, prefix, user_id, admin, label, created_at, revoked_at, requests_per_second)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     selectApiKey: db.prepare("SELECT * FROM api_keys WHERE hash = ?"),
     listApiKeys: db.prepare("SELECT * FROM api_keys ORDER BY created_at, rowid"),
@@ -766,6 +768,7 @@ const apiKeyOf = (row: ApiKeyRow): ApiKeyRecord => ({
   label: row.label,
   createdAt: row.created_at,
   revokedAt: row.revoked_at,
+  ...(row.requests_per_second === null ? {} : { requestsPerSecond: row.requests_per_second }),
 });
 
 const errorCode = (error: unknown): string =>

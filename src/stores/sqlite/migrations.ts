@@ -100,6 +100,10 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM idempotency WHERE rid = old.rid;
   END;
   `,
+  `
+  -- A key's own request rate (requests a second); NULL: the server's default.
+  ALTER TABLE api_keys ADD COLUMN requests_per_second REAL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

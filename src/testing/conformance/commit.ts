@@ -403,5 +403,27 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       assert.equal((await c.store.findApiKey(hash))?.revokedAt, now + 1);
       assert.equal(await c.store.findApiKey("f".repeat(64)), undefined);
     });
+
+    it("an API key's own request rate is kept with it; a key without one reads back without one", async () => {
+      const c = ctx();
+      const record = (n: number) => ({
+        id: `kr${n}-${c.prefix}`,
+        hash: `${c.prefix}`.padEnd(63, "b") + String(n),
+        prefix: "fd_abc",
+        userId: "u1",
+        admin: false,
+        label: null,
+        createdAt: c.clock.now(),
+        revokedAt: null,
+      });
+      await c.store.putApiKey({ ...record(1), requestsPerSecond: 2.5 });
+      await c.store.putApiKey(record(2));
+      assert.equal((await c.store.findApiKey(record(1).hash))?.requestsPerSecond, 2.5);
+      assert.equal((await c.store.findApiKey(record(2).hash))?.requestsPerSecond ?? null, null);
+      const listed = (await c.store.listApiKeys()).find((k) => k.id === record(1).id);
+      assert.equal(listed?.requestsPerSecond, 2.5);
+      await c.store.revokeApiKey(record(1).id, c.clock.now() + 1);
+      assert.equal((await c.store.findApiKey(record(1).hash))?.requestsPerSecond, 2.5);
+    });
   });
 }
