@@ -230,6 +230,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON bodies: refuse depth bombs before parsing, then parse safely (no __proto__/constructor).
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
+  // No route takes text: a text/plain body is refused (415, naming the type to send), never read as a string.
+  app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     const text = body as string;
     // An empty body with a JSON content type is "no body", as when none is sent at all.

@@ -7,6 +7,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
 import { ERROR_STATUS, type ErrorCode, FrontdeskError, isErrorCode, isFrontdeskError } from "../core/errors.ts";
+import { describeIssues, type IssueLike } from "../core/issues.ts";
 import { challengeOf } from "./auth.ts";
 
 const SERVER_UNAVAILABLE = new WeakSet<object>();
@@ -44,13 +45,44 @@ export const scrubSecrets = (text: string): string =>
 const body = (code: ErrorCode, message: string, details?: Record<string, unknown>): ErrorBody =>
   details === undefined ? { error: { code, message } } : { error: { code, message, details } };
 
+/** How a failure of a whole request part is named: `body: must be an object, not string`. */
+const PART_NAMES: Record<string, string> = {
+  body: "body",
+  querystring: "query string",
+  params: "path",
+  headers: "headers",
+};
+
+/**
+ * `field: what it must be`, for each failed field (at most three): the validator's issues are the
+ * zod issues (their code and fields kept as `keyword` and `params`), read the same way as the
+ * library's own validation failures.
+ */
 const validationMessage = (error: FastifyError): string => {
   const context = error.validationContext ?? "request";
-  const issues = (error.validation ?? []).slice(0, 3).map((issue) => {
-    const path = (issue.instancePath ?? "").replace(/^\//, "").replace(/\//g, ".");
-    return path ? `${context}.${path}: ${issue.message}` : `${context}: ${issue.message}`;
-  });
-  return issues.length > 0 ? `Invalid ${issues.join("; ")}` : `Invalid ${context}`;
+  const issues: IssueLike[] = (error.validation ?? []).map((item) => ({
+    ...(item.params as Record<string, unknown>),
+    code: item.keyword,
+    path: (item.instancePath ?? "").split("/").filter((part) => part !== ""),
+    message: item.message ?? "is not valid",
+  }));
+  return issues.length > 0 ? describeIssues(issues, { root: PART_NAMES[context] ?? context }) : `Invalid ${context}`;
+};
+
+/** What the request sent and what its route takes, for a body in a content type it does not parse. */
+export interface MediaTypeContext {
+  contentType?: string;
+  accepted?: readonly string[];
+}
+
+const mediaTypeMessage = ({ contentType, accepted }: MediaTypeContext): string => {
+  const sent = contentType?.split(";")[0]?.trim().slice(0, 100);
+  const wanted = accepted && accepted.length > 0 ? accepted : ["application/json"];
+  const send =
+    wanted[0] === "application/json"
+      ? "send the body as JSON with Content-Type: application/json"
+      : `send it as Content-Type: ${wanted.join(" or ")}`;
+  return sent ? `Content-Type ${sent} is not accepted here: ${send}` : `A body needs a Content-Type: ${send}`;
 };
 
 /** Facts about a FrontdeskError that are safe to send: plain JSON of at most a few keys. */
@@ -64,7 +96,7 @@ const safeDetails = (details: Record<string, unknown> | undefined): Record<strin
   return Object.keys(out).length > 0 ? out : undefined;
 };
 
-export function toHttpError(error: unknown): HttpError {
+export function toHttpError(error: unknown, media: MediaTypeContext = {}): HttpError {
   const headers: Record<string, string> = {};
   if (isFrontdeskError(error)) {
     const code = isErrorCode(error.code) ? error.code : "internal";
@@ -127,8 +159,8 @@ export function toHttpError(error: unknown): HttpError {
         return { status: 400, body: body("invalid_request", "The body is not valid JSON"), headers, unexpected: false };
       case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
         return {
-          status: 400,
-          body: body("invalid_request", "Unsupported Content-Type: send application/json"),
+          status: 415,
+          body: body("unsupported_media_type", mediaTypeMessage(media)),
           headers,
           unexpected: false,
         };
@@ -171,7 +203,12 @@ export function sendError(
   error: unknown,
   onUnexpected?: () => void,
 ): FastifyReply {
-  const mapped = toHttpError(error);
+  const contentType = request.headers["content-type"];
+  const consumes = (request.routeOptions.schema as { consumes?: readonly string[] } | undefined)?.consumes;
+  const mapped = toHttpError(error, {
+    ...(contentType !== undefined ? { contentType } : {}),
+    ...(consumes !== undefined ? { accepted: consumes } : {}),
+  });
   if (mapped.unexpected) {
     onUnexpected?.();
     request.log.error({ err: describeError(error), status: mapped.status }, "request failed");
