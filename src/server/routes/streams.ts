@@ -90,7 +90,7 @@ export function streamRoutes(context: ServerContext) {
           '"overflow"|"shutdown"|"error", after}` before close (1000, 4008, 1012, 1013). Resume with `?after=`. ' +
           'Messages in: `{type:"ping"}` (answered `{type:"pong"}`); `{type:"user_message", content, agent?}` runs a ' +
           'turn: `{type:"delta", text}` frames, its events as `event` frames, then `{type:"turn", status, turnId, ' +
-          'message?}`; `{type:"approve", approvalId}`, `{type:"deny", approvalId, reason?}`, `{type:"cancel"}`. ' +
+          'code?, message?}`; `{type:"approve", approvalId}`, `{type:"deny", approvalId, reason?}`, `{type:"cancel"}`. ' +
           'A bad message gets `{type:"error", error:{code, message}}` and the socket stays open; closing it ' +
           "cancels the turn it started.",
         tags: TAGS,
