@@ -61,7 +61,7 @@ export function agentRoutes(context: ServerContext) {
             "approval_request, approval_response, assistant messages, status…, same framing as the events stream); " +
             '`: heartbeat` comments while waiting; last `event: done` with data `{"status":"completed"|"cancelled"|' +
             '"error","turnId","code"?,"message"?}` (`code` for an error: `provider_unavailable`, `model_error`, or a ' +
-            "Frontdesk code). Refusals come as JSON errors before the stream starts: 404 (no such ' +
+            "Frontdesk code). Refusals come as JSON errors before the stream starts: 404 (no such " +
             "session), 400 (bad message, unknown agent), 409 `conflict` (a turn is already running in this session, " +
             "on any instance). Closing the connection cancels the turn; its partial reply is kept, marked cancelled.",
           tags: TAGS,
