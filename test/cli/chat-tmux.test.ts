@@ -1,7 +1,7 @@
 /**
  * `frontdesk chat` in a real pseudo-terminal, driven the way a person would: tmux runs the built
  * binary, keys are typed with `send-keys`, and what the screen shows is read with `capture-pane`.
- * Needs tmux and `npm run build` (the file is skipped without tmux).
+ * Needs tmux and `npm run build`: skipped without tmux, except under CI=true, where a missing tmux fails.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -27,13 +27,25 @@ const tmux = (...args: string[]): string =>
 
 const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
 
-/** One terminal window of 120×40 running `frontdesk …args` (through sh, which prints the exit status); the pane stays after the exit. */
+/** One terminal window (120×40 unless told) running `frontdesk …args` (through sh, which prints the exit status); the pane stays after the exit. */
 class Terminal {
   readonly name = `chat-${process.pid}-${++counter}`;
 
-  constructor(args: string[]) {
+  constructor(args: string[], size: { columns: number; rows: number } = { columns: 120, rows: 40 }) {
     const command = `${["node", BIN, ...args].map(shellQuote).join(" ")}; echo "[frontdesk exited with status $?]"`;
-    tmux("new-session", "-d", "-s", this.name, "-x", "120", "-y", "40", "-c", temp.dir, command);
+    tmux(
+      "new-session",
+      "-d",
+      "-s",
+      this.name,
+      "-x",
+      String(size.columns),
+      "-y",
+      String(size.rows),
+      "-c",
+      temp.dir,
+      command,
+    );
     tmux("set-option", "-t", this.name, "remain-on-exit", "on");
     started.push(this.name);
   }
@@ -153,8 +165,10 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
     await second.waitFor(READY);
     const history = second.screen();
     expect(history).toMatch(new RegExp(`^session ${id} · agent assistant$`, "m"));
-    expect(history).toMatch(/── earlier in this conversation ──\n> compute 2\+3\*4\n/);
-    expect(history).toMatch(/^assistant › 2\+3\*4 = 14$/m);
+    // Each tool call of the earlier turn is shown with its result, as the turn showed them.
+    expect(history).toMatch(
+      /── earlier in this conversation ──\n> compute 2\+3\*4\nassistant › Let me calculate that\.\n {2}→ calculator \{"expression":"2\+3\*4"\}\n {2}← calculator: \{"expression":"2\+3\*4","result":14\} \(\d+ ms\)\nassistant › 2\+3\*4 = 14\n──\n/,
+    );
 
     second.type("what time is it");
     await second.waitFor(/^ {2}← clock: /m);
@@ -169,6 +183,57 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
     if (process.env.FRONTDESK_SHOW_SCREENS) {
       console.log(`first window:\n${firstScreen.trimEnd()}\n\nsecond window:\n${second.screen(true).trimEnd()}`);
     }
+  });
+
+  it("a resumed session shows every tool call with its result: success, denied, and the clock's time", async () => {
+    const first = new Terminal(chatArgs());
+    const id = (await first.waitFor(/^session ([0-9a-f]{32}) /m))[1] as string;
+    await first.waitFor(READY);
+    first.type("what time is it");
+    await first.waitFor(/^assistant › The current time is [^\n]*\n> $/m);
+    first.type("compute 6*7");
+    await first.waitFor(/\[y\/N\] $/m);
+    first.type("n");
+    await first.waitFor(/^ {2}← calculator: denied/m);
+    await first.until("the prompt", (screen) => PROMPT_AT_END.test(screen));
+    first.send("C-d");
+    expect(await first.exited()).toBe(0);
+
+    const second = new Terminal(chatArgs("--session", id));
+    await second.waitFor(READY);
+    const history = second.screen();
+    expect(history).toMatch(
+      /^> what time is it\nassistant › Let me check the clock\.\n {2}→ clock \{\}\n {2}← clock: \{"iso":"\d{4}-[^\n]*\(\d+ ms\)\nassistant › The current time is /m,
+    );
+    expect(history).toMatch(
+      /^> compute 6\*7\nassistant › Let me calculate that\.\n {2}→ calculator \{"expression":"6\*7"\}\n {2}← calculator: denied: [^\n]+\n/m,
+    );
+    second.send("C-d");
+    expect(await second.exited()).toBe(0);
+  });
+
+  it("wraps a long reply at word boundaries to the window's width, never inside a word", async () => {
+    const columns = 50;
+    const term = new Terminal(chatArgs(), { columns, rows: 40 });
+    const id = (await term.waitFor(/^session ([0-9a-f]{32}) /m))[1] as string;
+    await term.waitFor(READY);
+    const message = "incomprehensibilities counterrevolutionaries electroencephalographically uncharacteristically";
+    term.type(message);
+    await term.waitFor(/when those tools are\s+enabled\.\n> \s*$/);
+    const reply = (await eventsOf(id)).filter((event) => event.type === "message" && event.role === "assistant").at(-1);
+    const text = `assistant › ${(reply as { content: string }).content}`;
+    // -J joins the rows the terminal wrapped by itself: every row left is one the chat ended.
+    const rows = term.screen().split("\n");
+    const first = rows.findIndex((row) => row.startsWith("assistant › "));
+    const last = rows.findIndex((row, index) => index > first && row.startsWith("> "));
+    const replyRows = rows.slice(first, last).map((row) => row.trimEnd());
+    expect(replyRows.length).toBeGreaterThan(4);
+    for (const row of replyRows) expect(row.length).toBeLessThanOrEqual(columns);
+    // The rows are the reply's words in order, broken only where it had a space.
+    expect(replyRows.join(" ")).toBe(text);
+    term.send("C-d");
+    expect(await term.exited()).toBe(0);
+    if (process.env.FRONTDESK_SHOW_SCREENS) console.log(`narrow window:\n${term.screen(true).trimEnd()}`);
   });
 
   it("Ctrl-C cancels a slow turn and keeps its partial reply; Ctrl-C at the prompt hints, twice exits", async () => {

@@ -1,8 +1,17 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
+import {
+  describeEvent,
+  displayWidth,
+  RENDER_SLICE,
+  terminalText,
+  WordWrapper,
+  writeWrapped,
+} from "../../src/cli/render.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
 import { CapturedStream, lines, tempStore, waitForText, withManager } from "./harness.ts";
 
@@ -173,7 +182,7 @@ describe("frontdesk chat over piped input", () => {
     const fresh = sessionIn(first.stdout, 2);
     expect(new Set([original, fork, fresh]).size).toBe(3);
     expect(first.stdout).toMatch(new RegExp(`^forked session ${original} at #\\d+$`, "m"));
-    expect(first.stderr).toMatch(/^error: Unknown command \/nope: \/help lists them/m);
+    expect(first.stderr).toMatch(/^error: invalid_request: Unknown command \/nope: \/help lists the commands/m);
     await withManager(temp.url, async (manager) => {
       const forked = await manager.get({ id: fork, userId: "local" });
       expect(forked.parent?.sessionId).toBe(original);
@@ -200,10 +209,11 @@ describe("frontdesk chat over piped input", () => {
     const shown = lines(second.stdout);
     const start = shown.indexOf("── earlier in this conversation ──");
     expect(start).toBe(1);
-    expect(shown.slice(start + 1, start + 6)).toEqual([
+    expect(shown.slice(start + 1, start + 7)).toEqual([
       "> compute 2+3*4",
       "assistant › Let me calculate that.",
       '  → calculator {"expression":"2+3*4"}',
+      expect.stringMatching(/^ {2}← calculator: \{"expression":"2\+3\*4","result":14\} \(\d+ ms\)$/),
       "assistant › 2+3*4 = 14",
       "──",
     ]);
@@ -228,6 +238,168 @@ describe("frontdesk chat over piped input", () => {
     expect(model.code).toBe(2);
     expect(lines(model.stderr)).toEqual([expect.stringMatching(/needs an API key in \$OPENAI_API_KEY/)]);
     expect(await count()).toBe(before);
+  });
+});
+
+describe("frontdesk chat errors", () => {
+  it("an unknown slash command is an error like every other: error: <code>: <message>, naming /help", async () => {
+    const result = await pipedChat(
+      "/frobnicate now\n/resume\n/resume 0123456789abcdef0123456789abcdef\nwhat time is it\n",
+    );
+    expect(result.code).toBe(0);
+    const errors = lines(result.stderr);
+    expect(errors).toEqual([
+      "error: invalid_request: Unknown command /frobnicate: /help lists the commands " +
+        "(start with // to send a message beginning with /)",
+      "error: invalid_request: usage: /resume ID (/sessions lists them)",
+      "error: not_found: Session not found",
+    ]);
+    // The chat goes on after each one.
+    expect(result.stdout).toMatch(/^assistant › The current time is /m);
+  });
+});
+
+/** Renders `text` as one streamed reply after a label `start` columns wide, split into `pieces`. */
+function wrapped(pieces: readonly string[], width: number | undefined, start = 0): string {
+  const wrapper = new WordWrapper(() => width);
+  wrapper.startAt(start);
+  return pieces.map((piece) => wrapper.push(piece)).join("") + wrapper.end();
+}
+
+/** Splits `text` at the given offsets (sorted, deduplicated, within the text). */
+const splitAt = (text: string, cuts: number[]): string[] => {
+  const points = [...new Set(cuts.map((cut) => cut % (text.length + 1)))].sort((a, b) => a - b);
+  const pieces: string[] = [];
+  let from = 0;
+  for (const point of points) {
+    pieces.push(text.slice(from, point));
+    from = point;
+  }
+  pieces.push(text.slice(from));
+  return pieces;
+};
+
+describe("chat replies on a terminal: word wrap and control characters", () => {
+  it("breaks lines only between words, however the reply is split into streamed pieces", () => {
+    const word = fc.oneof(
+      fc.stringMatching(/^[a-zA-Z0-9*_`.,!?'"()-]{1,14}$/),
+      fc.constantFrom("中文字", "émigré", "naïve", "😀ok", "3*4*5"),
+    );
+    const separator = fc.constantFrom(" ", "  ", "\n", " \n", "\t");
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(word, separator), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 16, max: 70 }),
+        fc.integer({ min: 0, max: 14 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (parts, width, start, cuts) => {
+          const text = parts.map(([w, sep]) => w + sep).join("");
+          const out = wrapped(splitAt(text, cuts), width, start);
+          const rows = out.split("\n");
+          rows.forEach((row, index) => {
+            expect(displayWidth(row) + (index === 0 ? start : 0)).toBeLessThanOrEqual(width);
+          });
+          // Every word is whole on one row, and the words keep their order.
+          const words = (value: string) => value.split(/\s+/).filter(Boolean);
+          expect(rows.flatMap(words)).toEqual(words(text));
+          // A line end the reply had is kept.
+          expect(rows.length).toBeGreaterThanOrEqual(text.split("\n").length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("cuts only a word longer than a whole line, and passes text through unwrapped when not a terminal", () => {
+    expect(wrapped(["the quick brown fox jumps over the lazy dog"], 16)).toBe(
+      "the quick brown\nfox jumps over\nthe lazy dog",
+    );
+    expect(wrapped(["see ", "x".repeat(25), " end"], 10)).toBe("see\nxxxxxxxxxx\nxxxxxxxxxx\nxxxxx end");
+    // After a 12-column label, a first word that does not fit starts the next line.
+    expect(wrapped(["assistant text that is long"], 20, 12)).toBe("\nassistant text that\nis long");
+    expect(wrapped(["no width, no wrap at all"], undefined)).toBe("no width, no wrap at all");
+  });
+
+  it("shows control characters instead of obeying them", () => {
+    const hostile = "\x1b[31mred\x1b[0m\x1b]0;title\x07 back\rspace\b\r\nnext\x9b";
+    const expected = "␛[31mred␛[0m␛]0;title␇ back␍space␈\nnext\ufffd";
+    expect(terminalText(hostile)).toBe(expected.replace("\n", "\r\n").replace("␍space␈\r\n", "␍space␈␍\n"));
+    expect(wrapped([hostile], undefined)).toBe(expected);
+    // A \r\n split between two streamed pieces is still one line end.
+    expect(wrapped(["one\r", "\ntwo"], 40)).toBe("one\ntwo");
+  });
+
+  it("costs time linear in the reply, even on text hostile to it", () => {
+    // Quadratic work shows as 16 times the time for 4 times the input; linear as about 4 times.
+    // Each size is timed as the best of several runs, so a busy machine does not fake a trend.
+    const hostile: Record<string, (size: number) => string> = {
+      "one letter": (n) => "z".repeat(n),
+      asterisks: (n) => "*".repeat(n),
+      underscores: (n) => "_".repeat(n),
+      backticks: (n) => "`".repeat(n),
+      "ANSI sequences": (n) => "\x1b[31m".repeat(n / 5),
+      "carriage returns": (n) => "\r".repeat(n),
+      "spaces then a word": (n) => `${" ".repeat(n)}x`,
+      "short words": (n) => "a ".repeat(n / 2),
+      tabs: (n) => "\t".repeat(n),
+      "wide characters": (n) => "中".repeat(n),
+    };
+    const render = (text: string): number => {
+      const wrapper = new WordWrapper(() => 80);
+      wrapper.startAt(12);
+      let written = 0;
+      for (let at = 0; at < text.length; at += RENDER_SLICE)
+        written += wrapper.push(text.slice(at, at + RENDER_SLICE)).length;
+      const event = { seq: 1, id: "e", at: 0, type: "message", role: "assistant", content: text } as const;
+      return written + wrapper.end().length + describeEvent(event as never).length;
+    };
+    const bestOf = (text: string): number => {
+      let best = Number.POSITIVE_INFINITY;
+      for (let run = 0; run < 5; run++) {
+        const started = performance.now();
+        render(text);
+        best = Math.min(best, performance.now() - started);
+      }
+      return best;
+    };
+    const small = 256 * 1024;
+    for (const [name, make] of Object.entries(hostile)) {
+      const large = make(4 * small);
+      const short = make(small);
+      // A quadratic step would take minutes on the large input: one look at the short one says so first.
+      const started = performance.now();
+      render(short);
+      expect({ name, quick: performance.now() - started < 500 }).toEqual({ name, quick: true });
+      // A collection or another process can slow one timing; a real trend shows in every attempt.
+      let ratio = Number.POSITIVE_INFINITY;
+      for (let attempt = 0; attempt < 4 && ratio >= 8; attempt++) {
+        ratio = Math.min(ratio, bestOf(large) / Math.max(bestOf(short), 0.05));
+      }
+      expect({ name, linear: ratio < 8 }).toEqual({ name, linear: true });
+      // And 1 MiB of it renders well under a second, even on a loaded machine.
+      expect({ name, fast: bestOf(large) < 1000 }).toEqual({ name, fast: true });
+    }
+  });
+
+  it("a long reply is drawn in slices with the event loop free between them", async () => {
+    const text = "word ".repeat((4 * 1024 * 1024) / 5);
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let written = 0;
+    const wrapper = new WordWrapper(() => 100);
+    await writeWrapped(text, wrapper, (out) => {
+      written += out.length;
+    });
+    ticking = false;
+    const slices = Math.ceil(text.length / RENDER_SLICE);
+    expect(written).toBeGreaterThan(text.length - 10);
+    // Other work (key presses, signals, timers) ran between the slices, not only after the last.
+    expect(turns).toBeGreaterThanOrEqual(slices - 2);
   });
 });
 
@@ -275,7 +447,7 @@ describe("frontdesk chat on a terminal", () => {
     expect(plain(chat.stdout.text).match(/To exit, press/g)).toHaveLength(1);
     // A turn in between resets the count.
     chat.stdin.write("what time is it\r");
-    await chat.waitFor(/The current time is .*\n> $/, mark);
+    await chat.waitFor(/The current time is [^>]*\n> $/, mark);
     mark = chat.stdout.text.length;
     chat.stdin.write("\x03");
     await chat.waitFor(/To exit[^\n]*\n> $/, mark);
@@ -289,7 +461,8 @@ describe("frontdesk chat on a terminal", () => {
     const chat = startChat([], { terminal: true });
     await chat.waitFor(/Ctrl-D to exit\.\n/);
     chat.stdin.write("what time is it\rhello\r");
-    await chat.waitFor(/The current time is [^\n]*\n> hello\nassistant › You said: "hello"[^\n]*\n> $/);
+    // Replies wrap at the terminal's 100 columns: what follows a line end may be more of the reply.
+    await chat.waitFor(/The current time is [^>]*\n> hello\nassistant › You said: "hello"[^>]*\n> $/);
     chat.stdin.write("\x04");
     expect(await chat.done).toBe(0);
   });

@@ -9,6 +9,7 @@ import {
   type AgentCommandOptions,
   AgentWorkspace,
   calledTools,
+  compactJson,
   contentText,
   describeCall,
   describeResult,
@@ -16,6 +17,7 @@ import {
 import { agentColor, colorEnabled, createPalette, type Palette } from "../colors.ts";
 import { describeFailure, UsageError } from "../failures.ts";
 import { absorbStreamErrors, absorbWriteErrors, type CliIo, isInteractive } from "../io.ts";
+import { displayWidth, terminalText, WordWrapper, writeWrapped } from "../render.ts";
 import { onStopSignals } from "../signals.ts";
 import { createOutputFile, writeChunk } from "../streams.ts";
 import { formatTime, renderTable, truncate } from "../table.ts";
@@ -37,6 +39,8 @@ export const CHAT_COMMANDS: readonly (readonly [string, string])[] = [
 
 /** How many of the latest messages a resumed conversation shows. */
 const RESUME_MESSAGES = 6;
+/** How many of the latest message, summary and tool-result events are read to show them. */
+const RESUME_EVENTS = 80;
 const EXIT_HINT = "(To exit, press Ctrl-C again or Ctrl-D, or type /exit)";
 
 export function registerChatCommand(program: Command, io: CliIo): void {
@@ -354,8 +358,9 @@ class Chat {
       case "/deny":
         return this.answerPending("deny", args);
       default:
-        throw new UsageError(
-          `Unknown command ${name}: /help lists them (start with // to send a message beginning with /)`,
+        throw new FrontdeskError(
+          "invalid_request",
+          `Unknown command ${name}: /help lists the commands (start with // to send a message beginning with /)`,
         );
     }
   }
@@ -478,13 +483,17 @@ class Chat {
           view.event(event);
           if (event.type === "event" && event.event.type === "approval_request") {
             const request = event.event;
-            approvals = approvals.then(() => this.askApproval(request, controller.signal));
+            approvals = approvals.then(async () => {
+              await view.idle(); // the prompt comes after what the turn showed before it
+              await this.askApproval(request, controller.signal);
+            });
           }
         },
       });
       await approvals;
-      view.finish(result);
+      await view.finish(result);
     } catch (error) {
+      await view.settle(); // what the turn showed comes before its error
       if (isFrontdeskError(error, "conflict")) {
         throw new FrontdeskError(
           "conflict",
@@ -534,36 +543,57 @@ class Chat {
 
   // ── output ──────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * The latest messages of the conversation, as the turns showed them: each tool call the
+   * assistant made with its result under it (from the session's `tool_result` events, or the
+   * tool message when that event is older than what was read).
+   */
   private async showHistory(): Promise<void> {
-    const messages = await this.workspace.sessions.getMessages(this.sessionId, { last: RESUME_MESSAGES * 3 });
-    const shown = messages
-      .filter((event) => event.type === "summary" || (event.type === "message" && event.role !== "tool"))
-      .slice(-RESUME_MESSAGES);
-    if (shown.length === 0) return;
-    this.line(this.palette.dim("── earlier in this conversation ──"));
-    for (const event of shown) {
+    const events = await this.workspace.sessions.readEvents(this.sessionId, {
+      last: RESUME_EVENTS,
+      types: ["message", "summary", "tool_result"],
+    });
+    const shown = new Set(
+      events
+        .filter((event) => event.type === "summary" || (event.type === "message" && event.role !== "tool"))
+        .slice(-RESUME_MESSAGES),
+    );
+    if (shown.size === 0) return;
+    const results = resultsOfCalls(events);
+    const { palette } = this;
+    this.line(palette.dim("── earlier in this conversation ──"));
+    for (const event of events) {
+      if (!shown.has(event)) continue;
       if (event.type === "summary") {
-        this.line(this.palette.dim(`(summary) ${truncate(event.text.replace(/\s+/g, " "), 200)}`));
+        this.paragraph(palette.dim("(summary) "), 10, truncate(event.text.replace(/\s+/g, " "), 200), {
+          style: palette.dim,
+        });
         continue;
       }
       if (event.type !== "message") continue;
       const text = truncate(contentText(event.content).trim(), 1000);
       if (event.role === "user") {
-        this.line(`${this.palette.dim(">")} ${text}`);
+        this.paragraph(`${palette.dim(">")} `, 2, text);
       } else if (event.role === "assistant") {
         if (text !== "") {
-          const cancelled = event.finish === "cancelled" ? ` ${this.palette.yellow("[cancelled]")}` : "";
           // Which agent wrote an earlier message is not recorded on it: the label stays neutral.
-          this.line(`${this.palette.bold("assistant")} ${this.palette.dim("›")} ${text}${cancelled}`);
+          const label = `${palette.bold("assistant")} ${palette.dim("›")} `;
+          this.paragraph(label, "assistant › ".length, text, { cancelled: event.finish === "cancelled" });
         }
-        for (const call of calledTools(event.content)) {
-          this.line(this.palette.dim(`  → ${describeCall(call.tool, call.input)}`));
+        const answers = results.get(event) ?? [];
+        for (const [index, call] of calledTools(event.content).entries()) {
+          this.line(palette.dim(`  → ${terminalText(describeCall(call.tool, call.input))}`));
+          const result = answers[index];
+          if (result) {
+            const line = `  ← ${terminalText(`${call.tool}: ${result.text}`)}`;
+            this.line(result.ok ? palette.dim(line) : palette.yellow(line));
+          }
         }
       } else {
-        this.line(this.palette.dim(`${event.role}: ${text}`));
+        this.paragraph(palette.dim(`${event.role}: `), event.role.length + 2, text, { style: palette.dim });
       }
     }
-    this.line(this.palette.dim("──"));
+    this.line(palette.dim("──"));
   }
 
   agentLabel(): string {
@@ -619,10 +649,62 @@ class Chat {
     this.write(`${text}\n`);
   }
 
+  /** One line on stderr, `error: <code>: <message>`, for every error the chat survives. */
   error(error: unknown): void {
     this.newline();
-    const line = describeFailure(error).line.replace(/^frontdesk: (usage: )?/, "");
+    // A malformed command at the prompt is a bad request like any other, not a bad command line.
+    const failure = error instanceof UsageError ? new FrontdeskError("invalid_request", error.message) : error;
+    this.report(describeFailure(failure).line.replace(/^frontdesk: /, ""));
+  }
+
+  /** `error: <code>: <message>` on stderr, on a line of its own. */
+  report(codeAndMessage: string): void {
+    this.newline();
+    const line = terminalText(codeAndMessage.replace(/\s*\n\s*/g, " "));
     if (!this.io.stderr.destroyed) this.io.stderr.write(`${this.palette.red("error:")} ${line}\n`);
+  }
+
+  /**
+   * The width replies wrap at: the terminal's columns, read at each use so a resized window is
+   * followed. None when stdout is not a terminal (a transcript in a file keeps its lines whole).
+   */
+  columns(): number | undefined {
+    const stdout = this.io.stdout as { isTTY?: boolean; columns?: number };
+    return stdout.isTTY === true && typeof stdout.columns === "number" && stdout.columns > 0
+      ? stdout.columns
+      : undefined;
+  }
+
+  /** A word wrapper at this chat's width. */
+  wrapper(): WordWrapper {
+    return new WordWrapper(() => this.columns());
+  }
+
+  /**
+   * `label` (already styled, `labelWidth` columns wide), then `text` wrapped at word boundaries,
+   * then `[cancelled]` when the reply was cut off.
+   */
+  paragraph(
+    label: string,
+    labelWidth: number,
+    text: string,
+    options: { style?: (text: string) => string; cancelled?: boolean } = {},
+  ): void {
+    const wrapper = this.wrapper();
+    wrapper.startAt(labelWidth);
+    const body = wrapper.push(text) + wrapper.end();
+    this.newline();
+    this.write(`${label}${options.style ? options.style(body) : body}`);
+    if (options.cancelled) this.cancelledMark(wrapper.cursor);
+    this.newline();
+  }
+
+  /** `[cancelled]` after text ending at `column`: on the same line if it fits. */
+  cancelledMark(column: number): void {
+    const mark = "[cancelled]";
+    const width = this.columns();
+    const fits = width === undefined || column + 1 + mark.length <= width;
+    this.write(`${fits ? " " : "\n"}${this.palette.yellow(mark)}`);
   }
 
   private complete(line: string): [string[], string] {
@@ -637,19 +719,129 @@ class Chat {
   }
 }
 
-/** How one turn looks: the agent's label, its streamed text, one line per tool call and result. */
+type ToolResultEvent = Extract<SessionEvent, { type: "tool_result" }>;
+type ShownResult = { ok: boolean; text: string };
+type ToolOutputPart = { type?: unknown; value?: unknown; reason?: unknown };
+
+/** A tool message's result part (AI SDK `ToolResultOutput`), said as the live view says a result. */
+function describeOutputPart(output: ToolOutputPart | undefined): ShownResult {
+  const value = (output?.value ?? null) as Json;
+  switch (output?.type) {
+    case "execution-denied":
+      return {
+        ok: false,
+        text: `denied${typeof output.reason === "string" ? `: ${truncate(output.reason, 100)}` : ""}`,
+      };
+    case "error-text":
+    case "error-json":
+      return {
+        ok: false,
+        text: `failed: ${typeof value === "string" ? truncate(value, 100) : compactJson(value, 100)}`,
+      };
+    default:
+      return { ok: true, text: compactJson(value, 100) };
+  }
+}
+
+/**
+ * What each tool call of each assistant message in `events` gave, by message and call index.
+ * Within a turn (from one user message to the next) calls and `tool_result` events pair up in
+ * order, by tool and input (the result event carries no call id); a call whose result event was
+ * not read falls back to the tool message's part with the call's id.
+ */
+function resultsOfCalls(events: readonly SessionEvent[]): Map<SessionEvent, (ShownResult | undefined)[]> {
+  const answers = new Map<SessionEvent, (ShownResult | undefined)[]>();
+  const parts = new Map<string, ToolOutputPart | undefined>();
+  type Call = { message: SessionEvent; index: number; tool: string; input: string; id: unknown };
+  let pool: { event: ToolResultEvent; input: string }[] = [];
+  let calls: Call[] = [];
+  const settle = () => {
+    for (const call of calls) {
+      let at = pool.findIndex((result) => result.event.tool === call.tool && result.input === call.input);
+      if (at === -1) at = pool.findIndex((result) => result.event.tool === call.tool);
+      const shown = answers.get(call.message) as (ShownResult | undefined)[];
+      if (at !== -1) {
+        shown[call.index] = describeResult((pool[at] as { event: ToolResultEvent }).event);
+        pool.splice(at, 1);
+      } else if (typeof call.id === "string" && parts.has(call.id)) {
+        shown[call.index] = describeOutputPart(parts.get(call.id));
+      }
+    }
+    pool = [];
+    calls = [];
+  };
+  for (const event of events) {
+    if (event.type === "tool_result") {
+      pool.push({ event, input: JSON.stringify(event.input ?? null) });
+      continue;
+    }
+    if (event.type !== "message" || !Array.isArray(event.content)) {
+      if (event.type === "message" && event.role === "user") settle();
+      continue;
+    }
+    if (event.role === "user") settle();
+    const content = event.content as {
+      type?: unknown;
+      toolCallId?: unknown;
+      toolName?: unknown;
+      input?: unknown;
+      output?: unknown;
+    }[];
+    if (event.role === "tool") {
+      for (const part of content) {
+        if (part?.type === "tool-result" && typeof part.toolCallId === "string") {
+          parts.set(part.toolCallId, part.output as ToolOutputPart | undefined);
+        }
+      }
+    } else if (event.role === "assistant") {
+      const made = content.filter((part) => part?.type === "tool-call");
+      if (made.length === 0) continue;
+      answers.set(event, []);
+      for (const [index, part] of made.entries()) {
+        calls.push({
+          message: event,
+          index,
+          tool: String(part.toolName),
+          input: JSON.stringify(part.input ?? null),
+          id: part.toolCallId,
+        });
+      }
+    }
+  }
+  settle();
+  return answers;
+}
+
+/**
+ * How one turn looks: the agent's label, its streamed text wrapped at word boundaries, one line
+ * per tool call and result. Events are drawn in order through a queue, and a long text is drawn
+ * in slices with the event loop free between them, so a huge reply never holds the loop.
+ */
 class TurnView {
   private step: number | undefined;
   private inText = false;
   /** Deltas seen since the last assistant message: a model that does not stream gets its text printed whole. */
   private streamed = false;
+  private readonly wrapper: WordWrapper;
+  private drawn: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly chat: Chat,
     private readonly agentName: string,
-  ) {}
+  ) {
+    this.wrapper = chat.wrapper();
+  }
 
   event(event: AgentStreamEvent): void {
+    this.drawn = this.drawn.then(() => this.draw(event)).catch((error: unknown) => this.chat.error(error));
+  }
+
+  /** Resolves once everything received so far is on the screen. */
+  idle(): Promise<void> {
+    return this.drawn;
+  }
+
+  private async draw(event: AgentStreamEvent): Promise<void> {
     const { chat } = this;
     if (event.type === "delta") {
       if (event.text === "") return;
@@ -657,7 +849,7 @@ class TurnView {
       this.step = event.step;
       this.inText = true;
       this.streamed = true;
-      chat.write(event.text);
+      await this.text(event.text);
       return;
     }
     if (event.type !== "event") return;
@@ -665,13 +857,13 @@ class TurnView {
     const palette = chat.colors;
     switch (written.type) {
       case "tool_call":
-        this.inText = false;
-        chat.line(palette.dim(`  → ${describeCall(written.tool, written.input as Json)}`));
+        this.endText();
+        chat.line(palette.dim(`  → ${terminalText(describeCall(written.tool, written.input as Json))}`));
         break;
       case "tool_result": {
-        this.inText = false;
+        this.endText();
         const result = describeResult(written);
-        const text = `  ← ${written.tool}: ${result.text}`;
+        const text = `  ← ${terminalText(`${written.tool}: ${result.text}`)}`;
         chat.line(result.ok ? palette.dim(text) : palette.yellow(text));
         break;
       }
@@ -680,32 +872,53 @@ class TurnView {
           const text = contentText(written.content);
           if (!this.streamed && text !== "") {
             this.label();
-            chat.write(text);
             this.inText = true;
+            await this.text(text);
           }
           this.streamed = false;
         }
         break;
       case "summary":
-        this.inText = false;
+        this.endText();
         chat.line(palette.dim("(the earlier conversation was summarized to fit the context window)"));
         break;
     }
   }
 
-  private label(): void {
-    this.chat.newline();
-    this.chat.write(this.chat.assistantLabel(this.agentName));
+  private text(text: string): Promise<void> {
+    return writeWrapped(text, this.wrapper, (out) => this.chat.write(out));
   }
 
-  finish(result: TurnResult): void {
+  /** Writes the word held back at the end of the text, if any: something else follows. */
+  private endText(): void {
+    if (this.inText) this.chat.write(this.wrapper.end());
+    this.inText = false;
+  }
+
+  private label(): void {
+    this.endText();
+    this.chat.newline();
+    this.chat.write(this.chat.assistantLabel(this.agentName));
+    this.wrapper.startAt(displayWidth(this.agentName) + " › ".length);
+  }
+
+  /** Waits until everything received is drawn, the held-back word included. */
+  async settle(): Promise<void> {
+    await this.idle();
+    this.endText();
+  }
+
+  async finish(result: TurnResult): Promise<void> {
+    await this.idle();
+    const inText = this.inText;
     const { chat } = this;
     const palette = chat.colors;
+    this.endText();
     if (result.finish === "cancelled") {
-      if (this.inText) chat.write(` ${palette.yellow("[cancelled]")}\n`);
+      if (inText) chat.cancelledMark(this.wrapper.cursor);
       else chat.line(palette.yellow("[cancelled]"));
     } else if (result.finish === "error") {
-      chat.line(`${palette.red("error:")} ${result.error?.message ?? "the turn failed"}`);
+      chat.report(`${result.error?.code ?? "internal"}: ${result.error?.message ?? "the turn failed"}`);
     }
     chat.newline();
   }
