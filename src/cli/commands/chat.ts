@@ -660,7 +660,7 @@ class Chat {
   /** `error: <code>: <message>` on stderr, on a line of its own. */
   report(codeAndMessage: string): void {
     this.newline();
-    const line = terminalText(codeAndMessage.replace(/\s*\n\s*/g, " "));
+    const line = terminalText(codeAndMessage.replace(/\s+/g, (run) => (run.includes("\n") ? " " : run)));
     if (!this.io.stderr.destroyed) this.io.stderr.write(`${this.palette.red("error:")} ${line}\n`);
   }
 
