@@ -76,7 +76,7 @@ export {
 } from "./models/index.ts";
 export { conditionHolds, StepOrchestrator, type StepTransition } from "./orchestration.ts";
 export { findOrphans, type Orphan } from "./recovery.ts";
-export { countTokens } from "./tokens.ts";
+export { countTokens, countTokensAsync, MAX_PIECE_CHARS } from "./tokens.ts";
 export {
   type AgentTool,
   buildAgentTools,

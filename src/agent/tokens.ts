@@ -15,15 +15,9 @@ import type { Json } from "../core/model.ts";
  */
 export const countTokens = (text: string): number => {
   if (text.length === 0) return 0;
-  if (text.length > MEMO_MAX_TEXT) return new TokenCount(text).run(Number.POSITIVE_INFINITY);
-  const known = memo.get(text);
+  const known = recall(text);
   if (known !== undefined) return known;
-  const count = new TokenCount(text).run(Number.POSITIVE_INFINITY);
-  // Every turn re-measures the whole history window; its messages never change, so their counts are
-  // kept (bounded, oldest dropped first) instead of being tokenized again on each turn.
-  if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
-  memo.set(text, count);
-  return count;
+  return remember(text, new TokenCount(text).run(Number.POSITIVE_INFINITY));
 };
 
 /**
@@ -32,13 +26,40 @@ export const countTokens = (text: string): number => {
  */
 export const countTokensAsync = async (text: string): Promise<number> => {
   if (text.length <= ASYNC_MIN_CHARS) return countTokens(text);
+  const known = recall(text);
+  if (known !== undefined) return known;
   const count = new TokenCount(text);
   for (;;) {
     const sliceEnd = performance.now() + SLICE_MS;
     while (!count.done && performance.now() < sliceEnd) count.run(STEP_CHARS);
-    if (count.done) return count.total;
+    if (count.done) return remember(text, count.total);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+};
+
+/*
+ * Every turn sends the whole history window again, and its messages never change, so counts are
+ * kept instead of being tokenized again on each turn: short texts by number (oldest dropped first),
+ * long ones within a bound on the characters they hold. A long text is looked up by the string
+ * itself, whose hash V8 keeps with it, so asking again about the same message costs nothing.
+ */
+const recall = (text: string): number | undefined =>
+  text.length > MEMO_MAX_TEXT ? longMemo.get(text) : memo.get(text);
+
+const remember = (text: string, count: number): number => {
+  if (text.length <= MEMO_MAX_TEXT) {
+    if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
+    memo.set(text, count);
+  } else if (text.length <= LONG_MEMO_CHARS / 4) {
+    longMemo.set(text, count);
+    longMemoChars += text.length;
+    while (longMemoChars > LONG_MEMO_CHARS) {
+      const oldest = longMemo.keys().next().value as string;
+      longMemo.delete(oldest);
+      longMemoChars -= oldest.length;
+    }
+  }
+  return count;
 };
 
 /** Longest piece BPE merges whole; longer ones are counted in slices of this many characters. */
@@ -54,6 +75,10 @@ const ASYNC_MIN_CHARS = 16 * 1024;
 const MEMO_ENTRIES = 20_000;
 const MEMO_MAX_TEXT = 8_192;
 const memo = new Map<string, number>();
+/** Characters of the long texts whose counts are kept (they are held, so this bounds the memory). */
+const LONG_MEMO_CHARS = 8 * 1024 * 1024;
+const longMemo = new Map<string, number>();
+let longMemoChars = 0;
 
 /** User text may hold `<|endoftext|>` and the like: it is counted as text, as providers encode it. */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };

@@ -217,6 +217,8 @@ const messageText = (event: SessionEvent): string => {
     .join(" ");
 };
 
+const SEARCH_SLICE_MS = 4;
+
 const snippetOf = (text: string, at: number, length: number): string => {
   const start = Math.max(0, at - 60);
   const end = Math.min(text.length, at + length + 60);
@@ -513,6 +515,9 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
       // Message text: bounded, newest sessions and newest messages first.
       let scannedSessions = 0;
       let complete = true;
+      // Up to maxSearchSessions × messagesPerSession messages of up to 256 KiB each: the event loop
+      // gets a turn every few milliseconds instead of waiting for the whole search.
+      let sliceEnd = performance.now() + SEARCH_SLICE_MS;
       if (args.in_messages !== false) {
         let cursor: string | undefined;
         scan: while (scannedSessions < maxSearchSessions) {
@@ -536,6 +541,10 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
                 throw error;
               });
             for (let i = messages.length - 1; i >= 0; i--) {
+              if (performance.now() > sliceEnd) {
+                await new Promise<void>((resolve) => setImmediate(resolve));
+                sliceEnd = performance.now() + SEARCH_SLICE_MS;
+              }
               const event = messages[i] as SessionEvent;
               const text = messageText(event);
               const at = text.toLowerCase().indexOf(needle);

@@ -8,7 +8,7 @@ import type {
   LanguageModelV3StreamResult,
   LanguageModelV3Usage,
 } from "@ai-sdk/provider";
-import { countTokensAsync } from "../tokens.ts";
+import { countTokensAsync, MESSAGE_OVERHEAD_TOKENS } from "../tokens.ts";
 import { type OfflinePlan, planOfflineReply } from "./offline-rules.ts";
 
 export interface OfflineModelOptions {
@@ -110,14 +110,12 @@ export class OfflineLanguageModel implements LanguageModelV3 {
     const offered = (options.tools ?? []).filter((tool) => tool.type === "function").map((tool) => tool.name);
     if (options.toolChoice?.type === "none") offered.length = 0;
     const plan = planOfflineReply(options.prompt, offered);
-    const promptText = JSON.stringify(options.prompt);
     const toolsText = JSON.stringify(options.tools ?? []);
-    // The prompt holds the whole history window: counted in slices that let the event loop run.
-    const inputTokens =
-      (await countTokensAsync(promptText)) + (options.tools?.length ? await countTokensAsync(toolsText) : 0);
+    const prompt = await readPrompt(options.prompt);
+    const inputTokens = prompt.tokens + (options.tools?.length ? await countTokensAsync(toolsText) : 0);
     const outputTokens =
       (await countTokensAsync(plan.text)) + (plan.toolCall ? await countTokensAsync(JSON.stringify(plan.toolCall)) : 0);
-    const callId = `call_${createHash("sha256").update(promptText).digest("hex").slice(0, 20)}`;
+    const callId = `call_${prompt.digest.slice(0, 20)}`;
     return {
       plan,
       callId,
@@ -128,6 +126,43 @@ export class OfflineLanguageModel implements LanguageModelV3 {
     };
   }
 }
+
+/**
+ * The prompt's tokens as a chat model reads it (each message's text, tool calls and results as
+ * JSON, and its framing) and a digest of it (the same prompt always gets the same call id). Read
+ * part by part, giving the event loop a turn every few milliseconds: the prompt holds the whole
+ * history window, megabytes of it at worst. Its texts are the same strings turn after turn, so
+ * their counts are known after the first turn.
+ */
+const readPrompt = async (
+  prompt: LanguageModelV3CallOptions["prompt"],
+): Promise<{ tokens: number; digest: string }> => {
+  const hash = createHash("sha256");
+  let tokens = 0;
+  let sliceEnd = performance.now() + PROMPT_SLICE_MS;
+  const read = async (text: string): Promise<void> => {
+    hash.update(text);
+    tokens += await countTokensAsync(text);
+    if (performance.now() > sliceEnd) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceEnd = performance.now() + PROMPT_SLICE_MS;
+    }
+  };
+  for (const message of prompt) {
+    tokens += MESSAGE_OVERHEAD_TOKENS;
+    hash.update(`\u0000${message.role}\u0000`);
+    if (typeof message.content === "string") {
+      await read(message.content);
+      continue;
+    }
+    for (const part of message.content) {
+      await read(part.type === "text" || part.type === "reasoning" ? part.text : JSON.stringify(part));
+    }
+  }
+  return { tokens, digest: hash.digest("hex") };
+};
+
+const PROMPT_SLICE_MS = 4;
 
 /** Splits text into deltas of a few words each, keeping every character (spaces, newlines). */
 export const chunkWords = (text: string, words: number): string[] => {

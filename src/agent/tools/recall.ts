@@ -24,14 +24,21 @@ export function createRecallTool(options: RecallOptions = {}): ToolHandler {
   const perSession = options.messagesPerSession ?? 200;
   return async (input, context) => {
     const { query, limit = 5 } = recallInputSchema.parse(input);
-    const words = query
-      .toLowerCase()
-      .split(/\s+/)
-      .filter((word) => word.length > 0);
+    const words = [
+      ...new Set(
+        query
+          .toLowerCase()
+          .split(/\s+/)
+          .filter((word) => word.length > 0),
+      ),
+    ];
     const owner = context.userId;
     const matches: JsonObject[] = [];
     let searched = 0;
     let cursor: string | undefined;
+    // Up to maxSessions × perSession messages of up to 256 KiB each are read: the loop gets a turn
+    // every few milliseconds instead of waiting for the whole search.
+    let sliceEnd = performance.now() + SLICE_MS;
     outer: while (searched < maxSessions) {
       const page = await context.sessions.listSessions({
         userId: owner,
@@ -49,6 +56,11 @@ export function createRecallTool(options: RecallOptions = {}): ToolHandler {
           { types: ["message"], last: perSession },
         );
         for (const event of [...events].reverse()) {
+          if (performance.now() > sliceEnd) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            if (context.signal.aborted) break outer;
+            sliceEnd = performance.now() + SLICE_MS;
+          }
           if (session.id === context.sessionId && event.seq >= context.turnStartSeq) continue; // the question itself
           const message = event as SessionEvent & MessagePayload;
           if (message.role !== "user" && message.role !== "assistant") continue;
@@ -73,6 +85,8 @@ export function createRecallTool(options: RecallOptions = {}): ToolHandler {
     return { query, matches, searchedSessions: searched };
   };
 }
+
+const SLICE_MS = 4;
 
 const excerpt = (text: string, at: number): string => {
   const start = Math.max(0, at - 60);
