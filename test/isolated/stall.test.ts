@@ -136,9 +136,9 @@ class Prober {
     let onFirst: () => void = () => {};
     this.started = new Promise((resolve) => (onFirst = resolve));
     this.result = new Promise((resolve, reject) => {
-      this.worker.on("message", (message: { first?: true } | ProbeResult) => {
-        if ("first" in message) onFirst();
-        else resolve(message);
+      this.worker.on("message", (message: { first: true } | ProbeResult) => {
+        if ("times" in message) resolve(message);
+        else onFirst();
       });
       this.worker.on("error", reject);
     });
