@@ -3,7 +3,15 @@
  * unpadded so lines carry no trailing spaces. Cells are single-line (newlines become spaces).
  */
 export function renderTable(headings: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const clean = (cell: string): string => cell.replace(/\s*\n\s*/g, " ");
+  const clean = (cell: string): string => {
+    // The white space around each line break folds into one space, in one linear pass: a regex
+    // anchored on the break (/\s*\n\s*/) rescans a long run of spaces from each of its characters.
+    if (!cell.includes("\n")) return cell;
+    const parts = cell
+      .split("\n")
+      .map((part, i, all) => (i === 0 ? part.trimEnd() : i === all.length - 1 ? part.trimStart() : part.trim()));
+    return parts.filter((part, i) => part !== "" || i === 0 || i === parts.length - 1).join(" ");
+  };
   const all = [headings.map(clean), ...rows.map((row) => row.map(clean))];
   const widths = headings.map((_, column) => Math.max(...all.map((row) => (row[column] ?? "").length)));
   return all.map((row) =>

@@ -289,6 +289,9 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
     const session = await withManager(`sqlite:${join(temp.dir, "db")}`, (manager) =>
       manager.get({ id, userId: "local" }),
     );
-    expect((session.state as { agent?: { turn?: unknown } }).agent?.turn).toBeUndefined();
+    // The lock lives under the process-local key (never copied by fork or export); released, it is gone.
+    const state = session.state as { agent?: { phase?: string }; "process:agent"?: { turn?: unknown } };
+    expect(state.agent?.phase).not.toBe("running");
+    expect(state["process:agent"]?.turn).toBeUndefined();
   });
 });
