@@ -22,7 +22,13 @@ import type {
   StoreContext,
   Unsubscribe,
 } from "../types.ts";
-import { buildListStatement, TEXT_MATCH_FUNCTION, textMatch } from "./list-query.ts";
+import {
+  buildListStatement,
+  buildTextScanStatement,
+  TEXT_MATCH_FUNCTION,
+  TEXT_SCAN_ROWS,
+  textMatch,
+} from "./list-query.ts";
 import { migrate } from "./migrations.ts";
 
 /** The embedded store: one SQLite file in WAL mode, safe to share between processes on one machine. */
@@ -96,6 +102,27 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
       return body(ready());
     } catch (error) {
       throw translateError(error);
+    }
+  };
+
+  /** A `q=` list, read a few rows per statement (see TEXT_SCAN_ROWS) with the event loop free between. */
+  const listMatchingText = async (query: ListQuery): Promise<ListPage> => {
+    const items: ReturnType<typeof parseHeader>[] = [];
+    let after = query.after;
+    for (;;) {
+      const rows = await run((c) => {
+        const { sql, params } = buildTextScanStatement(query, after);
+        return c.listStatement(sql).all(...params) as TextScanRow[];
+      });
+      for (const row of rows) {
+        if (row.matched !== 1) continue;
+        if (items.length >= query.limit) return { items, hasMore: true };
+        items.push(parseHeader(row));
+      }
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < TEXT_SCAN_ROWS) return { items, hasMore: false };
+      after = { value: last.position, userId: last.user_id, id: last.id };
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
 
@@ -181,13 +208,15 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
       }),
 
     list: (query: ListQuery): Promise<ListPage> =>
-      run((c) => {
-        const { sql, params } = buildListStatement(query);
-        const rows = c.listStatement(sql).all(...params) as HeaderRow[];
-        const hasMore = rows.length > query.limit;
-        if (hasMore) rows.length = Math.max(0, query.limit);
-        return { items: rows.map(parseHeader), hasMore };
-      }),
+      query.text
+        ? listMatchingText(query)
+        : run((c) => {
+            const { sql, params } = buildListStatement(query);
+            const rows = c.listStatement(sql).all(...params) as HeaderRow[];
+            const hasMore = rows.length > query.limit;
+            if (hasMore) rows.length = Math.max(0, query.limit);
+            return { items: rows.map(parseHeader), hasMore };
+          }),
 
     count: (namespace, userId, now) => run((c) => c.count.get(namespace, ownerOf(userId), now) as number),
 
@@ -416,6 +445,13 @@ interface HeaderRow {
   header: string;
   expires_at: number | null;
   last_accessed_at: number;
+}
+interface TextScanRow extends HeaderRow {
+  position: number;
+  /** "" for a session without an owner, which sorts the same as null in a cursor. */
+  user_id: string;
+  id: string;
+  matched: number;
 }
 interface VersionRow {
   version: number;

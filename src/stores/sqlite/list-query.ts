@@ -1,4 +1,4 @@
-import type { ListQuery } from "../types.ts";
+import type { ListCursor, ListQuery } from "../types.ts";
 
 /** SQL and its parameters for one `list()` call; the SQL depends only on the query's shape. */
 export interface ListStatement {
@@ -24,7 +24,7 @@ const ORDER_COLUMNS = { createdAt: "created_at", updatedAt: "updated_at" } as co
  * Every ordering is backed by an index: `(namespace, user_id, value, id)` for one owner,
  * `(namespace, value, user_id, id)` for all owners.
  */
-export function buildListStatement(query: ListQuery): ListStatement {
+export function buildListStatement(query: ListQuery, select = "header, expires_at, last_accessed_at"): ListStatement {
   const column = ORDER_COLUMNS[query.orderBy];
   const desc = query.order === "desc";
   const where = ["namespace = ?", "(expires_at IS NULL OR expires_at > ?)"];
@@ -84,8 +84,29 @@ export function buildListStatement(query: ListQuery): ListStatement {
 
   const direction = desc ? "DESC" : "ASC";
   const sql =
-    `SELECT header, expires_at, last_accessed_at FROM sessions WHERE ${where.join(" AND ")} ` +
+    `SELECT ${select} FROM sessions WHERE ${where.join(" AND ")} ` +
     `ORDER BY ${column} ${direction}, user_id ${direction}, id ${direction} LIMIT ?`;
   params.push(Math.max(0, query.limit) + 1);
   return { sql, params };
+}
+
+/**
+ * Rows one statement of a text search (`q=`) looks at. Each costs a case-folding substring test of
+ * a title and a purpose (up to 4.6 K characters) inside a synchronous SQLite call, so a search that
+ * matches little would otherwise scan a whole namespace in one call: it is a series of short
+ * statements instead, the event loop free between them.
+ */
+export const TEXT_SCAN_ROWS = 16;
+
+/**
+ * The next {@link TEXT_SCAN_ROWS} rows after `after` that pass every filter but the text, in list
+ * order, each with its keyset position and whether the text matches.
+ */
+export function buildTextScanStatement(query: ListQuery, after: ListCursor | undefined): ListStatement {
+  const column = ORDER_COLUMNS[query.orderBy];
+  const { sql, params } = buildListStatement(
+    { ...query, text: undefined, after, limit: TEXT_SCAN_ROWS - 1 },
+    `header, expires_at, last_accessed_at, ${column} AS position, user_id, id, ${TEXT_MATCH_FUNCTION}(title, purpose, ?) AS matched`,
+  );
+  return { sql, params: [(query.text ?? "").toLowerCase(), ...params] };
 }
