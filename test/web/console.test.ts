@@ -535,7 +535,14 @@ describe("web console", () => {
         {
           events: [
             { type: "message", role: "user", content: message },
-            { type: "tool_call", invocationId: "inv-1", tool: "calculator", input: { expression: "2+3*4" } },
+            {
+              type: "tool_call",
+              invocationId: "inv-1",
+              tool: "calculator",
+              input: { expression: "2+3*4" },
+              // As the agent does: the turn holds the session's lock while it waits for the answer.
+              stateDelta: { "process:agent": { turn: { id: "turn-1", startedAt: Date.now() } } },
+            },
             {
               type: "approval_request",
               approvalId: "ap-1",
@@ -568,7 +575,7 @@ describe("web console", () => {
             durationMs: 2,
             output: { value: 14 },
           },
-          { type: "message", role: "assistant", content: "2+3*4 = **14**" },
+          { type: "message", role: "assistant", content: "2+3*4 = **14**", stateDelta: { "process:agent": null } },
         ],
       });
       await route.fulfill({ status: 200, contentType: "application/json", body: "{}" });
@@ -586,6 +593,36 @@ describe("web console", () => {
     await pending.waitFor({ state: "detached" });
     await page.locator(".approval-answer", { hasText: "Approved" }).waitFor();
     await page.locator(".tool-card .badge", { hasText: "success" }).waitFor();
+    await page.close();
+  });
+
+  it("offers an approval only while a turn holds the lock: a fork of a waiting turn shows it closed", async () => {
+    const waiting = [
+      { type: "message", role: "user", content: "compute 6*7" },
+      { type: "tool_call", invocationId: "inv-w", tool: "calculator", input: { expression: "6*7" } },
+      { type: "approval_request", approvalId: "ap-w", invocationId: "inv-w", tool: "calculator", input: {} },
+    ];
+    await admin("POST", "/v1/sessions?userId=alice", { id: "waiting-turn", title: "Waiting" });
+    await admin("POST", "/v1/sessions/waiting-turn/events?userId=alice", {
+      events: [
+        { type: "state", stateDelta: { "process:agent": { turn: { id: "turn-w", startedAt: Date.now() } } } },
+        ...waiting,
+      ],
+    });
+    const forked = await admin("POST", "/v1/sessions/waiting-turn/fork?userId=alice", { id: "waiting-fork" });
+    expect(forked.status).toBe(201);
+    const page = await newPage();
+    await signInAs(page, serve.url, serve.adminKey);
+
+    await page.goto(`${serve.url}/sessions/waiting-turn?user=alice`);
+    const pending = page.getByRole("region", { name: "Waiting for approval" });
+    await pending.getByRole("button", { name: "Approve" }).waitFor();
+    await page.locator(".approval-pending", { hasText: "Approval needed" }).waitFor();
+
+    await page.goto(`${serve.url}/sessions/waiting-fork?user=alice`);
+    await page.locator(".approval-closed", { hasText: "no turn is waiting for it" }).waitFor();
+    expect(await pending.count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Approve" }).count()).toBe(0);
     await page.close();
   });
 

@@ -18,6 +18,8 @@ export interface RowContext {
   toggle: () => void;
   onFork: (seq: number) => void;
   onAnswer: (approvalId: string, decision: "approve" | "deny", reason?: string) => Promise<void>;
+  /** A turn holds the session's lock, so an unanswered approval request can still be answered. */
+  answerable: boolean;
 }
 
 /** Output bigger than this is cut in the card, with a button for the rest. */
@@ -346,7 +348,7 @@ function ApprovalCard({
       setBusy(false);
     }
   };
-  const closed = !response && result !== undefined;
+  const closed = !response && (result !== undefined || !ctx.answerable);
   const tone = response ? `approval-${response.decision}` : closed ? "approval-closed" : "approval-pending";
   return (
     <div className={`approval ${tone}`}>
@@ -364,8 +366,14 @@ function ApprovalCard({
         <ApprovalAnswer response={response} />
       ) : closed ? (
         <p className="approval-answer muted">
-          Not answered: the call was {result.status === "pending" ? "closed" : result.status}
-          {result.error?.message && result.error.message !== result.status ? ` (${result.error.message})` : ""}.
+          {result === undefined ? (
+            "Not answered: no turn is waiting for it."
+          ) : (
+            <>
+              Not answered: the call was {result.status === "pending" ? "closed" : result.status}
+              {result.error?.message && result.error.message !== result.status ? ` (${result.error.message})` : ""}.
+            </>
+          )}
         </p>
       ) : (
         <div className="approval-actions">

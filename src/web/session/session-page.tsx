@@ -199,7 +199,11 @@ function SessionView({
   }, [lastSeq, session.lastSeq, refresh]);
   useEffect(() => () => clearTimeout(refreshTimer.current), []);
 
-  const pending = useMemo(() => pendingApprovals(events), [events]);
+  // An approval can be answered only while the turn that asked holds the session's turn lock (or
+  // this page's own turn is streaming, before the header shows the lock): a fork or import copies
+  // the request but never the lock, and answering it there is refused.
+  const answerable = turnLockHeld(session.state) || draft !== null;
+  const pending = useMemo(() => (answerable ? pendingApprovals(events) : []), [events, answerable]);
 
   // A session made with "New session" sends its first message once the (empty) log is loaded, so
   // the turn's events land on a log that is already following.
@@ -299,6 +303,8 @@ function SessionView({
 
   const agentState = session.state.agent as { name?: unknown; phase?: unknown } | undefined;
   const currentAgent = typeof agentState?.name === "string" ? agentState.name : null;
+  // A record copied mid-turn still says "running", but no turn runs without the lock.
+  const agentPhase = agentState?.phase === "running" && !turnLockHeld(session.state) ? "idle" : agentState?.phase;
   const name = session.title || session.purpose || session.id;
 
   return (
@@ -314,9 +320,9 @@ function SessionView({
         <div className="session-title-row">
           <h1 className="session-title">{name}</h1>
           <StatusBadge status={session.status} />
-          {typeof agentState?.phase === "string" && (
+          {typeof agentPhase === "string" && (
             <span className="chip-mini" title="The agent's lifecycle phase">
-              agent {agentState.phase}
+              agent {agentPhase}
             </span>
           )}
         </div>
@@ -423,6 +429,7 @@ function SessionView({
               draft={draft}
               onFork={(seq) => void fork(seq)}
               onAnswer={answer}
+              answerable={answerable}
               header={
                 log.base > 0 ? (
                   <p className="timeline-older">
@@ -475,6 +482,12 @@ function SessionView({
       <DeleteDialog open={dialog === "delete"} session={session} userId={userId} onClose={() => setDialog(null)} />
     </div>
   );
+}
+
+/** The agent keeps its turn lock under the process-local `process:agent` key while a turn runs. */
+function turnLockHeld(state: Record<string, unknown>): boolean {
+  const live = state["process:agent"] as { turn?: unknown } | null | undefined;
+  return typeof live?.turn === "object" && live.turn !== null;
 }
 
 function pendingApprovals(events: readonly FrontdeskEvent[]): PendingApproval[] {

@@ -100,12 +100,13 @@ export interface TimelineProps {
   draft: string | null;
   onFork: RowContext["onFork"];
   onAnswer: RowContext["onAnswer"];
+  answerable: RowContext["answerable"];
   /** Shown above the first row when older events were not loaded. */
   header?: ReactNode;
 }
 
 export const Timeline = forwardRef<TimelineHandle, TimelineProps>(function Timeline(props, ref) {
-  const { events, hidden, draft, onFork, onAnswer } = props;
+  const { events, hidden, draft, onFork, onAnswer, answerable } = props;
   const rows = useMemo(() => {
     const built = buildRows(events, hidden);
     if (draft !== null) built.push({ kind: "draft", text: draft });
@@ -240,6 +241,7 @@ export const Timeline = forwardRef<TimelineHandle, TimelineProps>(function Timel
                       toggle: () => toggle(row.event.seq),
                       onFork,
                       onAnswer,
+                      answerable,
                     }}
                   />
                 )}
