@@ -122,6 +122,9 @@ export interface AppOptions {
   agents?: AgentServerOptions | false;
 }
 
+/** Bodies from this size on are parsed and validated in separate turns of the event loop. */
+const LARGE_JSON_BODY_CHARS = 64 * 1024;
+
 /** Counts nesting depth without parsing, so a depth bomb never reaches a recursive walker. */
 export function jsonDepthOf(text: string): number {
   let depth = 0;
@@ -243,7 +246,13 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       done(new FrontdeskError("invalid_request", `JSON nested deeper than ${limits.maxJsonDepth} levels`), undefined);
       return;
     }
-    parseJson(request, text, done);
+    if (text.length < LARGE_JSON_BODY_CHARS) {
+      parseJson(request, text, done);
+      return;
+    }
+    // A large body's depth scan, parse and validation would otherwise run as one task holding the
+    // event loop (tens of ms for 1 MiB): the loop gets a turn between each step.
+    setImmediate(() => parseJson(request, text, (error, value) => setImmediate(() => done(error, value))));
   });
   app.addContentTypeParser(["application/x-ndjson", "application/jsonl"], { parseAs: "string" }, (_r, body, done) => {
     done(null, body);
