@@ -34,7 +34,11 @@ const sharedProcessMetrics = (): Registry => {
 export function createServerMetrics(options: { processMetrics?: boolean } = {}): ServerMetrics {
   const registry = new Registry();
   if (options.processMetrics ?? true) {
-    for (const metric of sharedProcessMetrics().getMetricsAsArray()) registry.registerMetric(metric);
+    const process = sharedProcessMetrics();
+    for (const { name } of process.getMetricsAsArray()) {
+      const metric = process.getSingleMetric(name);
+      if (metric) registry.registerMetric(metric);
+    }
   }
   return {
     registry,
