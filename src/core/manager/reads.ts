@@ -1,0 +1,105 @@
+/**
+ * Reading one session: its header (the hottest path there is: one round trip, no event read), a
+ * range or the newest of its events, and the conversation view that fits a token budget. Every
+ * read serves only a live session and slides its TTL when due.
+ */
+import type { MessagePayload, SessionEvent } from "../model.ts";
+import { deepFreeze } from "../state.ts";
+import type { EventRange } from "../store-contract.ts";
+import { keyOf, type ManagerContext, notFound, present, READ_BATCH } from "./context.ts";
+import { live, needsTouch, slide } from "./expiry.ts";
+import { applyScopes, scopeReads } from "./scopes.ts";
+import type { MessagesOptions, ReadEventsOptions, Session, SessionRef } from "./types.ts";
+import { nonNegativeInt, positiveInt } from "./validation.ts";
+
+export async function get<S extends object>(context: ManagerContext, ref: SessionRef): Promise<Session<S>> {
+  const key = keyOf(context, ref);
+  const now = context.clock.now();
+  // Issued together: one round trip on a networked store, one freshness check on an embedded one.
+  // The hottest read there is, so the three calls share one Promise.all and an untouched TTL no await.
+  const [header, user, app] = await Promise.all([context.store.get(key, now), ...scopeReads(context, key)]);
+  if (!header) throw notFound();
+  const served = needsTouch(context, header, now) ? await slide(context, header, now) : header;
+  return present<S>(served, applyScopes(served.state, { user, app }));
+}
+
+export async function readEvents(
+  context: ManagerContext,
+  ref: SessionRef,
+  options: ReadEventsOptions,
+): Promise<readonly SessionEvent[]> {
+  const key = keyOf(context, ref);
+  await live(context, key);
+  const after = nonNegativeInt(options.after ?? 0, "after");
+  const types = options.types === undefined ? undefined : [...options.types];
+  if (options.last !== undefined) {
+    const last = positiveInt(options.last, "last");
+    const newest = await context.store.readEvents(key, { after, limit: last, types, order: "desc" });
+    return deepFreeze(newest.reverse());
+  }
+  const range: EventRange = { after, types };
+  const limit = options.limit === undefined ? undefined : positiveInt(options.limit, "limit");
+  const events = await context.store.readEvents(key, limit === undefined ? range : { ...range, limit });
+  return deepFreeze(events);
+}
+
+const messageText = (event: SessionEvent): string => {
+  if (event.type !== "message") return "";
+  const content = (event as MessagePayload).content;
+  return typeof content === "string" ? content : JSON.stringify(content);
+};
+
+/** The conversation view: message events, with the latest summary standing in for what it covers. */
+export async function getMessages(
+  context: ManagerContext,
+  ref: SessionRef,
+  options: MessagesOptions,
+): Promise<readonly SessionEvent[]> {
+  const key = keyOf(context, ref);
+  await live(context, key);
+  const budget = options.tokenBudget === undefined ? undefined : positiveInt(options.tokenBudget, "tokenBudget");
+  const max = options.last === undefined ? Number.POSITIVE_INFINITY : positiveInt(options.last, "last");
+  const picked: SessionEvent[] = [];
+  const costs: number[] = [];
+  let used = 0;
+  let floor = 0;
+  let before: number | undefined;
+  let summary: (SessionEvent & { type: "summary" }) | undefined;
+  // Newest first, in pages, so a long history is read only as far as the window reaches.
+  scan: for (;;) {
+    const page = await context.store.readEvents(key, {
+      before,
+      limit: READ_BATCH,
+      types: ["message", "summary"],
+      order: "desc",
+    });
+    for (const event of page) {
+      if (event.seq <= floor) break scan;
+      if (event.type === "summary") {
+        if (!summary) {
+          summary = event;
+          floor = Math.max(floor, event.throughSeq);
+        }
+        continue;
+      }
+      if (picked.length >= max) break scan;
+      const cost = budget === undefined ? 0 : context.countTokens(messageText(event));
+      if (budget !== undefined && used + cost > budget) break scan;
+      used += cost;
+      picked.push(event);
+      costs.push(cost);
+    }
+    if (page.length < READ_BATCH) break;
+    before = (page.at(-1) as SessionEvent).seq;
+  }
+  if (summary) {
+    // The summary stands in for everything before it, so it is kept first; the oldest messages make room.
+    const summaryCost = budget === undefined ? 0 : context.countTokens(summary.text);
+    while (budget !== undefined && picked.length > 0 && used + summaryCost > budget) {
+      used -= costs.pop() ?? 0;
+      picked.pop();
+    }
+    if (budget === undefined || used + summaryCost <= budget) picked.push(summary);
+  }
+  return deepFreeze(picked.reverse());
+}
