@@ -1,10 +1,13 @@
+/**
+ * An agent's life in one session: its phases, written as `status` events and mirrored in
+ * `state.agent`, one turn at a time per instance, approvals answered locally, and close. What a
+ * turn does once started lives in `turn/`; this file decides when one may start.
+ */
 import { randomBytes } from "node:crypto";
 import type { LanguageModelV3 } from "@ai-sdk/provider";
-import { userModelMessageSchema } from "ai";
 import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
 import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
 import type { EventInput, JsonObject, SessionEvent } from "../core/model.ts";
-import { OrchestrationStateManager } from "../core/orchestration-state.ts";
 import type { SessionManager } from "../core/session-manager.ts";
 import {
   AGENT_STATE_KEY,
@@ -15,23 +18,21 @@ import {
 } from "./agent-state.ts";
 import { type PendingApproval, pendingApprovals, respondToApproval } from "./approvals.ts";
 import {
-  agentConfigOf,
   DEFAULT_CONFIG,
   type Env,
   type FrontdeskConfig,
   type FrontdeskConfigInput,
   isParsedConfig,
   parseConfig,
-  systemPromptOf,
 } from "./config.ts";
-import { HistoryWindow } from "./context.ts";
-import { replyReserveOf, resolveModel } from "./models/index.ts";
-import { StepOrchestrator } from "./orchestration.ts";
-import { countContentTokensAsync, countTokens } from "./tokens.ts";
-import { buildAgentTools } from "./tools/index.ts";
+import { countContentTokensAsync } from "./tokens.ts";
 import type { ToolHandler } from "./tools/types.ts";
-import { TurnRunner, type TurnRuntime } from "./turn.ts";
+import { normalizeInput, type TurnInput } from "./turn/input.ts";
+import { TurnRunner } from "./turn/runner.ts";
+import { buildTurnRuntime, type TurnRuntime } from "./turn/runtime.ts";
 import type { AgentPhase, AgentStateRecord, AgentStreamEvent, TurnResult } from "./types.ts";
+
+export type { TurnInput };
 
 export interface AgentSessionOptions {
   /**
@@ -70,15 +71,6 @@ export interface RunTurnOptions {
   /** Live events of this turn: text deltas, tool calls, and every event written. */
   onEvent?: (event: AgentStreamEvent) => void;
 }
-
-/** A user message: text, or AI SDK / OpenAI content parts (each with a `type`). */
-export type TurnInput = string | { content: string | readonly Record<string, unknown>[] };
-
-const DEFAULT_MAX_STEPS = 8;
-/** Kept free in every window for tokenizer differences between providers. */
-const WINDOW_MARGIN = 0.05;
-/** Rough cost of one tool's definition in the prompt (name, description, schema). */
-const TOOL_DEFINITION_TOKENS = 120;
 
 /**
  * Runs one configured agent inside one session (OpenHands' AgentSession): lifecycle
@@ -245,55 +237,24 @@ export class AgentSession {
     const raw = this.options.config ?? DEFAULT_CONFIG;
     const config = isParsedConfig(raw) ? raw : parseConfig(raw, { env: this.options.env ?? process.env });
     this.config = config;
-    const agent = agentConfigOf(config, this.agentName);
-    const resolved = resolveModel(config, agent.model, { env: this.options.env, fetch: this.options.fetch });
-    const tools = buildAgentTools(config, agent, { clock: this.clock, handlers: this.options.handlers });
-    const systemPrompt = systemPromptOf(config, agent);
-    const window = Math.min(agent.contextTokens ?? resolved.config.contextWindow, resolved.config.contextWindow);
-    const historyBudget =
-      window -
-      replyReserveOf(resolved.config) -
-      countTokens(systemPrompt) -
-      tools.size * TOOL_DEFINITION_TOKENS -
-      Math.ceil(window * WINDOW_MARGIN);
-    if (historyBudget < 64) {
-      throw new FrontdeskError(
-        "invalid_request",
-        `agents.${this.agentName}: the context window (${window} tokens) leaves no room for history after the reply, the system prompt and the tools`,
-      );
-    }
-    const namespace = this.sessions.namespace === "default" ? "orchestration-state" : `${this.sessions.namespace}:orch`;
-    const orchestration = new OrchestrationStateManager({
-      store: this.sessions.store,
-      namespace: namespace.slice(0, 64),
-      userId: this.sessions.userId,
-      clock: this.clock,
-      defaultTtlMs: session.ttlMs,
-    });
-    const orchestrator = new StepOrchestrator(agent, orchestration, this.sessionId);
-    return {
+    return buildTurnRuntime({
       sessions: this.sessions,
       sessionId: this.sessionId,
       stateKey: this.stateKey,
       clock: this.clock,
       config,
       agentName: this.agentName,
-      agent,
-      modelName: agent.model,
-      modelConfig: resolved.config,
-      model: this.options.model ?? resolved.model,
-      tools,
-      orchestrator,
-      systemPrompt,
-      historyBudget,
-      history: new HistoryWindow(this.sessions, this.sessionId, historyBudget),
+      sessionTtlMs: session.ttlMs,
+      env: this.options.env,
+      fetch: this.options.fetch,
+      handlers: this.options.handlers,
+      model: this.options.model,
       known: this.known,
-      maxSteps: agent.maxSteps ?? DEFAULT_MAX_STEPS,
       staleTurnMs: this.staleTurnMs,
       heartbeatMs: this.heartbeatMs,
       owner: this.owner,
       approvalWaiters: this.approvalWaiters,
-    };
+    });
   }
 
   /** Enters the first orchestration step (when the agent has steps) and mirrors it in `state.agent.step`. */
@@ -465,38 +426,4 @@ export async function readAgentRecord(
 ): Promise<AgentStateRecord | undefined> {
   const session = await sessions.get(sessionId);
   return readAgentState(session.state as JsonObject, stateKey);
-}
-
-function normalizeInput(input: TurnInput): string | JsonObject[] {
-  const content = typeof input === "string" ? input : input?.content;
-  if (typeof content === "string") {
-    if (content.trim() === "") throw new FrontdeskError("invalid_request", "The message is empty");
-    return content;
-  }
-  if (!Array.isArray(content) || content.length === 0) {
-    throw new FrontdeskError("invalid_request", "A message is text or a non-empty array of content parts");
-  }
-  for (const part of content) {
-    if (part === null || typeof part !== "object" || typeof (part as { type?: unknown }).type !== "string") {
-      throw new FrontdeskError("invalid_request", "Every content part needs a string `type`");
-    }
-  }
-  const parts = JSON.parse(JSON.stringify(content)) as JsonObject[];
-  // Parts the AI SDK would refuse would be stored and then break every later turn of the session.
-  const checked = userModelMessageSchema.safeParse({ role: "user", content: parts });
-  if (!checked.success) {
-    const issue = checked.error.issues[0];
-    const where =
-      issue && issue.path.length > 1
-        ? ` (content${issue.path
-            .slice(1)
-            .map((p) => `[${String(p)}]`)
-            .join("")})`
-        : "";
-    throw new FrontdeskError(
-      "invalid_request",
-      `The message's content parts are not valid user content (text, image or file parts)${where}`,
-    );
-  }
-  return parts;
 }
