@@ -66,26 +66,29 @@ export interface TurnScope {
   readonly emit: (event: AgentStreamEvent) => void;
 }
 
-/** What the AgentSession was given, beyond the validated config. */
-export interface TurnRuntimeInput {
-  readonly sessions: SessionManager<object>;
-  readonly sessionId: string;
-  readonly stateKey: string;
-  readonly clock: Clock;
-  readonly config: FrontdeskConfig;
-  readonly agentName: string;
+/** What the AgentSession passes through as it is, and what it was given to resolve the rest. */
+export type TurnRuntimeInput = Pick<
+  TurnRuntime,
+  | "sessions"
+  | "sessionId"
+  | "stateKey"
+  | "clock"
+  | "config"
+  | "agentName"
+  | "known"
+  | "staleTurnMs"
+  | "heartbeatMs"
+  | "owner"
+  | "approvalWaiters"
+> & {
   /** The session's TTL, which the orchestration state shares. */
   readonly sessionTtlMs: number | null;
   readonly env: Env | undefined;
   readonly fetch: typeof globalThis.fetch | undefined;
   readonly handlers: Readonly<Record<string, ToolHandler>> | undefined;
+  /** Replaces the configured model (its config still gives the window and prices). */
   readonly model: LanguageModelV3 | undefined;
-  readonly known: KnownSession;
-  readonly staleTurnMs: number;
-  readonly heartbeatMs: number;
-  readonly owner: string;
-  readonly approvalWaiters: Map<string, () => void>;
-}
+};
 
 const DEFAULT_MAX_STEPS = 8;
 /** Kept free in every window for tokenizer differences between providers. */
