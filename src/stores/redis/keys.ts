@@ -5,7 +5,8 @@
  * injective: two different session keys can never share a Redis key.
  */
 import { FrontdeskError } from "../../core/errors.ts";
-import type { SessionKey } from "../../core/model.ts";
+import { LruMap } from "../../core/lru-map.ts";
+import { type SessionKey, sessionKeyId } from "../../core/model.ts";
 
 /** Stands for the `null` owner; a real owner can never encode to it because `#` is escaped. */
 const NULL_OWNER = "#";
@@ -153,3 +154,30 @@ export function createKeyspace(prefix: string): Keyspace {
     },
   };
 }
+
+/** The KEYS of APPEND, first in its argument array: {@link AppendKeys.appendKeys}. */
+export const APPEND_KEYS = 7;
+
+export interface AppendKeys extends SessionKeys {
+  /** header, events, idempotency, namespace updated, owner updated, owner expiry, store expiry */
+  readonly appendKeys: readonly string[];
+}
+
+/** Most-recently used sessions' key strings, so a hot session's keys are built (and escaped) once. */
+const SESSION_KEYS_CACHED = 1024;
+
+export const cachedSessionKeys = (keys: Keyspace): ((key: SessionKey) => AppendKeys) => {
+  const cache = new LruMap<string, AppendKeys>(SESSION_KEYS_CACHED);
+  return (key) => {
+    const id = sessionKeyId(key);
+    const hit = cache.get(id);
+    if (hit) return hit;
+    const k = keys.session(key);
+    const entry: AppendKeys = {
+      ...k,
+      appendKeys: [k.header, k.events, k.idempotency, k.namespaceUpdated, k.ownerUpdated, k.ownerExpiry, k.expiry],
+    };
+    cache.set(id, entry);
+    return entry;
+  };
+};

@@ -5,7 +5,7 @@
  * stored is the string JavaScript produced.
  *
  * Scripts report contract violations as error replies whose first word is an `FD…` code, which
- * `index.ts` maps to FrontdeskError codes.
+ * `connection.ts` maps to FrontdeskError codes.
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";

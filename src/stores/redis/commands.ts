@@ -1,0 +1,261 @@
+/**
+ * The Redis store's write path. Every write is one Lua script (scripts.ts), so it is atomic on the
+ * server and checks its own preconditions there; this module only lays out KEYS and ARGV in the
+ * order each script documents and reads its verdict. Writes hint this process's subscribers at once
+ * (live.ts); the scripts publish for the other instances.
+ */
+import type { Redis } from "ioredis";
+import { FrontdeskError } from "../../core/errors.ts";
+import type { SessionKey } from "../../core/model.ts";
+import type {
+  ApiKeyRecord,
+  AppendOutcome,
+  AppendRequest,
+  Commit,
+  CommitResult,
+  DeleteCondition,
+  IdempotencyRecord,
+} from "../types.ts";
+import { type RedisContext, readyClient, rethrowTranslated, run, translate } from "./connection.ts";
+import { APPEND_KEYS, type SessionKeys } from "./keys.ts";
+import { hintLocally } from "./live.ts";
+import { APPEND, COMMIT, PUT_API_KEY, REMOVE, REVOKE_API_KEY, runScript, runScriptWith, TOUCH } from "./scripts.ts";
+
+export async function commit(ctx: RedisContext, c: Redis, commit: Commit): Promise<CommitResult> {
+  const { key, header, events, now } = commit;
+  validateCommit(commit);
+  const { keys } = ctx;
+  const k = keys.session(key);
+  const user = keys.userScope(key.namespace, key.userId);
+  const app = keys.appScope(key.namespace);
+  const args: (string | number)[] = [
+    now,
+    commit.expectedVersion,
+    JSON.stringify(header),
+    header.version,
+    header.lastSeq,
+    header.expiresAt === null ? "" : header.expiresAt,
+    header.lastAccessedAt,
+    header.createdAt,
+    header.updatedAt,
+    k.member,
+    k.ref,
+    reclaimAfter(header.expiresAt, now, ctx.reclaimGraceMs),
+    k.channel,
+    commit.idempotency?.key ?? "",
+    commit.idempotency ? JSON.stringify(commit.idempotency) : "",
+    header.ttlMs === null ? "" : header.ttlMs,
+    header.absoluteExpiresAt === null ? "" : header.absoluteExpiresAt,
+    header.stats.messages,
+    header.stats.toolCalls,
+    header.stats.toolErrors,
+    header.stats.inputTokens,
+    header.stats.outputTokens,
+    header.stats.costUsd,
+    header.stats.durationMs,
+    JSON.stringify(header.stats.toolsUsed),
+    events.length,
+    ...events.map((event) => JSON.stringify(event)),
+  ];
+  for (const write of commit.scoped ?? []) {
+    const pairs = Object.entries(write.delta).filter(([, value]) => value !== undefined);
+    args.push(write.scope, write.expectedVersion, pairs.length);
+    for (const [field, value] of pairs) args.push(field, JSON.stringify(value));
+  }
+  await runScript(
+    c,
+    COMMIT,
+    [
+      k.header,
+      k.events,
+      k.idempotency,
+      k.namespaceCreated,
+      k.namespaceUpdated,
+      k.ownerCreated,
+      k.ownerUpdated,
+      k.ownerExpiry,
+      k.expiry,
+      user.state,
+      user.version,
+      app.state,
+      app.version,
+    ],
+    args,
+  );
+  hintLocally(ctx, k.channel, header.lastSeq);
+  return { version: header.version, lastSeq: header.lastSeq };
+}
+
+/** Every append's path: on a ready connection it is {@link appendOn} with no async layer of its own. */
+export function append(ctx: RedisContext, request: AppendRequest): Promise<AppendOutcome | undefined> {
+  const c = readyClient(ctx);
+  if (c) {
+    // The common case, as in run() but with one promise fewer.
+    try {
+      return appendOn(ctx, c, request).catch(rethrowTranslated);
+    } catch (error) {
+      return Promise.reject(translate(error));
+    }
+  }
+  return run(ctx, (ready) => appendOn(ctx, ready, request));
+}
+
+/** The one-step append on a ready connection. */
+const appendOn = (ctx: RedisContext, c: Redis, request: AppendRequest): Promise<AppendOutcome | undefined> => {
+  const { key, events, stats, now } = request;
+  const k = ctx.sessionKeys(key);
+  const idempotency = request.idempotency;
+  const { tools, inputTokens, outputTokens, costUsd, durationMs } = stats;
+  const noExtras = tools.length + inputTokens.length + outputTokens.length + costUsd.length + durationMs.length === 0;
+  // KEYS, then ARGV in the order APPEND documents; one flat array, so nothing is spread again.
+  // ARGV 1 folds every number the script needs into one string; it is written once the extras are counted.
+  const argv: (string | number)[] = [...k.appendKeys, ""];
+  if (idempotency) {
+    argv.push(
+      idempotency.key,
+      `${JSON.stringify(idempotency).slice(0, -1)},"firstSeq":`,
+      `,"at":${JSON.stringify(now)}}`,
+    );
+  } else {
+    argv.push("");
+  }
+  const extrasFrom = argv.length;
+  if (!noExtras) {
+    argv.push(tools.length);
+    for (const tool of tools) argv.push(JSON.stringify(tool));
+    for (const sums of [inputTokens, outputTokens, costUsd, durationMs]) argv.push(sums.length, ...sums);
+  }
+  argv[APPEND_KEYS] =
+    `${now} ${request.expectedVersion ?? ""} ${request.maxEventsPerSession} ${ctx.reclaimGraceMs} ` +
+    `${stats.messages} ${stats.toolCalls} ${stats.toolErrors} ${argv.length - extrasFrom} ${events.length}`;
+  for (const event of events) {
+    // The script prepends `{"seq":<n>,`: every event starts with its id, so never with `}`.
+    argv.push(JSON.stringify(event).slice(1));
+  }
+  return runScriptWith(c, APPEND, APPEND_KEYS, argv).then((answer) => {
+    const reply = answer as [string, ...(string | number)[]];
+    switch (reply[0]) {
+      case "appended": {
+        const lastSeq = Number(reply[2]);
+        hintLocally(ctx, k.channel, lastSeq);
+        return { outcome: "appended", version: Number(reply[1]), lastSeq };
+      }
+      case "replayed":
+        return { outcome: "replayed", record: JSON.parse(String(reply[1])) as IdempotencyRecord };
+      case "not_found":
+        return { outcome: "not_found" };
+      case "full":
+        return { outcome: "full" };
+      case "version_mismatch":
+        return { outcome: "version_mismatch", currentVersion: Number(reply[1]) };
+      default:
+        return undefined; // "legacy": a header from before the field layout; the commit path rewrites it
+    }
+  });
+};
+
+export async function touch(
+  ctx: RedisContext,
+  c: Redis,
+  key: SessionKey,
+  times: { expiresAt: number | null; lastAccessedAt: number },
+  now: number,
+): Promise<boolean> {
+  const k = ctx.keys.session(key);
+  const touched = await runScript(
+    c,
+    TOUCH,
+    [k.header, k.events, k.idempotency, k.ownerExpiry, k.expiry],
+    [
+      now,
+      times.expiresAt === null ? "" : times.expiresAt,
+      times.lastAccessedAt,
+      reclaimAfter(times.expiresAt, now, ctx.reclaimGraceMs),
+      k.member,
+      k.ref,
+    ],
+  );
+  return touched === 1;
+}
+
+export async function deleteSession(
+  ctx: RedisContext,
+  c: Redis,
+  key: SessionKey,
+  condition: DeleteCondition | undefined,
+): Promise<boolean> {
+  const k = ctx.keys.session(key);
+  // With a condition the script checks expiry and version before deleting, atomically.
+  const args = [k.member, k.ref, "", k.channel, condition?.expectedVersion ?? "", condition?.now ?? ""];
+  const removed = (await runScript(c, REMOVE, removeKeys(k), args)) === 1;
+  if (removed) hintLocally(ctx, k.channel, 0);
+  return removed;
+}
+
+export async function sweep(ctx: RedisContext, c: Redis, now: number, limit: number): Promise<number> {
+  const { keys } = ctx;
+  let removed = 0;
+  // Every candidate leaves the expiry range (deleted, cleaned or re-scored), so rounds advance.
+  while (removed < limit) {
+    const batch = Math.min(limit - removed, 200);
+    const refs = await c.zrangebyscore(keys.expiry, "-inf", now, "LIMIT", 0, batch);
+    if (refs.length === 0) break;
+    const results = await Promise.all(
+      refs.map(async (ref) => {
+        const key = keys.parseRef(ref);
+        if (!key) return c.zrem(keys.expiry, ref).then(() => 0);
+        const k = keys.session(key);
+        return runScript(c, REMOVE, removeKeys(k), [k.member, k.ref, now, "", "", ""]);
+      }),
+    );
+    removed += results.filter((r) => r === 1).length;
+    if (refs.length < batch) break;
+  }
+  return removed;
+}
+
+export async function putApiKey(ctx: RedisContext, c: Redis, record: ApiKeyRecord): Promise<void> {
+  const { records, byHash, revoked } = ctx.keys.apiKeys;
+  await runScript(
+    c,
+    PUT_API_KEY,
+    [records, byHash, revoked],
+    [record.id, record.hash, JSON.stringify({ ...record, revokedAt: null }), record.revokedAt ?? ""],
+  );
+}
+
+export async function revokeApiKey(ctx: RedisContext, c: Redis, id: string, at: number): Promise<boolean> {
+  const { records, revoked } = ctx.keys.apiKeys;
+  return (await runScript(c, REVOKE_API_KEY, [records, revoked], [id, at])) === 1;
+}
+
+/** PEXPIRE milliseconds, relative to the caller's clock so a fake clock cannot make Redis drop a live session. */
+const reclaimAfter = (expiresAt: number | null, now: number, graceMs: number): string =>
+  expiresAt === null ? "" : String(Math.max(0, Math.ceil(expiresAt - now)) + Math.ceil(graceMs));
+
+const removeKeys = (k: SessionKeys): string[] => [
+  k.header,
+  k.events,
+  k.idempotency,
+  k.namespaceCreated,
+  k.namespaceUpdated,
+  k.ownerCreated,
+  k.ownerUpdated,
+  k.ownerExpiry,
+  k.expiry,
+];
+
+/** The parts of a commit the store relies on for its layout; the core always sends them right. */
+const validateCommit = ({ key, header, events, expectedVersion }: Commit): void => {
+  const same = header.namespace === key.namespace && header.userId === key.userId && header.id === key.id;
+  if (!same) throw new FrontdeskError("invalid_request", "The commit's header belongs to another session key");
+  if (header.version !== expectedVersion + 1) {
+    throw new FrontdeskError("invalid_request", "A commit's header.version must be expectedVersion + 1");
+  }
+  const firstSeq = header.lastSeq - events.length + 1;
+  events.forEach((event, i) => {
+    if (event.seq !== firstSeq + i) {
+      throw new FrontdeskError("invalid_request", "A commit's events must carry the seqs up to header.lastSeq");
+    }
+  });
+};

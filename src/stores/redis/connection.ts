@@ -1,0 +1,296 @@
+/**
+ * The Redis store's connections and the one context its parts share. A call must fail fast while
+ * Redis is away (a 503 now, not an unbounded queue) and a script must never be resent after its
+ * reply was lost (a second commit could append twice), so the client settings, the lazy first
+ * connection with its one-time configuration check, and the mapping of every Redis failure to a
+ * contract code all live here, where each method's call passes through.
+ */
+import { Redis, type RedisOptions } from "ioredis";
+import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
+import type { SessionKey } from "../../core/model.ts";
+import type { AppendKeys, Keyspace } from "./keys.ts";
+
+/** Where the store's operational warnings go (pino and console both fit). */
+export interface RedisStoreLogger {
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+/** The subscribers of one session's hint channel (live.ts keeps them). */
+export interface HintChannel {
+  readonly key: SessionKey;
+  readonly listeners: Set<(lastSeq: number) => void>;
+  readonly ready: Promise<void>;
+  /** Local commits hint directly and again through pub/sub: the same value twice in a row is one hint. */
+  lastHint: number | undefined;
+}
+
+/** What the store's parts share: its settings, its connections and the live channels. One per store. */
+export interface RedisContext {
+  readonly keys: Keyspace;
+  /** {@link Keyspace.session} with the append KEYS, cached for hot sessions. */
+  readonly sessionKeys: (key: SessionKey) => AppendKeys;
+  /** PEXPIRE slack after `expiresAt`, whole milliseconds. */
+  readonly reclaimGraceMs: number;
+  readonly logger: RedisStoreLogger;
+  /** The connection the caller owns, if any: used, never closed. */
+  readonly callerClient: Redis | undefined;
+  readonly url: string;
+  readonly reliability: RedisOptions;
+  readonly connectTimeoutMs: number;
+  /** Bound once, so `close()` can detach them from a caller's client. */
+  readonly onError: (error: Error) => void;
+  readonly onReady: () => void;
+
+  client: Redis | undefined;
+  connecting: Promise<void> | undefined;
+  configChecked: Promise<void> | undefined;
+  /** Set once the startup check is done: from then on a ready connection needs no `use()` turn. */
+  checked: boolean;
+  everReady: boolean;
+  inOutage: boolean;
+  closed: boolean;
+  closing: Promise<void> | undefined;
+
+  /** The pub/sub connection (live.ts): opened by the first subscribe. */
+  subscriber: Redis | undefined;
+  subscriberReady: Promise<Redis> | undefined;
+  /** One subscription per session channel, shared by every local listener. */
+  readonly channels: Map<string, HintChannel>;
+}
+
+export interface ConnectionSettings {
+  readonly url: string;
+  readonly callerClient: Redis | undefined;
+  readonly keys: Keyspace;
+  readonly sessionKeys: (key: SessionKey) => AppendKeys;
+  readonly commandTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly reclaimGraceMs: number;
+  readonly logger: RedisStoreLogger;
+}
+
+export function createContext(settings: ConnectionSettings): RedisContext {
+  const { commandTimeoutMs, connectTimeoutMs } = settings;
+  const context: RedisContext = {
+    keys: settings.keys,
+    sessionKeys: settings.sessionKeys,
+    reclaimGraceMs: settings.reclaimGraceMs,
+    logger: settings.logger,
+    callerClient: settings.callerClient,
+    url: settings.url,
+    // Fail fast instead of queueing while Redis is away (a 503 now, not an unbounded queue), and never resend a
+    // script whose reply was lost: a second run of a commit could append twice.
+    reliability: {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: commandTimeoutMs,
+      connectTimeout: connectTimeoutMs,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000) + Math.floor(Math.random() * 100),
+    },
+    connectTimeoutMs,
+    onError: (error) => {
+      if (context.inOutage) return;
+      context.inOutage = true;
+      context.logger.warn(
+        { code: (error as NodeJS.ErrnoException).code ?? error.name },
+        "Redis connection error; calls fail with `unavailable` while the store reconnects in the background",
+      );
+    },
+    onReady: () => {
+      context.inOutage = false;
+      context.everReady = true;
+    },
+    client: undefined,
+    connecting: undefined,
+    configChecked: undefined,
+    checked: false,
+    everReady: false,
+    inOutage: false,
+    closed: false,
+    closing: undefined,
+    subscriber: undefined,
+    subscriberReady: undefined,
+    channels: new Map(),
+  };
+  return context;
+}
+
+const openClient = (ctx: RedisContext): Redis => {
+  const c = ctx.callerClient ?? new Redis(ctx.url, ctx.reliability);
+  c.on("error", ctx.onError);
+  c.on("ready", ctx.onReady);
+  return c;
+};
+
+/** The command connection, connected, with the startup check done: every public method starts here. */
+export async function use(ctx: RedisContext): Promise<Redis> {
+  if (ctx.closed) throw new FrontdeskError("unavailable", "The Redis store is closed");
+  // Our connection gave up for good (ioredis ends it on some connector failures): open anew.
+  if (ctx.client && !ctx.callerClient && ctx.client.status === "end") ctx.client = undefined;
+  const c = (ctx.client ??= openClient(ctx));
+  if (c.status === "ready") ctx.everReady = true;
+  if (!ctx.connecting && c.status === "wait") {
+    ctx.connecting = c.connect().finally(() => (ctx.connecting = undefined));
+  } else if (!ctx.connecting && !ctx.everReady && (c.status === "connecting" || c.status === "connect")) {
+    // A caller's client that is still making its first connection: wait for it (bounded) rather
+    // than fail a call that merely came early. Later reconnects fail fast instead.
+    ctx.connecting = firstConnection(c, ctx.connectTimeoutMs).finally(() => (ctx.connecting = undefined));
+  }
+  if (ctx.connecting) await ctx.connecting;
+  ctx.configChecked ??= checkConfig(c, ctx.logger);
+  await ctx.configChecked;
+  ctx.checked = true;
+  return c;
+}
+
+/** The connection when it can take a call at once, without `use()`. */
+export const readyClient = (ctx: RedisContext): Redis | undefined =>
+  ctx.checked && !ctx.closed && ctx.client !== undefined && ctx.client.status === "ready" ? ctx.client : undefined;
+
+/** Runs one store call on a usable connection; whatever fails leaves as a contract error. */
+export async function run<T>(ctx: RedisContext, body: (c: Redis) => Promise<T>): Promise<T> {
+  try {
+    const c = readyClient(ctx);
+    if (c) return await body(c);
+    return await body(await use(ctx));
+  } catch (error) {
+    throw translate(error);
+  }
+}
+
+/** Closes what the store opened: the subscriber always, the command connection unless the caller owns it. */
+export async function closeConnections(ctx: RedisContext): Promise<void> {
+  const s = ctx.subscriber;
+  ctx.subscriber = undefined;
+  ctx.subscriberReady = undefined;
+  if (s) await quit(s);
+  const c = ctx.client;
+  ctx.client = undefined;
+  if (!c) return;
+  if (ctx.callerClient) {
+    c.off("error", ctx.onError);
+    c.off("ready", ctx.onReady);
+  } else {
+    await quit(c);
+  }
+}
+
+/** Startup check (once, never fatal): names every setting that weakens what the store promises. */
+async function checkConfig(c: Redis, logger: RedisStoreLogger): Promise<void> {
+  const read = async (name: string): Promise<string | undefined> => {
+    try {
+      const reply = (await c.call("CONFIG", "GET", name)) as string[];
+      return reply[1];
+    } catch {
+      return undefined; // CONFIG is often renamed or disabled on managed Redis; then we cannot tell.
+    }
+  };
+  const [appendonly, appendfsync, maxmemory, policy] = await Promise.all([
+    read("appendonly"),
+    read("appendfsync"),
+    read("maxmemory"),
+    read("maxmemory-policy"),
+  ]);
+  if (appendonly === "no") {
+    logger.warn(
+      { setting: "appendonly", value: appendonly },
+      'Redis appendonly is "no": sessions written since the last RDB snapshot are lost when Redis restarts (docs/stores/redis.md)',
+    );
+  } else if (appendonly === "yes" && appendfsync === "no") {
+    logger.warn(
+      { setting: "appendfsync", value: appendfsync },
+      'Redis appendfsync is "no": the operating system decides when commits reach disk; a machine crash can lose acknowledged ones',
+    );
+  }
+  if (policy !== undefined && policy !== "noeviction" && maxmemory !== undefined && maxmemory !== "0") {
+    logger.warn(
+      { setting: "maxmemory-policy", value: policy },
+      policy.startsWith("volatile-")
+        ? `Redis maxmemory-policy is "${policy}": every session with a TTL carries a PEXPIRE, so Redis may evict live sessions under memory pressure; use noeviction`
+        : `Redis maxmemory-policy is "${policy}": Redis may evict sessions, events and indexes under memory pressure; use noeviction`,
+    );
+  }
+}
+
+const firstConnection = (c: Redis, timeoutMs: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      clearTimeout(timer);
+      c.off("ready", onReady);
+      c.off("close", onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = (): void => settle();
+    const onClose = (): void => settle(new Error("The connection closed before it was ready"));
+    const timer = setTimeout(() => settle(new Error("The connection was not ready in time")), timeoutMs);
+    c.once("ready", onReady);
+    c.once("close", onClose);
+  });
+
+const quit = async (c: Redis): Promise<void> => {
+  if (c.status === "ready") {
+    try {
+      await c.quit();
+      return;
+    } catch {
+      // fall through: drop the socket instead
+    }
+  }
+  c.disconnect();
+};
+
+const UNAVAILABLE_REPLIES = [
+  "OOM",
+  "READONLY",
+  "LOADING",
+  "BUSY",
+  "MASTERDOWN",
+  "CLUSTERDOWN",
+  "TRYAGAIN",
+  "NOREPLICAS",
+  "MISCONF",
+];
+
+/**
+ * The store's edge: script verdicts become their contract codes, anything else from Redis becomes
+ * `unavailable` (or `internal` for a reply that means a bug). Messages never include the URL.
+ */
+export const rethrowTranslated = (error: unknown): never => {
+  throw translate(error);
+};
+
+export function translate(error: unknown): FrontdeskError {
+  if (isFrontdeskError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof Error && error.name === "ReplyError") {
+    // Redis prefixes "ERR " to an error reply that has no space in it.
+    const words = message.split(" ");
+    if (words[0] === "ERR" && words[1]?.startsWith("FD")) words.shift();
+    const [word, ...rest] = words;
+    switch (word) {
+      case "FDCONFLICT":
+        return new FrontdeskError(
+          "conflict",
+          rest.length > 0 ? "The session changed since it was read" : "An API key with this id or hash exists",
+          rest.length > 0 ? { details: { currentVersion: Number(rest[0]) } } : {},
+        );
+      case "FDNOTFOUND":
+        return new FrontdeskError("not_found", "Session not found");
+      case "FDSCOPE":
+        return new FrontdeskError("conflict", `The ${rest[0]}: state changed since it was read`, {
+          details: { scope: rest[0], currentVersion: Number(rest[1]) },
+        });
+      case "FDSEQ":
+        return new FrontdeskError("invalid_request", "A commit's events must continue the session's seq");
+      default:
+        if (word && UNAVAILABLE_REPLIES.includes(word)) {
+          return new FrontdeskError("unavailable", `Redis refused the command (${word})`, { cause: error });
+        }
+        return new FrontdeskError("internal", "Redis rejected a store command", { cause: error });
+    }
+  }
+  return new FrontdeskError("unavailable", "Redis is unavailable", { cause: error });
+}

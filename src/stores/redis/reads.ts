@@ -1,0 +1,234 @@
+/**
+ * The Redis store's read path: plain commands, no scripts, since a read needs no atomicity beyond
+ * one command (or one MULTI). The header hash is decoded here because touch and the one-step
+ * append move some of its fields without rewriting the JSON; events are a list indexed by seq, so
+ * the newest k cost O(k); listing walks a sorted-set index and filters like list-filter.ts.
+ */
+import type { Redis } from "ioredis";
+import { FrontdeskError } from "../../core/errors.ts";
+import type { Json, SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
+import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
+import type { ApiKeyRecord, EventRange, IdempotencyRecord, ListPage, ListQuery, ScopedState } from "../types.ts";
+import type { RedisContext } from "./connection.ts";
+import { FIND_API_KEY, runScript } from "./scripts.ts";
+
+export async function get(
+  ctx: RedisContext,
+  c: Redis,
+  key: SessionKey,
+  now: number,
+): Promise<SessionHeader | undefined> {
+  const header = decodeHeader(await c.hmget(ctx.keys.session(key).header, ...HEADER_FIELDS));
+  return header && !isExpired(header, now) ? header : undefined;
+}
+
+/** Events are chunked when a `types` filter may skip many; a plain range is one LRANGE. */
+const EVENT_CHUNK = 256;
+
+export async function readEvents(
+  ctx: RedisContext,
+  c: Redis,
+  key: SessionKey,
+  range: EventRange,
+): Promise<SessionEvent[]> {
+  const eventsKey = ctx.keys.session(key).events;
+  const after = Math.max(0, Math.floor(range.after ?? 0));
+  const limit = range.limit === undefined ? Number.POSITIVE_INFINITY : Math.ceil(range.limit);
+  // seq n sits at index n - 1: `lastIndex` is the index of the newest seq below `before`.
+  const lastIndex = range.before === undefined ? undefined : Math.ceil(range.before) - 2;
+  if (limit <= 0 || (lastIndex !== undefined && lastIndex < after)) return [];
+  const types = range.types && range.types.length > 0 ? new Set(range.types) : undefined;
+  const parse = (items: string[]): SessionEvent[] => items.map((item) => JSON.parse(item) as SessionEvent);
+
+  if (range.order !== "desc") {
+    if (!types) {
+      const stop = Math.min(lastIndex ?? Number.POSITIVE_INFINITY, after + limit - 1);
+      return parse(await c.lrange(eventsKey, after, Number.isFinite(stop) ? stop : -1));
+    }
+    const out: SessionEvent[] = [];
+    for (let start = after; out.length < limit; start += EVENT_CHUNK) {
+      const stop = Math.min(start + EVENT_CHUNK - 1, lastIndex ?? Number.POSITIVE_INFINITY);
+      if (stop < start) break;
+      const chunk = parse(await c.lrange(eventsKey, start, stop));
+      for (const event of chunk) if (types.has(event.type) && out.length < limit) out.push(event);
+      if (chunk.length < stop - start + 1) break;
+    }
+    return out;
+  }
+
+  if (!types && lastIndex === undefined) {
+    // The newest `limit` in one O(k) call: negative indexes need no length.
+    const start = Number.isFinite(limit) ? -limit : after;
+    const chunk = parse(await c.lrange(eventsKey, start, -1));
+    return chunk.filter((event) => event.seq > after).reverse();
+  }
+  // `before` may lie past the end, so the top index needs the length.
+  const length = await c.llen(eventsKey);
+  const size = types ? EVENT_CHUNK : limit;
+  const out: SessionEvent[] = [];
+  for (let stop = Math.min(length - 1, lastIndex ?? length - 1); stop >= after && out.length < limit; ) {
+    const start = Math.max(after, stop - size + 1);
+    const chunk = parse(await c.lrange(eventsKey, start, stop));
+    for (let i = chunk.length - 1; i >= 0 && out.length < limit; i--) {
+      const event = chunk[i] as SessionEvent;
+      if (!types || types.has(event.type)) out.push(event);
+    }
+    stop = start - 1;
+  }
+  return out;
+}
+
+const scoreArg = (score: number): string =>
+  score === Number.POSITIVE_INFINITY ? "+inf" : score === Number.NEGATIVE_INFINITY ? "-inf" : String(score);
+
+/**
+ * Walks the owner's (or the namespace's) sorted set by the order field in chunks, keeping only
+ * headers that match every filter (list-filter.ts is the reference), until `limit + 1` matched and
+ * every entry sharing the last one's score has been seen, then sorts by the exact keyset order.
+ */
+export async function list(ctx: RedisContext, c: Redis, query: ListQuery): Promise<ListPage> {
+  const { keys } = ctx;
+  const limit = Math.max(0, Math.floor(query.limit));
+  const index = keys.listIndex(query.namespace, query.userId, query.orderBy);
+  const desc = query.order === "desc";
+  const byCreated = query.orderBy === "createdAt";
+  let low = (byCreated ? query.createdAfter : query.updatedAfter) ?? Number.NEGATIVE_INFINITY;
+  let high = (byCreated ? query.createdBefore : query.updatedBefore) ?? Number.POSITIVE_INFINITY;
+  if (query.after && desc) high = Math.min(high, query.after.value);
+  if (query.after && !desc) low = Math.max(low, query.after.value);
+  if (low > high) return { items: [], hasMore: false };
+
+  const chunk = Math.min(Math.max(limit + 1, 50), 500);
+  const matched: SessionHeader[] = [];
+  let boundary: number | undefined;
+  // Keyset over the index itself: resume at the last score seen, skipping the members already read there.
+  let edge = desc ? high : low;
+  let seenAtEdge = 0;
+  scan: for (;;) {
+    const reply = desc
+      ? await c.zrevrangebyscore(index, scoreArg(edge), scoreArg(low), "WITHSCORES", "LIMIT", seenAtEdge, chunk)
+      : await c.zrangebyscore(index, scoreArg(edge), scoreArg(high), "WITHSCORES", "LIMIT", seenAtEdge, chunk);
+    const count = reply.length / 2;
+    if (count === 0) break;
+    const headers = await Promise.all(
+      Array.from({ length: count }, (_, i) => {
+        const key = keys.parseMember(query.namespace, reply[2 * i] as string);
+        return key ? c.hmget(keys.session(key).header, ...HEADER_FIELDS).then(decodeHeader) : undefined;
+      }),
+    );
+    for (let i = 0; i < count; i++) {
+      const score = Number(reply[2 * i + 1]);
+      if (boundary !== undefined && score !== boundary) break scan;
+      const header = headers[i];
+      if (header && matchesListQuery(header, query)) {
+        matched.push(header);
+        if (boundary === undefined && matched.length > limit) boundary = score;
+      }
+      if (score === edge) seenAtEdge++;
+      else {
+        edge = score;
+        seenAtEdge = 1;
+      }
+    }
+    if (count < chunk) break;
+  }
+  matched.sort((a, b) => compareListPosition(listPositionOf(a, query.orderBy), listPositionOf(b, query.orderBy)));
+  if (desc) matched.reverse();
+  return { items: matched.slice(0, limit), hasMore: matched.length > limit };
+}
+
+export const count = (ctx: RedisContext, c: Redis, namespace: string, userId: string | null, now: number) =>
+  c.zcount(ctx.keys.ownerExpiry(namespace, userId), `(${now}`, "+inf");
+
+export async function readScope(
+  ctx: RedisContext,
+  c: Redis,
+  namespace: string,
+  scope: "user" | "app",
+  userId: string | null,
+): Promise<ScopedState> {
+  const k = scope === "app" ? ctx.keys.appScope(namespace) : ctx.keys.userScope(namespace, userId);
+  const reply = await c.multi().hgetall(k.state).get(k.version).exec();
+  if (!reply) throw new FrontdeskError("unavailable", "Redis aborted the scope read");
+  const [[stateError, state], [versionError, version]] = reply as [[Error | null, unknown], [Error | null, unknown]];
+  if (stateError || versionError) throw stateError ?? versionError;
+  return {
+    state: Object.fromEntries(
+      Object.entries(state as Record<string, string>).map(([field, value]) => [field, JSON.parse(value) as Json]),
+    ),
+    version: version === null ? 0 : Number(version),
+  };
+}
+
+export async function findIdempotency(
+  ctx: RedisContext,
+  c: Redis,
+  key: SessionKey,
+  idempotencyKey: string,
+): Promise<IdempotencyRecord | undefined> {
+  const record = await c.hget(ctx.keys.session(key).idempotency, idempotencyKey);
+  return record === null ? undefined : (JSON.parse(record) as IdempotencyRecord);
+}
+
+export async function findApiKey(ctx: RedisContext, c: Redis, hash: string): Promise<ApiKeyRecord | undefined> {
+  const { records, byHash, revoked } = ctx.keys.apiKeys;
+  const reply = (await runScript(c, FIND_API_KEY, [byHash, records, revoked], [hash])) as [string, string] | null;
+  return reply ? decodeApiKey(reply[0], reply[1]) : undefined;
+}
+
+export async function listApiKeys(ctx: RedisContext, c: Redis): Promise<ApiKeyRecord[]> {
+  const { records, revoked } = ctx.keys.apiKeys;
+  const reply = await c.multi().hvals(records).hgetall(revoked).exec();
+  if (!reply) throw new FrontdeskError("unavailable", "Redis aborted the API key read");
+  const [[recordsError, values], [revokedError, revokedAt]] = reply as [
+    [Error | null, unknown],
+    [Error | null, unknown],
+  ];
+  if (recordsError || revokedError) throw recordsError ?? revokedError;
+  const revocations = revokedAt as Record<string, string>;
+  return (values as string[])
+    .map((json) => {
+      const record = JSON.parse(json) as ApiKeyRecord;
+      return decodeApiKey(json, revocations[record.id] ?? "");
+    })
+    .sort((a, b) => a.createdAt - b.createdAt);
+}
+
+/**
+ * The header hash's fields: `j` is the header JSON as the last commit wrote it; the others are the
+ * fields that touch and the one-step append move without rewriting `j`, laid over it.
+ */
+const HEADER_FIELDS = ["j", "x", "a", "v", "s", "u", "t", "b", "m", "c", "r", "i", "o", "k", "d", "w"] as const;
+
+const decodeHeader = (fields: (string | null)[]): SessionHeader | undefined => {
+  const [json, x, a, v, s, u, t, b, m, c, r, i, o, k, d, w] = fields;
+  if (json === null || json === undefined) return undefined;
+  const header = JSON.parse(json) as SessionHeader;
+  const nullable = (value: string): number | null => (value === "" ? null : Number(value));
+  // Headers written before a field existed lack it: the JSON's value stands then.
+  if (x != null) header.expiresAt = nullable(x);
+  if (a != null) header.lastAccessedAt = Number(a);
+  if (v != null) header.version = Number(v);
+  if (s != null) header.lastSeq = Number(s);
+  if (u != null) header.updatedAt = Number(u);
+  if (t != null) header.ttlMs = nullable(t);
+  if (b != null) header.absoluteExpiresAt = nullable(b);
+  if (m != null && c != null && r != null && i != null && o != null && k != null && d != null && w != null) {
+    header.stats = {
+      messages: Number(m),
+      toolCalls: Number(c),
+      toolErrors: Number(r),
+      toolsUsed: JSON.parse(w) as string[],
+      inputTokens: Number(i),
+      outputTokens: Number(o),
+      costUsd: Number(k),
+      durationMs: Number(d),
+    };
+  }
+  return header;
+};
+
+const decodeApiKey = (json: string, revokedAt: string): ApiKeyRecord => {
+  const record = JSON.parse(json) as ApiKeyRecord;
+  return { ...record, revokedAt: revokedAt === "" ? null : Number(revokedAt) };
+};
