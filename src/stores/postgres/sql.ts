@@ -1,4 +1,12 @@
+/**
+ * The PostgreSQL store's SQL text, kept apart from the code that runs it so the statements can be
+ * read (and their indexes checked against migrations.ts) in one place. Fixed statements are named
+ * so each pooled connection prepares them once; the query builders emit one shape per set of filters.
+ */
 import type { EventRange, ListQuery } from "../types.ts";
+
+/** The `user_id` column of an owner: `null` (no owner) is stored as "", a user id the core never accepts. */
+export const ownerOf = (userId: string | null): string => userId ?? "";
 
 /** Quotes an identifier that was already validated against `SCHEMA_PATTERN`. */
 export const quoteIdentifier = (name: string): string => `"${name}"`;
