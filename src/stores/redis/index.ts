@@ -5,7 +5,8 @@
  * wires the parts, each a set of plain functions over one `RedisContext`: connection.ts (the
  * connections and error mapping), commands.ts (writes), reads.ts and live.ts (hints).
  */
-import type { Redis } from "ioredis";
+// biome-ignore lint/style/useImportType: the declarations keep the value import the API report pins (api/).
+import { Redis } from "ioredis";
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionStore, StoreContext } from "../types.ts";
 import * as commands from "./commands.ts";
