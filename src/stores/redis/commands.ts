@@ -65,21 +65,7 @@ export async function commit(ctx: RedisContext, c: Redis, commit: Commit): Promi
   await runScript(
     c,
     COMMIT,
-    [
-      k.header,
-      k.events,
-      k.idempotency,
-      k.namespaceCreated,
-      k.namespaceUpdated,
-      k.ownerCreated,
-      k.ownerUpdated,
-      k.ownerExpiry,
-      k.expiry,
-      user.state,
-      user.version,
-      app.state,
-      app.version,
-    ],
+    [...everySessionKey(k), user.state, user.version, app.state, app.version],
     args,
   );
   hintLocally(ctx, k.channel, header.lastSeq);
@@ -187,7 +173,7 @@ export async function deleteSession(
   const k = ctx.keys.session(key);
   // With a condition the script checks expiry and version before deleting, atomically.
   const args = [k.member, k.ref, "", k.channel, condition?.expectedVersion ?? "", condition?.now ?? ""];
-  const removed = (await runScript(c, REMOVE, removeKeys(k), args)) === 1;
+  const removed = (await runScript(c, REMOVE, everySessionKey(k), args)) === 1;
   if (removed) hintLocally(ctx, k.channel, 0);
   return removed;
 }
@@ -205,7 +191,7 @@ export async function sweep(ctx: RedisContext, c: Redis, now: number, limit: num
         const key = keys.parseRef(ref);
         if (!key) return c.zrem(keys.expiry, ref).then(() => 0);
         const k = keys.session(key);
-        return runScript(c, REMOVE, removeKeys(k), [k.member, k.ref, now, "", "", ""]);
+        return runScript(c, REMOVE, everySessionKey(k), [k.member, k.ref, now, "", "", ""]);
       }),
     );
     removed += results.filter((r) => r === 1).length;
@@ -233,7 +219,8 @@ export async function revokeApiKey(ctx: RedisContext, c: Redis, id: string, at: 
 const reclaimAfter = (expiresAt: number | null, now: number, graceMs: number): string =>
   expiresAt === null ? "" : String(Math.max(0, Math.ceil(expiresAt - now)) + Math.ceil(graceMs));
 
-const removeKeys = (k: SessionKeys): string[] => [
+/** The keys COMMIT and REMOVE both take first: everything the session owns or is indexed under. */
+const everySessionKey = (k: SessionKeys): string[] => [
   k.header,
   k.events,
   k.idempotency,
