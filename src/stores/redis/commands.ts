@@ -62,12 +62,7 @@ export async function commit(ctx: RedisContext, c: Redis, commit: Commit): Promi
     args.push(write.scope, write.expectedVersion, pairs.length);
     for (const [field, value] of pairs) args.push(field, JSON.stringify(value));
   }
-  await runScript(
-    c,
-    COMMIT,
-    [...everySessionKey(k), user.state, user.version, app.state, app.version],
-    args,
-  );
+  await runScript(c, COMMIT, [...everySessionKey(k), user.state, user.version, app.state, app.version], args);
   hintLocally(ctx, k.channel, header.lastSeq);
   return { version: header.version, lastSeq: header.lastSeq };
 }
