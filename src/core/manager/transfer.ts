@@ -28,6 +28,8 @@ import { invalid, nonNegativeInt, optionalText, parseWith } from "./validation.t
 
 /** Fork and import write in chunks so no backend gets one unbounded commit. */
 const COPY_CHUNK = 500;
+/** Characters of an import parsed between two turns of the event loop (a few ms of JSON.parse). */
+const IMPORT_YIELD_CHARS = 1 << 20;
 
 /** A new session with the events up to `atSeq`, its state as it stood then, and its lineage. */
 export async function fork<S extends object>(
@@ -92,8 +94,16 @@ export async function importSession<S extends object>(
   let header: SessionHeader | undefined;
   const events: SessionEvent[] = [];
   let lineNo = 0;
+  let parsedSinceYield = 0;
   for await (const line of splitLines(source)) {
     lineNo++;
+    // An export of up to the body limit parses for far longer than one task should hold the
+    // event loop: it gets a turn after every few MiB of lines.
+    parsedSinceYield += line.length;
+    if (parsedSinceYield >= IMPORT_YIELD_CHARS) {
+      parsedSinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (line.trim() === "") continue;
     let record: { kind?: unknown; format?: unknown; session?: unknown; event?: unknown };
     try {
