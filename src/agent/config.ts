@@ -139,6 +139,7 @@ export const SERVER_CONFIG_KEYS = [
   "limits",
   "defaultTtlSeconds",
   "logLevel",
+  "processMetrics",
 ] as const;
 
 /**

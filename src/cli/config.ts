@@ -44,6 +44,8 @@ export const ServeConfigSchema = z.strictObject({
   defaultTtlSeconds: z.number().int().positive().nullable().optional(),
   /** `$FRONTDESK_LOG_LEVEL` wins. */
   logLevel: z.enum(LOG_LEVELS).optional(),
+  /** Export Node's process metrics (event-loop lag, heap, GC, CPU) on /metrics; default true. */
+  processMetrics: z.boolean().optional(),
   /** Server and store limits (`ServerLimits`): sizes in bytes, counts, rates; see docs/cli.md. */
   limits: LimitsSchema.optional(),
   /** The agent part (agents, models, prompts, tools, defaultAgent, summarization) is checked by src/agent/config.ts. */

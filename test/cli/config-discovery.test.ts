@@ -47,6 +47,24 @@ const HOUSE_CONFIG = {
 };
 
 describe("configuration discovery", () => {
+  it("serve exports Node's process metrics on /metrics, unless the config file says processMetrics: false", async () => {
+    const scrape = async (config: object): Promise<string> => {
+      const dir = workDir();
+      writeJson(join(dir, "frontdesk.config.json"), { store: "memory:", ...config });
+      const { cli, url } = await serveIn(dir, []);
+      const key = (/\(shown once\): (fd_\S+)/.exec(cli.stderr) as RegExpExecArray)[1] as string;
+      const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${key}` } });
+      expect(response.status).toBe(200);
+      return response.text();
+    };
+    const byDefault = await scrape({});
+    expect(byDefault).toMatch(/^nodejs_eventloop_lag_seconds /m);
+    expect(byDefault).toMatch(/^process_cpu_user_seconds_total /m);
+    const off = await scrape({ processMetrics: false });
+    expect(off).toMatch(/^# HELP frontdesk_http_request_duration_seconds /m);
+    expect(off).not.toMatch(/nodejs_eventloop_lag_seconds/);
+  });
+
   it("serve reads ./frontdesk.config.json: its model serves turns, and start-up names the file and the limits", async () => {
     const dir = workDir();
     const file = writeJson(join(dir, "frontdesk.config.json"), { ...HOUSE_CONFIG, store: "sqlite:./from-file.db" });

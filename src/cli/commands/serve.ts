@@ -159,6 +159,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
                 ? null
                 : config.defaultTtlSeconds * 1000,
           logger: { level, stream: io.stderr },
+          processMetrics: config.processMetrics,
           agents: { config: agentConfig },
         });
         // Only once the port is ours: a key printed by a start that then failed would be easy to miss.
