@@ -1,0 +1,188 @@
+/**
+ * The SQLite store's write path. Each write is one `BEGIN IMMEDIATE` transaction that rolls back on
+ * any error, so a refused commit leaves nothing; the checks run inside it, interleaved with the
+ * writes, so no other process can slip in between a check and the write it guards. A write drops
+ * what it changes from the read cache before it runs, because this connection's own writes do not
+ * move `PRAGMA data_version`.
+ */
+import { FrontdeskError } from "../../core/errors.ts";
+import { type JsonObject, type SessionKey, sessionKeyId } from "../../core/model.ts";
+import { applyDelta } from "../../core/state.ts";
+import { assertCommitShape } from "../shared/commit-shape.ts";
+import type { ApiKeyRecord, Commit, CommitResult, DeleteCondition, SessionStore } from "../types.ts";
+import { isConstraintError, type SqliteContext } from "./connection.ts";
+import { hintCommitted, hintDeleted } from "./live.ts";
+import {
+  type Connection,
+  MAX_RID,
+  MAX_SEQ,
+  ownerOf,
+  type ScopeRow,
+  scopeOwner,
+  type VersionRow,
+} from "./statements.ts";
+
+export function commit(ctx: SqliteContext, c: Connection, commit: Commit): CommitResult {
+  ctx.cache.forgetCommit(commit);
+  const rid = c.transaction.immediate(commitRows, c, commit);
+  const { version, lastSeq } = commit.header;
+  hintCommitted(ctx, commit.key, rid, version, lastSeq);
+  return { version, lastSeq };
+}
+
+/** The commit's transaction: checks and writes interleave; returns the session's row id. */
+function commitRows(c: Connection, commit: Commit): number {
+  const { key, header, now } = commit;
+  const owner = ownerOf(key.userId);
+  const columns = [
+    header.version,
+    header.lastSeq,
+    header.status,
+    header.title,
+    header.purpose,
+    JSON.stringify(header.tags),
+    header.updatedAt,
+    header.lastAccessedAt,
+    header.expiresAt,
+    JSON.stringify(header),
+  ];
+  // Any throw rolls the whole transaction back, so a refused commit leaves nothing.
+  let rid: number | undefined;
+  if (commit.expectedVersion === 0) {
+    c.deleteExpired.run(key.namespace, owner, key.id, now);
+    rid = c.insertSession.get(...columns, header.createdAt, key.namespace, owner, key.id) as number | undefined;
+    if (rid === undefined) {
+      const current = c.selectVersion.get(key.namespace, owner, key.id) as VersionRow | undefined;
+      throw new FrontdeskError("conflict", "A session with this id already exists", {
+        details: { currentVersion: current?.version },
+      });
+    }
+    assertCommitShape(commit, 0);
+  } else {
+    // The stored last_seq is matched in the UPDATE itself, so checking that the events continue
+    // the log costs no extra read; a miss is diagnosed below.
+    const previousLastSeq = header.lastSeq - commit.events.length;
+    const updated = c.updateSession.get(
+      ...columns,
+      key.namespace,
+      owner,
+      key.id,
+      commit.expectedVersion,
+      previousLastSeq,
+      now,
+    ) as { rid: number; created_at: number } | undefined;
+    if (updated === undefined) {
+      const current = c.selectVersion.get(key.namespace, owner, key.id) as VersionRow | undefined;
+      if (!current || (current.expires_at !== null && current.expires_at <= now)) {
+        throw new FrontdeskError("not_found", "Session not found");
+      }
+      if (current.version !== commit.expectedVersion) {
+        throw new FrontdeskError("conflict", "The session changed since it was read", {
+          details: { currentVersion: current.version },
+        });
+      }
+      assertCommitShape(commit, current.last_seq);
+      throw new FrontdeskError("conflict", "The session changed since it was read");
+    }
+    assertCommitShape(commit, previousLastSeq);
+    rid = updated.rid;
+    if (updated.created_at !== header.createdAt) c.updateCreatedAt.run(header.createdAt, rid);
+  }
+  if (header.lastSeq > MAX_SEQ) {
+    throw new FrontdeskError("invalid_request", `A session holds at most ${MAX_SEQ} events`);
+  }
+  if (rid > MAX_RID) throw new FrontdeskError("unavailable", "The SQLite store has used up its session row ids");
+  for (const write of commit.scoped ?? []) {
+    const scopeOwnerId = scopeOwner(write.scope, key.userId);
+    const row = c.selectScope.get(key.namespace, write.scope, scopeOwnerId) as ScopeRow | undefined;
+    const version = row?.version ?? 0;
+    if (version !== write.expectedVersion) {
+      throw new FrontdeskError("conflict", `The ${write.scope}: state changed since it was read`, {
+        details: { scope: write.scope, currentVersion: version },
+      });
+    }
+    const state = applyDelta(row ? (JSON.parse(row.state) as JsonObject) : {}, write.delta);
+    c.writeScope.run(key.namespace, write.scope, scopeOwnerId, JSON.stringify(state), version + 1);
+  }
+  for (const event of commit.events) c.insertEvent.run(rid, event.seq, event.type, JSON.stringify(event));
+  const record = commit.idempotency;
+  if (record) {
+    c.putIdempotency.run(
+      rid,
+      record.key,
+      record.fingerprint,
+      record.firstSeq,
+      record.lastSeq,
+      record.version,
+      record.at,
+    );
+  }
+  return rid;
+}
+
+export function touch(
+  ctx: SqliteContext,
+  c: Connection,
+  key: SessionKey,
+  times: Parameters<SessionStore["touch"]>[1],
+  now: number,
+): boolean {
+  ctx.cache.headers.delete(sessionKeyId(key));
+  const params = [times.expiresAt, times.lastAccessedAt, key.namespace, ownerOf(key.userId), key.id, now];
+  return c.write.immediate(c.touch, params) > 0;
+}
+
+export function deleteSession(
+  ctx: SqliteContext,
+  c: Connection,
+  key: SessionKey,
+  condition: DeleteCondition | undefined,
+): boolean {
+  ctx.cache.headers.delete(sessionKeyId(key));
+  const removed = condition
+    ? c.transaction.immediate(deleteRowsAtVersion, c, { key, condition })
+    : c.write.immediate(c.deleteSession, [key.namespace, ownerOf(key.userId), key.id]) > 0;
+  if (removed) hintDeleted(ctx, key);
+  return removed;
+}
+
+/** The conditional delete's transaction: true when deleted, false when absent or expired. */
+function deleteRowsAtVersion(c: Connection, { key, condition }: { key: SessionKey; condition: DeleteCondition }) {
+  const owner = ownerOf(key.userId);
+  const { expectedVersion, now } = condition;
+  if (c.deleteLiveAtVersion.run(key.namespace, owner, key.id, expectedVersion, now).changes > 0) return true;
+  const current = c.selectVersion.get(key.namespace, owner, key.id) as VersionRow | undefined;
+  if (!current || (current.expires_at !== null && current.expires_at <= now)) return false;
+  throw new FrontdeskError("conflict", "The session changed since it was read", {
+    details: { currentVersion: current.version },
+  });
+}
+
+export function sweep(ctx: SqliteContext, c: Connection, now: number, limit: number): number {
+  ctx.cache.headers.clear();
+  return c.write.immediate(c.sweep, [now, Math.max(0, limit)]);
+}
+
+export function putApiKey(c: Connection, record: ApiKeyRecord): void {
+  try {
+    c.write.immediate(c.insertApiKey, [
+      record.id,
+      record.hash,
+      record.prefix,
+      record.userId,
+      record.admin ? 1 : 0,
+      record.label,
+      record.createdAt,
+      record.revokedAt,
+      record.requestsPerSecond ?? null,
+    ]);
+  } catch (error) {
+    if (isConstraintError(error)) {
+      throw new FrontdeskError("conflict", "An API key with this id or hash exists", { cause: error });
+    }
+    throw error;
+  }
+}
+
+export const revokeApiKey = (c: Connection, id: string, at: number): boolean =>
+  c.write.immediate(c.revokeApiKey, [at, id]) > 0;
