@@ -3,8 +3,8 @@
  * scoped state, the scopes' locks, always app before user), so processes sharing the root take
  * turns. A commit's point of no return is the rename of `metadata.json`: everything written before
  * it is invisible until then, and a crash before it leaves only a tail that readers ignore. Scoped
- * state is written as `pending` first and folded in after the rename; {@link settleScope} finishes
- * or drops a `pending` that a crashed commit left (see index.ts for the whole protocol).
+ * state is written as `pending` first and folded in after the rename; `settleScope` (context.ts)
+ * finishes or drops a `pending` that a crashed commit left (see index.ts for the whole protocol).
  */
 import { randomBytes } from "node:crypto";
 import { rename, rm, stat } from "node:fs/promises";
@@ -25,10 +25,11 @@ import {
   type Scope,
   type ScopeFile,
   scanOwner,
+  settleScope,
 } from "./context.ts";
 import { appendEvents } from "./event-log.ts";
 import { appendAll, ensureDir, fsyncDir, isMissing, openForAppend, readJsonFile, writeFileAtomic } from "./files.ts";
-import { isNamespaceSegment, isTombstone, type ScopePaths, type SessionPaths } from "./layout.ts";
+import { isNamespaceSegment, isTombstone, type SessionPaths } from "./layout.ts";
 import { hint } from "./live.ts";
 import { type LockGuard, withLock } from "./lock.ts";
 
@@ -225,24 +226,6 @@ export async function sweep(ctx: FsContext, now: number, limit: number): Promise
     }
   }
   return removed;
-}
-
-/**
- * The scope's state with any `pending` write resolved for good: kept when its commit reached
- * `metadata.json`, dropped otherwise. Call while holding the scope's lock.
- */
-export async function settleScope(ctx: FsContext, namespace: string, paths: ScopePaths): Promise<ScopedState> {
-  const file = await readJsonFile<ScopeFile>(paths.file);
-  if (file === undefined) return { state: {}, version: 0 };
-  if (file.pending === undefined) return { state: file.state, version: file.version };
-  const { pending } = file;
-  const owner = await readMeta(ctx.layout.session({ namespace, userId: pending.userId, id: pending.id }));
-  const settled: ScopedState =
-    owner?.commitId === pending.commitId
-      ? { state: pending.state, version: pending.version }
-      : { state: file.state, version: file.version };
-  await writeFileAtomic(paths.file, `${JSON.stringify(settled)}\n`, ctx.durability);
-  return settled;
 }
 
 export function putApiKey(ctx: FsContext, record: ApiKeyRecord): Promise<void> {

@@ -1,15 +1,32 @@
 /**
- * The filesystem store's shared context, and what every part needs from the root: the one-time
- * setup, the wrapper every call passes through, and reading a session's `metadata.json`. There is
- * no connection to open, so this file plays the role `connection.ts` plays for the networked and
- * SQLite stores: the closed check, the lazy setup and the error translation live in {@link run}.
+ * The filesystem store's shared context, and what both its read and its write path need from the
+ * root: the one-time setup, the wrapper every call passes through, reading a session's
+ * `metadata.json`, scanning an owner's folders, and settling a scope's `pending` write (a reader
+ * that meets one must settle it as a writer would). There is no connection to open, so this file
+ * plays the role `connection.ts` plays for the other stores: the closed check, the lazy setup and
+ * the error translation live in {@link run}.
  */
 import { readdir } from "node:fs/promises";
 import { FrontdeskError } from "../../core/errors.ts";
 import type { JsonObject, SessionHeader } from "../../core/model.ts";
-import type { ApiKeyRecord, StoreCapabilities } from "../types.ts";
-import { type Durability, ensureDir, isMissing, readJsonFile, storeFailure, writeFileAtomicUnlocked } from "./files.ts";
-import { isSessionSegment, LAYOUT_FORMAT, type Layout, ownerOfSegment, type SessionPaths } from "./layout.ts";
+import type { ApiKeyRecord, ScopedState, StoreCapabilities } from "../types.ts";
+import {
+  type Durability,
+  ensureDir,
+  isMissing,
+  readJsonFile,
+  storeFailure,
+  writeFileAtomic,
+  writeFileAtomicUnlocked,
+} from "./files.ts";
+import {
+  isSessionSegment,
+  LAYOUT_FORMAT,
+  type Layout,
+  ownerOfSegment,
+  type ScopePaths,
+  type SessionPaths,
+} from "./layout.ts";
 import type { LockSettings } from "./lock.ts";
 
 export type Scope = "user" | "app";
@@ -134,6 +151,24 @@ export async function readMeta(paths: SessionPaths): Promise<MetadataFile | unde
     throw new FrontdeskError("unavailable", "The filesystem store found metadata.json in an unknown format");
   }
   return meta;
+}
+
+/**
+ * The scope's state with any `pending` write resolved for good: kept when its commit reached
+ * `metadata.json`, dropped otherwise. Call while holding the scope's lock.
+ */
+export async function settleScope(ctx: FsContext, namespace: string, paths: ScopePaths): Promise<ScopedState> {
+  const file = await readJsonFile<ScopeFile>(paths.file);
+  if (file === undefined) return { state: {}, version: 0 };
+  if (file.pending === undefined) return { state: file.state, version: file.version };
+  const { pending } = file;
+  const owner = await readMeta(ctx.layout.session({ namespace, userId: pending.userId, id: pending.id }));
+  const settled: ScopedState =
+    owner?.commitId === pending.commitId
+      ? { state: pending.state, version: pending.version }
+      : { state: file.state, version: file.version };
+  await writeFileAtomic(paths.file, `${JSON.stringify(settled)}\n`, ctx.durability);
+  return settled;
 }
 
 export async function listDir(dir: string): Promise<string[]> {

@@ -89,22 +89,24 @@ export function createFsStore(options: FsStoreOptions, _context: StoreContext = 
     capabilities: ctx.capabilities,
 
     commit: (commit) => run(ctx, "commit the session", () => commands.commit(ctx, commit)),
-    get: (key, now) => run(ctx, "read the session", () => reads.getHeader(ctx, key, now)),
     touch: (key, times, now) => run(ctx, "touch the session", () => commands.touch(ctx, key, times, now)),
+    delete: (key, condition) => run(ctx, "delete the session", () => commands.deleteSession(ctx, key, condition)),
+    sweep: (now, limit) => run(ctx, "sweep expired sessions", () => commands.sweep(ctx, now, limit)),
+    putApiKey: (record) => run(ctx, "store the API key", () => commands.putApiKey(ctx, record)),
+    revokeApiKey: (id, at) => run(ctx, "revoke the API key", () => commands.revokeApiKey(ctx, id, at)),
+
+    get: (key, now) => run(ctx, "read the session", () => reads.get(ctx, key, now)),
     readEvents: (key, range) => run(ctx, "read events", () => reads.readEvents(ctx, key, range)),
     list: (query) => run(ctx, "list sessions", () => reads.list(ctx, query)),
     count: (namespace, userId, now) => run(ctx, "count sessions", () => reads.count(ctx, namespace, userId, now)),
-    delete: (key, condition) => run(ctx, "delete the session", () => commands.deleteSession(ctx, key, condition)),
-    sweep: (now, limit) => run(ctx, "sweep expired sessions", () => commands.sweep(ctx, now, limit)),
     readScope: (namespace, scope, userId) =>
       run(ctx, "read scoped state", () => reads.readScope(ctx, namespace, scope, userId)),
     findIdempotency: (key, idempotencyKey) =>
       run(ctx, "read idempotency records", () => reads.findIdempotency(ctx, key, idempotencyKey)),
-    subscribe: (key, onHint) => run(ctx, "subscribe", () => subscribe(ctx, key, onHint)),
-    putApiKey: (record) => run(ctx, "store the API key", () => commands.putApiKey(ctx, record)),
     findApiKey: (hash) => run(ctx, "read API keys", () => reads.findApiKey(ctx, hash)),
     listApiKeys: () => run(ctx, "read API keys", () => reads.listApiKeys(ctx)),
-    revokeApiKey: (id, at) => run(ctx, "revoke the API key", () => commands.revokeApiKey(ctx, id, at)),
+
+    subscribe: (key, onHint) => run(ctx, "subscribe", () => subscribe(ctx, key, onHint)),
 
     async close() {
       ctx.closed = true;

@@ -8,13 +8,20 @@ import { readFile } from "node:fs/promises";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type { ApiKeyRecord, EventRange, IdempotencyRecord, ListPage, ListQuery, ScopedState } from "../types.ts";
-import { settleScope } from "./commands.ts";
-import { type FsContext, type KeysFile, ownersOf, readMeta, type ScopeFile, scanOwner } from "./context.ts";
+import {
+  type FsContext,
+  type KeysFile,
+  ownersOf,
+  readMeta,
+  type ScopeFile,
+  scanOwner,
+  settleScope,
+} from "./context.ts";
 import { readEventRange } from "./event-log.ts";
 import { isMissing, readJsonFile } from "./files.ts";
 import { withLock } from "./lock.ts";
 
-export async function getHeader(ctx: FsContext, key: SessionKey, now: number): Promise<SessionHeader | undefined> {
+export async function get(ctx: FsContext, key: SessionKey, now: number): Promise<SessionHeader | undefined> {
   const meta = await readMeta(ctx.layout.session(key));
   return meta && !isExpired(meta.header, now) ? meta.header : undefined;
 }

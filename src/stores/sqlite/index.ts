@@ -58,20 +58,22 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
     capabilities: ctx.capabilities,
 
     commit: (commit) => run(ctx, (c) => commands.commit(ctx, c, commit)),
-    get: (key, now) => run(ctx, (c) => reads.getHeader(ctx, c, key, now)),
     touch: (key, times, now) => run(ctx, (c) => commands.touch(ctx, c, key, times, now)),
+    delete: (key, condition) => run(ctx, (c) => commands.deleteSession(ctx, c, key, condition)),
+    sweep: (now, limit) => run(ctx, (c) => commands.sweep(ctx, c, now, limit)),
+    putApiKey: (record) => run(ctx, (c) => commands.putApiKey(c, record)),
+    revokeApiKey: (id, at) => run(ctx, (c) => commands.revokeApiKey(c, id, at)),
+
+    get: (key, now) => run(ctx, (c) => reads.get(ctx, c, key, now)),
     readEvents: (key, range) => run(ctx, (c) => reads.readEvents(c, key, range)),
     list: (query) => reads.list(ctx, query),
     count: (namespace, userId, now) => run(ctx, (c) => reads.count(c, namespace, userId, now)),
-    delete: (key, condition) => run(ctx, (c) => commands.deleteSession(ctx, c, key, condition)),
-    sweep: (now, limit) => run(ctx, (c) => commands.sweep(ctx, c, now, limit)),
     readScope: (namespace, scope, userId) => run(ctx, (c) => reads.readScope(ctx, c, namespace, scope, userId)),
     findIdempotency: (key, idempotencyKey) => run(ctx, (c) => reads.findIdempotency(c, key, idempotencyKey)),
-    subscribe: (key, onHint) => run(ctx, (c) => subscribe(ctx, c, key, onHint)),
-    putApiKey: (record) => run(ctx, (c) => commands.putApiKey(c, record)),
     findApiKey: (hash) => run(ctx, (c) => reads.findApiKey(c, hash)),
     listApiKeys: () => run(ctx, reads.listApiKeys),
-    revokeApiKey: (id, at) => run(ctx, (c) => commands.revokeApiKey(c, id, at)),
+
+    subscribe: (key, onHint) => run(ctx, (c) => subscribe(ctx, c, key, onHint)),
 
     async close() {
       if (ctx.closed) return;

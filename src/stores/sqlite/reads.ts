@@ -21,7 +21,7 @@ import {
   type TextScanRow,
 } from "./statements.ts";
 
-export function getHeader(ctx: SqliteContext, c: Connection, key: SessionKey, now: number): SessionHeader | undefined {
+export function get(ctx: SqliteContext, c: Connection, key: SessionKey, now: number): SessionHeader | undefined {
   const { cache } = ctx;
   cache.revalidate(c);
   const id = sessionKeyId(key);
