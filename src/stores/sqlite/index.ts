@@ -66,7 +66,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     get: (key, now) => run(ctx, (c) => reads.get(ctx, c, key, now)),
     readEvents: (key, range) => run(ctx, (c) => reads.readEvents(c, key, range)),
-    list: (query) => reads.list(ctx, query),
+    list: (query) => reads.list(ctx, query), // several statements for a text search, each through run
     count: (namespace, userId, now) => run(ctx, (c) => reads.count(c, namespace, userId, now)),
     readScope: (namespace, scope, userId) => run(ctx, (c) => reads.readScope(ctx, c, namespace, scope, userId)),
     findIdempotency: (key, idempotencyKey) => run(ctx, (c) => reads.findIdempotency(c, key, idempotencyKey)),

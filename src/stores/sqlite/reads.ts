@@ -1,5 +1,5 @@
 /**
- * The SQLite store's read path. `getHeader` and `readScope` are the hot reads of every request:
+ * The SQLite store's read path. `get` and `readScope` are the hot reads of every request:
  * they answer from the read cache while `PRAGMA data_version` says the database is unchanged, and
  * hand out one frozen object to every caller, so a cached read allocates nothing.
  */
