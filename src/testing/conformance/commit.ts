@@ -1,45 +1,50 @@
 import assert from "node:assert/strict";
-import { emptyStats, type SessionHeader, type SessionKey } from "../../core/model.ts";
+import type { SessionHeader, SessionKey } from "../../core/model.ts";
+import type { Commit } from "../../stores/types.ts";
 import { type CaseContext, codeOf } from "./context.ts";
 import type { Runner } from "./harness.ts";
+import { customEvent, sessionHeader } from "./records.ts";
 
-const headerFor = (key: SessionKey, now: number, version: number, lastSeq: number): SessionHeader => ({
-  ...key,
-  status: "active",
-  title: null,
-  purpose: null,
-  tags: [],
-  metadata: {},
-  state: { v: version },
-  version,
-  lastSeq,
-  stats: emptyStats(),
-  createdAt: now,
-  updatedAt: now,
-  lastAccessedAt: now,
-  ttlMs: 60_000,
-  expiresAt: now + 60_000,
-  absoluteExpiresAt: null,
-  parent: null,
-});
+/** Version `version` of a session holding events 1..lastSeq, with `{ v: version }` as its state and a 60 s TTL. */
+const headerFor = (key: SessionKey, now: number, version: number, lastSeq: number): SessionHeader =>
+  sessionHeader(key, now, { state: { v: version }, version, lastSeq, ttlMs: 60_000, expiresAt: now + 60_000 });
+
+/** Awaits a write that must fail with conflict, and returns the version the store said is current. */
+async function conflictVersionOf(write: Promise<unknown>): Promise<number | undefined> {
+  let caught: unknown;
+  try {
+    await write;
+  } catch (error) {
+    caught = error;
+  }
+  assert.equal((caught as { code?: string }).code, "conflict");
+  return (caught as { details?: { currentVersion?: number } }).details?.currentVersion;
+}
 
 /** The store's one write primitive, exercised directly. */
 export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): void {
   describe("commit", () => {
     const key = (c: CaseContext, id = "s1"): SessionKey => ({ namespace: c.namespace, userId: "u1", id });
-    const event = (seq: number, now: number) => ({
-      seq,
-      id: `e${seq}`,
-      at: now,
-      type: "custom" as const,
-      name: "n",
-      data: seq,
-    });
     /** Creates the session `k` at version 1 with events 1..count, at the case's current time. */
     const createWithEvents = (c: CaseContext, k: SessionKey, count: number) => {
       const now = c.clock.now();
-      const events = Array.from({ length: count }, (_, i) => event(i + 1, now));
+      const events = Array.from({ length: count }, (_, i) => customEvent(i + 1, now));
       return c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, count), events, now });
+    };
+    /**
+     * Creates the session `k` empty at version 1, then commits version 2 with events 1..count
+     * (plus whatever `extra` adds: idempotency, scoped writes), both at the case's current time.
+     */
+    const createThenCommit = async (c: CaseContext, k: SessionKey, count: number, extra: Partial<Commit> = {}) => {
+      const now = c.clock.now();
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
+      const events = Array.from({ length: count }, (_, i) => customEvent(i + 1, now));
+      await c.store.commit({ key: k, expectedVersion: 1, header: headerFor(k, now, 2, count), events, now, ...extra });
+    };
+    /** Asserts that neither the header of `k` nor any of its events is left. */
+    const assertGone = async (c: CaseContext, k: SessionKey, now: number) => {
+      assert.equal(await c.store.get(k, now), undefined);
+      assert.deepEqual(await c.store.readEvents(k, {}), []);
     };
 
     it("create writes the header and events together", async () => {
@@ -68,7 +73,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
           key: k,
           expectedVersion: 0,
           header: headerFor(k, now, 1, 2),
-          events: [event(1, now), event(2, now)],
+          events: [customEvent(1, now), customEvent(2, now)],
           now,
         }),
       );
@@ -80,28 +85,15 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
-      await c.store.commit({
+      await createThenCommit(c, k, 1);
+      const stale = c.store.commit({
         key: k,
         expectedVersion: 1,
         header: headerFor(k, now, 2, 1),
-        events: [event(1, now)],
+        events: [customEvent(1, now)],
         now,
       });
-      let caught: unknown;
-      try {
-        await c.store.commit({
-          key: k,
-          expectedVersion: 1,
-          header: headerFor(k, now, 2, 1),
-          events: [event(1, now)],
-          now,
-        });
-      } catch (error) {
-        caught = error;
-      }
-      assert.equal((caught as { code?: string }).code, "conflict");
-      assert.equal((caught as { details?: { currentVersion?: number } }).details?.currentVersion, 2);
+      assert.equal(await conflictVersionOf(stale), 2);
       const header = await c.store.get(k, now);
       assert.equal(header?.version, 2);
       assert.deepEqual(
@@ -125,21 +117,13 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
-      await c.store.commit({
-        key: k,
-        expectedVersion: 1,
-        header: headerFor(k, now, 2, 0),
-        events: [],
-        scoped: [{ scope: "user", expectedVersion: 0, delta: { "user:a": 1 } }],
-        now,
-      });
+      await createThenCommit(c, k, 0, { scoped: [{ scope: "user", expectedVersion: 0, delta: { "user:a": 1 } }] });
       const code = await codeOf(
         c.store.commit({
           key: k,
           expectedVersion: 2,
           header: headerFor(k, now, 3, 1),
-          events: [event(1, now)],
+          events: [customEvent(1, now)],
           scoped: [{ scope: "user", expectedVersion: 0, delta: { "user:a": 2 } }],
           now,
         }),
@@ -226,12 +210,13 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const k = key(c);
       const header = headerFor(k, now, 1, 1);
       header.state = { v: 1, nested: { list: [1] } };
-      const events = [{ ...event(1, now), data: { list: [1] } }];
+      const data = { list: [1] };
+      const events = [customEvent(1, now, data)];
       await c.store.commit({ key: k, expectedVersion: 0, header, events, now });
       // The store may not freeze or keep what the caller still holds.
       ((header.state as { nested: { list: number[] } }).nested.list as number[]).push(2);
       header.tags.push("x");
-      (events[0] as { data: { list: number[] } }).data.list.push(2);
+      data.list.push(2);
       assert.deepEqual((await c.store.get(k, now))?.state, { v: 1, nested: { list: [1] } });
       assert.deepEqual((await c.store.get(k, now))?.tags, []);
       assert.deepEqual(((await c.store.readEvents(k, {}))[0] as { data?: unknown }).data, { list: [1] });
@@ -243,8 +228,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const k = key(c);
       await createWithEvents(c, k, 1);
       assert.equal(await c.store.delete(k), true);
-      assert.equal(await c.store.get(k, now), undefined);
-      assert.deepEqual(await c.store.readEvents(k, {}), []);
+      await assertGone(c, k, now);
       assert.equal(await c.store.delete(k), false);
     });
 
@@ -252,18 +236,11 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
-      await c.store.commit({
-        key: k,
-        expectedVersion: 1,
-        header: headerFor(k, now, 2, 1),
-        events: [event(1, now)],
+      await createThenCommit(c, k, 1, {
         idempotency: { key: "idem", fingerprint: "f", firstSeq: 1, lastSeq: 1, version: 2, at: now },
-        now,
       });
       assert.equal(await c.store.delete(k, { expectedVersion: 2, now }), true);
-      assert.equal(await c.store.get(k, now), undefined);
-      assert.deepEqual(await c.store.readEvents(k, {}), []);
+      await assertGone(c, k, now);
       assert.equal(await c.store.findIdempotency(k, "idem"), undefined);
       assert.equal(await c.store.delete(k), false);
     });
@@ -272,25 +249,12 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       const c = ctx();
       const now = c.clock.now();
       const k = key(c);
-      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 0), events: [], now });
-      await c.store.commit({
-        key: k,
-        expectedVersion: 1,
-        header: headerFor(k, now, 2, 2),
-        events: [event(1, now), event(2, now)],
+      await createThenCommit(c, k, 2, {
         idempotency: { key: "idem", fingerprint: "f", firstSeq: 1, lastSeq: 2, version: 2, at: now },
-        now,
       });
       // 2 ** 40: versions are compared whole, whatever width the backend stores them in.
       for (const stale of [1, 3, 2 ** 40]) {
-        let caught: unknown;
-        try {
-          await c.store.delete(k, { expectedVersion: stale, now });
-        } catch (error) {
-          caught = error;
-        }
-        assert.equal((caught as { code?: string }).code, "conflict");
-        assert.equal((caught as { details?: { currentVersion?: number } }).details?.currentVersion, 2);
+        assert.equal(await conflictVersionOf(c.store.delete(k, { expectedVersion: stale, now })), 2);
       }
       const header = await c.store.get(k, now);
       assert.equal(header?.version, 2);
@@ -333,8 +297,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
           results.filter((deleted) => deleted),
           [true],
         );
-        assert.equal(await c.store.get(k, now), undefined);
-        assert.deepEqual(await c.store.readEvents(k, {}), []);
+        await assertGone(c, k, now);
       }
     });
 
@@ -350,7 +313,7 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
             key: k,
             expectedVersion: 1,
             header: headerFor(k, now, 2, 3),
-            events: [event(2, now), event(3, now)],
+            events: [customEvent(2, now), customEvent(3, now)],
             now,
           });
         const remove = () => (round % 2 ? c.store : other).delete(k, { expectedVersion: 1, now });
