@@ -6,53 +6,23 @@ import { pathToFileURL } from "node:url";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { isFrontdeskError } from "../../src/core/errors.ts";
-import { emptyStats, type SessionEvent, type SessionHeader, type SessionKey } from "../../src/core/model.ts";
+import type { SessionEvent, SessionHeader, SessionKey } from "../../src/core/model.ts";
 import * as fsModule from "../../src/stores/fs/index.ts";
 import { createFsStore, type FsStoreOptions, parseFsUrl, STORE_NAME } from "../../src/stores/fs/index.ts";
 import { openStore, type StoreModule } from "../../src/stores/registry.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
+import { codeOf } from "../../src/testing/conformance/context.ts";
+import { customEvent, sessionHeader } from "../../src/testing/conformance/records.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
 
-const headerFor = (key: SessionKey, version: number, lastSeq: number, state = {}): SessionHeader => ({
-  ...key,
-  status: "active",
-  title: null,
-  purpose: null,
-  tags: [],
-  metadata: {},
-  state,
-  version,
-  lastSeq,
-  stats: emptyStats(),
-  createdAt: NOW,
-  updatedAt: NOW,
-  lastAccessedAt: NOW,
-  ttlMs: null,
-  expiresAt: null,
-  absoluteExpiresAt: null,
-  parent: null,
-});
+/** Version `version` holding events 1..lastSeq, never expiring. */
+const headerFor = (key: SessionKey, version: number, lastSeq: number, state = {}): SessionHeader =>
+  sessionHeader(key, NOW, { state, version, lastSeq });
 
+/** `count` custom events from seq `first`, each carrying its seq, or `size` characters when given. */
 const eventsFrom = (first: number, count: number, size = 0): SessionEvent[] =>
-  Array.from({ length: count }, (_, i) => ({
-    seq: first + i,
-    id: `e${first + i}`,
-    at: NOW,
-    type: "custom" as const,
-    name: "n",
-    data: size > 0 ? "x".repeat(size) : first + i,
-  }));
-
-const codeOf = async (promise: Promise<unknown>): Promise<string> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFrontdeskError(error)) return error.code;
-    throw error;
-  }
-  throw new Error("expected a FrontdeskError");
-};
+  Array.from({ length: count }, (_, i) => customEvent(first + i, NOW, size > 0 ? "x".repeat(size) : first + i));
 
 /** Every file and folder under `dir`, relative to it. */
 const tree = async (dir: string): Promise<string[]> => ((await readdir(dir, { recursive: true })) as string[]).sort();

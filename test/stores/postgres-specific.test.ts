@@ -3,10 +3,11 @@ import net from "node:net";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { isFrontdeskError } from "../../src/core/errors.ts";
-import { emptyStats, type SessionEvent, type SessionHeader, type SessionKey } from "../../src/core/model.ts";
+import type { SessionEvent, SessionHeader, SessionKey } from "../../src/core/model.ts";
 import { createPostgresStore, openFromUrl, type PostgresStoreOptions } from "../../src/stores/postgres/index.ts";
 import { MIGRATIONS } from "../../src/stores/postgres/migrations.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
+import { customEvent, sessionHeader } from "../../src/testing/conformance/records.ts";
 
 const url = process.env.FRONTDESK_TEST_POSTGRES_URL;
 
@@ -14,32 +15,17 @@ const NOW = Date.UTC(2026, 0, 1);
 /** Every schema version a fully migrated database records. */
 const ALL_VERSIONS = MIGRATIONS.map((migration) => migration.version);
 
-const headerFor = (
-  key: SessionKey,
-  version: number,
-  lastSeq: number,
-  expiresAt: number | null = null,
-): SessionHeader => ({
-  ...key,
-  status: "active",
-  title: null,
-  purpose: null,
-  tags: [],
-  metadata: {},
-  state: { v: version },
-  version,
-  lastSeq,
-  stats: emptyStats(),
-  createdAt: NOW,
-  updatedAt: NOW,
-  lastAccessedAt: NOW,
-  ttlMs: expiresAt === null ? null : 60_000,
-  expiresAt,
-  absoluteExpiresAt: null,
-  parent: null,
-});
+/** Version `version` holding events 1..lastSeq; with an `expiresAt` it has a 60 s TTL. */
+const headerFor = (key: SessionKey, version: number, lastSeq: number, expiresAt: number | null = null): SessionHeader =>
+  sessionHeader(key, NOW, {
+    state: { v: version },
+    version,
+    lastSeq,
+    ttlMs: expiresAt === null ? null : 60_000,
+    expiresAt,
+  });
 
-const eventOf = (seq: number): SessionEvent => ({ seq, id: `e${seq}`, at: NOW, type: "custom", name: "n", data: seq });
+const eventOf = (seq: number): SessionEvent => customEvent(seq, NOW);
 
 const waitFor = async (condition: () => boolean, timeoutMs = 5000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;

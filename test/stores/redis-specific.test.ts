@@ -11,6 +11,7 @@ import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import { createRedisStore, openFromUrl, type RedisStoreOptions } from "../../src/stores/redis/index.ts";
 import { createKeyspace } from "../../src/stores/redis/keys.ts";
 import type { ListQuery, SessionStore } from "../../src/stores/types.ts";
+import { customEvent, sessionHeader } from "../../src/testing/conformance/records.ts";
 
 const url = process.env.FRONTDESK_TEST_REDIS_URL;
 
@@ -35,40 +36,23 @@ const quietLogger = () => {
   return { warnings, warn: (details: Record<string, unknown>, message: string) => warnings.push({ details, message }) };
 };
 
+/** Version `version` holding events 1..lastSeq, stamped `at`, with a 60 s TTL; `extra` overrides. */
 const headerFor = (
   key: SessionKey,
   at: number,
   version: number,
   lastSeq: number,
   extra: Partial<SessionHeader> = {},
-): SessionHeader => ({
-  ...key,
-  status: "active",
-  title: null,
-  purpose: null,
-  tags: [],
-  metadata: {},
-  state: { v: version },
-  version,
-  lastSeq,
-  stats: emptyStats(),
-  createdAt: at,
-  updatedAt: at,
-  lastAccessedAt: at,
-  ttlMs: 60_000,
-  expiresAt: at + 60_000,
-  absoluteExpiresAt: null,
-  parent: null,
-  ...extra,
-});
-const eventAt = (seq: number, at: number): SessionEvent => ({
-  seq,
-  id: `e${seq}`,
-  at,
-  type: "custom",
-  name: "n",
-  data: seq,
-});
+): SessionHeader =>
+  sessionHeader(key, at, {
+    state: { v: version },
+    version,
+    lastSeq,
+    ttlMs: 60_000,
+    expiresAt: at + 60_000,
+    ...extra,
+  });
+const eventAt = (seq: number, at: number): SessionEvent => customEvent(seq, at);
 
 describe("redis key layout", () => {
   it("keys of one session share a hash slot, whatever its ids contain", () => {

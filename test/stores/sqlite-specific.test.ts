@@ -4,33 +4,16 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type FrontdeskError, isFrontdeskError } from "../../src/core/errors.ts";
-import { emptyStats, type SessionEvent, type SessionHeader, type SessionKey } from "../../src/core/model.ts";
+import type { SessionEvent, SessionHeader, SessionKey } from "../../src/core/model.ts";
 import { createSqliteStore, openFromUrl } from "../../src/stores/sqlite/index.ts";
 import { SCHEMA_VERSION } from "../../src/stores/sqlite/migrations.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
+import { sessionHeader } from "../../src/testing/conformance/records.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
 
-const headerOf = (key: SessionKey, changes: Partial<SessionHeader> = {}): SessionHeader => ({
-  ...key,
-  status: "active",
-  title: null,
-  purpose: null,
-  tags: [],
-  metadata: {},
-  state: {},
-  version: 1,
-  lastSeq: 0,
-  stats: emptyStats(),
-  createdAt: NOW,
-  updatedAt: NOW,
-  lastAccessedAt: NOW,
-  ttlMs: null,
-  expiresAt: null,
-  absoluteExpiresAt: null,
-  parent: null,
-  ...changes,
-});
+const headerOf = (key: SessionKey, changes: Partial<SessionHeader> = {}): SessionHeader =>
+  sessionHeader(key, NOW, changes);
 
 const eventOf = (seq: number, type: "custom" | "state" = "custom"): SessionEvent =>
   type === "custom"
