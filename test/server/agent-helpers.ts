@@ -1,13 +1,12 @@
 /**
  * Shared by the agent route tests: servers on real sockets over memory and SQLite (two instances
  * may share one store, or two handles on one SQLite file), a streaming POST that parses SSE as it
- * arrives, and a WebSocket that collects frames.
+ * arrives, and a WebSocket that collects frames (both built on helpers.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
 import { parseConfig } from "../../src/agent/config.ts";
 import { type SseMessage, SseParser } from "../../src/client/sse-parser.ts";
 import { FakeClock } from "../../src/core/clock.ts";
@@ -18,6 +17,7 @@ import { type RunningServer, type StartServerOptions, startServer } from "../../
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import { createSqliteStore } from "../../src/stores/sqlite/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
+import { Arrivals, type FrameSocket, openFrameSocket } from "./helpers.ts";
 
 /** The calculator asks for approval; otherwise the default assistant on the offline model. */
 export const ASK_CALCULATOR = parseConfig({
@@ -164,8 +164,8 @@ export function postTurn(server: RunningServer, key: string, sessionId: string, 
       },
       (response) => {
         const parser = new SseParser();
-        const messages: SseMessage[] = [];
-        const waiters: { predicate: (m: SseMessage) => boolean; resolve: (m: SseMessage) => void }[] = [];
+        const arrivals = new Arrivals<SseMessage>();
+        const messages = arrivals.items;
         let raw = "";
         let finish!: (messages: SseMessage[]) => void;
         let finishText!: (text: string) => void;
@@ -174,15 +174,7 @@ export function postTurn(server: RunningServer, key: string, sessionId: string, 
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => {
           raw += chunk;
-          for (const message of parser.push(chunk)) {
-            messages.push(message);
-            for (const waiter of [...waiters]) {
-              if (waiter.predicate(message)) {
-                waiters.splice(waiters.indexOf(waiter), 1);
-                waiter.resolve(message);
-              }
-            }
-          }
+          for (const message of parser.push(chunk)) arrivals.push(message);
         });
         const done = () => {
           finish(messages);
@@ -198,11 +190,7 @@ export function postTurn(server: RunningServer, key: string, sessionId: string, 
           ended,
           text,
           raw: () => raw,
-          next(predicate) {
-            const found = messages.find(predicate);
-            if (found) return Promise.resolve(found);
-            return new Promise((r) => waiters.push({ predicate, resolve: r }));
-          },
+          next: (predicate) => arrivals.next(predicate),
           abort: () => req.destroy(),
         });
       },
@@ -229,47 +217,10 @@ export const deltaText = (messages: readonly SseMessage[]): string =>
     .map((m) => (JSON.parse(m.data) as { text: string }).text)
     .join("");
 
-export interface Socket {
-  socket: WebSocket;
-  frames: Record<string, unknown>[];
-  closed: Promise<{ code: number }>;
-  send(frame: unknown): void;
-  next(predicate: (frame: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-}
+export type Socket = FrameSocket;
 
-export async function openSocket(server: RunningServer, key: string, path: string): Promise<Socket> {
-  const socket = new WebSocket(`${server.url.replace("http", "ws")}${path}`, { headers: auth(key) });
-  const frames: Record<string, unknown>[] = [];
-  const waiters: {
-    predicate: (f: Record<string, unknown>) => boolean;
-    resolve: (f: Record<string, unknown>) => void;
-  }[] = [];
-  socket.on("message", (data) => {
-    const frame = JSON.parse(String(data)) as Record<string, unknown>;
-    frames.push(frame);
-    for (const waiter of [...waiters]) {
-      if (waiter.predicate(frame)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(frame);
-      }
-    }
-  });
-  const closed = new Promise<{ code: number }>((resolve) => socket.on("close", (code) => resolve({ code })));
-  await new Promise<void>((resolve, reject) => {
-    socket.once("open", () => resolve());
-    socket.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-  });
-  return {
-    socket,
-    frames,
-    closed,
-    send: (frame) => socket.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
-    next(predicate) {
-      const found = frames.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve) => waiters.push({ predicate, resolve }));
-    },
-  };
+export function openSocket(server: RunningServer, key: string, path: string): Promise<Socket> {
+  return openFrameSocket(`${server.url.replace("http", "ws")}${path}`, { headers: auth(key) });
 }
 
 export const isEventFrame =

@@ -10,6 +10,7 @@ import { isLoopbackHost, startServer } from "../../src/server/listen.ts";
 import { hashSessionId } from "../../src/server/logging.ts";
 import { RateLimiter } from "../../src/server/rate-limit.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
+import type { SessionStore } from "../../src/stores/types.ts";
 import { bearer } from "./helpers.ts";
 
 describe("API keys", () => {
@@ -251,7 +252,8 @@ describe("startServer", () => {
 });
 
 describe("logs", () => {
-  it("carry the route template and a hashed session id, never a key, a raw session id or a stack", async () => {
+  /** An app at log `level` whose lines are kept, over a memory store (as `wrap` changes it) holding a key of alice's. */
+  async function loggingApp(level: "debug" | "info", wrap: (store: SessionStore) => SessionStore = (store) => store) {
     const lines: string[] = [];
     const stream = new Writable({
       write(chunk, _encoding, callback) {
@@ -261,7 +263,12 @@ describe("logs", () => {
     });
     const store = createMemoryStore();
     const { key } = await createApiKey(store, { userId: "alice" });
-    const app = await createApp({ store, logger: { level: "debug", stream } });
+    const app = await createApp({ store: wrap(store), logger: { level, stream } });
+    return { lines, key, app };
+  }
+
+  it("carry the route template and a hashed session id, never a key, a raw session id or a stack", async () => {
+    const { lines, key, app } = await loggingApp("debug");
     const secretId = "customer-42-private";
     await app.inject({ method: "POST", url: "/v1/sessions", headers: bearer(key), payload: { id: secretId } });
     await app.inject({ method: "GET", url: `/v1/sessions/${secretId}?userId=alice`, headers: bearer(key) });
@@ -284,16 +291,7 @@ describe("logs", () => {
   });
 
   it("bind each request's own hashed session id, and only to that request's lines", async () => {
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk, _encoding, callback) {
-        lines.push(String(chunk));
-        callback();
-      },
-    });
-    const store = createMemoryStore();
-    const { key } = await createApiKey(store, { userId: "alice" });
-    const app = await createApp({ store, logger: { level: "info", stream } });
+    const { lines, key, app } = await loggingApp("info");
     for (const id of ["first-id", "second-id", "first-id"]) {
       await app.inject({ method: "GET", url: `/v1/sessions/${id}`, headers: bearer(key) });
     }
@@ -311,22 +309,12 @@ describe("logs", () => {
   });
 
   it("of unexpected failures carry a scrubbed message and no stack", async () => {
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk, _encoding, callback) {
-        lines.push(String(chunk));
-        callback();
-      },
-    });
-    const base = createMemoryStore();
-    const { key } = await createApiKey(base, { userId: "alice" });
-    const store = {
+    const { lines, key, app } = await loggingApp("info", (base) => ({
       ...base,
       get: async () => {
         throw new Error("connect failed postgres://app:hunter2@db.internal/prod");
       },
-    };
-    const app = await createApp({ store, logger: { level: "info", stream } });
+    }));
     const res = await app.inject({ method: "GET", url: "/v1/sessions/s", headers: bearer(key) });
     expect(res.statusCode).toBe(500);
     await app.close();

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import WebSocket from "ws";
 import { FakeClock } from "../../src/core/clock.ts";
 import { FrontdeskError } from "../../src/core/errors.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
@@ -14,8 +15,18 @@ export interface Harness {
   keys: { alice: string; bob: string; admin: string };
   /** Injects with the given key (or none). */
   call(key: string | undefined, options: InjectOptions): Promise<LightMyRequestResponse>;
+  /** `call` for the common request: a method and URL, with a payload and headers when given. */
+  send(
+    key: string | undefined,
+    method: Method,
+    url: string,
+    payload?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
 
 export const bearer = (key: string): { authorization: string } => ({ authorization: `Bearer ${key}` });
 
@@ -32,15 +43,23 @@ export async function createHarness(options: Partial<AppOptions> = {}): Promise<
     clock,
     limits: { requestsPerSecond: null, ...options.limits },
   });
+  const call: Harness["call"] = (key, inject) => {
+    const headers = { ...(inject.headers ?? {}), ...(key === undefined ? {} : bearer(key)) };
+    return app.inject({ ...inject, headers });
+  };
   return {
     app,
     store,
     clock,
     keys: { alice, bob, admin },
-    call(key, inject) {
-      const headers = { ...(inject.headers ?? {}), ...(key === undefined ? {} : bearer(key)) };
-      return app.inject({ ...inject, headers });
-    },
+    call,
+    send: (key, method, url, payload, headers) =>
+      call(key, {
+        method,
+        url,
+        ...(payload === undefined ? {} : { payload: payload as InjectOptions["payload"] }),
+        ...(headers ? { headers } : {}),
+      }),
     async close() {
       await app.close();
       await store.close();
@@ -98,4 +117,63 @@ export function openStream(
     req.on("error", reject);
     req.end();
   });
+}
+
+/** What arrives over time (SSE messages, WebSocket frames), with a wait for the first that matches. */
+export class Arrivals<T> {
+  readonly items: T[] = [];
+  private readonly waiters: { predicate: (item: T) => boolean; resolve: (item: T) => void }[] = [];
+
+  push(item: T): void {
+    this.items.push(item);
+    for (const waiter of [...this.waiters]) {
+      if (waiter.predicate(item)) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve(item);
+      }
+    }
+  }
+
+  /** The first item matching, whether it already arrived or is still to come. */
+  next(predicate: (item: T) => boolean): Promise<T> {
+    const found = this.items.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => this.waiters.push({ predicate, resolve }));
+  }
+}
+
+export type Frame = Record<string, unknown>;
+
+export interface FrameSocket {
+  socket: WebSocket;
+  /** Every frame so far, parsed. */
+  frames: Frame[];
+  closed: Promise<{ code: number; reason: string }>;
+  /** Sends a frame as JSON (a string is sent as it is, to send what is not JSON). */
+  send(frame: unknown): void;
+  next(predicate: (frame: Frame) => boolean): Promise<Frame>;
+}
+
+/** Opens a WebSocket and collects its JSON frames; a refused upgrade rejects with `HTTP <status>`. */
+export async function openFrameSocket(
+  url: string,
+  options: { protocols?: string[]; headers?: Record<string, string> } = {},
+): Promise<FrameSocket> {
+  const socket = new WebSocket(url, options.protocols, { headers: options.headers });
+  const arrivals = new Arrivals<Frame>();
+  socket.on("message", (data) => arrivals.push(JSON.parse(String(data)) as Frame));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.on("close", (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve());
+    socket.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  return {
+    socket,
+    frames: arrivals.items,
+    closed,
+    send: (frame) => socket.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
+    next: (predicate) => arrivals.next(predicate),
+  };
 }

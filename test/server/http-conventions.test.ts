@@ -78,11 +78,13 @@ describe("If-None-Match", () => {
     const etag = created.headers.etag as string;
     expect(etag).toBe('"1"');
     const get = (ifNoneMatch?: string) =>
-      h.call(h.keys.alice, {
-        method: "GET",
-        url: "/v1/sessions/s1",
-        headers: ifNoneMatch === undefined ? {} : { "if-none-match": ifNoneMatch },
-      });
+      h.send(
+        h.keys.alice,
+        "GET",
+        "/v1/sessions/s1",
+        undefined,
+        ifNoneMatch === undefined ? {} : { "if-none-match": ifNoneMatch },
+      );
 
     // Twice first: the second read comes from the encoded-body cache, which must not skip the check.
     expect((await get()).statusCode).toBe(200);
@@ -106,17 +108,9 @@ describe("If-None-Match", () => {
   it("never reveals another user's session: a 304 needs the session to be the caller's", async () => {
     const h = await harness();
     await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions", payload: { id: "mine" } });
-    const probe = await h.call(h.keys.bob, {
-      method: "GET",
-      url: "/v1/sessions/mine",
-      headers: { "if-none-match": '"1"' },
-    });
+    const probe = await h.send(h.keys.bob, "GET", "/v1/sessions/mine", undefined, { "if-none-match": '"1"' });
     expect(probe.statusCode).toBe(404);
-    const star = await h.call(h.keys.bob, {
-      method: "GET",
-      url: "/v1/sessions/mine",
-      headers: { "if-none-match": "*" },
-    });
+    const star = await h.send(h.keys.bob, "GET", "/v1/sessions/mine", undefined, { "if-none-match": "*" });
     expect(star.statusCode).toBe(404);
   });
 

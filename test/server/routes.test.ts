@@ -15,6 +15,10 @@ afterEach(async () => {
 
 const json = (body: string) => JSON.parse(body);
 
+/** Alice's append of one user message to her session `s`. */
+const appendMessage = (content: string, headers?: Record<string, string>) =>
+  h.send(h.keys.alice, "POST", "/v1/sessions/s/events", { type: "message", role: "user", content }, headers);
+
 async function create(key: string, body: Record<string, unknown> = {}, url = "/v1/sessions") {
   const res = await h.call(key, { method: "POST", url, payload: body });
   expect(res.statusCode, res.body).toBe(201);
@@ -61,11 +65,7 @@ describe("POST /v1/sessions", () => {
     const again = await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions", payload: { id: "dup" } });
     expect(again.statusCode).toBe(409);
     expect(errorCodeOf(again)).toBe("conflict");
-    const returned = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions?ifExists=return",
-      payload: { id: "dup" },
-    });
+    const returned = await h.send(h.keys.alice, "POST", "/v1/sessions?ifExists=return", { id: "dup" });
     expect(returned.statusCode).toBe(200);
     expect(json(returned.body).id).toBe("dup");
     // Another user may use the same id: it is a different session.
@@ -102,10 +102,11 @@ describe("GET/PATCH/DELETE /v1/sessions/:id", () => {
 
   it("PATCH merge-patches the state (RFC 7396) and replaces other fields", async () => {
     await create(h.keys.alice, { id: "s", state: { a: { x: 1, y: 2 }, b: 1, keep: [1, 2] } });
-    const res = await h.call(h.keys.alice, {
-      method: "PATCH",
-      url: "/v1/sessions/s",
-      payload: { state: { a: { y: null, z: 3 }, b: null, keep: [3] }, title: "new", tags: ["t"], status: "completed" },
+    const res = await h.send(h.keys.alice, "PATCH", "/v1/sessions/s", {
+      state: { a: { y: null, z: 3 }, b: null, keep: [3] },
+      title: "new",
+      tags: ["t"],
+      status: "completed",
     });
     expect(res.statusCode, res.body).toBe(200);
     const session = json(res.body);
@@ -116,46 +117,22 @@ describe("GET/PATCH/DELETE /v1/sessions/:id", () => {
 
   it("PATCH with a stale If-Match is 412 and writes nothing; the current one succeeds", async () => {
     await create(h.keys.alice, { id: "s", state: { n: 0 } });
-    const stale = await h.call(h.keys.alice, {
-      method: "PATCH",
-      url: "/v1/sessions/s",
-      headers: { "if-match": '"7"' },
-      payload: { state: { n: 1 } },
-    });
+    const stale = await h.send(h.keys.alice, "PATCH", "/v1/sessions/s", { state: { n: 1 } }, { "if-match": '"7"' });
     expect(stale.statusCode).toBe(412);
     expect(json(stale.body).error).toMatchObject({ code: "precondition_failed", details: { currentVersion: 1 } });
     const unchanged = await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s" });
     expect(json(unchanged.body)).toMatchObject({ version: 1, state: { n: 0 } });
-    const ok = await h.call(h.keys.alice, {
-      method: "PATCH",
-      url: "/v1/sessions/s",
-      headers: { "if-match": '"1"' },
-      payload: { state: { n: 1 } },
-    });
+    const ok = await h.send(h.keys.alice, "PATCH", "/v1/sessions/s", { state: { n: 1 } }, { "if-match": '"1"' });
     expect(ok.statusCode).toBe(200);
-    const weak = await h.call(h.keys.alice, {
-      method: "PATCH",
-      url: "/v1/sessions/s",
-      headers: { "if-match": 'W/"2"' },
-      payload: {},
-    });
+    const weak = await h.send(h.keys.alice, "PATCH", "/v1/sessions/s", {}, { "if-match": 'W/"2"' });
     expect(weak.statusCode).toBe(412);
-    const malformed = await h.call(h.keys.alice, {
-      method: "PATCH",
-      url: "/v1/sessions/s",
-      headers: { "if-match": "abc" },
-      payload: {},
-    });
+    const malformed = await h.send(h.keys.alice, "PATCH", "/v1/sessions/s", {}, { "if-match": "abc" });
     expect(malformed.statusCode).toBe(400);
   });
 
   it("DELETE is 204 then 404; a stale If-Match is 412", async () => {
     await create(h.keys.alice, { id: "s" });
-    const stale = await h.call(h.keys.alice, {
-      method: "DELETE",
-      url: "/v1/sessions/s",
-      headers: { "if-match": '"9"' },
-    });
+    const stale = await h.send(h.keys.alice, "DELETE", "/v1/sessions/s", undefined, { "if-match": '"9"' });
     expect(stale.statusCode).toBe(412);
     const ok = await h.call(h.keys.alice, { method: "DELETE", url: "/v1/sessions/s", headers: { "if-match": '"1"' } });
     expect(ok.statusCode).toBe(204);
@@ -169,10 +146,11 @@ describe("GET/PATCH/DELETE /v1/sessions/:id", () => {
 describe("events", () => {
   it("appends one event or many atomically, with gapless seqs and the new ETag", async () => {
     await create(h.keys.alice, { id: "s" });
-    const one = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/s/events",
-      payload: { type: "message", role: "user", content: "hi", stateDelta: { topic: "greeting" } },
+    const one = await h.send(h.keys.alice, "POST", "/v1/sessions/s/events", {
+      type: "message",
+      role: "user",
+      content: "hi",
+      stateDelta: { topic: "greeting" },
     });
     expect(one.statusCode, one.body).toBe(201);
     expect(json(one.body)).toMatchObject({ seqs: [1], lastSeq: 1, version: 2, replayed: false });
@@ -198,13 +176,7 @@ describe("events", () => {
 
   it("Idempotency-Key: a retry returns the first result and appends nothing; another body is 409", async () => {
     await create(h.keys.alice, { id: "s" });
-    const send = (content: string) =>
-      h.call(h.keys.alice, {
-        method: "POST",
-        url: "/v1/sessions/s/events",
-        headers: { "idempotency-key": "req-1" },
-        payload: { type: "message", role: "user", content },
-      });
+    const send = (content: string) => appendMessage(content, { "idempotency-key": "req-1" });
     const first = await send("once");
     const retry = await send("once");
     expect(retry.statusCode).toBe(201);
@@ -223,13 +195,7 @@ describe("events", () => {
 
   it("a retried conditional append with the same Idempotency-Key replays instead of failing with 412", async () => {
     await create(h.keys.alice, { id: "s" });
-    const send = (content: string) =>
-      h.call(h.keys.alice, {
-        method: "POST",
-        url: "/v1/sessions/s/events",
-        headers: { "if-match": '"1"', "idempotency-key": "cond-1" },
-        payload: { type: "message", role: "user", content },
-      });
+    const send = (content: string) => appendMessage(content, { "if-match": '"1"', "idempotency-key": "cond-1" });
     const first = await send("hello");
     expect(first.statusCode).toBe(201);
     const retry = await send("hello");
@@ -237,30 +203,17 @@ describe("events", () => {
     expect(json(retry.body)).toMatchObject({ replayed: true, seqs: json(first.body).seqs });
     expect((await send("other")).statusCode).toBe(409);
     // Without a recorded key the version still decides.
-    const stale = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/s/events",
-      headers: { "if-match": '"1"', "idempotency-key": "cond-2" },
-      payload: { type: "message", role: "user", content: "late" },
-    });
+    const stale = await appendMessage("late", { "if-match": '"1"', "idempotency-key": "cond-2" });
     expect(stale.statusCode).toBe(412);
   });
 
   it("If-Match on POST events: a stale version is 412 and appends nothing", async () => {
     await create(h.keys.alice, { id: "s" });
-    const res = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/s/events",
-      headers: { "if-match": '"5"' },
-      payload: { type: "custom", name: "x" },
-    });
+    const appendIfMatch = (etag: string) =>
+      h.send(h.keys.alice, "POST", "/v1/sessions/s/events", { type: "custom", name: "x" }, { "if-match": etag });
+    const res = await appendIfMatch('"5"');
     expect(res.statusCode).toBe(412);
-    const ok = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/s/events",
-      headers: { "if-match": '"1"' },
-      payload: { type: "custom", name: "x" },
-    });
+    const ok = await appendIfMatch('"1"');
     expect(ok.statusCode).toBe(201);
   });
 
@@ -307,10 +260,10 @@ describe("events", () => {
     const text = await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions/s/events", payload: "x" });
     expect(text.statusCode).toBe(415);
     expect(errorCodeOf(text)).toBe("unsupported_media_type");
-    const big = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/s/events",
-      payload: { type: "message", role: "user", content: "x".repeat(300 * 1024) },
+    const big = await h.send(h.keys.alice, "POST", "/v1/sessions/s/events", {
+      type: "message",
+      role: "user",
+      content: "x".repeat(300 * 1024),
     });
     expect(big.statusCode).toBe(413);
     expect(errorCodeOf(big)).toBe("payload_too_large");
@@ -382,21 +335,20 @@ describe("admin keys", () => {
     await create(h.keys.alice, { id: "s", state: { v: 1 } });
     const viaQuery = await h.call(h.keys.admin, { method: "GET", url: "/v1/sessions/s?userId=alice" });
     expect(json(viaQuery.body).state).toEqual({ v: 1 });
-    const viaHeader = await h.call(h.keys.admin, {
-      method: "PATCH",
-      url: "/v1/sessions/s",
-      headers: { "x-frontdesk-user": "alice" },
-      payload: { state: { v: 2 } },
-    });
+    const viaHeader = await h.send(
+      h.keys.admin,
+      "PATCH",
+      "/v1/sessions/s",
+      { state: { v: 2 } },
+      { "x-frontdesk-user": "alice" },
+    );
     expect(json(viaHeader.body).state).toEqual({ v: 2 });
     const own = await h.call(h.keys.admin, { method: "GET", url: "/v1/sessions/s" });
     expect(own.statusCode).toBe(404);
     const created = await create(h.keys.admin, { id: "for-bob" }, "/v1/sessions?userId=bob");
     expect(created.userId).toBe("bob");
-    const conflicting = await h.call(h.keys.admin, {
-      method: "GET",
-      url: "/v1/sessions/s?userId=alice",
-      headers: { "x-frontdesk-user": "bob" },
+    const conflicting = await h.send(h.keys.admin, "GET", "/v1/sessions/s?userId=alice", undefined, {
+      "x-frontdesk-user": "bob",
     });
     expect(conflicting.statusCode).toBe(400);
     const notAdmin = await h.call(h.keys.bob, { method: "GET", url: "/v1/sessions/s?userId=alice" });
@@ -407,20 +359,12 @@ describe("admin keys", () => {
 describe("request headers", () => {
   it("a header a route declares is validated by its schema; a bad one is 400 and writes nothing", async () => {
     await create(h.keys.alice, { id: "s" });
-    const append = (headers: Record<string, string>) =>
-      h.call(h.keys.alice, {
-        method: "POST",
-        url: "/v1/sessions/s/events",
-        headers,
-        payload: { type: "message", role: "user", content: "hi" },
-      });
+    const append = (headers: Record<string, string>) => appendMessage("hi", headers);
     const longKey = await append({ "idempotency-key": "k".repeat(256) });
     expect(longKey.statusCode).toBe(400);
     expect(errorCodeOf(longKey)).toBe("invalid_request");
-    const badUser = await h.call(h.keys.admin, {
-      method: "GET",
-      url: "/v1/sessions/s",
-      headers: { "x-frontdesk-user": "not a user id!" },
+    const badUser = await h.send(h.keys.admin, "GET", "/v1/sessions/s", undefined, {
+      "x-frontdesk-user": "not a user id!",
     });
     expect(badUser.statusCode).toBe(400);
     expect(errorCodeOf(badUser)).toBe("invalid_request");
@@ -471,11 +415,7 @@ describe("stats, messages, fork, export and import", () => {
 
   it("fork copies events up to atSeq with the state as it stood then", async () => {
     await seeded();
-    const res = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/s/fork",
-      payload: { atSeq: 2, id: "s-fork", title: "branch" },
-    });
+    const res = await h.send(h.keys.alice, "POST", "/v1/sessions/s/fork", { atSeq: 2, id: "s-fork", title: "branch" });
     expect(res.statusCode, res.body).toBe(201);
     expect(json(res.body)).toMatchObject({
       id: "s-fork",
@@ -497,18 +437,12 @@ describe("stats, messages, fork, export and import", () => {
     expect(exported.headers["content-type"]).toContain("application/x-ndjson");
     const lines = exported.body.trim().split("\n");
     expect(lines).toHaveLength(7);
-    const conflict = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/import",
-      headers: { "content-type": "application/x-ndjson" },
-      payload: exported.body,
+    const conflict = await h.send(h.keys.alice, "POST", "/v1/sessions/import", exported.body, {
+      "content-type": "application/x-ndjson",
     });
     expect(conflict.statusCode).toBe(409);
-    const imported = await h.call(h.keys.bob, {
-      method: "POST",
-      url: "/v1/sessions/import?id=copy",
-      headers: { "content-type": "application/x-ndjson" },
-      payload: exported.body,
+    const imported = await h.send(h.keys.bob, "POST", "/v1/sessions/import?id=copy", exported.body, {
+      "content-type": "application/x-ndjson",
     });
     expect(imported.statusCode, imported.body).toBe(201);
     const copy = json(imported.body);
@@ -517,11 +451,8 @@ describe("stats, messages, fork, export and import", () => {
     const read = async (key: string, id: string) =>
       json((await h.call(key, { method: "GET", url: `/v1/sessions/${id}/events` })).body).items;
     expect(await read(h.keys.bob, "copy")).toEqual(await read(h.keys.alice, "s"));
-    const garbage = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/import",
-      headers: { "content-type": "application/x-ndjson" },
-      payload: "not json\n",
+    const garbage = await h.send(h.keys.alice, "POST", "/v1/sessions/import", "not json\n", {
+      "content-type": "application/x-ndjson",
     });
     expect(garbage.statusCode).toBe(400);
   });
@@ -530,18 +461,10 @@ describe("stats, messages, fork, export and import", () => {
     await h.close();
     h = await createHarness({ agents: false });
     await create(h.keys.alice, { id: "s" });
-    const res = await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/s/turns",
-      payload: { message: "hi" },
-    });
+    const res = await h.send(h.keys.alice, "POST", "/v1/sessions/s/turns", { message: "hi" });
     expect(res.statusCode).toBe(404);
     expect(json(res.body).error).toEqual({ code: "not_found", message: "no agent runtime is configured" });
-    const anonymous = await h.call(undefined, {
-      method: "POST",
-      url: "/v1/sessions/s/turns",
-      payload: { message: "hi" },
-    });
+    const anonymous = await h.send(undefined, "POST", "/v1/sessions/s/turns", { message: "hi" });
     expect(anonymous.statusCode).toBe(401);
   });
 
@@ -552,10 +475,8 @@ describe("stats, messages, fork, export and import", () => {
     const stream = await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/absent/events/stream" });
     expect(stream.statusCode).toBe(404);
     expect(errorCodeOf(stream)).toBe("not_found");
-    const badResume = await h.call(h.keys.alice, {
-      method: "GET",
-      url: "/v1/sessions/s/events/stream",
-      headers: { "last-event-id": "x" },
+    const badResume = await h.send(h.keys.alice, "GET", "/v1/sessions/s/events/stream", undefined, {
+      "last-event-id": "x",
     });
     expect(badResume.statusCode).toBe(400);
   });
@@ -724,11 +645,7 @@ describe("operations", () => {
 
   it("/metrics needs an admin key and exposes the request, session, event and stream metrics", async () => {
     await create(h.keys.alice, { id: "s" });
-    await h.call(h.keys.alice, {
-      method: "POST",
-      url: "/v1/sessions/s/events",
-      payload: { type: "custom", name: "x" },
-    });
+    await h.send(h.keys.alice, "POST", "/v1/sessions/s/events", { type: "custom", name: "x" });
     expect((await h.app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(401);
     expect((await h.call(h.keys.alice, { method: "GET", url: "/metrics" })).statusCode).toBe(403);
     const res = await h.call(h.keys.admin, { method: "GET", url: "/metrics" });

@@ -14,7 +14,7 @@ import { type RunningServer, type StartServerOptions, startServer } from "../../
 import { sseEventFrame, wsTransport } from "../../src/server/streams.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
-import { eventually, openStream } from "./helpers.ts";
+import { eventually, openFrameSocket, openStream } from "./helpers.ts";
 
 /** A small seeded PRNG so a failing run can be replayed. */
 function random(seed: number): () => number {
@@ -302,58 +302,19 @@ function dechunk(body: string): string {
   return out;
 }
 
+/** A WebSocket to the live server, as its user unless `headers` says otherwise. */
+const openWs = (l: Live, path: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}) =>
+  openFrameSocket(`${l.server.url.replace("http", "ws")}${path}`, {
+    protocols: options.protocols,
+    headers: options.headers ?? { authorization: `Bearer ${l.key}` },
+  });
+
 describe("WebSocket", () => {
-  interface Frames {
-    socket: WebSocket;
-    frames: Record<string, unknown>[];
-    closed: Promise<{ code: number; reason: string }>;
-    next(predicate: (frame: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  }
-
-  async function open(l: Live, path: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}) {
-    const socket = new WebSocket(`${l.server.url.replace("http", "ws")}${path}`, options.protocols, {
-      headers: options.headers ?? { authorization: `Bearer ${l.key}` },
-    });
-    const frames: Record<string, unknown>[] = [];
-    const waiters: {
-      predicate: (f: Record<string, unknown>) => boolean;
-      resolve: (f: Record<string, unknown>) => void;
-    }[] = [];
-    socket.on("message", (data) => {
-      const frame = JSON.parse(String(data)) as Record<string, unknown>;
-      frames.push(frame);
-      for (const waiter of [...waiters]) {
-        if (waiter.predicate(frame)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(frame);
-        }
-      }
-    });
-    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-      socket.on("close", (code, reason) => resolve({ code, reason: String(reason) })),
-    );
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-    });
-    const result: Frames = {
-      socket,
-      frames,
-      closed,
-      next(predicate) {
-        const found = frames.find(predicate);
-        if (found) return Promise.resolve(found);
-        return new Promise((resolve) => waiters.push({ predicate, resolve }));
-      },
-    };
-    return result;
-  }
-
   it("streams {type:'event'} frames, answers pings and unknown messages, and ends when the session is deleted", async () => {
     const l = await live({ agents: false });
     await l.manager.create({ sessionId: "w" });
     await l.manager.appendEvents("w", [{ type: "custom", name: "before" }]);
-    const ws = await open(l, "/v1/sessions/w/ws");
+    const ws = await openWs(l, "/v1/sessions/w/ws");
     const first = await ws.next((f) => f.type === "event");
     expect((first.event as SessionEvent).seq).toBe(1);
     await l.manager.appendEvents("w", [{ type: "message", role: "user", content: "live" }]);
@@ -379,7 +340,7 @@ describe("WebSocket", () => {
       "w",
       [1, 2, 3].map((n) => ({ type: "custom", name: `e${n}` })),
     );
-    const ws = await open(l, "/v1/sessions/w/ws?after=2", {
+    const ws = await openWs(l, "/v1/sessions/w/ws?after=2", {
       headers: {},
       protocols: ["frontdesk.v1", `frontdesk.bearer.${l.key}`],
     });
@@ -387,14 +348,14 @@ describe("WebSocket", () => {
     const first = await ws.next((f) => f.type === "event");
     expect((first.event as SessionEvent).seq).toBe(3);
     ws.socket.close();
-    await expect(open(l, "/v1/sessions/w/ws", { headers: {} })).rejects.toThrow("HTTP 401");
-    await expect(open(l, `/v1/sessions/w/ws?key=${l.key}`, { headers: {} })).rejects.toThrow("HTTP 401");
+    await expect(openWs(l, "/v1/sessions/w/ws", { headers: {} })).rejects.toThrow("HTTP 401");
+    await expect(openWs(l, `/v1/sessions/w/ws?key=${l.key}`, { headers: {} })).rejects.toThrow("HTTP 401");
   });
 
   it("a consumer that stops reading is closed with code 4008 and a resume hint in its last frame", async () => {
     const l = await live({ limits: { streamBufferBytes: 256 * 1024 }, streamGraceMs: 60_000 });
     await l.manager.create({ sessionId: "slow" });
-    const ws = await open(l, "/v1/sessions/slow/ws");
+    const ws = await openWs(l, "/v1/sessions/slow/ws");
     ws.socket.pause();
     const TOTAL = 400;
     const pad = "z".repeat(100 * 1024);
@@ -462,21 +423,16 @@ describe("drain", () => {
       authorization: `Bearer ${l.key}`,
     });
     const sse = collect(response);
-    const socket = new WebSocket(`${l.server.url.replace("http", "ws")}/v1/sessions/d/ws`, {
-      headers: { authorization: `Bearer ${l.key}` },
-    });
-    const frames: Record<string, unknown>[] = [];
-    socket.on("message", (data) => frames.push(JSON.parse(String(data))));
-    const wsClosed = new Promise<number>((resolve) => socket.on("close", (code) => resolve(code)));
-    await eventually(() => frames.length === 1);
+    const ws = await openWs(l, "/v1/sessions/d/ws");
+    await eventually(() => ws.frames.length === 1);
     await eventually(async () => (await metric(l, 'frontdesk_open_streams{kind="sse"}')) === 1);
     running.splice(running.indexOf(l.server), 1);
     await l.server.close();
     const messages = await sse;
     expect(messages.map((m) => m.event)).toEqual(["custom", "shutdown"]);
     expect(JSON.parse(messages[1]?.data ?? "{}")).toEqual({ after: 1 });
-    expect(await wsClosed).toBe(1012);
-    expect(frames.at(-1)).toEqual({ type: "shutdown", after: 1 });
+    expect((await ws.closed).code).toBe(1012);
+    expect(ws.frames.at(-1)).toEqual({ type: "shutdown", after: 1 });
     await expect(l.store.get({ namespace: "default", userId: "alice", id: "d" }, Date.now())).rejects.toMatchObject({
       code: "unavailable",
     });

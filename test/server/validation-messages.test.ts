@@ -22,12 +22,7 @@ describe("400 and 415 messages name the field and what it must be", () => {
   });
 
   const call = (method: "GET" | "POST" | "PATCH", url: string, payload?: unknown, headers?: Record<string, string>) =>
-    h.call(h.keys.alice, {
-      method,
-      url,
-      ...(payload === undefined ? {} : { payload: payload as string }),
-      ...(headers ? { headers } : {}),
-    });
+    h.send(h.keys.alice, method, url, payload, headers);
   const errorOf = (res: LightMyRequestResponse) => (JSON.parse(res.body) as { error: unknown }).error;
   /** What a refusal must leave untouched: alice's sessions, and s1's version and events. */
   const stored = async () => {
