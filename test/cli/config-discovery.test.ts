@@ -30,9 +30,7 @@ const writeJson = (file: string, value: unknown): string => {
 const serveIn = async (cwd: string, args: string[], env: Record<string, string> = {}) => {
   const started = await startServe(["--port", "0", ...args], env, cwd);
   const cli: CliProcess = started.cli;
-  cleanups.push(async () => {
-    if (cli.child.exitCode === null && cli.child.signalCode === null) await cli.stop("SIGKILL");
-  });
+  cleanups.push(() => cli.kill());
   // The start-up lines come before `listening on`, but on another stream: wait for the last.
   await cli.waitFor(/^limits: .*\n/m, { stream: "stderr" });
   return { ...started, cli };

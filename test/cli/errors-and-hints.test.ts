@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { REDIS, uniquePrefix } from "../support/backends.ts";
 import { lines, run, tempStore } from "./harness.ts";
 import { assertBuilt, runCli, startServe } from "./processes.ts";
 
@@ -79,20 +80,12 @@ describe("store errors and warnings", () => {
   it("Redis's appendonly warning comes once from serve, never from the other commands", async () => {
     const base = backendUrl("FRONTDESK_TEST_REDIS_URL");
     if (base === undefined) return;
-    const prefix = `hint${randomBytes(5).toString("hex")}`;
-    const storeUrl = `${base}${base.includes("?") ? "&" : "?"}prefix=${prefix}`;
+    const prefix = uniquePrefix("hint");
+    const storeUrl = REDIS.scoped(base, prefix);
+    cleanups.push(() => REDIS.cleanup(base, prefix));
     const { Redis } = await import("ioredis");
     const admin = new Redis(base);
-    cleanups.push(async () => {
-      let cursor = "0";
-      do {
-        const [next, keys] = await admin.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) await admin.del(...keys);
-      } while (cursor !== "0");
-      await admin.quit();
-    });
-    const [, appendonly] = (await admin.call("CONFIG", "GET", "appendonly")) as string[];
+    const [, appendonly] = (await admin.call("CONFIG", "GET", "appendonly").finally(() => admin.quit())) as string[];
 
     for (const args of [
       ["sessions", "list"],

@@ -44,6 +44,21 @@ export class CliProcess {
     });
   }
 
+  /** True until the process has exited or been killed by a signal. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Kills the process if it still runs: a test's cleanup, whatever state the test left it in. */
+  async kill(): Promise<void> {
+    if (this.running) await this.stop("SIGKILL");
+  }
+
+  /** The admin key `serve` creates on an empty store and prints once on stderr. */
+  async adminKey(): Promise<string> {
+    return (await this.waitFor(/created admin API key \(shown once\): (fd_\S+)/, { stream: "stderr" }))[1] as string;
+  }
+
   private wake(): void {
     for (const waiter of this.waiters) waiter();
   }
@@ -86,7 +101,7 @@ export class CliProcess {
 
   /** Sends `signal` and waits for the exit, failing after `timeoutMs`. */
   async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 20_000) {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.running) this.child.kill(signal);
     return this.waitExit(timeoutMs, signal);
   }
 
@@ -114,9 +129,12 @@ export async function runCli(args: string[], env: Record<string, string> = {}, s
   return { code, signal, stdout: cli.stdout, stderr: cli.stderr };
 }
 
-/** Starts `frontdesk serve` and resolves once it printed its `listening on` line. */
-export async function startServe(args: string[], env: Record<string, string> = {}, cwd?: string) {
+/**
+ * Starts `frontdesk serve` and resolves once it printed its `listening on` line (within `timeoutMs`,
+ * 20 s unless given).
+ */
+export async function startServe(args: string[], env: Record<string, string> = {}, cwd?: string, timeoutMs?: number) {
   const cli = new CliProcess(["serve", ...args], env, undefined, cwd);
-  const match = await cli.waitFor(/^listening on (http:\/\/\S+)\n/);
+  const match = await cli.waitFor(/^listening on (http:\/\/\S+)\n/, { timeoutMs });
   return { cli, url: match[1] as string };
 }

@@ -10,9 +10,7 @@ afterEach(async () => {
 });
 
 const tracked = (cli: CliProcess): CliProcess => {
-  cleanups.push(async () => {
-    if (cli.child.exitCode === null && cli.child.signalCode === null) await cli.stop("SIGKILL");
-  });
+  cleanups.push(() => cli.kill());
   return cli;
 };
 
@@ -31,7 +29,7 @@ describe("frontdesk serve (real process)", () => {
     tracked(cli);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(url).not.toMatch(/:0$/);
-    const key = (await cli.waitFor(/created admin API key \(shown once\): (fd_\S+)/, { stream: "stderr" }))[1]!;
+    const key = await cli.adminKey();
 
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { POSTGRES, REDIS, type SharedBackend, uniquePrefix } from "../support/backends.ts";
 import { assertBuilt, type CliProcess, startServe } from "./processes.ts";
 
 /**
@@ -14,58 +14,24 @@ import { assertBuilt, type CliProcess, startServe } from "./processes.ts";
 interface StoreCase {
   name: string;
   durable: boolean;
-  /** The store URL, or why it cannot be had. */
-  url(dir: string): string | { missing: string };
-  cleanup?(url: string): Promise<void>;
+  /** The store URL and what removes its data, or why it cannot be had. */
+  open(dir: string): { url: string; cleanup?(): Promise<void> } | { missing: string };
 }
 
-const scoped = (base: string, param: string, value: string) =>
-  `${base}${base.includes("?") ? "&" : "?"}${param}=${value}`;
-
-const fromEnv = (variable: string, param: string, prefix: string) => (): string | { missing: string } => {
-  const base = process.env[variable];
-  if (base === undefined || base === "") return { missing: `${variable} is not set` };
-  return scoped(base, param, `${prefix}${randomBytes(5).toString("hex")}`);
+/** A store of its own on the shared backend's test server, if the environment names one. */
+const onBackend = (backend: SharedBackend, label: string) => (): ReturnType<StoreCase["open"]> => {
+  const base = backend.url;
+  if (base === undefined || base === "") return { missing: `${backend.variable} is not set` };
+  const prefix = uniquePrefix(label);
+  return { url: backend.scoped(base, prefix), cleanup: () => backend.cleanup(base, prefix) };
 };
 
 const STORES: StoreCase[] = [
-  { name: "memory", durable: false, url: () => "memory:" },
-  { name: "sqlite", durable: true, url: (dir) => `sqlite:${join(dir, "frontdesk.db")}` },
-  { name: "file", durable: true, url: (dir) => `file:${join(dir, "sessions")}` },
-  {
-    name: "redis",
-    durable: true,
-    url: fromEnv("FRONTDESK_TEST_REDIS_URL", "prefix", "sigterm"),
-    async cleanup(url) {
-      const parsed = new URL(url);
-      const prefix = parsed.searchParams.get("prefix") as string;
-      parsed.searchParams.delete("prefix");
-      const { Redis } = await import("ioredis");
-      const client = new Redis(parsed.href);
-      let cursor = "0";
-      do {
-        const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) await client.del(...keys);
-      } while (cursor !== "0");
-      await client.quit();
-    },
-  },
-  {
-    name: "postgres",
-    durable: true,
-    url: fromEnv("FRONTDESK_TEST_POSTGRES_URL", "schema", "sigterm_"),
-    async cleanup(url) {
-      const parsed = new URL(url);
-      const schema = parsed.searchParams.get("schema") as string;
-      parsed.searchParams.delete("schema");
-      const pg = await import("pg");
-      const client = new pg.default.Client({ connectionString: parsed.href });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
-    },
-  },
+  { name: "memory", durable: false, open: () => ({ url: "memory:" }) },
+  { name: "sqlite", durable: true, open: (dir) => ({ url: `sqlite:${join(dir, "frontdesk.db")}` }) },
+  { name: "file", durable: true, open: (dir) => ({ url: `file:${join(dir, "sessions")}` }) },
+  { name: "redis", durable: true, open: onBackend(REDIS, "sigterm") },
+  { name: "postgres", durable: true, open: onBackend(POSTGRES, "sigterm_") },
 ];
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -76,9 +42,7 @@ afterEach(async () => {
 beforeAll(() => assertBuilt());
 
 const track = (cli: CliProcess): CliProcess => {
-  cleanups.push(async () => {
-    if (cli.child.exitCode === null && cli.child.signalCode === null) await cli.stop("SIGKILL");
-  });
+  cleanups.push(() => cli.kill());
   return cli;
 };
 
@@ -143,13 +107,14 @@ describe("frontdesk serve drains on SIGTERM", () => {
     it(`${store.name}: the SSE stream ends with its resume hint, acknowledged appends survive, exit 0`, async () => {
       const dir = mkdtempSync(join(tmpdir(), `fd-sigterm-${store.name}-`));
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-      const storeUrl = store.url(dir);
-      if (typeof storeUrl !== "string") {
-        if (process.env.CI === "true") throw new Error(`${store.name}: ${storeUrl.missing}; CI must test every store`);
-        console.warn(`skipping the ${store.name} SIGTERM test: ${storeUrl.missing}`);
+      const opened = store.open(dir);
+      if ("missing" in opened) {
+        if (process.env.CI === "true") throw new Error(`${store.name}: ${opened.missing}; CI must test every store`);
+        console.warn(`skipping the ${store.name} SIGTERM test: ${opened.missing}`);
         return;
       }
-      if (store.cleanup) cleanups.push(() => store.cleanup?.(storeUrl));
+      const { url: storeUrl, cleanup } = opened;
+      if (cleanup) cleanups.push(cleanup);
       // No rate limit: the appenders must be stopped by the drain, not by 429s.
       const config = join(dir, "frontdesk.config.json");
       writeFileSync(config, JSON.stringify({ limits: { requestsPerSecond: null } }));
@@ -158,7 +123,7 @@ describe("frontdesk serve drains on SIGTERM", () => {
 
       const first = await startServe(args, env);
       const server = track(first.cli);
-      const key = (await server.waitFor(/\(shown once\): (fd_\S+)/, { stream: "stderr" }))[1] as string;
+      const key = await server.adminKey();
       const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
       const created = await fetch(`${first.url}/v1/sessions`, {
         method: "POST",

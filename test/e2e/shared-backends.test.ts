@@ -1,11 +1,11 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, revokeApiKey } from "../../src/server/api-keys.ts";
 import { openStore } from "../../src/stores/registry.ts";
-import { assertBuilt, CliProcess } from "../cli/processes.ts";
+import { assertBuilt, type CliProcess, startServe } from "../cli/processes.ts";
+import { POSTGRES, REDIS, type SharedBackend, uniquePrefix } from "../support/backends.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 
 /**
@@ -13,43 +13,7 @@ import { TcpProxy } from "./tcp-proxy.ts";
  * them, live events cross from one to the other, a revoked key stops everywhere, and a backend
  * outage is survived without a restart.
  */
-interface Backend {
-  name: string;
-  url: string | undefined;
-  scoped(url: string, prefix: string): string;
-  cleanup(url: string, prefix: string): Promise<void>;
-}
-
-const BACKENDS: Backend[] = [
-  {
-    name: "redis",
-    url: process.env.FRONTDESK_TEST_REDIS_URL,
-    scoped: (url, prefix) => `${url}${url.includes("?") ? "&" : "?"}prefix=${prefix}`,
-    async cleanup(url, prefix) {
-      const { Redis } = await import("ioredis");
-      const client = new Redis(url);
-      let cursor = "0";
-      do {
-        const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) await client.del(...keys);
-      } while (cursor !== "0");
-      await client.quit();
-    },
-  },
-  {
-    name: "postgres",
-    url: process.env.FRONTDESK_TEST_POSTGRES_URL,
-    scoped: (url, prefix) => `${url}${url.includes("?") ? "&" : "?"}schema=${prefix}`,
-    async cleanup(url, prefix) {
-      const pg = await import("pg");
-      const client = new pg.default.Client({ connectionString: url });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${prefix}" CASCADE`);
-      await client.end();
-    },
-  },
-];
+const BACKENDS: SharedBackend[] = [REDIS, POSTGRES];
 
 const RELAXED_LIMITS = { limits: { requestsPerSecond: null, maxStreamsPerKey: 200 } };
 
@@ -59,17 +23,14 @@ interface Instance {
 }
 
 async function serve(storeUrl: string, configFile: string): Promise<Instance> {
-  const child = new CliProcess(["serve", "--store", storeUrl, "--port", "0", "--config", configFile], {
-    FRONTDESK_LOG_LEVEL: "fatal",
-  });
-  const match = await child.waitFor(/listening on (http:\/\/\S+)/, { timeoutMs: 30_000 });
-  return { url: match[1] as string, process: child };
+  const args = ["--store", storeUrl, "--port", "0", "--config", configFile];
+  const { cli, url } = await startServe(args, { FRONTDESK_LOG_LEVEL: "fatal" }, undefined, 30_000);
+  return { url, process: cli };
 }
 
 async function stop(instance: Instance | undefined): Promise<void> {
-  if (!instance || instance.process.child.exitCode !== null) return;
-  instance.process.child.kill("SIGTERM");
-  const { code } = await instance.process.exited;
+  if (!instance?.process.running) return;
+  const { code } = await instance.process.stop("SIGTERM");
   expect(code).toBe(0);
 }
 
@@ -114,7 +75,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.url)(`two frontdesk servers on one ${backend.name}`, () => {
     const url = backend.url ?? "unset://";
-    const prefix = `e2e${randomBytes(5).toString("hex")}`;
+    const prefix = uniquePrefix("e2e");
     const storeUrl = backend.scoped(url, prefix);
     const dir = mkdtempSync(join(tmpdir(), "fd-e2e-"));
     const configFile = join(dir, "frontdesk.config.json");
@@ -236,7 +197,7 @@ for (const backend of BACKENDS) {
 
   describe.skipIf(!backend.url)(`frontdesk servers through a ${backend.name} outage`, () => {
     const url = backend.url ?? "unset://localhost:1";
-    const prefix = `out${randomBytes(5).toString("hex")}`;
+    const prefix = uniquePrefix("out");
     const target = new URL(url);
     const proxy = new TcpProxy(target.hostname, Number(target.port || (backend.name === "redis" ? 6379 : 5432)));
     const dir = mkdtempSync(join(tmpdir(), "fd-outage-"));

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { assertBuilt, runCli, startServe } from "../cli/processes.ts";
+import { POSTGRES, REDIS, uniquePrefix } from "../support/backends.ts";
 
 /**
  * No request within the limits may hold the event loop (issue 15 §1). A real `frontdesk serve`
@@ -49,43 +49,7 @@ const HOSTILE_TEXTS: Record<string, string> = {
   "recall words": `recall ${"z".repeat(100_000)}`,
 };
 
-interface Backend {
-  name: string;
-  url: string | undefined;
-  scoped(url: string, prefix: string): string;
-  cleanup(url: string, prefix: string): Promise<void>;
-}
-
-const SHARED_BACKENDS: Backend[] = [
-  {
-    name: "postgres",
-    url: process.env.FRONTDESK_TEST_POSTGRES_URL,
-    scoped: (url, prefix) => `${url}${url.includes("?") ? "&" : "?"}schema=${prefix}`,
-    async cleanup(url, prefix) {
-      const pg = await import("pg");
-      const client = new pg.default.Client({ connectionString: url });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${prefix}" CASCADE`);
-      await client.end();
-    },
-  },
-  {
-    name: "redis",
-    url: process.env.FRONTDESK_TEST_REDIS_URL,
-    scoped: (url, prefix) => `${url}${url.includes("?") ? "&" : "?"}prefix=${prefix}`,
-    async cleanup(url, prefix) {
-      const { Redis } = await import("ioredis");
-      const client = new Redis(url);
-      let cursor = "0";
-      do {
-        const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) await client.del(...keys);
-      } while (cursor !== "0");
-      await client.quit();
-    },
-  },
-];
+const SHARED_BACKENDS = [POSTGRES, REDIS];
 const shared = SHARED_BACKENDS.find((backend) => backend.url);
 
 /**
@@ -351,9 +315,7 @@ async function stallRun(storeUrl: string): Promise<void> {
   const key = made.stdout.trim();
 
   const { cli, url } = await startServe(["--store", storeUrl, "--port", "0", "--config", configFile]);
-  cleanups.push(async () => {
-    if (cli.child.exitCode === null && cli.child.signalCode === null) await cli.stop("SIGKILL");
-  });
+  cleanups.push(() => cli.kill());
   const prober = new Prober(url);
   let probes: ProbeResult;
   let outcomes: Outcome[];
@@ -418,7 +380,7 @@ describe("no request holds the event loop (real frontdesk serve, /healthz probed
       context.skip();
       return;
     }
-    const prefix = `stall${randomBytes(5).toString("hex")}`;
+    const prefix = uniquePrefix("stall");
     cleanups.push(() => shared.cleanup(shared.url as string, prefix));
     await stallRun(shared.scoped(shared.url, prefix));
   }, 300_000);
