@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import type { SessionEvent, SessionKey } from "../../core/model.ts";
-import { SessionManager } from "../../core/session-manager.ts";
-import { type CaseContext, codeOf } from "./context.ts";
+import { type CaseContext, codeOf, peerManagers } from "./context.ts";
 import type { Runner } from "./harness.ts";
 
 /**
@@ -190,10 +189,9 @@ export function appendCases(ctx: () => CaseContext, { describe, it }: Runner): v
 
     it("appends from two instances keep stats and versions exact", async () => {
       const c = ctx();
-      const peer = await c.peer();
-      if (!peer) return;
-      const here = c.manager();
-      const there = new SessionManager(() => ({}), peer, c.namespace, { clock: c.clock });
+      const pair = await peerManagers(c);
+      if (!pair) return;
+      const { here, there, peer } = pair;
       const created = await here.create();
       const results = await Promise.all(
         Array.from({ length: 8 }, (_, w) =>

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { JsonObject } from "../../core/model.ts";
-import { SessionManager } from "../../core/session-manager.ts";
-import type { CaseContext } from "./context.ts";
+import type { SessionManager } from "../../core/session-manager.ts";
+import { type CaseContext, peerManagers } from "./context.ts";
 import type { Runner } from "./harness.ts";
 
 interface Counter extends JsonObject {
@@ -67,10 +67,9 @@ export function concurrencyCases(ctx: () => CaseContext, { describe, it }: Runne
 
     it("updaters on two instances of a shared backend lose nothing", async () => {
       const c = ctx();
-      const peer = await c.peer();
-      if (!peer) return;
-      const here = c.manager<Counter>({ initial: () => ({ count: 0 }) });
-      const there = new SessionManager<Counter>(() => ({ count: 0 }), peer, c.namespace, { clock: c.clock });
+      const pair = await peerManagers<Counter>(c, () => ({ count: 0 }));
+      if (!pair) return;
+      const { here, there } = pair;
       const { id } = await here.create();
       await hammer([here, there], id, 20, 25);
       assert.equal((await here.get(id)).state.count, 500);
@@ -79,10 +78,9 @@ export function concurrencyCases(ctx: () => CaseContext, { describe, it }: Runne
 
     it("appends on two instances of a shared backend stay gapless", async () => {
       const c = ctx();
-      const peer = await c.peer();
-      if (!peer) return;
-      const here = c.manager();
-      const there = new SessionManager(() => ({}), peer, c.namespace, { clock: c.clock });
+      const pair = await peerManagers(c);
+      if (!pair) return;
+      const { here, there } = pair;
       const { id } = await here.create();
       await Promise.all(
         Array.from({ length: 10 }, (_, w) =>

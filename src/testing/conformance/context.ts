@@ -72,3 +72,21 @@ export async function codeOf(promise: Promise<unknown>): Promise<ErrorCode> {
   }
   throw new Error("expected a FrontdeskError, but the call succeeded");
 }
+
+/**
+ * Two managers on one shared backend: `here` over the case's store, `there` over a peer instance
+ * (as another process would be), and that peer store; undefined when the store is not shared, and the case has nothing
+ * to prove.
+ */
+export async function peerManagers<S extends object = JsonObject>(
+  c: CaseContext,
+  initial: (id: string) => S = () => ({}) as S,
+): Promise<{ here: SessionManager<S>; there: SessionManager<S>; peer: SessionStore } | undefined> {
+  const peer = await c.peer();
+  if (!peer) return undefined;
+  return {
+    here: c.manager<S>({ initial }),
+    there: new SessionManager<S>(initial, peer, c.namespace, { clock: c.clock }),
+    peer,
+  };
+}

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import type { SessionEvent } from "../../core/model.ts";
-import { SessionManager } from "../../core/session-manager.ts";
-import { type CaseContext, codeOf } from "./context.ts";
+import { type CaseContext, codeOf, peerManagers } from "./context.ts";
 import type { Runner } from "./harness.ts";
 
 const take = async (iterable: AsyncIterable<SessionEvent>, count: number): Promise<number[]> => {
@@ -38,10 +37,9 @@ export function subscribeCases(ctx: () => CaseContext, { describe, it }: Runner)
 
     it("a subscriber on one instance sees every append made through a peer", async () => {
       const c = ctx();
-      const peer = await c.peer();
-      if (!peer) return;
-      const here = c.manager();
-      const there = new SessionManager(() => ({}), peer, c.namespace, { clock: c.clock });
+      const pair = await peerManagers(c);
+      if (!pair) return;
+      const { here, there } = pair;
       const { id } = await here.create();
       const subscription = here.subscribe(id);
       const received = take(subscription, 30);
