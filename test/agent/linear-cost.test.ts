@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { countTokens as exactBpeCount } from "gpt-tokenizer";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -10,6 +9,7 @@ import {
   OfflineLanguageModel,
   parseConfig,
 } from "../../src/agent/index.ts";
+import { longestLoopHold } from "../support/event-loop.ts";
 import { type Harness, openHarness, STORES } from "./helpers.ts";
 
 /**
@@ -38,27 +38,6 @@ const prose = (length: number): string => {
   while (text.length < length) text += `${lowercase(2 + Math.floor(random() * 9))}${random() < 0.1 ? ". " : " "}`;
   return text.slice(0, length);
 };
-
-/** Runs `work` while a 5 ms ticker and Node's event-loop delay monitor watch; returns the longest hold. */
-async function longestLoopHold<T>(work: () => Promise<T>): Promise<{ result: T; heldMs: number }> {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
-  let last = performance.now();
-  let longestGap = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    longestGap = Math.max(longestGap, now - last);
-    last = now;
-  }, 5);
-  try {
-    const result = await work();
-    longestGap = Math.max(longestGap, performance.now() - last);
-    return { result, heldMs: Math.max(longestGap, histogram.max / 1e6) };
-  } finally {
-    clearInterval(ticker);
-    histogram.disable();
-  }
-}
 
 describe("token counting", () => {
   it("counts ordinary text exactly as the BPE tokenizer does", () => {

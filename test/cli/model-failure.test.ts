@@ -4,23 +4,14 @@
  * OpenAI base URL on a local port that refuses connections.
  */
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/core/model.ts";
+import { closedPort } from "../support/ports.ts";
 import { lines, run, tempStore, withManager } from "./harness.ts";
 
 const temp = tempStore();
 afterAll(() => temp.remove());
-
-/** A local port nothing listens on: bound, then closed again. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-  return port;
-}
 
 describe("frontdesk run against a provider that refuses connections", () => {
   it("--model openai:… exits 1 with provider_unavailable naming openai:gpt-4o-mini; the error status says so too", async () => {

@@ -5,22 +5,14 @@
  * base URL on a closed local port, and one on a local server that answers 401.
  */
 import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/agent/config.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
+import { closedPort } from "../support/ports.ts";
 import { api, doneOf, openWorld, postTurn, STORE_KINDS, streamedEvents, type World } from "./agent-helpers.ts";
 
 const memory = STORE_KINDS.find((kind) => kind.name === "memory");
 if (!memory) throw new Error("no memory store kind");
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-  return port;
-}
 
 const configFor = (baseUrl: string) =>
   parseConfig({
