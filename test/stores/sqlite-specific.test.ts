@@ -24,14 +24,20 @@ const eventOf = (seq: number, type: "custom" | "state" = "custom"): SessionEvent
 async function seed(store: SessionStore, key: SessionKey, count: number, changes: Partial<SessionHeader> = {}) {
   await store.commit({ key, expectedVersion: 0, header: headerOf(key, changes), events: [], now: NOW });
   for (let seq = 1; seq <= count; seq++) {
-    await store.commit({
-      key,
-      expectedVersion: seq,
-      header: headerOf(key, { ...changes, version: seq + 1, lastSeq: seq }),
-      events: [eventOf(seq, seq % 3 === 0 ? "state" : "custom")],
-      now: NOW,
-    });
+    await appendEvent(store, key, eventOf(seq, seq % 3 === 0 ? "state" : "custom"), changes);
   }
+}
+
+/** Commits `event` as the next one of `key`, as `seed` does: version seq + 1 over version seq. */
+function appendEvent(store: SessionStore, key: SessionKey, event: SessionEvent, changes: Partial<SessionHeader> = {}) {
+  const seq = event.seq;
+  return store.commit({
+    key,
+    expectedVersion: seq,
+    header: headerOf(key, { ...changes, version: seq + 1, lastSeq: seq }),
+    events: [event],
+    now: NOW,
+  });
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<FrontdeskError> {
@@ -244,13 +250,7 @@ describe("sqlite store", () => {
 
       db.prepare("DELETE FROM events WHERE seq = 3").run();
       const other = open({ busyTimeoutMs: 0 });
-      await other.commit({
-        key,
-        expectedVersion: 3,
-        header: headerOf(key, { version: 4, lastSeq: 3 }),
-        events: [eventOf(3)],
-        now: NOW,
-      });
+      await appendEvent(other, key, eventOf(3));
       await store.commit({
         key,
         expectedVersion: 4,
@@ -434,13 +434,7 @@ describe("sqlite store", () => {
       await seed(here, key, 1);
       const hints: number[] = [];
       const unsubscribe = await here.subscribe(key, (lastSeq) => hints.push(lastSeq));
-      await there.commit({
-        key,
-        expectedVersion: 2,
-        header: headerOf(key, { version: 3, lastSeq: 2 }),
-        events: [eventOf(2)],
-        now: NOW,
-      });
+      await appendEvent(there, key, eventOf(2));
       await expect.poll(() => hints, { timeout: 5000, interval: 10 }).toEqual([2]);
       await there.delete(key);
       await expect.poll(() => hints, { timeout: 5000, interval: 10 }).toEqual([2, 0]);
@@ -453,13 +447,7 @@ describe("sqlite store", () => {
       const hints: number[] = [];
       const unsubscribe = await store.subscribe(key, (lastSeq) => hints.push(lastSeq));
       const unsubscribeOther = await store.subscribe({ ...key, id: "other" }, () => hints.push(-1));
-      await store.commit({
-        key,
-        expectedVersion: 1,
-        header: headerOf(key, { version: 2, lastSeq: 1 }),
-        events: [eventOf(1)],
-        now: NOW,
-      });
+      await appendEvent(store, key, eventOf(1));
       await settle(50);
       expect(hints).toEqual([1]);
       await unsubscribe();
