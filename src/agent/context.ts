@@ -2,6 +2,7 @@ import type { ModelMessage } from "ai";
 import type { JsonObject, MessagePayload, SessionEvent } from "../core/model.ts";
 import type { SessionManager } from "../core/session-manager.ts";
 import { contentText, countContentTokens, countContentTokensAsync, countTokens, countTokensAsync } from "./tokens.ts";
+import { isWhitespace } from "./whitespace.ts";
 
 type MessageEvent = SessionEvent & MessagePayload;
 type SummaryEvent = Extract<SessionEvent, { type: "summary" }>;
@@ -361,17 +362,3 @@ const collapseWhitespace = (text: string, max: number): string => {
   }
   return out.slice(0, max);
 };
-
-/** What `\s` matches, one UTF-16 unit at a time. */
-const isWhitespace = (code: number): boolean =>
-  (code >= 9 && code <= 13) ||
-  code === 32 ||
-  code === 0xa0 ||
-  code === 0x1680 ||
-  (code >= 0x2000 && code <= 0x200a) ||
-  code === 0x2028 ||
-  code === 0x2029 ||
-  code === 0x202f ||
-  code === 0x205f ||
-  code === 0x3000 ||
-  code === 0xfeff;

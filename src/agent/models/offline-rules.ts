@@ -1,6 +1,7 @@
 import type { LanguageModelV3Prompt, LanguageModelV3ToolResultOutput } from "@ai-sdk/provider";
 import type { Json } from "../../core/model.ts";
 import { CALCULATOR_CONSTANTS, CALCULATOR_FUNCTIONS } from "../tools/calculator.ts";
+import { isWhitespace } from "../whitespace.ts";
 
 /**
  * The offline model's rules. It is a deterministic stand-in for an LLM, not a language model: it
@@ -129,20 +130,6 @@ const trimEndOf = (text: string, drop: (code: number) => boolean): string => {
 };
 
 const isSentenceEnd = (code: number): boolean => code === 63 || code === 46 || code === 33; // ? . !
-
-/** What `\s` matches, one UTF-16 unit at a time. */
-const isWhitespace = (code: number): boolean =>
-  (code >= 9 && code <= 13) ||
-  code === 32 ||
-  code === 0xa0 ||
-  code === 0x1680 ||
-  (code >= 0x2000 && code <= 0x200a) ||
-  code === 0x2028 ||
-  code === 0x2029 ||
-  code === 0x202f ||
-  code === 0x205f ||
-  code === 0x3000 ||
-  code === 0xfeff;
 
 const CALC_WORDS = [...CALCULATOR_FUNCTIONS, ...CALCULATOR_CONSTANTS].sort((a, b) => b.length - a.length).join("|");
 const EXPRESSION_PREFIX = new RegExp(`^(?:[\\d\\s.+\\-*/^%()×÷!,]|(?:${CALC_WORDS})(?![a-z]))+`, "i");
