@@ -77,8 +77,12 @@ function connectionBoundsOf(limits: ServerLimits, timeouts: AppTimeouts) {
   if (bounds.headersMs > bounds.requestMs) {
     throw new FrontdeskError("invalid_request", "The headers timeout must not exceed the request timeout");
   }
+  // A body may take the request bound plus its size at the slowest rate served: the largest body a
+  // route takes sets Node's own bound, and each request with a body is held to its own (`bodyBound`).
+  const largestBody = Math.max(limits.maxBodyBytes, limits.maxImportBytes);
   return {
     ...bounds,
+    nodeRequestMs: bounds.requestMs + Math.ceil((largestBody * 1000) / limits.minBodyBytesPerSecond),
     // Node finds expired requests by polling (every 30 s by default), which would let a slow
     // client outlive its bound by that much; a sweep of the open connections costs little.
     checkIntervalMs: Math.max(50, Math.min(1_000, Math.floor(bounds.headersMs / 8))),
@@ -121,6 +125,9 @@ export interface AppOptions {
    */
   agents?: AgentServerOptions | false;
 }
+
+/** What Node itself answers a request that outlived its bound, before closing the connection. */
+const REQUEST_TIMEOUT_RESPONSE = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
 /** Bodies from this size on are parsed and validated in separate turns of the event loop. */
 const LARGE_JSON_BODY_CHARS = 64 * 1024;
@@ -209,11 +216,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.trustProxy ?? false,
     connectionTimeout: bounds.idleMs,
     keepAliveTimeout: bounds.keepAliveMs,
-    requestTimeout: bounds.requestMs,
+    requestTimeout: bounds.nodeRequestMs,
     // Fastify sets the two above after creating the server; these two Node reads only at creation.
     http: {
       headersTimeout: bounds.headersMs,
-      requestTimeout: bounds.requestMs,
+      requestTimeout: bounds.nodeRequestMs,
       connectionsCheckingInterval: bounds.checkIntervalMs,
     },
     return503OnClosing: false,
@@ -309,12 +316,43 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     }
   };
 
+  /**
+   * Holds a request with a body to `requestTimeoutMs` plus its size (declared, else the route's
+   * limit) at `minBodyBytesPerSecond`. Past that, a body still arriving gets `408` and the
+   * connection is closed, as Node does for its own bound; a finished body clears the timer.
+   */
+  const boundBody = (request: FastifyRequest, reply: FastifyReply): void => {
+    const raw = request.raw;
+    const declared = Number(request.headers["content-length"]);
+    const bytes =
+      Number.isSafeInteger(declared) && declared >= 0
+        ? declared
+        : (request.routeOptions.bodyLimit ?? limits.maxBodyBytes);
+    const timer = setTimeout(
+      () => {
+        const socket = raw.socket;
+        if (raw.complete || !socket || socket.destroyed) return;
+        if (reply.raw.headersSent) socket.destroy();
+        else socket.end(REQUEST_TIMEOUT_RESPONSE, () => socket.destroy());
+      },
+      bounds.requestMs + Math.ceil((bytes * 1000) / limits.minBodyBytesPerSecond),
+    );
+    timer.unref();
+    const clear = (): void => clearTimeout(timer);
+    raw.once("end", clear);
+    raw.once("close", clear);
+  };
+
   // Hooks run in the order added: draining first, then who is calling, then how often. A callback
   // hook, not an async one: a cached key is answered without a promise on every request.
   app.addHook("onRequest", (request, reply, done) => {
     if (context.draining) {
       reply.header("connection", "close");
       throw serverUnavailable("The server is shutting down");
+    }
+    const headers = request.headers;
+    if (headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined) {
+      boundBody(request, reply);
     }
     const id = (request.params as { id?: unknown } | null)?.id;
     if (typeof id === "string") {

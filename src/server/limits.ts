@@ -40,11 +40,18 @@ export interface ServerLimits extends Limits {
    */
   headersTimeoutMs: number;
   /**
-   * Time to receive a whole request, headers and body: a 1 MiB body (`maxBodyBytes`) needs about
-   * 35 KB/s. Over it: `408`, connection closed. A response that has started (SSE, WebSocket, an
-   * export) is not bounded by it. @default 30_000
+   * Time to receive a whole request, headers and body, plus the time its body takes at
+   * `minBodyBytesPerSecond`: a bound that grows with the body's size. Over it: `408`, connection
+   * closed. A response that has started (SSE, WebSocket, an export) is not bounded by it.
+   * @default 30_000
    */
   requestTimeoutMs: number;
+  /**
+   * The slowest upload served: a body of N bytes may take `requestTimeoutMs` + N / this rate, so a
+   * 64 MiB import over a slow link is not cut at 30 s while a client trickling a small body is.
+   * @default 65_536 (64 KiB/s)
+   */
+  minBodyBytesPerSecond: number;
   /** How long a keep-alive connection may sit idle between requests. @default 5_000 */
   keepAliveTimeoutMs: number;
   /** A connection with no traffic either way for this long is closed; live streams are exempt. @default 120_000 */
@@ -65,6 +72,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxCachedKeys: 10_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+  minBodyBytesPerSecond: 64 * 1024,
   keepAliveTimeoutMs: 5_000,
   idleTimeoutMs: 120_000,
 });
@@ -95,6 +103,7 @@ export const resolveLimits = (given: Partial<ServerLimits> | undefined): ServerL
     "maxCachedKeys",
     "headersTimeoutMs",
     "requestTimeoutMs",
+    "minBodyBytesPerSecond",
     "keepAliveTimeoutMs",
     "idleTimeoutMs",
   ] as const) {

@@ -246,13 +246,16 @@ describe("connection bounds", () => {
     expect(DEFAULT_SERVER_LIMITS).toMatchObject({
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
+      minBodyBytesPerSecond: 65_536,
       keepAliveTimeoutMs: 5_000,
       idleTimeoutMs: 120_000,
     });
     const app = await defaultApp(createMemoryStore());
     const server = app.server as typeof app.server & { connectionsCheckingInterval: number };
     expect(server.headersTimeout).toBe(10_000);
-    expect(server.requestTimeout).toBe(30_000);
+    // Node's own bound is the largest body's (a 64 MiB import at 64 KiB/s after the 30 s); each
+    // request with a body is held to its own size's bound (test/isolated/slow-bodies.test.ts).
+    expect(server.requestTimeout).toBe(30_000 + 1_024_000);
     expect(server.keepAliveTimeout).toBe(5_000);
     expect(server.timeout).toBe(120_000);
     // Node polls for expired requests; its 30 s default would let a slow client outlive its bound.
@@ -261,11 +264,19 @@ describe("connection bounds", () => {
     const tuned = await createApp({
       store: createMemoryStore(),
       logger: false,
-      limits: { headersTimeoutMs: 2_000, requestTimeoutMs: 4_000, keepAliveTimeoutMs: 1_000, idleTimeoutMs: 9_000 },
+      limits: {
+        headersTimeoutMs: 2_000,
+        requestTimeoutMs: 4_000,
+        keepAliveTimeoutMs: 1_000,
+        idleTimeoutMs: 9_000,
+        maxBodyBytes: 1_000,
+        maxImportBytes: 8_000,
+        minBodyBytesPerSecond: 1_000,
+      },
     });
     closers.push(() => tuned.close());
     const s = tuned.server as typeof server;
-    expect([s.headersTimeout, s.requestTimeout, s.keepAliveTimeout, s.timeout]).toEqual([2_000, 4_000, 1_000, 9_000]);
+    expect([s.headersTimeout, s.requestTimeout, s.keepAliveTimeout, s.timeout]).toEqual([2_000, 12_000, 1_000, 9_000]);
     expect(s.connectionsCheckingInterval).toBe(250);
   });
 
