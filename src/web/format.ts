@@ -72,3 +72,13 @@ export const pretty = (value: unknown): string => {
     return String(value);
   }
 };
+
+/** The tags typed in a comma-separated field: trimmed, blanks dropped, each once. */
+export const tagsOf = (text: string): string[] => [
+  ...new Set(
+    text
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean),
+  ),
+];

@@ -7,16 +7,8 @@ import { type FormEvent, useEffect, useId, useState } from "react";
 import { describeError, request, type Session } from "../api/client.ts";
 import { Dialog } from "../components/dialog.tsx";
 import { handOverFirstMessage } from "../first-message.ts";
+import { tagsOf } from "../format.ts";
 import { navigate, sessionHref } from "../router.ts";
-
-const tagsOf = (text: string): string[] => [
-  ...new Set(
-    text
-      .split(",")
-      .map((t) => t.trim())
-      .filter(Boolean),
-  ),
-];
 
 export function NewSessionDialog({ open, admin, onClose }: { open: boolean; admin: boolean; onClose: () => void }) {
   const [title, setTitle] = useState("");

@@ -6,15 +6,7 @@
 import { type FormEvent, useEffect, useId, useState } from "react";
 import { ApiError, describeError, ownerQuery, request, type Session, sessionPath } from "../api/client.ts";
 import { Dialog } from "../components/dialog.tsx";
-
-const tagsOf = (text: string): string[] => [
-  ...new Set(
-    text
-      .split(",")
-      .map((t) => t.trim())
-      .filter(Boolean),
-  ),
-];
+import { tagsOf } from "../format.ts";
 
 export function EditDialog(props: {
   open: boolean;
