@@ -7,9 +7,8 @@
  */
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKey } from "../../src/server/api-keys.ts";
-import { type RunningServer, startServer } from "../../src/server/listen.ts";
-import { createMemoryStore } from "../../src/stores/memory/index.ts";
+import type { RunningServer } from "../../src/server/listen.ts";
+import { listeningWithSession } from "../server/helpers.ts";
 
 const REQUEST_MS = 1_000;
 const RATE = 1_000;
@@ -61,20 +60,10 @@ describe("request bodies", () => {
   let key: string;
 
   beforeAll(async () => {
-    const store = createMemoryStore();
-    key = (await createApiKey(store, { userId: "alice" })).key;
-    server = await startServer({
-      store,
-      port: 0,
-      logger: false,
-      limits: { headersTimeoutMs: 500, requestTimeoutMs: REQUEST_MS, minBodyBytesPerSecond: RATE },
-    });
-    const created = await fetch(`${server.url}/v1/sessions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({ id: "slow" }),
-    });
-    expect(created.status).toBe(201);
+    ({ server, key } = await listeningWithSession(
+      { limits: { headersTimeoutMs: 500, requestTimeoutMs: REQUEST_MS, minBodyBytesPerSecond: RATE } },
+      "slow",
+    ));
   });
 
   afterAll(async () => {

@@ -11,10 +11,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKey } from "../../src/server/api-keys.ts";
-import { type RunningServer, startServer } from "../../src/server/listen.ts";
-import { createMemoryStore } from "../../src/stores/memory/index.ts";
-import { openStream } from "../server/helpers.ts";
+import type { RunningServer } from "../../src/server/listen.ts";
+import { listeningWithSession, openStream } from "../server/helpers.ts";
 
 const CONNECTIONS = 1_000;
 const HEADERS_MS = 2_000;
@@ -142,21 +140,13 @@ describe("slow clients", () => {
     if (openFileLimit() < needed) {
       throw new Error(`This test needs ${needed} open files (ulimit -n); raise the limit, e.g. ulimit -n 4096`);
     }
-    const store = createMemoryStore();
-    key = (await createApiKey(store, { userId: "alice" })).key;
-    server = await startServer({
-      store,
-      port: 0,
-      logger: false,
-      heartbeatMs: 250,
-      limits: { headersTimeoutMs: HEADERS_MS, requestTimeoutMs: REQUEST_MS, maxStreamsPerKey: 4 },
-    });
-    const created = await fetch(`${server.url}/v1/sessions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({ id: "live" }),
-    });
-    expect(created.status).toBe(201);
+    ({ server, key } = await listeningWithSession(
+      {
+        heartbeatMs: 250,
+        limits: { headersTimeoutMs: HEADERS_MS, requestTimeoutMs: REQUEST_MS, maxStreamsPerKey: 4 },
+      },
+      "live",
+    ));
   });
 
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { FakeClock } from "../../src/core/clock.ts";
 import { FrontdeskError } from "../../src/core/errors.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
 import { type AppOptions, createApp } from "../../src/server/app.ts";
+import { type RunningServer, type StartServerOptions, startServer } from "../../src/server/listen.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 
@@ -176,4 +177,24 @@ export async function openFrameSocket(
     send: (frame) => socket.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
     next: (predicate) => arrivals.next(predicate),
   };
+}
+
+/**
+ * A real listening server on a memory store (for what only a socket shows: timeouts, slow
+ * clients), with alice's key and one session of hers already created.
+ */
+export async function listeningWithSession(
+  options: Omit<StartServerOptions, "store" | "port" | "logger">,
+  sessionId: string,
+): Promise<{ server: RunningServer; key: string }> {
+  const store = createMemoryStore();
+  const key = (await createApiKey(store, { userId: "alice" })).key;
+  const server = await startServer({ ...options, store, port: 0, logger: false });
+  const created = await fetch(`${server.url}/v1/sessions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ id: sessionId }),
+  });
+  if (created.status !== 201) throw new Error(`creating ${sessionId} answered ${created.status}`);
+  return { server, key };
 }
