@@ -5,7 +5,7 @@
  */
 export { type Clock, FakeClock, SYSTEM_CLOCK } from "./core/clock.ts";
 export { ERROR_STATUS, type ErrorCode, FrontdeskError, isFrontdeskError } from "./core/errors.ts";
-export { newSessionId, SESSION_ID_PATTERN, USER_ID_PATTERN } from "./core/ids.ts";
+export { NAMESPACE_PATTERN, newSessionId, SESSION_ID_PATTERN, USER_ID_PATTERN } from "./core/ids.ts";
 export { DEFAULT_LIMITS, type Limits } from "./core/limits.ts";
 export * from "./core/model.ts";
 export {

@@ -96,6 +96,17 @@ export class SessionManager<S extends object = JsonObject> {
     return view;
   }
 
+  /**
+   * A view of this manager on another namespace of the same store, with the same options and owner.
+   * Adapters use it where a framework names the app on each call (ADK's `appName`).
+   */
+  forNamespace(namespace: string): SessionManager<S> {
+    if (namespace === this.namespace) return this;
+    const view = new SessionManager(this.defaultStateGenerator, this.store, namespace, this.options);
+    view.context.appendGroups = this.context.appendGroups;
+    return view;
+  }
+
   // ── AgentDock API: results, never throws for session-level failures ─────────────────────────
 
   /** Creates a session, or returns the existing one when the id is taken (AgentDock). */

@@ -95,6 +95,17 @@ describe("architecture", () => {
     expect(crossings("web", allowed)).toEqual([]);
   });
 
+  it("an adapter imports only Frontdesk's public entry points, the adapters' shared helpers and its own folder", () => {
+    // An adapter is what a user could have written against the package: it never reaches into core.
+    const publicEntries = new Set(["index.ts", "agent/index.ts", "client/index.ts", "server/index.ts"]);
+    const folderOf = (path: string) => path.split("/").slice(0, -1).join("/");
+    const allowed = ({ target }: Import, file: string) =>
+      publicEntries.has(target) ||
+      target.startsWith("adapters/shared/") ||
+      target.startsWith(`${folderOf(relative(src, file))}/`);
+    expect(crossings("adapters", allowed)).toEqual([]);
+  });
+
   it("no module imports itself through a circle, type-only imports included", () => {
     const graph = new Map(
       filesUnder(src).map((file) => [relative(src, file), localImportsOf(file).map(({ target }) => target)]),
