@@ -1,0 +1,212 @@
+/**
+ * One thread's messages on its append-only event log.
+ *
+ * A message's first write is a `message` event: its place in the thread. A later version (Mastra
+ * upserts by id, `updateMessages`) is a `custom` revision event, and a deletion a `custom` event
+ * naming the ids; the small `MessageLog` state says which places are live and where their newest
+ * version is. So a write appends O(its messages), and a page of the newest or oldest messages reads
+ * O(page + deleted) events from one end of the log. Filters, several threads, and a thread whose
+ * messages arrived out of `createdAt` order read the whole thread, as Mastra's own stores scan
+ * their rows.
+ */
+import type { MastraDBMessage } from "@mastra/core/memory";
+import { FrontdeskError, isFrontdeskError, type JsonObject, type SessionEvent } from "../../index.ts";
+import {
+  deletionEvent,
+  EMPTY_LOG,
+  logOf,
+  type MessageLog,
+  messageEvents,
+  revisionEvent,
+  storedMessageOf,
+} from "./codec.ts";
+import { type ThreadSession, tryGet } from "./directory.ts";
+
+/** A live message: the seq of its place in the thread and its newest stored version. */
+export interface PlacedMessage {
+  at: number;
+  latest: number;
+  stored: JsonObject;
+}
+
+const READ_CHUNK = 1000;
+const MAX_ATTEMPTS = 50;
+
+const createdAtOf = (stored: JsonObject): number => new Date(stored.createdAt as string).getTime();
+const cloneLog = (log: MessageLog): MessageLog => ({ ...log, changed: { ...log.changed } });
+
+const isLivePlace = (log: MessageLog, id: string, seq: number): boolean => {
+  const changed = log.changed[id];
+  return changed === undefined || (changed[0] === seq && changed[1] !== 0);
+};
+
+async function eventAt(thread: ThreadSession, seq: number): Promise<SessionEvent | undefined> {
+  const [event] = await thread.sessions.readEvents(thread.id, { after: seq - 1, limit: 1 });
+  return event?.seq === seq ? event : undefined;
+}
+
+/** The live places among `events` (originals, in seq order), each resolved to its newest version. */
+async function placesIn(thread: ThreadSession, log: MessageLog, events: readonly SessionEvent[]) {
+  const places: PlacedMessage[] = [];
+  for (const event of events) {
+    const stored = event.type === "message" ? storedMessageOf(event) : undefined;
+    if (!stored || !isLivePlace(log, stored.id as string, event.seq)) continue;
+    places.push({ at: event.seq, latest: log.changed[stored.id as string]?.[1] ?? event.seq, stored });
+  }
+  await Promise.all(
+    places
+      .filter((place) => place.latest !== place.at)
+      .map(async (place) => {
+        const newest = await eventAt(thread, place.latest);
+        const stored = newest && storedMessageOf(newest);
+        if (!stored) throw new FrontdeskError("internal", `message revision at seq ${place.latest} is missing`);
+        place.stored = stored;
+      }),
+  );
+  return places;
+}
+
+/** Every live message of the thread, in place order. */
+export async function readAllMessages(thread: ThreadSession): Promise<PlacedMessage[]> {
+  const log = logOf(thread.session);
+  const events: SessionEvent[] = [];
+  for (let after = 0; ; ) {
+    const chunk = await thread.sessions.readEvents(thread.id, { after, limit: READ_CHUNK, types: ["message"] });
+    events.push(...chunk);
+    if (chunk.length < READ_CHUNK) break;
+    after = chunk[chunk.length - 1]?.seq ?? after;
+  }
+  return placesIn(thread, log, events);
+}
+
+/**
+ * Whether a page can be read from one end of the log: one thread whose places are in `createdAt`
+ * order, with no filter.
+ */
+export const canReadFromEnds = (thread: ThreadSession): boolean => logOf(thread.session).ordered;
+
+/**
+ * The messages a page `[offset, offset + size)` in `createdAt` order draws from, read from the
+ * matching end of the log: enough places to fill the page past the deleted ones, widened while
+ * the page's edge ties on `createdAt` with older places (ties keep place order, as Mastra's sort).
+ */
+export async function readEnd(
+  thread: ThreadSession,
+  direction: "ASC" | "DESC",
+  needed: number,
+): Promise<PlacedMessage[]> {
+  const log = logOf(thread.session);
+  const total = thread.session.stats.messages;
+  let want = Math.min(total, needed + (log.originals - log.count));
+  for (;;) {
+    const events =
+      direction === "ASC"
+        ? await thread.sessions.readEvents(thread.id, { after: 0, limit: Math.max(want, 1), types: ["message"] })
+        : await thread.sessions.readEvents(thread.id, { last: Math.max(want, 1), types: ["message"] });
+    const places = await placesIn(thread, log, events);
+    const exhausted = events.length >= total || want >= total;
+    const edge = places[places.length - needed];
+    const tiedAtEdge =
+      direction === "DESC" && edge !== undefined && createdAtOf(places[0]?.stored ?? {}) === createdAtOf(edge.stored);
+    if (exhausted || (places.length >= needed && !tiedAtEdge)) return places;
+    want = Math.min(total, Math.max(want * 2, 16));
+  }
+}
+
+/** The live message `id` in this thread, newest version first found from the log's end. */
+export async function findMessage(thread: ThreadSession, id: string): Promise<PlacedMessage | undefined> {
+  const log = logOf(thread.session);
+  const changed = log.changed[id];
+  if (changed) {
+    if (changed[1] === 0) return undefined;
+    const event = await eventAt(thread, changed[1]);
+    const stored = event && storedMessageOf(event);
+    return stored ? { at: changed[0], latest: changed[1], stored } : undefined;
+  }
+  const total = thread.session.stats.messages;
+  for (let want = 32; ; want *= 2) {
+    const events = await thread.sessions.readEvents(thread.id, { last: want, types: ["message"] });
+    for (let index = events.length - 1; index >= 0; index--) {
+      const event = events[index] as SessionEvent;
+      const stored = storedMessageOf(event);
+      if (stored?.id === id && isLivePlace(log, id, event.seq)) return { at: event.seq, latest: event.seq, stored };
+    }
+    if (want >= total) return undefined;
+  }
+}
+
+/** Runs one read-plan-commit against the thread's current version, again after a concurrent write. */
+async function commitWithRetry(
+  thread: ThreadSession,
+  plan: (current: ThreadSession) => Promise<{ events: unknown[]; log: MessageLog } | undefined>,
+): Promise<void> {
+  let current = thread;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const planned = await plan(current);
+    if (!planned || planned.events.length === 0) return;
+    const events = planned.events as Record<string, unknown>[];
+    const last = events[events.length - 1] as Record<string, unknown>;
+    events[events.length - 1] = { ...last, stateDelta: { mastra: planned.log as unknown as JsonObject } };
+    try {
+      await thread.sessions.appendEvents(thread.id, events, { expectedVersion: current.session.version });
+      return;
+    } catch (error) {
+      if (!isFrontdeskError(error, "precondition_failed")) throw error;
+      const session = await tryGet(thread.sessions, thread.id);
+      if (!session) throw new FrontdeskError("not_found", "the thread was deleted while its messages were saved");
+      current = { ...thread, session };
+    }
+  }
+  throw new FrontdeskError("conflict", "the thread kept changing while its messages were saved");
+}
+
+/**
+ * Writes messages into the thread in one commit: a message new to the thread takes a new place;
+ * one already live in it gets a revision that keeps its place. `known` are ids the directory had
+ * filed before this call (they may hold a place here already).
+ */
+export function saveToThread(thread: ThreadSession, messages: MastraDBMessage[], known: ReadonlySet<string>) {
+  return commitWithRetry(thread, async (current) => {
+    const log = cloneLog(logOf(current.session) ?? EMPTY_LOG);
+    const events: unknown[] = [];
+    let seq = current.session.lastSeq + 1;
+    for (const message of messages) {
+      const createdAt = new Date(message.createdAt).getTime();
+      const prior =
+        known.has(message.id) || log.changed[message.id] ? await findMessage(current, message.id) : undefined;
+      if (prior) {
+        events.push(revisionEvent(message, prior.at));
+        if (createdAtOf(prior.stored) !== createdAt) log.ordered = false;
+        log.changed[message.id] = [prior.at, seq];
+        seq += 1;
+        continue;
+      }
+      const written = messageEvents(message);
+      events.push(...written);
+      // A place written for an id that held one before must be the only live place for that id.
+      if (known.has(message.id) || log.changed[message.id]) log.changed[message.id] = [seq, seq];
+      if (createdAt < log.maxCreatedAt) log.ordered = false;
+      log.maxCreatedAt = Math.max(log.maxCreatedAt, createdAt);
+      log.count += 1;
+      log.originals += 1;
+      seq += written.length;
+    }
+    return { events, log };
+  });
+}
+
+/** Removes messages from the thread in one commit (a deletion event; their places go dead). */
+export function deleteFromThread(thread: ThreadSession, ids: readonly string[], movedTo?: string) {
+  return commitWithRetry(thread, async (current) => {
+    const log = cloneLog(logOf(current.session));
+    const gone: string[] = [];
+    for (const id of new Set(ids)) {
+      const found = await findMessage(current, id);
+      if (!found) continue;
+      log.changed[id] = [found.at, 0];
+      log.count -= 1;
+      gone.push(id);
+    }
+    return gone.length === 0 ? undefined : { events: [deletionEvent(gone, movedTo)], log };
+  });
+}
