@@ -72,7 +72,7 @@ export function threadOf(session: Session): StorageThreadType | null {
     createdAt: new Date(record.createdAt),
     updatedAt: new Date(session.updatedAt),
   };
-  if (record.metadata !== undefined) thread.metadata = { ...record.metadata };
+  if (record.metadata !== undefined) thread.metadata = structuredClone(record.metadata);
   if (thread.title === undefined) delete thread.title;
   return thread;
 }
@@ -93,13 +93,19 @@ export function resourceOf(session: Session): StorageResourceType | null {
     updatedAt: new Date(stored.updatedAt as string),
   };
   if (typeof stored.workingMemory === "string") resource.workingMemory = stored.workingMemory;
-  if (stored.metadata !== undefined) resource.metadata = { ...(stored.metadata as JsonObject) };
+  if (stored.metadata !== undefined) resource.metadata = structuredClone(stored.metadata as JsonObject);
   return resource;
 }
 
-/** A stored Mastra message as Mastra reads it: `createdAt` a Date, `type` defaulting to "text" as in Mastra's own stores. */
+/**
+ * A stored Mastra message as Mastra reads it: a mutable copy (Frontdesk hands out frozen events and
+ * Mastra edits what it reads), `createdAt` a Date, `type` defaulting to "text" as in Mastra's stores.
+ */
 export function messageOf(stored: JsonObject): MastraDBMessage {
-  const message = { ...stored, createdAt: new Date(stored.createdAt as string) } as unknown as MastraDBMessage;
+  const message = {
+    ...structuredClone(stored),
+    createdAt: new Date(stored.createdAt as string),
+  } as unknown as MastraDBMessage;
   message.type ??= "text";
   return message;
 }
