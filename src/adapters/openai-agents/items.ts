@@ -12,7 +12,10 @@ import { type EventInput, FrontdeskError, type JsonObject, MESSAGE_ROLES, type S
 /** The `custom` event name of items no Frontdesk event kind describes. */
 export const ITEM_EVENT = "openai-agents.item";
 
-/** Where a message event keeps the item's fields other than `role` and `content`. */
+/**
+ * Where a message event keeps the item itself, its `content` nulled (the event's own `content`
+ * holds it): the SDK matches items by their JSON text, so even the order of their keys comes back.
+ */
 const ITEM_FIELDS = "openaiItem";
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -49,14 +52,14 @@ const TOOL_STATUS: Record<string, "success" | "error" | "pending"> = {
 export function itemEvent(raw: AgentInputItem): EventInput {
   const item = plainItem(raw);
   if (!isRecord(item)) throw new FrontdeskError("invalid_request", "A session item must be an object");
-  const { role, content, ...rest } = item;
+  const { role, content } = item;
   if (
     (item.type === undefined || item.type === "message") &&
     MESSAGE_ROLE_SET.has(role) &&
     role !== "tool" &&
     isMessageContent(content)
   ) {
-    return { type: "message", role, content, [ITEM_FIELDS]: rest } as EventInput;
+    return { type: "message", role, content, [ITEM_FIELDS]: { ...item, content: null } } as EventInput;
   }
   if (item.type === "function_call" && idOf(item.callId) && idOf(item.name)) {
     return { type: "tool_call", invocationId: item.callId, tool: item.name, input: item } as EventInput;
@@ -73,9 +76,9 @@ export function eventItem(event: SessionEvent): AgentInputItem | undefined {
   const payload = event as unknown as Record<string, unknown>;
   switch (event.type) {
     case "message": {
-      const rest = payload[ITEM_FIELDS];
-      if (!isRecord(rest)) return undefined;
-      return { ...rest, role: payload.role, content: payload.content } as AgentInputItem;
+      const fields = payload[ITEM_FIELDS];
+      if (!isRecord(fields)) return undefined;
+      return { ...fields, content: payload.content } as AgentInputItem;
     }
     case "tool_call":
       return payload.input as AgentInputItem;

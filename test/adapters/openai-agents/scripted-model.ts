@@ -90,6 +90,17 @@ export class ScriptedModel implements Model {
         ],
       };
     }
+    if (text === "compact now") {
+      // As a Responses model with server-side compaction: the history before is replaced.
+      const reply = say(`Compacted ${input.length} items.`);
+      return {
+        ...reply,
+        output: [
+          { type: "compaction", id: `cmp_${n}`, encrypted_content: `summary of ${input.length}` },
+          ...reply.output,
+        ],
+      };
+    }
     return say(`echo ${text} after ${input.length} items`);
   }
 
@@ -118,5 +129,11 @@ export const weatherAgent = (model: Model): Agent =>
 /** The script both sessions run: plain turns, tool turns, and a reasoning turn, repeated. */
 export const scriptTurns = (count: number): string[] =>
   Array.from({ length: count }, (_, i) =>
-    i % 3 === 1 ? `weather in city${i}` : i % 5 === 4 ? `think about topic${i}` : `hello ${i}`,
+    i % 3 === 1
+      ? `weather in city${i}`
+      : i % 5 === 4
+        ? `think about topic${i}`
+        : i % 17 === 15
+          ? "compact now"
+          : `hello ${i}`,
   );
