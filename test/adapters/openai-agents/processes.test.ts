@@ -6,15 +6,15 @@
  * shared store.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { FrontdeskSession, HISTORY_STATE_KEY, MARKER_EVENT } from "../../../src/adapters/openai-agents/index.ts";
 import { createSessionManager } from "../../../src/index.ts";
 import { DURABLE_STORES } from "./stores.ts";
 
 const WRITERS = 4;
-const OPERATIONS = 45;
+const ROUNDS = 45;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -27,43 +27,55 @@ interface Report {
   popped: (string | null)[];
 }
 
-/** Starts one writer and resolves once it is connected and waiting for "go". */
-async function startWriter(
-  url: string,
-  sessionId: string,
-  name: string,
-): Promise<{ child: ChildProcess; report: Promise<Report> }> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "writer.ts"), url, sessionId, name, `${OPERATIONS}`],
-    {
-      stdio: ["pipe", "pipe", "pipe"],
-    },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = once(child, "exit");
-  cleanups.push(async () => {
-    if (child.exitCode === null) child.kill();
-  });
-  while (!stdout.includes("ready\n")) {
-    const [event] = await Promise.race([
-      once(child.stdout as NodeJS.ReadableStream, "data").then(() => ["data"]),
-      exited.then(() => ["exit"]),
-    ]);
-    if (event === "exit") throw new Error(`writer ${name} exited before it was ready: ${stderr}`);
+/** One writer process, and a way to wait for its next line. */
+class Writer {
+  private readonly child: ChildProcess;
+  private readonly lines: string[] = [];
+  private stderr = "";
+  private wake: (() => void) | undefined;
+  private exited = false;
+
+  constructor(
+    url: string,
+    sessionId: string,
+    readonly name: string,
+  ) {
+    this.child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "writer.ts"), url, sessionId, name],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      this.lines.push(line);
+      this.wake?.();
+    });
+    this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      this.stderr += chunk;
+    });
+    this.child.on("exit", () => {
+      this.exited = true;
+      this.wake?.();
+    });
+    cleanups.push(async () => {
+      if (this.child.exitCode === null) this.child.kill();
+    });
   }
-  const report = exited.then(([code]) => {
-    if (code !== 0) throw new Error(`writer ${name} failed (${code}): ${stderr}`);
-    return JSON.parse(stdout.split("\n").filter(Boolean).at(-1) as string) as Report;
-  });
-  return { child, report };
+
+  send(line: string): void {
+    this.child.stdin?.write(`${line}\n`);
+  }
+
+  async next(): Promise<string> {
+    while (this.lines.length === 0) {
+      if (this.exited) throw new Error(`writer ${this.name} exited: ${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+    return this.lines.shift() as string;
+  }
 }
 
 describe.each(DURABLE_STORES)("several processes on one FrontdeskSession on $name", (store) => {
@@ -75,9 +87,15 @@ describe.each(DURABLE_STORES)("several processes on one FrontdeskSession on $nam
     await seed.addItems([{ role: "user", content: "seed:0" }]);
     await seed.close();
 
-    const writers = await Promise.all(Array.from({ length: WRITERS }, (_, i) => startWriter(url, sessionId, `w${i}`)));
-    for (const { child } of writers) child.stdin?.write("go\n");
-    const reports = await Promise.all(writers.map((writer) => writer.report));
+    const writers = Array.from({ length: WRITERS }, (_, i) => new Writer(url, sessionId, `w${i}`));
+    for (const writer of writers) expect(await writer.next()).toBe("ready");
+    // Every round starts one operation in every writer at once: four writers contend on each version.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const writer of writers) writer.send("go");
+      for (const writer of writers) expect(await writer.next()).toBe("done");
+    }
+    for (const writer of writers) writer.send("end");
+    const reports = await Promise.all(writers.map(async (writer) => JSON.parse(await writer.next()) as Report));
 
     const reader = new FrontdeskSession({ store: url, sessionId, manager: { defaultTtlMs: null } });
     cleanups.push(() => reader.close());
