@@ -36,6 +36,7 @@ import {
 import { canonicalJson, itemEvent } from "./items.ts";
 import { checkedTransaction, operationKey, transactionDigest } from "./transactions.ts";
 
+/** The shared adapter options, plus the SDK's conversation id. */
 export interface FrontdeskSessionOptions extends AdapterOptions {
   /**
    * The SDK's id of this conversation, any string; `getSessionId()` returns it. The Frontdesk
@@ -92,6 +93,7 @@ export class FrontdeskSession implements SessionHistoryTransactionAwareSession, 
     this.maxRetries = maxRetries ?? 100;
   }
 
+  /** The SDK's id of this conversation, as given in the options (or made up when none was). */
   async getSessionId(): Promise<string> {
     return this.sessionId;
   }
