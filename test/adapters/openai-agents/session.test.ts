@@ -6,7 +6,7 @@
 import { type AgentInputItem, MemorySession } from "@openai/agents-core";
 import { afterEach, describe, expect, it } from "vitest";
 import { FrontdeskSession, HISTORY_STATE_KEY, MARKER_EVENT } from "../../../src/adapters/openai-agents/index.ts";
-import { createSessionManager, isFrontdeskError, type SessionManager, type SessionStore } from "../../../src/index.ts";
+import { createSessionManager, isFrontdeskError, SessionManager, type SessionStore } from "../../../src/index.ts";
 import { ALL_STORES } from "./stores.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -293,11 +293,6 @@ function countingStore(base: SessionManager): { sessions: SessionManager; read: 
       },
     },
   });
-  counter.sessions = new (base.constructor as typeof import("../../../src/index.ts").SessionManager)(
-    () => ({}),
-    store,
-    base.namespace,
-    { defaultTtlMs: null },
-  );
+  counter.sessions = new SessionManager(() => ({}), store, base.namespace, { defaultTtlMs: null });
   return counter;
 }
