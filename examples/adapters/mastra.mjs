@@ -17,7 +17,7 @@ const model = new MockLanguageModelV3({
   }),
 });
 
-const storage = new FrontdeskStore({ store: "sqlite:./.frontdesk/mastra.db", manager: { defaultTtlMs: null } });
+const storage = new FrontdeskStore({ store: "sqlite:./.frontdesk/mastra.db" });
 const memory = new Memory({ storage, options: { lastMessages: 20 } });
 const agent = new Agent({ id: "helper", name: "helper", instructions: "Be brief.", model, memory });
 

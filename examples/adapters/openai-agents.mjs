@@ -38,7 +38,6 @@ const session = new FrontdeskSession({
   store: "sqlite:./.frontdesk/agents.db",
   sessionId: "chat-42",
   userId: "alice",
-  manager: { defaultTtlMs: null }, // keep the conversation until it is deleted (the default TTL is 30 minutes)
 });
 
 const result = await run(agent, "What is the weather in Lisbon?", { session });

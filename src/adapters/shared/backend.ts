@@ -38,7 +38,12 @@ export interface AdapterOptions {
    * @default the manager's owner, else null
    */
   userId?: string | null;
-  /** Options of the manager opened from `store` (TTL, limits, clock); unused with `sessions`. */
+  /**
+   * Options of the manager opened from `store` (TTL, limits, clock); unused with `sessions`.
+   * Sessions never expire unless `defaultTtlMs` is set here: a framework's own stores keep a
+   * conversation until it is deleted, and a user switching stores must not lose it silently after
+   * Frontdesk's usual 30 idle minutes.
+   */
   manager?: SessionManagerOptions;
 }
 
@@ -66,7 +71,7 @@ export class AdapterBackend {
   base(): Promise<SessionManager> {
     this.root ??= this.options.sessions
       ? Promise.resolve(this.options.sessions)
-      : createSessionManager({ ...this.options.manager, store: this.options.store ?? "memory:" });
+      : createSessionManager({ defaultTtlMs: null, ...this.options.manager, store: this.options.store ?? "memory:" });
     return this.root;
   }
 
