@@ -268,8 +268,12 @@ const costOf = (entry: HistoryEntry): number => {
   return entry.cost;
 };
 
-/** A stored message as an AI SDK ModelMessage (messages are stored in that shape, so this is a pick). */
-export function toModelMessage(event: MessageEvent): ModelMessage | "system" | undefined {
+/**
+ * A stored message event as an AI SDK `ModelMessage` (messages are stored in that shape, so this
+ * is a pick). `"system"` for a system message, which the agent adds to its system prompt rather
+ * than the history; `undefined` for a message a model has nothing to read in (an empty reply).
+ */
+export function toModelMessage(event: SessionEvent & MessagePayload): ModelMessage | "system" | undefined {
   const content = event.content as string | JsonObject[];
   if (Array.isArray(content) && content.length === 0) return undefined;
   switch (event.role) {

@@ -62,6 +62,7 @@ export {
   HistoryWindow,
   planSummary,
   type SummaryPlan,
+  toModelMessage,
 } from "./context.ts";
 export { MODEL_FAILURE_CODES, type ModelFailureCode } from "./model-failure.ts";
 export {
