@@ -30,6 +30,8 @@ export interface SaveChatInput<M extends UIMessage = UIMessage> extends ChatCall
 /** What `persistOnFinish` gives to spread into `toUIMessageStreamResponse` / `createUIMessageStream`. */
 export interface PersistOptions<M extends UIMessage> {
   originalMessages: M[];
+  /** Makes the reply's id on the server, so the stored id is the one the browser got. @default generateId */
+  generateMessageId: () => string;
   onFinish: UIMessageStreamOnFinishCallback<M>;
   consumeSseStream: (options: { stream: ReadableStream<string> }) => Promise<void>;
 }
@@ -55,10 +57,13 @@ export interface ChatStore {
    * The stream options that save the chat when the reply ends, whether or not the browser is still
    * reading: `originalMessages`, an `onFinish` that calls `saveChat`, and `consumeSseStream`, which
    * keeps the response stream running after a disconnect (without it, the AI SDK calls `onFinish`
-   * at the disconnect with the reply cut short).
+   * at the disconnect with the reply cut short), and `generateMessageId`, so the reply has a
+   * server-made id (the AI SDK leaves it empty otherwise).
    * @example return result.toUIMessageStreamResponse(chats.persistOnFinish({ id, messages }));
    */
-  persistOnFinish<M extends UIMessage>(input: SaveChatInput<M>): PersistOptions<M>;
+  persistOnFinish<M extends UIMessage>(
+    input: SaveChatInput<M> & { generateMessageId?: () => string },
+  ): PersistOptions<M>;
   /** Closes the store when the adapter opened it from a URL. */
   close(): Promise<void>;
 }
@@ -150,10 +155,12 @@ export function createChatStore(options: AdapterOptions = {}): ChatStore {
       throw new FrontdeskError("conflict", `chat ${chatId} kept changing while it was saved`);
     },
 
-    persistOnFinish<M extends UIMessage>(input: SaveChatInput<M>): PersistOptions<M> {
+    persistOnFinish(input) {
+      const { generateMessageId = generateId, ...save } = input;
       return {
-        originalMessages: [...input.messages],
-        onFinish: ({ messages }) => store.saveChat({ ...input, messages }),
+        originalMessages: [...save.messages],
+        generateMessageId,
+        onFinish: ({ messages }) => store.saveChat({ ...save, messages }),
         consumeSseStream: ({ stream }) => consumeStream({ stream }),
       };
     },

@@ -292,7 +292,10 @@ export function storedUIMessage(message: UIMessage): StoredUIMessage {
     !["system", "user", "assistant"].includes(value.role as string) ||
     !Array.isArray(value.parts)
   ) {
-    throw new FrontdeskError("invalid_request", "a UIMessage needs an id, a role (system, user, assistant) and parts");
+    throw new FrontdeskError(
+      "invalid_request",
+      "a UIMessage needs an id (for a reply, give the stream a generateMessageId), a role (system, user, assistant) and parts",
+    );
   }
   return plainJson(value) as StoredUIMessage;
 }
