@@ -19,7 +19,7 @@ import {
 import { deepFreeze, isEmpty, mergePatch } from "../state.ts";
 import { keyOf, type ManagerContext, ownerFor, present } from "./context.ts";
 import { expiryOf, serve } from "./expiry.ts";
-import { applyScopes, readScopes, splitStateChange } from "./scopes.ts";
+import { applyScopes, readScopes, scopesAfter, splitStateChange } from "./scopes.ts";
 import type { CreateSessionOptions, PatchSessionInput, Session, SessionRef, WriteOptions } from "./types.ts";
 import { nonNegativeInt, optionalText, parseWith, validTtl } from "./validation.ts";
 import { type HeaderChanges, write } from "./write-path.ts";
@@ -62,7 +62,13 @@ export async function create<S extends object>(
       }
     }
     const scopes = await readScopes(context, key);
-    const { sessionState, delta, scopedWrites } = splitStateChange({}, state, scopes);
+    // The user's and the namespace's shared keys exist before the session does: the initial state
+    // sets the ones it names and leaves the others as they are (diffing against {} deleted them).
+    const { sessionState, delta, scopedWrites } = splitStateChange(
+      {},
+      { ...applyScopes({}, scopes), ...state },
+      scopes,
+    );
     assertWithin("session state", jsonBytes(sessionState), limits.maxStateBytes);
     const absoluteExpiresAt = absoluteTtlMs === null ? null : now + absoluteTtlMs;
     const events: SessionEvent[] = isEmpty(delta)
@@ -99,7 +105,7 @@ export async function create<S extends object>(
       }
       throw error;
     }
-    return present<S>(header, applyScopes(sessionState, scopes));
+    return present<S>(header, applyScopes(sessionState, scopesAfter(scopes, scopedWrites)));
   });
 }
 

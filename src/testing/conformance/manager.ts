@@ -297,6 +297,17 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
       assert.deepEqual((await alice.get(a1.id)).state, { "app:motd": "hello", own: true });
     });
 
+    it("creating a session keeps the user: and app: keys it does not name and serves the ones it sets", async () => {
+      const c = ctx();
+      const alice = c.manager().forUser("alice");
+      const first = await alice.create({ state: { "user:lang": "fr", "app:motd": "hello" } });
+      assert.deepEqual(first.state, { "user:lang": "fr", "app:motd": "hello" });
+      const second = await alice.create({ state: { own: 1, "app:motd": "bonjour" } });
+      assert.deepEqual(second.state, { own: 1, "user:lang": "fr", "app:motd": "bonjour" });
+      await c.manager().forUser("bob").create();
+      assert.deepEqual((await alice.get(first.id)).state, { "user:lang": "fr", "app:motd": "bonjour" });
+    });
+
     it("concurrent increments of a user: key lose nothing", async () => {
       const alice = ctx().manager().forUser("alice");
       const sessions = [await alice.create(), await alice.create(), await alice.create()];
