@@ -326,6 +326,32 @@ for (const kind of PLACES) {
       expect(((await service.getSession(KEY)) as Session).events.map((e) => e.id)).toEqual(["ok"]);
     });
 
+    it("an event appended again under its id replaces the earlier one in place, as ADK's services do", async () => {
+      const service = place.service();
+      const reference = new InMemorySessionService();
+      const text = (id: string, words: string, timestamp: number) =>
+        createEvent({ id, author: "bot", timestamp, content: { role: "model", parts: [{ text: words }] } });
+      const sessions: Session[] = [];
+      for (const target of [service, reference]) {
+        const session = await target.createSession({ ...KEY });
+        for (const event of [
+          text("a", "one", 1),
+          text("b", "two", 2),
+          text("a", "one, revised", 3),
+          text("c", "three", 4),
+        ]) {
+          await target.appendEvent({ session, event });
+        }
+        sessions.push(session);
+      }
+      expect(sessions[0]?.events).toEqual(sessions[1]?.events);
+      for (const config of [undefined, { numRecentEvents: 3 }]) {
+        const got = await service.getSession({ ...KEY, config });
+        expect(got?.events).toEqual((await reference.getSession({ ...KEY, config }))?.events);
+      }
+      expect(sessions[0]?.events.map((e) => e.id)).toEqual(["a", "b", "c"]);
+    });
+
     it("getOrCreateSession returns the session another caller created concurrently", async () => {
       const [a, b] = [place.service(), place.service()];
       const [one, two] = await Promise.all([a.getOrCreateSession({ ...KEY }), b.getOrCreateSession({ ...KEY })]);

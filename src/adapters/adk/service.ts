@@ -31,7 +31,8 @@ import {
 import { AdapterBackend, type AdapterOptions, externalNamespace, externalSessionId } from "../shared/backend.ts";
 import { frontdeskEventsOf, invalidField, jsonOf, persistedDelta, storedForm } from "./events.ts";
 import { readAdkEvents } from "./history.ts";
-import { queued, rememberVersion, StaleSessionError, versionOf } from "./stale.ts";
+import { placeEvent, queued, rememberVersion, versionOf } from "./session-objects.ts";
+import { StaleSessionError } from "./stale.ts";
 
 /** The options of {@link FrontdeskSessionService}: the options every Frontdesk adapter takes. */
 export type FrontdeskSessionServiceOptions = AdapterOptions;
@@ -223,8 +224,11 @@ export class FrontdeskSessionService extends BaseSessionService {
         throw error;
       }
       rememberVersion(session, written);
-      // The caller's object changes only now that the commit is durable, and exactly as ADK changes it.
-      const appended = await super.appendEvent({ session, event });
+      // The caller's object changes only now that the commit is durable. ADK's own base class
+      // trims the event and applies its delta to the object's state; it is handed a view with no
+      // events, since it would scan them all to place the event, which `placeEvent` does in O(1).
+      const appended = await super.appendEvent({ session: { ...session, events: [] }, event });
+      placeEvent(session, appended);
       session.lastUpdateTime = appended.timestamp;
       return appended;
     });
