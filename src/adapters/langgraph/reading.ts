@@ -1,0 +1,196 @@
+/**
+ * From stored events back to LangGraph's `CheckpointTuple`: values resolved through their refs,
+ * message runs decoded once per process, pending writes deduplicated and put in `writesSortKey`
+ * order as the saver contract asks.
+ */
+import type { CheckpointPendingWrite, CheckpointTuple, SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import { compareWritesSortKeys, maxChannelVersion, TASKS, writesSortKey } from "@langchain/langgraph-checkpoint";
+import type { JsonObject, SessionEvent } from "../../index.ts";
+import { decodeValue, type EncodedValue, eventToMessage } from "./codec.ts";
+import { CHECKPOINT_EVENT, type CheckpointData, type Run, type ValueRef, type WritesData } from "./layout.ts";
+import type { LoadedCheckpoint, MessageEntry, ThreadView, WritesEvent } from "./thread.ts";
+
+export const checkpointOf = (event: SessionEvent): LoadedCheckpoint | undefined =>
+  event.type === "custom" && event.name === CHECKPOINT_EVENT
+    ? { seq: event.seq, data: event.data as unknown as CheckpointData, messages: new Map(), written: new Map() }
+    : undefined;
+
+/** Resolves refs against the log; `known` holds events already read by a scan. */
+export class Reader {
+  private readonly decoded = new Map<number, MessageEntry>();
+
+  constructor(
+    private readonly serde: SerializerProtocol,
+    private readonly thread: ThreadView,
+    private readonly known: Map<number, SessionEvent> = new Map(),
+  ) {}
+
+  /** The messages of runs, decoded once per reader. */
+  async messages(runs: readonly Run[]): Promise<MessageEntry[]> {
+    const read = await this.runEventsKnown(runs);
+    const entries: MessageEntry[] = [];
+    for (const run of runs) {
+      const [first, count, ordinal] = run;
+      const events = read.get(String(run)) ?? [];
+      if (events.length !== count) {
+        throw new Error(`LangGraph thread ${this.thread.threadId}: messages at seq ${first} are missing`);
+      }
+      for (let i = 0; i < count; i += 1) {
+        const event = events[i] as SessionEvent;
+        let entry = this.decoded.get(event.seq);
+        if (!entry) {
+          const message = await eventToMessage(this.serde, event as unknown as JsonObject);
+          entry = { message, seq: event.seq, ordinal: ordinal + i, id: message.id };
+          this.decoded.set(event.seq, entry);
+        }
+        entries.push(entry);
+      }
+    }
+    return entries;
+  }
+
+  /** Run events, from the scan's events when it read them, else from the log. */
+  private async runEventsKnown(runs: readonly Run[]): Promise<Map<string, SessionEvent[]>> {
+    const result = new Map<string, SessionEvent[]>();
+    const unknown: Run[] = [];
+    for (const run of runs) {
+      const events = this.fromKnown(run);
+      if (events) result.set(String(run), events);
+      else unknown.push(run);
+    }
+    if (unknown.length > 0) {
+      const read = await Promise.all(unknown.map((run) => this.thread.runEvents([run])));
+      unknown.forEach((run, i) => {
+        result.set(String(run), read[i] as SessionEvent[]);
+      });
+    }
+    return result;
+  }
+
+  private fromKnown([first, count]: Run): SessionEvent[] | undefined {
+    if (this.known.size === 0 || !this.known.has(first)) return undefined;
+    const events: SessionEvent[] = [];
+    for (let seq = first; events.length < count; seq += 1) {
+      const event = this.known.get(seq);
+      if (!event) return undefined;
+      if (event.type === "message") events.push(event);
+    }
+    return events;
+  }
+
+  /** One value: inline, carried over from an earlier checkpoint, or a list of messages. */
+  async value(ref: ValueRef, channel: string): Promise<unknown> {
+    if ("m" in ref) {
+      const entries = await this.messages(ref.m);
+      return ref.one ? entries[0]?.message : entries.map((entry) => entry.message);
+    }
+    if ("r" in ref) {
+      const event = this.known.get(ref.r) ?? (await this.thread.eventsAt([ref.r])).get(ref.r);
+      const origin = event && checkpointOf(event);
+      const stored = origin?.data.values[channel];
+      if (!origin || !stored || "r" in stored) {
+        throw new Error(`LangGraph thread ${this.thread.threadId}: channel ${channel} at seq ${ref.r} is missing`);
+      }
+      if (event) this.known.set(ref.r, event);
+      return this.value(stored, channel);
+    }
+    return decodeValue(this.serde, ref as EncodedValue);
+  }
+
+  /** The checkpoint's channel values; message lists are kept on `loaded` for the next `put`. */
+  async channelValues(loaded: LoadedCheckpoint): Promise<Record<string, unknown>> {
+    const values: Record<string, unknown> = {};
+    await Promise.all(
+      Object.entries(loaded.data.values).map(async ([channel, ref]) => {
+        if ("m" in ref && !ref.one) {
+          let entries = loaded.messages.get(channel);
+          if (!entries) {
+            entries = await this.messages(ref.m);
+            loaded.messages.set(channel, entries);
+          }
+          values[channel] = entries.map((entry) => entry.message);
+        } else {
+          values[channel] = await this.value(ref, channel);
+        }
+      }),
+    );
+    return values;
+  }
+
+  /**
+   * Pending writes in `writesSortKey` order. A write repeated under one (task, idx) keeps its first
+   * value, except the special writes (negative idx: errors, interrupts), where the newest wins.
+   */
+  async pendingWrites(loaded: LoadedCheckpoint, events: readonly WritesEvent[]): Promise<CheckpointPendingWrite[]> {
+    const byKey = new Map<string, { task: string; path: string; channel: string; idx: number; ref: ValueRef }>();
+    for (const { data } of [...events].sort((a, b) => a.seq - b.seq)) {
+      for (const [channel, idx, ref] of data.w) {
+        const key = `${data.task}\u0000${idx}`;
+        if (idx >= 0 && byKey.has(key)) continue;
+        byKey.set(key, { task: data.task, path: data.path, channel, idx, ref });
+      }
+    }
+    const ordered = [...byKey.values()].sort((a, b) =>
+      compareWritesSortKeys(writesSortKey(a.path, a.task, a.idx), writesSortKey(b.path, b.task, b.idx)),
+    );
+    return Promise.all(
+      ordered.map(async (write): Promise<CheckpointPendingWrite> => {
+        const value = await this.value(write.ref, write.channel);
+        if ("m" in write.ref) {
+          const entries = await this.messages(write.ref.m);
+          for (const entry of entries) loaded.written.set(entry.message, entry);
+        }
+        return [write.task, write.channel, value];
+      }),
+    );
+  }
+
+  /** The whole tuple LangGraph asks for. */
+  async tuple(
+    config: { thread_id: string; checkpoint_ns: string },
+    loaded: LoadedCheckpoint,
+    writes: readonly WritesEvent[],
+    parentWrites: () => Promise<readonly WritesEvent[]>,
+  ): Promise<CheckpointTuple> {
+    const { data } = loaded;
+    const [values, pendingWrites, metadata] = await Promise.all([
+      this.channelValues(loaded),
+      this.pendingWrites(loaded, writes),
+      decodeValue(this.serde, data.meta),
+    ]);
+    const checkpoint = {
+      v: data.v,
+      id: data.id,
+      ts: data.ts,
+      channel_values: values,
+      channel_versions: { ...data.versions },
+      versions_seen: structuredClone(data.seen),
+    };
+    if (data.v < 4 && data.parent !== undefined) {
+      // Checkpoints older than format 4 kept pending sends in the parent's writes; LangGraph reads them as a channel.
+      const sends = (await this.pendingWrites(loaded, await parentWrites())).filter(([, channel]) => channel === TASKS);
+      checkpoint.channel_values[TASKS] = sends.map(([, , value]) => value);
+      const versions = Object.values(checkpoint.channel_versions);
+      checkpoint.channel_versions[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : 1;
+    }
+    const tuple: CheckpointTuple = {
+      config: {
+        configurable: { thread_id: config.thread_id, checkpoint_ns: config.checkpoint_ns, checkpoint_id: data.id },
+      },
+      checkpoint,
+      metadata: metadata as CheckpointTuple["metadata"],
+      pendingWrites,
+    };
+    if (data.parent !== undefined) {
+      tuple.parentConfig = {
+        configurable: { thread_id: config.thread_id, checkpoint_ns: config.checkpoint_ns, checkpoint_id: data.parent },
+      };
+    }
+    return tuple;
+  }
+}
+
+export const writesOf = (event: SessionEvent): WritesEvent | undefined =>
+  event.type === "custom" && event.name === "langgraph.writes"
+    ? { seq: event.seq, data: event.data as unknown as WritesData }
+    : undefined;

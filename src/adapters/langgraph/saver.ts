@@ -1,0 +1,383 @@
+/**
+ * `FrontdeskSaver`: LangGraph checkpoints in Frontdesk sessions, one session per thread.
+ *
+ * The conversation is stored as the messages it is (message events the console, SSE, exports and
+ * agent history read), checkpoints as compact `custom` events that point at them, and the newest
+ * checkpoint of each namespace in one small state key. Storage grows with what each step adds, not
+ * with the square of the conversation, and loading the newest checkpoint costs one header read when
+ * this process wrote it (else the reads of that one checkpoint), never a walk of the history.
+ */
+import type { RunnableConfig } from "@langchain/core/runnables";
+import {
+  BaseCheckpointSaver,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointTuple,
+  type DeltaChannelHistory,
+  type PendingWrite,
+  type SerializerProtocol,
+} from "@langchain/langgraph-checkpoint";
+import { FrontdeskError, isFrontdeskError, type JsonObject, type SessionManager } from "../../index.ts";
+import { AdapterBackend, type AdapterOptions, externalSessionId } from "../shared/backend.ts";
+import { titleOf } from "./codec.ts";
+import { deltaHistory, findCheckpoint, listThread } from "./history.ts";
+import { FRAMEWORK, THREAD_TAG } from "./layout.ts";
+import { checkpointOf, Reader, writesOf } from "./reading.ts";
+import { type LoadedCheckpoint, type MessageEntry, ThreadCache, ThreadView, type WritesEvent } from "./thread.ts";
+import { type Plan, planPut, planWrites } from "./writing.ts";
+
+export interface FrontdeskSaverOptions extends AdapterOptions {
+  /** LangGraph's serializer for channel values and writes. @default LangGraph's JsonPlusSerializer */
+  serde?: SerializerProtocol;
+  /**
+   * Time to live of the sessions this saver creates, in ms; `null` never expires.
+   * @default the manager's `defaultTtlMs` (30 minutes, sliding, unless configured)
+   */
+  ttlMs?: number | null;
+  /** Threads whose newest checkpoint this process keeps decoded. @default 1000 */
+  cachedThreads?: number;
+}
+
+/** The thread a call names, and whose it is. */
+interface Target {
+  threadId: string;
+  ns: string;
+  checkpointId: string | undefined;
+  /** `configurable.user_id` (or `userId`) when the call names one. */
+  userId: string | null | undefined;
+}
+
+const COMMIT_ATTEMPTS = 20;
+
+function targetOf(config: RunnableConfig, what: string, requireThread = true): Target | undefined {
+  const configurable = (config.configurable ?? {}) as Record<string, unknown>;
+  const thread = configurable.thread_id;
+  if (thread === undefined || thread === null || thread === "") {
+    if (!requireThread) return undefined;
+    throw new FrontdeskError("invalid_request", `${what} needs configurable.thread_id`);
+  }
+  if (typeof thread !== "string" && typeof thread !== "number") {
+    throw new FrontdeskError("invalid_request", `${what}: configurable.thread_id must be a string`);
+  }
+  const ns = configurable.checkpoint_ns ?? "";
+  if (typeof ns !== "string") throw new FrontdeskError("invalid_request", `${what}: checkpoint_ns must be a string`);
+  const id = configurable.checkpoint_id;
+  if (id !== undefined && id !== null && typeof id !== "string") {
+    throw new FrontdeskError("invalid_request", `${what}: checkpoint_id must be a string`);
+  }
+  return { threadId: String(thread), ns, checkpointId: id ?? undefined, userId: userOf(configurable, what) };
+}
+
+function userOf(configurable: Record<string, unknown>, what: string): string | null | undefined {
+  const user = configurable.user_id !== undefined ? configurable.user_id : configurable.userId;
+  if (user === undefined || user === null || typeof user === "string") return user;
+  throw new FrontdeskError("invalid_request", `${what}: configurable.user_id must be a string`);
+}
+
+export class FrontdeskSaver extends BaseCheckpointSaver {
+  private readonly backend: AdapterBackend;
+  private readonly threads: ThreadCache;
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: FrontdeskSaverOptions = {}) {
+    super(options.serde);
+    this.backend = new AdapterBackend(options);
+    this.threads = new ThreadCache(options.cachedThreads ?? 1000);
+  }
+
+  /** The manager of one call's owner: `configurable.user_id` wins over the `userId` option. */
+  manager(userId?: string | null): Promise<SessionManager> {
+    return this.backend.managerFor(userId === undefined ? {} : { userId });
+  }
+
+  /** Closes the store when the saver opened it from a URL. */
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+
+  /**
+   * Runs `work` after every earlier call on the same thread: LangGraph fires a step's `putWrites`
+   * without awaiting them, and a `put` that overtook them would store their messages twice.
+   */
+  private exclusive<T>(target: Target, work: () => Promise<T>): Promise<T> {
+    const key = `${target.userId === undefined ? "\u0001" : (target.userId ?? "")}\u0000${target.threadId}`;
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const tail = run.catch(() => undefined);
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return run;
+  }
+
+  /** The thread's view, with its header read now; `undefined` when the thread has no session. */
+  private async view(target: Target, create: boolean, fresh = true): Promise<ThreadView | undefined> {
+    const manager = await this.manager(target.userId);
+    const sessionId = externalSessionId(target.threadId);
+    const key = `${manager.namespace}\u0000${manager.userId ?? ""}\u0000${sessionId}`;
+    let view = this.threads.get(key);
+    if (view && !fresh && view.version > 0) return view;
+    view ??= new ThreadView(manager, sessionId, target.threadId);
+    try {
+      view.absorb(await manager.get(sessionId));
+    } catch (error) {
+      if (!isFrontdeskError(error, "not_found")) throw error;
+      this.threads.delete(key);
+      if (!create) return undefined;
+      const metadata: JsonObject = { framework: FRAMEWORK, threadId: target.threadId };
+      view = new ThreadView(manager, sessionId, target.threadId);
+      view.absorb(
+        await manager.create({
+          sessionId,
+          metadata,
+          tags: [THREAD_TAG],
+          ...(this.options.ttlMs !== undefined ? { ttlMs: this.options.ttlMs } : {}),
+        }),
+      );
+    }
+    this.threads.set(key, view);
+    return view;
+  }
+
+  /** Commits a plan against the version the view knows, re-planning on another writer's commit. */
+  private async commit(
+    target: Target,
+    plan: (view: ThreadView) => Promise<Plan>,
+    done: (view: ThreadView, plan: Plan) => void,
+  ): Promise<void> {
+    let view = (await this.view(target, true, false)) as ThreadView;
+    for (let attempt = 1; ; attempt += 1) {
+      const planned = await plan(view);
+      try {
+        const result = await view.manager.appendEvents(view.sessionId, planned.events, {
+          expectedVersion: view.version,
+        });
+        view.version = result.version;
+        view.lastSeq = result.lastSeq;
+        view.messageCount += planned.messages;
+        const delta = planned.events.at(-1)?.stateDelta as JsonObject | undefined;
+        if (delta) view.state = { ...view.state, ...delta };
+        done(view, planned);
+        if (view.title === null && planned.firstHuman) await this.title(view, planned.firstHuman);
+        return;
+      } catch (error) {
+        if (!isFrontdeskError(error, "precondition_failed") || attempt >= COMMIT_ATTEMPTS) throw error;
+        view = (await this.view(target, true)) as ThreadView;
+      }
+    }
+  }
+
+  /** Names a thread after its first user message, so it is recognisable in the console. */
+  private async title(view: ThreadView, message: Parameters<typeof titleOf>[0]): Promise<void> {
+    const title = titleOf(message);
+    if (!title) return;
+    try {
+      view.absorb(await view.manager.patch(view.sessionId, { title }, { expectedVersion: view.version }));
+    } catch (error) {
+      // Another writer got there first; the title is cosmetic and the next write tries again.
+      if (!isFrontdeskError(error, "precondition_failed")) throw error;
+    }
+  }
+
+  /** The checkpoint `id` of a namespace, from this process's memory, the head, or a scan. */
+  private async load(
+    view: ThreadView,
+    ns: string,
+    id: string | undefined,
+  ): Promise<{ loaded: LoadedCheckpoint; writes: WritesEvent[] } | undefined> {
+    const head = view.head(ns);
+    if (head && (id === undefined || id === head.id)) {
+      let loaded = view.remembered(head.id, ns);
+      const missing = [...(loaded ? [] : [head.seq]), ...head.writes.filter((seq) => !loaded?.writeEvents?.has(seq))];
+      const events = missing.length > 0 ? await view.eventsAt(missing) : new Map();
+      if (!loaded) {
+        const event = events.get(head.seq);
+        loaded = event && checkpointOf(event);
+        if (!loaded)
+          throw new FrontdeskError("internal", `LangGraph thread ${view.threadId}: checkpoint ${head.id} is missing`);
+        view.remember(loaded);
+      }
+      loaded.writeEvents ??= new Map();
+      for (const seq of head.writes) {
+        const event = events.get(seq);
+        const writes = event && writesOf(event);
+        if (writes) loaded.writeEvents.set(seq, writes);
+      }
+      return { loaded, writes: head.writes.map((seq) => loaded.writeEvents?.get(seq)).filter((w) => w !== undefined) };
+    }
+    if (id === undefined) return undefined;
+    const remembered = view.remembered(id, ns);
+    const found = await findCheckpoint(view, ns, id);
+    if (!found) return undefined;
+    if (remembered) return { loaded: remembered, writes: found.writes };
+    view.remember(found.loaded);
+    return found;
+  }
+
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const target = targetOf(config, "getTuple", false);
+    if (!target) return undefined;
+    return this.exclusive(target, async () => {
+      const view = await this.view(target, false);
+      if (!view) return undefined;
+      const found = await this.load(view, target.ns, target.checkpointId);
+      if (!found) return undefined;
+      const reader = new Reader(this.serde, view);
+      return reader.tuple(
+        { thread_id: target.threadId, checkpoint_ns: target.ns },
+        found.loaded,
+        found.writes,
+        async () => {
+          const parent = found.loaded.data.parent;
+          return parent === undefined ? [] : ((await findCheckpoint(view, target.ns, parent))?.writes ?? []);
+        },
+      );
+    });
+  }
+
+  async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
+    const target = targetOf(config, "list", false);
+    const userId = userOf((config.configurable ?? {}) as Record<string, unknown>, "list");
+    const manager = await this.manager(userId);
+    const before = options.before?.configurable?.checkpoint_id as string | undefined;
+    const ns = (config.configurable as Record<string, unknown> | undefined)?.checkpoint_ns as string | undefined;
+    let limit = options.limit;
+    const threads: ThreadView[] = [];
+    if (target) {
+      const view = await this.exclusive(target, () => this.view(target, false));
+      if (view) threads.push(view);
+    } else {
+      let cursor: string | undefined;
+      do {
+        const page = await manager.listSessions({ tags: [THREAD_TAG], limit: 1000, ...(cursor ? { cursor } : {}) });
+        for (const session of page.items) {
+          const threadId = session.metadata.threadId;
+          if (session.metadata.framework !== FRAMEWORK || typeof threadId !== "string") continue;
+          const view = new ThreadView(manager, session.id, threadId);
+          view.absorb(session);
+          threads.push(view);
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    }
+    for (const view of threads) {
+      for await (const tuple of listThread(this.serde, view, { ns, before, filter: options.filter, limit })) {
+        if (limit !== undefined) {
+          if (limit <= 0) return;
+          limit -= 1;
+        }
+        yield tuple;
+      }
+      if (limit !== undefined && limit <= 0) return;
+    }
+  }
+
+  async put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
+    const target = targetOf(config, "put") as Target;
+    if (typeof checkpoint?.id !== "string" || checkpoint.id === "") {
+      throw new FrontdeskError("invalid_request", "put needs a checkpoint with an id");
+    }
+    let pending: LoadedCheckpoint | undefined;
+    await this.exclusive(target, () =>
+      this.commit(
+        target,
+        async (view) => {
+          const parent = target.checkpointId
+            ? (await this.load(view, target.ns, target.checkpointId))?.loaded
+            : undefined;
+          const planned = await planPut(this.serde, view, new Reader(this.serde, view), parent, {
+            ns: target.ns,
+            checkpoint,
+            metadata,
+            newVersions,
+            parentId: target.checkpointId,
+          });
+          pending = planned.loaded;
+          return planned.plan;
+        },
+        (view) => {
+          if (pending) view.remember(pending);
+        },
+      ),
+    );
+    return { configurable: { thread_id: target.threadId, checkpoint_ns: target.ns, checkpoint_id: checkpoint.id } };
+  }
+
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath = ""): Promise<void> {
+    const target = targetOf(config, "putWrites") as Target;
+    const checkpointId = target.checkpointId;
+    if (checkpointId === undefined)
+      throw new FrontdeskError("invalid_request", "putWrites needs configurable.checkpoint_id");
+    if (typeof taskId !== "string" || taskId === "")
+      throw new FrontdeskError("invalid_request", "putWrites needs a task id");
+    if (writes.length === 0) return;
+    await this.exclusive(target, () => {
+      let written: MessageEntry[] = [];
+      return this.commit(
+        target,
+        async (view) => {
+          const loaded = view.remembered(checkpointId, target.ns);
+          const planned = await planWrites(this.serde, view, loaded, {
+            ns: target.ns,
+            checkpointId,
+            writes,
+            taskId,
+            taskPath,
+          });
+          written = planned.written;
+          return planned.plan;
+        },
+        (view, plan) => {
+          const loaded = view.remembered(checkpointId, target.ns);
+          if (!loaded) return;
+          for (const entry of written) loaded.written.set(entry.message, entry);
+          const event = plan.events.at(-1) as JsonObject;
+          const head = view.head(target.ns);
+          if (head && head.id === checkpointId) {
+            loaded.writeEvents ??= new Map();
+            const seq = head.writes.at(-1) as number;
+            loaded.writeEvents.set(seq, { seq, data: event.data as unknown as WritesEvent["data"] });
+          }
+        },
+      );
+    });
+  }
+
+  /**
+   * Deletes the thread's session with every checkpoint and write. LangGraph passes no config here,
+   * so the thread is the `userId` option's unless `options.userId` names another owner.
+   */
+  async deleteThread(threadId: string, options: { userId?: string | null } = {}): Promise<void> {
+    const target: Target = { threadId: String(threadId), ns: "", checkpointId: undefined, userId: options.userId };
+    await this.exclusive(target, async () => {
+      const manager = await this.manager(target.userId);
+      const sessionId = externalSessionId(target.threadId);
+      await manager.delete(sessionId);
+      this.threads.delete(`${manager.namespace}\u0000${manager.userId ?? ""}\u0000${sessionId}`);
+    });
+  }
+
+  /** One backward scan of the thread's bookkeeping instead of a `getTuple` per ancestor. */
+  override async getDeltaChannelHistory(options: {
+    config: RunnableConfig;
+    channels: string[];
+  }): Promise<Record<string, DeltaChannelHistory>> {
+    if (options.channels.length === 0) return {};
+    const target = targetOf(options.config, "getDeltaChannelHistory", false);
+    if (!target) return Object.fromEntries(options.channels.map((channel) => [channel, { writes: [] }]));
+    return this.exclusive(target, async () => {
+      const view = await this.view(target, false);
+      if (!view) return Object.fromEntries(options.channels.map((channel) => [channel, { writes: [] }]));
+      const id = target.checkpointId ?? view.head(target.ns)?.id;
+      return deltaHistory(this.serde, view, target.ns, id, options.channels);
+    });
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * One LangGraph thread as the saver sees it: the session behind it, what this process last knew of
+ * that session (version, last seq, message count, heads), and the few checkpoints it has decoded.
+ *
+ * Knowing the version it last committed at is what makes a graph step cheap: `getTuple` of the
+ * newest checkpoint reads the session header only, and when nobody else wrote since, the decoded
+ * checkpoint is reused instead of reading the conversation again. Every read of the log goes by
+ * seq, and every write is a compare-and-set on the version, so a stale cache can cost a re-read,
+ * never a wrong answer.
+ */
+import type { BaseMessage } from "@langchain/core/messages";
+import type { JsonObject, Session, SessionEvent, SessionKey, SessionManager } from "../../index.ts";
+import type { CheckpointData, Head, Run, WritesData } from "./layout.ts";
+import { headOf } from "./layout.ts";
+
+/** A message this process holds, with where it is stored. */
+export interface MessageEntry {
+  message: BaseMessage;
+  seq: number;
+  ordinal: number;
+  /** The id it was stored with, to notice a message changed after it was written. */
+  id: string | undefined;
+}
+
+/** A checkpoint event read (or written) by this process, with its message lists decoded on demand. */
+export interface LoadedCheckpoint {
+  seq: number;
+  data: CheckpointData;
+  /** Decoded message lists by channel, the objects handed to (or received from) LangGraph. */
+  messages: Map<string, MessageEntry[]>;
+  /** Messages written by `putWrites` on this checkpoint, by object, so the next `put` reuses their events. */
+  written: Map<BaseMessage, MessageEntry>;
+  /** Its writes events read so far, by seq (the newest checkpoint's only). */
+  writeEvents?: Map<number, WritesEvent>;
+}
+
+export interface WritesEvent {
+  seq: number;
+  data: WritesData;
+}
+
+const LOADED_PER_THREAD = 4;
+
+export class ThreadView {
+  version = 0;
+  lastSeq = 0;
+  messageCount = 0;
+  title: string | null = null;
+  state: Readonly<JsonObject> = {};
+  private readonly loaded = new Map<string, LoadedCheckpoint>();
+
+  constructor(
+    readonly manager: SessionManager,
+    readonly sessionId: string,
+    readonly threadId: string,
+  ) {}
+
+  get key(): SessionKey {
+    return { namespace: this.manager.namespace, userId: this.manager.userId, id: this.sessionId };
+  }
+
+  /** Takes the facts of a session header just read or written. */
+  absorb(session: Session): void {
+    this.version = session.version;
+    this.lastSeq = session.lastSeq;
+    this.messageCount = session.stats.messages;
+    this.title = session.title;
+    this.state = session.state;
+  }
+
+  head(ns: string): Head | undefined {
+    return headOf(this.state, ns);
+  }
+
+  remembered(id: string, ns: string): LoadedCheckpoint | undefined {
+    const found = this.loaded.get(`${ns}\u0000${id}`);
+    if (found) {
+      // Most recently used last, so the oldest is evicted first.
+      this.loaded.delete(`${ns}\u0000${id}`);
+      this.loaded.set(`${ns}\u0000${id}`, found);
+    }
+    return found;
+  }
+
+  remember(checkpoint: LoadedCheckpoint): void {
+    const key = `${checkpoint.data.ns}\u0000${checkpoint.data.id}`;
+    this.loaded.delete(key);
+    this.loaded.set(key, checkpoint);
+    while (this.loaded.size > LOADED_PER_THREAD) this.loaded.delete(this.loaded.keys().next().value as string);
+  }
+
+  /** Events by seq (any type), in one read per stretch of consecutive seqs. */
+  async eventsAt(seqs: readonly number[]): Promise<Map<number, SessionEvent>> {
+    const sorted = [...new Set(seqs)].sort((a, b) => a - b);
+    const stretches: [number, number][] = [];
+    for (const seq of sorted) {
+      const last = stretches.at(-1);
+      if (last && last[0] + last[1] === seq) last[1] += 1;
+      else stretches.push([seq, 1]);
+    }
+    const found = new Map<number, SessionEvent>();
+    const pages = await Promise.all(
+      stretches.map(([first, count]) =>
+        this.manager.store.readEvents(this.key, { after: first - 1, limit: count, order: "asc" }),
+      ),
+    );
+    for (const page of pages) for (const event of page) found.set(event.seq, event);
+    return found;
+  }
+
+  /** The message events of runs, in order. */
+  async runEvents(runs: readonly Run[]): Promise<SessionEvent[]> {
+    const pages = await Promise.all(
+      runs.map(([first, count]) =>
+        this.manager.store.readEvents(this.key, { after: first - 1, limit: count, types: ["message"], order: "asc" }),
+      ),
+    );
+    return pages.flat();
+  }
+
+  /** The saver's events, newest first, in pages; the scan stops when `visit` returns true. */
+  async scanBack(visit: (event: SessionEvent) => boolean | undefined): Promise<void> {
+    let before: number | undefined;
+    for (;;) {
+      const page = await this.manager.store.readEvents(this.key, {
+        ...(before === undefined ? {} : { before }),
+        limit: 256,
+        types: ["custom"],
+        order: "desc",
+      });
+      for (const event of page) if (visit(event)) return;
+      if (page.length < 256) return;
+      before = (page.at(-1) as SessionEvent).seq;
+    }
+  }
+
+  /** Every event of the session, oldest first, in pages. */
+  async *all(): AsyncGenerator<SessionEvent> {
+    let after = 0;
+    for (;;) {
+      const page = await this.manager.store.readEvents(this.key, { after, limit: 512, order: "asc" });
+      yield* page;
+      if (page.length < 512) return;
+      after = (page.at(-1) as SessionEvent).seq;
+    }
+  }
+}
+
+/** A bounded map of threads this process knows, least recently used evicted first. */
+export class ThreadCache {
+  private readonly threads = new Map<string, ThreadView>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: string): ThreadView | undefined {
+    const view = this.threads.get(key);
+    if (view) {
+      this.threads.delete(key);
+      this.threads.set(key, view);
+    }
+    return view;
+  }
+
+  set(key: string, view: ThreadView): void {
+    this.threads.delete(key);
+    this.threads.set(key, view);
+    while (this.threads.size > this.capacity) this.threads.delete(this.threads.keys().next().value as string);
+  }
+
+  delete(key: string): void {
+    this.threads.delete(key);
+  }
+}

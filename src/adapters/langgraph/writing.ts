@@ -1,0 +1,241 @@
+/**
+ * Planning one `put` or `putWrites` as the events of one commit.
+ *
+ * A `put` stores, per channel, only what is new: a channel whose version did not change points at
+ * the event that stored it; a list of messages keeps the runs of the parent's list that it still
+ * starts with and appends only the messages after them, reusing the events `putWrites` already
+ * wrote for the messages a node returned. So a conversation of n messages stores each message
+ * once, and each checkpoint costs a constant number of bytes beyond its new content.
+ */
+import type { BaseMessage } from "@langchain/core/messages";
+import type { ChannelVersions, Checkpoint, SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import { WRITES_IDX_MAP } from "@langchain/langgraph-checkpoint";
+import type { JsonObject } from "../../index.ts";
+import { encodeValue, isStorableMessage, messagesOf, messageToEvent } from "./codec.ts";
+import {
+  CHECKPOINT_EVENT,
+  type CheckpointData,
+  headKey,
+  pushRun,
+  type Run,
+  type StoredWrite,
+  truncateRuns,
+  type ValueRef,
+  WRITES_EVENT,
+  type WritesData,
+} from "./layout.ts";
+import type { Reader } from "./reading.ts";
+import type { LoadedCheckpoint, MessageEntry, ThreadView } from "./thread.ts";
+
+/** The events of one commit, with what this process learns from it once it is written. */
+export interface Plan {
+  events: JsonObject[];
+  /** Message events among `events`. */
+  messages: number;
+  /** The first human message written, for a thread without a title. */
+  firstHuman?: BaseMessage;
+}
+
+/** Counts seqs and ordinals from the thread's last known header, as the commit will assign them. */
+class Cursor {
+  seq: number;
+  ordinal: number;
+  readonly plan: Plan = { events: [], messages: 0 };
+
+  constructor(
+    private readonly serde: SerializerProtocol,
+    thread: ThreadView,
+  ) {
+    this.seq = thread.lastSeq;
+    this.ordinal = thread.messageCount;
+  }
+
+  async message(message: BaseMessage): Promise<MessageEntry> {
+    const event = await messageToEvent(this.serde, message);
+    this.plan.events.push(event);
+    this.plan.messages += 1;
+    this.seq += 1;
+    if (!this.plan.firstHuman && message.getType() === "human") this.plan.firstHuman = message;
+    const entry = { message, seq: this.seq, ordinal: this.ordinal, id: message.id };
+    this.ordinal += 1;
+    return entry;
+  }
+
+  last(event: JsonObject): number {
+    this.plan.events.push(event);
+    this.seq += 1;
+    return this.seq;
+  }
+}
+
+async function sameMessage(serde: SerializerProtocol, next: BaseMessage, stored: MessageEntry): Promise<boolean> {
+  if (next.id !== stored.id) return false;
+  if (next === stored.message) return true;
+  if (next.id === undefined) return false;
+  // Another object with the same id: the same message only if it serializes the same.
+  const [a, b] = await Promise.all([encodeValue(serde, next), encodeValue(serde, stored.message)]);
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A list of root-graph messages: runs of events, only the new ones written. */
+async function planMessages(
+  serde: SerializerProtocol,
+  cursor: Cursor,
+  list: readonly BaseMessage[],
+  previous: { runs: readonly Run[]; entries: readonly MessageEntry[] } | undefined,
+  written: ReadonlyMap<BaseMessage, MessageEntry> | undefined,
+): Promise<{ runs: Run[]; entries: MessageEntry[] }> {
+  let kept = 0;
+  const before = previous?.entries ?? [];
+  while (
+    kept < list.length &&
+    kept < before.length &&
+    (await sameMessage(serde, list[kept] as BaseMessage, before[kept] as MessageEntry))
+  ) {
+    kept += 1;
+  }
+  const runs = truncateRuns(previous?.runs ?? [], kept);
+  const entries = before.slice(0, kept);
+  for (const message of list.slice(kept)) {
+    const reused = written?.get(message);
+    const entry = reused && reused.id === message.id ? reused : await cursor.message(message);
+    pushRun(runs, entry.seq, entry.ordinal);
+    entries.push(entry);
+  }
+  return { runs, entries };
+}
+
+export interface PutInput {
+  ns: string;
+  checkpoint: Checkpoint;
+  metadata: unknown;
+  newVersions: ChannelVersions;
+  parentId: string | undefined;
+}
+
+/** The commit of one `put`, and the checkpoint as this process will remember it. */
+export async function planPut(
+  serde: SerializerProtocol,
+  thread: ThreadView,
+  reader: Reader,
+  parent: LoadedCheckpoint | undefined,
+  input: PutInput,
+): Promise<{ plan: Plan; loaded: LoadedCheckpoint }> {
+  const { ns, checkpoint, newVersions } = input;
+  const cursor = new Cursor(serde, thread);
+  const values: Record<string, ValueRef> = {};
+  const lists = new Map<string, MessageEntry[]>();
+  for (const [channel, value] of Object.entries(checkpoint.channel_values)) {
+    const parentRef = parent?.data.values[channel];
+    const unchanged =
+      parent !== undefined &&
+      parentRef !== undefined &&
+      !(channel in newVersions) &&
+      parent.data.versions[channel] === checkpoint.channel_versions[channel];
+    if (!(channel in newVersions)) {
+      // Unchanged since the parent: point at where it is stored. A channel whose version no parent
+      // holds was never handed over as new, so (as LangGraph's own delta savers) it is not stored.
+      if (unchanged && parent && parentRef) {
+        values[channel] = "r" in parentRef || "m" in parentRef ? parentRef : { r: parent.seq };
+      }
+      continue;
+    }
+    const list = ns === "" && Array.isArray(value) && value.length > 0 && value.every(isStorableMessage);
+    if (list) {
+      let previous: { runs: Run[]; entries: MessageEntry[] } | undefined;
+      if (parent && parentRef && "m" in parentRef && !parentRef.one) {
+        let entries = parent.messages.get(channel);
+        if (!entries) {
+          entries = await reader.messages(parentRef.m);
+          parent.messages.set(channel, entries);
+        }
+        previous = { runs: parentRef.m, entries };
+      }
+      const planned = await planMessages(serde, cursor, value as BaseMessage[], previous, parent?.written);
+      values[channel] = { m: planned.runs };
+      lists.set(channel, planned.entries);
+      continue;
+    }
+    values[channel] = await encodeValue(serde, value);
+  }
+  const data: CheckpointData = {
+    ns,
+    id: checkpoint.id,
+    v: checkpoint.v,
+    ts: checkpoint.ts,
+    versions: { ...checkpoint.channel_versions },
+    seen: checkpoint.versions_seen as CheckpointData["seen"],
+    meta: await encodeValue(serde, input.metadata),
+    values,
+  };
+  if (input.parentId !== undefined) data.parent = input.parentId;
+  const seq = cursor.seq + 1;
+  const event: JsonObject = { type: "custom", name: CHECKPOINT_EVENT, data: data as unknown as JsonObject };
+  const head = thread.head(ns);
+  if (!head || checkpoint.id >= head.id) {
+    event.stateDelta = { [headKey(ns)]: { id: checkpoint.id, seq, writes: [] } };
+  }
+  cursor.last(event);
+  return { plan: cursor.plan, loaded: { seq, data, messages: lists, written: new Map() } };
+}
+
+export interface WritesInput {
+  ns: string;
+  checkpointId: string;
+  writes: readonly [string, unknown][];
+  taskId: string;
+  taskPath: string;
+}
+
+/**
+ * The commit of one `putWrites`. Messages a root-graph node returned become message events now, so
+ * the console shows them as soon as the node finishes and the next `put` points at them.
+ */
+export async function planWrites(
+  serde: SerializerProtocol,
+  thread: ThreadView,
+  target: LoadedCheckpoint | undefined,
+  input: WritesInput,
+): Promise<{ plan: Plan; written: MessageEntry[] }> {
+  const cursor = new Cursor(serde, thread);
+  const stored: StoredWrite[] = [];
+  const written: MessageEntry[] = [];
+  for (const [i, [channel, value]] of input.writes.entries()) {
+    const idx = WRITES_IDX_MAP[channel] ?? i;
+    const messages = input.ns === "" ? messagesOf(value) : undefined;
+    if (!messages) {
+      stored.push([channel, idx, await encodeValue(serde, value)]);
+      continue;
+    }
+    const runs: Run[] = [];
+    for (const message of messages) {
+      // The messages reducer gives an id to a message without one as it applies this write, on
+      // this very object; giving it here instead lets the stored event and the checkpoint agree.
+      if (message.id === undefined || message.id === null) assignId(message);
+      const entry = target?.written.get(message) ?? (await cursor.message(message));
+      pushRun(runs, entry.seq, entry.ordinal);
+      written.push(entry);
+    }
+    stored.push([channel, idx, Array.isArray(value) ? { m: runs } : { m: runs, one: true }]);
+  }
+  const data: WritesData = {
+    ns: input.ns,
+    cp: input.checkpointId,
+    task: input.taskId,
+    path: input.taskPath,
+    w: stored,
+  };
+  const event: JsonObject = { type: "custom", name: WRITES_EVENT, data: data as unknown as JsonObject };
+  const head = thread.head(input.ns);
+  if (head && head.id === input.checkpointId) {
+    event.stateDelta = { [headKey(input.ns)]: { ...head, writes: [...head.writes, cursor.seq + 1] } };
+  }
+  cursor.last(event);
+  return { plan: cursor.plan, written };
+}
+
+function assignId(message: BaseMessage): void {
+  const id = crypto.randomUUID();
+  message.id = id;
+  (message.lc_kwargs as Record<string, unknown>).id = id;
+}
