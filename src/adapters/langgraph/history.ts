@@ -29,8 +29,14 @@ class BackScan {
     return this.checkpoints.get(id);
   }
 
-  writesOf(id: string): WritesEvent[] {
-    return this.writes.get(id) ?? [];
+  /** The checkpoint's writes: those after it, which the scan has passed, and any stored before its put. */
+  async writesOf(checkpoint: LoadedCheckpoint): Promise<WritesEvent[]> {
+    const after = this.writes.get(checkpoint.data.id) ?? [];
+    const early = (checkpoint.data.early ?? []).filter((seq) => !after.some((writes) => writes.seq === seq));
+    if (early.length === 0) return after;
+    const events = await this.view.eventsAt(early);
+    const before = early.map((seq) => events.get(seq)).map((event) => event && writesOf(event));
+    return [...before.filter((writes) => writes !== undefined), ...after];
   }
 
   private async page(): Promise<void> {
@@ -70,7 +76,7 @@ export async function findCheckpoint(
 ): Promise<{ loaded: LoadedCheckpoint; writes: WritesEvent[] } | undefined> {
   const scan = new BackScan(view, ns);
   const loaded = await scan.find(id);
-  return loaded && { loaded, writes: scan.writesOf(id) };
+  return loaded && { loaded, writes: await scan.writesOf(loaded) };
 }
 
 export interface ListFilter {
@@ -154,7 +160,7 @@ export async function deltaHistory(
       seeds.set(channel, value);
       terminated.push(channel);
     }
-    const writes = await reader.pendingWrites(checkpoint, scan.writesOf(checkpoint.data.id));
+    const writes = await reader.pendingWrites(checkpoint, await scan.writesOf(checkpoint));
     for (const write of [...writes].reverse()) {
       const list = collected.get(write[1]);
       if (list && remaining.has(write[1])) list.push(write);

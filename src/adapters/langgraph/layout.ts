@@ -44,6 +44,8 @@ export interface CheckpointData {
   seen: Record<string, Record<string, number | string>>;
   meta: EncodedValue;
   values: Record<string, ValueRef>;
+  /** Seqs of writes stored before this checkpoint was put (see `EarlyWrites`). */
+  early?: number[];
 }
 
 /** One write: `[channel, idx, value]`. */

@@ -305,6 +305,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
         },
         (view) => {
           if (pending) view.remember(pending);
+          view.dropEarly(target.ns, checkpoint.id);
         },
       ),
     );
@@ -337,7 +338,11 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
         },
         (view, plan) => {
           const loaded = view.remembered(checkpointId, target.ns);
-          if (!loaded) return;
+          if (!loaded) {
+            if (view.head(target.ns)?.id !== checkpointId)
+              view.addEarly(target.ns, checkpointId, view.lastSeq, written);
+            return;
+          }
           for (const entry of written) loaded.written.set(entry.message, entry);
           const event = plan.events.at(-1) as JsonObject;
           const head = view.head(target.ns);

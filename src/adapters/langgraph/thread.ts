@@ -40,6 +40,16 @@ export interface WritesEvent {
 }
 
 const LOADED_PER_THREAD = 4;
+const EARLY_PER_THREAD = 16;
+
+/**
+ * Writes that arrived before the `put` of their checkpoint. LangGraph chains each `put` after the
+ * previous one, so the next step's first `putWrites` can overtake the `put` it belongs to.
+ */
+export interface EarlyWrites {
+  seqs: number[];
+  written: MessageEntry[];
+}
 
 export class ThreadView {
   version = 0;
@@ -48,6 +58,7 @@ export class ThreadView {
   title: string | null = null;
   state: Readonly<JsonObject> = {};
   private readonly loaded = new Map<string, LoadedCheckpoint>();
+  private readonly early = new Map<string, EarlyWrites>();
 
   constructor(
     readonly manager: SessionManager,
@@ -87,6 +98,25 @@ export class ThreadView {
     this.loaded.delete(key);
     this.loaded.set(key, checkpoint);
     while (this.loaded.size > LOADED_PER_THREAD) this.loaded.delete(this.loaded.keys().next().value as string);
+  }
+
+  /** Writes stored for a checkpoint this process has not seen put yet. */
+  earlyWrites(ns: string, id: string): EarlyWrites | undefined {
+    return this.early.get(`${ns}\u0000${id}`);
+  }
+
+  addEarly(ns: string, id: string, seq: number, written: readonly MessageEntry[]): void {
+    const key = `${ns}\u0000${id}`;
+    const entry = this.early.get(key) ?? { seqs: [], written: [] };
+    entry.seqs.push(seq);
+    entry.written.push(...written);
+    this.early.delete(key);
+    this.early.set(key, entry);
+    while (this.early.size > EARLY_PER_THREAD) this.early.delete(this.early.keys().next().value as string);
+  }
+
+  dropEarly(ns: string, id: string): void {
+    this.early.delete(`${ns}\u0000${id}`);
   }
 
   /** Events by seq (any type), in one read per stretch of consecutive seqs. */

@@ -137,6 +137,8 @@ export async function planPut(
       // holds was never handed over as new, so (as LangGraph's own delta savers) it is not stored.
       if (unchanged && parent && parentRef) {
         values[channel] = "r" in parentRef || "m" in parentRef ? parentRef : { r: parent.seq };
+        const entries = parent.messages.get(channel);
+        if (entries) lists.set(channel, entries);
       }
       continue;
     }
@@ -169,14 +171,17 @@ export async function planPut(
     values,
   };
   if (input.parentId !== undefined) data.parent = input.parentId;
+  const early = thread.earlyWrites(ns, checkpoint.id);
+  if (early) data.early = [...early.seqs];
   const seq = cursor.seq + 1;
   const event: JsonObject = { type: "custom", name: CHECKPOINT_EVENT, data: data as unknown as JsonObject };
   const head = thread.head(ns);
   if (!head || checkpoint.id >= head.id) {
-    event.stateDelta = { [headKey(ns)]: { id: checkpoint.id, seq, writes: [] } };
+    event.stateDelta = { [headKey(ns)]: { id: checkpoint.id, seq, writes: data.early ?? [] } };
   }
   cursor.last(event);
-  return { plan: cursor.plan, loaded: { seq, data, messages: lists, written: new Map() } };
+  const written = new Map((early?.written ?? []).map((entry) => [entry.message, entry]));
+  return { plan: cursor.plan, loaded: { seq, data, messages: lists, written } };
 }
 
 export interface WritesInput {
