@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { MemorySaver } from "@langchain/langgraph";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { FrontdeskSaver } from "../../src/adapters/langgraph/index.ts";
 import { chatGraph, type MessagesMode, transcript, userTurn } from "../fixtures/langgraph-chat.ts";
 import { type OpenedStore, STORES } from "./langgraph-stores.ts";
@@ -75,13 +75,9 @@ describe("a StateGraph chat on FrontdeskSaver", () => {
   for (const store of [sqlite, postgres]) {
     if (!store) continue;
     describe.skipIf(!store.available)(`on ${store.name}`, () => {
-      let opened: OpenedStore;
-      beforeAll(async () => {
-        opened = await store.open();
-      });
-      afterAll(async () => opened?.close());
-
       it(`runs ${TURNS} turns with tool calls, resumes in a fresh process and time-travels, as MemorySaver does`, async () => {
+        const opened = await store.open();
+        onTestFinished(() => opened.close());
         const saver = new FrontdeskSaver({ sessions: opened.sessions });
         const config = { configurable: { thread_id: "chat-1", user_id: "alice" } };
         const run = await converse(chatGraph(saver), config, TURNS);
@@ -115,7 +111,8 @@ describe("a StateGraph chat on FrontdeskSaver", () => {
 });
 
 describe.skipIf(!sqlite?.available)("a StateGraph chat with a DeltaChannel messages channel", () => {
-  const turns = 40;
+  // Past DeltaChannel's default snapshot frequency (100 updates), so a DeltaSnapshot is stored too.
+  const turns = 60;
   let opened: OpenedStore;
   beforeAll(async () => {
     opened = await (sqlite as NonNullable<typeof sqlite>).open();
@@ -142,5 +139,13 @@ describe.skipIf(!sqlite?.available)("a StateGraph chat with a DeltaChannel messa
     expect(travelled).toEqual(expected.travelled);
     const session = await opened.sessions.get("delta-1");
     expect(session.stats.messages).toBe(expected.resumed.length + (expected.travelled.length - run.atEarlier.length));
+    // The snapshot's messages are the message events already stored: it holds runs, not copies.
+    const events = await opened.sessions.readEvents("delta-1", { types: ["custom"] });
+    const snapshots = events.flatMap((event) =>
+      Object.values((event as { data: { values?: Record<string, { snap?: boolean }> } }).data.values ?? {}).filter(
+        (ref) => ref.snap,
+      ),
+    );
+    expect(snapshots.length).toBeGreaterThan(0);
   });
 });

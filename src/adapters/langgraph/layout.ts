@@ -31,8 +31,11 @@ export type ValueRef =
   | EncodedValue
   /** Stored unchanged in the checkpoint event at this seq, under the same channel. */
   | { r: number }
-  /** A list of messages; `one` for a single message rather than a list. */
-  | { m: Run[]; one?: true };
+  /**
+   * Messages: a list, a single message (`one`), or the list inside a `DeltaSnapshot` (`snap`), which
+   * a DeltaChannel stores now and then in full: its messages are already events, so it costs runs.
+   */
+  | { m: Run[]; one?: true; snap?: true };
 
 export interface CheckpointData {
   ns: string;

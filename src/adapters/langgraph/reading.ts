@@ -4,7 +4,13 @@
  * order as the saver contract asks.
  */
 import type { CheckpointPendingWrite, CheckpointTuple, SerializerProtocol } from "@langchain/langgraph-checkpoint";
-import { compareWritesSortKeys, maxChannelVersion, TASKS, writesSortKey } from "@langchain/langgraph-checkpoint";
+import {
+  compareWritesSortKeys,
+  DeltaSnapshot,
+  maxChannelVersion,
+  TASKS,
+  writesSortKey,
+} from "@langchain/langgraph-checkpoint";
 import type { JsonObject, SessionEvent } from "../../index.ts";
 import { decodeValue, type EncodedValue, eventToMessage } from "./codec.ts";
 import { CHECKPOINT_EVENT, type CheckpointData, type Run, type ValueRef, type WritesData } from "./layout.ts";
@@ -42,6 +48,7 @@ export class Reader {
           const message = await eventToMessage(this.serde, event as unknown as JsonObject);
           entry = { message, seq: event.seq, ordinal: ordinal + i, id: message.id };
           this.decoded.set(event.seq, entry);
+          this.thread.known.set(message, entry);
         }
         entries.push(entry);
       }
@@ -82,7 +89,9 @@ export class Reader {
   async value(ref: ValueRef, channel: string): Promise<unknown> {
     if ("m" in ref) {
       const entries = await this.messages(ref.m);
-      return ref.one ? entries[0]?.message : entries.map((entry) => entry.message);
+      if (ref.one) return entries[0]?.message;
+      const list = entries.map((entry) => entry.message);
+      return ref.snap ? new DeltaSnapshot(list) : list;
     }
     if ("r" in ref) {
       const event = this.known.get(ref.r) ?? (await this.thread.eventsAt([ref.r])).get(ref.r);
@@ -102,7 +111,7 @@ export class Reader {
     const values: Record<string, unknown> = {};
     await Promise.all(
       Object.entries(loaded.data.values).map(async ([channel, ref]) => {
-        if ("m" in ref && !ref.one) {
+        if ("m" in ref && !ref.one && !ref.snap) {
           let entries = loaded.messages.get(channel);
           if (!entries) {
             entries = await this.messages(ref.m);

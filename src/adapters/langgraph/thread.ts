@@ -59,6 +59,8 @@ export class ThreadView {
   state: Readonly<JsonObject> = {};
   private readonly loaded = new Map<string, LoadedCheckpoint>();
   private readonly early = new Map<string, EarlyWrites>();
+  /** Every message object this process wrote or read in this thread, with where it is stored. */
+  readonly known = new WeakMap<BaseMessage, MessageEntry>();
 
   constructor(
     readonly manager: SessionManager,

@@ -9,7 +9,7 @@
  */
 import type { BaseMessage } from "@langchain/core/messages";
 import type { ChannelVersions, Checkpoint, SerializerProtocol } from "@langchain/langgraph-checkpoint";
-import { WRITES_IDX_MAP } from "@langchain/langgraph-checkpoint";
+import { isDeltaSnapshot, WRITES_IDX_MAP } from "@langchain/langgraph-checkpoint";
 import type { JsonObject } from "../../index.ts";
 import { encodeValue, isStorableMessage, messagesOf, messageToEvent } from "./codec.ts";
 import {
@@ -30,6 +30,8 @@ import type { LoadedCheckpoint, MessageEntry, ThreadView } from "./thread.ts";
 /** The events of one commit, with what this process learns from it once it is written. */
 export interface Plan {
   events: JsonObject[];
+  /** The messages written, with where they will be stored. */
+  entries: MessageEntry[];
   /** Message events among `events`. */
   messages: number;
   /** The first human message written, for a thread without a title. */
@@ -40,7 +42,7 @@ export interface Plan {
 class Cursor {
   seq: number;
   ordinal: number;
-  readonly plan: Plan = { events: [], messages: 0 };
+  readonly plan: Plan = { events: [], entries: [], messages: 0 };
 
   constructor(
     private readonly serde: SerializerProtocol,
@@ -58,6 +60,7 @@ class Cursor {
     if (!this.plan.firstHuman && message.getType() === "human") this.plan.firstHuman = message;
     const entry = { message, seq: this.seq, ordinal: this.ordinal, id: message.id };
     this.ordinal += 1;
+    this.plan.entries.push(entry);
     return entry;
   }
 
@@ -84,6 +87,7 @@ async function planMessages(
   list: readonly BaseMessage[],
   previous: { runs: readonly Run[]; entries: readonly MessageEntry[] } | undefined,
   written: ReadonlyMap<BaseMessage, MessageEntry> | undefined,
+  known: WeakMap<BaseMessage, MessageEntry>,
 ): Promise<{ runs: Run[]; entries: MessageEntry[] }> {
   let kept = 0;
   const before = previous?.entries ?? [];
@@ -97,7 +101,7 @@ async function planMessages(
   const runs = truncateRuns(previous?.runs ?? [], kept);
   const entries = before.slice(0, kept);
   for (const message of list.slice(kept)) {
-    const reused = written?.get(message);
+    const reused = written?.get(message) ?? known.get(message);
     const entry = reused && reused.id === message.id ? reused : await cursor.message(message);
     pushRun(runs, entry.seq, entry.ordinal);
     entries.push(entry);
@@ -153,9 +157,21 @@ export async function planPut(
         }
         previous = { runs: parentRef.m, entries };
       }
-      const planned = await planMessages(serde, cursor, value as BaseMessage[], previous, parent?.written);
+      const planned = await planMessages(
+        serde,
+        cursor,
+        value as BaseMessage[],
+        previous,
+        parent?.written,
+        thread.known,
+      );
       values[channel] = { m: planned.runs };
       lists.set(channel, planned.entries);
+      continue;
+    }
+    if (ns === "" && isDeltaSnapshot(value) && messagesOf(value.value) && Array.isArray(value.value)) {
+      const planned = await planMessages(serde, cursor, value.value, undefined, parent?.written, thread.known);
+      values[channel] = { m: planned.runs, snap: true };
       continue;
     }
     values[channel] = await encodeValue(serde, value);
@@ -217,7 +233,8 @@ export async function planWrites(
       // The messages reducer gives an id to a message without one as it applies this write, on
       // this very object; giving it here instead lets the stored event and the checkpoint agree.
       if (message.id === undefined || message.id === null) assignId(message);
-      const entry = target?.written.get(message) ?? (await cursor.message(message));
+      const known = target?.written.get(message) ?? thread.known.get(message);
+      const entry = known && known.id === message.id ? known : await cursor.message(message);
       pushRun(runs, entry.seq, entry.ordinal);
       written.push(entry);
     }
