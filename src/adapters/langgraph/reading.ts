@@ -33,9 +33,15 @@ export class Reader {
 
   /** The messages of runs, decoded once per reader. */
   async messages(runs: readonly Run[]): Promise<MessageEntry[]> {
-    const read = await this.runEventsKnown(runs);
+    const cached = runs.map((run) => this.thread.cachedRun(run));
+    const read = await this.runEventsKnown(runs.filter((_, i) => cached[i] === undefined));
     const entries: MessageEntry[] = [];
-    for (const run of runs) {
+    for (const [r, run] of runs.entries()) {
+      const hit = cached[r];
+      if (hit) {
+        entries.push(...hit);
+        continue;
+      }
       const [first, count, ordinal] = run;
       const events = read.get(String(run)) ?? [];
       if (events.length !== count) {
@@ -48,7 +54,7 @@ export class Reader {
           const message = await eventToMessage(this.serde, event as unknown as JsonObject);
           entry = { message, seq: event.seq, ordinal: ordinal + i, id: message.id };
           this.decoded.set(event.seq, entry);
-          this.thread.known.set(message, entry);
+          this.thread.learn(entry);
         }
         entries.push(entry);
       }

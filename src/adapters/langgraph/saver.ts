@@ -158,7 +158,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
         view.version = result.version;
         view.lastSeq = result.lastSeq;
         view.messageCount += planned.messages;
-        for (const entry of planned.entries) view.known.set(entry.message, entry);
+        for (const entry of planned.entries) view.learn(entry);
         const delta = planned.events.at(-1)?.stateDelta as JsonObject | undefined;
         if (delta) view.state = { ...view.state, ...delta };
         done(view, planned);

@@ -41,6 +41,7 @@ export interface WritesEvent {
 
 const LOADED_PER_THREAD = 4;
 const EARLY_PER_THREAD = 16;
+const ORDINALS_PER_THREAD = 20_000;
 
 /**
  * Writes that arrived before the `put` of their checkpoint. LangGraph chains each `put` after the
@@ -57,10 +58,16 @@ export class ThreadView {
   messageCount = 0;
   title: string | null = null;
   state: Readonly<JsonObject> = {};
-  private readonly loaded = new Map<string, LoadedCheckpoint>();
-  private readonly early = new Map<string, EarlyWrites>();
+  private createdAt: number | undefined;
+  private loaded = new Map<string, LoadedCheckpoint>();
+  private early = new Map<string, EarlyWrites>();
   /** Every message object this process wrote or read in this thread, with where it is stored. */
-  readonly known = new WeakMap<BaseMessage, MessageEntry>();
+  known = new WeakMap<BaseMessage, MessageEntry>();
+  /**
+   * Messages by ordinal (position among the session's message events), so a DeltaChannel seed or a
+   * cold list is decoded once per process rather than on every turn. Bounded: oldest out first.
+   */
+  private byOrdinal = new Map<number, MessageEntry>();
 
   constructor(
     readonly manager: SessionManager,
@@ -74,6 +81,14 @@ export class ThreadView {
 
   /** Takes the facts of a session header just read or written. */
   absorb(session: Session): void {
+    if (this.createdAt !== undefined && this.createdAt !== session.createdAt) {
+      // The thread was deleted and begun again elsewhere: nothing remembered of the old one holds.
+      this.loaded = new Map();
+      this.early = new Map();
+      this.known = new WeakMap();
+      this.byOrdinal = new Map();
+    }
+    this.createdAt = session.createdAt;
     this.version = session.version;
     this.lastSeq = session.lastSeq;
     this.messageCount = session.stats.messages;
@@ -100,6 +115,25 @@ export class ThreadView {
     this.loaded.delete(key);
     this.loaded.set(key, checkpoint);
     while (this.loaded.size > LOADED_PER_THREAD) this.loaded.delete(this.loaded.keys().next().value as string);
+  }
+
+  learn(entry: MessageEntry): void {
+    this.known.set(entry.message, entry);
+    this.byOrdinal.delete(entry.ordinal);
+    this.byOrdinal.set(entry.ordinal, entry);
+    while (this.byOrdinal.size > ORDINALS_PER_THREAD)
+      this.byOrdinal.delete(this.byOrdinal.keys().next().value as number);
+  }
+
+  /** The decoded messages of a run when this process holds all of them. */
+  cachedRun([, count, ordinal]: Run): MessageEntry[] | undefined {
+    const entries: MessageEntry[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const entry = this.byOrdinal.get(ordinal + i);
+      if (!entry) return undefined;
+      entries.push(entry);
+    }
+    return entries;
   }
 
   /** Writes stored for a checkpoint this process has not seen put yet. */

@@ -91,11 +91,10 @@ async function planMessages(
 ): Promise<{ runs: Run[]; entries: MessageEntry[] }> {
   let kept = 0;
   const before = previous?.entries ?? [];
-  while (
-    kept < list.length &&
-    kept < before.length &&
-    (await sameMessage(serde, list[kept] as BaseMessage, before[kept] as MessageEntry))
-  ) {
+  const common = Math.min(list.length, before.length);
+  // The usual case, the very objects LangGraph got back, is checked without a turn of the event loop each.
+  while (kept < common && list[kept] === before[kept]?.message && list[kept]?.id === before[kept]?.id) kept += 1;
+  while (kept < common && (await sameMessage(serde, list[kept] as BaseMessage, before[kept] as MessageEntry))) {
     kept += 1;
   }
   const runs = truncateRuns(previous?.runs ?? [], kept);
