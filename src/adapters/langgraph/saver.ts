@@ -28,6 +28,7 @@ import { checkpointOf, Reader, writesOf } from "./reading.ts";
 import { type LoadedCheckpoint, type MessageEntry, ThreadCache, ThreadView, type WritesEvent } from "./thread.ts";
 import { type Plan, planPut, planWrites } from "./writing.ts";
 
+/** The adapter options every Frontdesk adapter takes, and the saver's own. */
 export interface FrontdeskSaverOptions extends AdapterOptions {
   /** LangGraph's serializer for channel values and writes. @default LangGraph's JsonPlusSerializer */
   serde?: SerializerProtocol;
@@ -76,6 +77,14 @@ function userOf(configurable: Record<string, unknown>, what: string): string | n
   throw new FrontdeskError("invalid_request", `${what}: configurable.user_id must be a string`);
 }
 
+/**
+ * A LangGraph checkpointer that keeps each thread in a Frontdesk session on any store, one owner per
+ * call (`configurable.user_id`, else the `userId` option). See docs/adapters/langgraph.md.
+ * @example
+ * const checkpointer = new FrontdeskSaver({ store: "sqlite:./sessions.db" });
+ * const graph = workflow.compile({ checkpointer });
+ * await graph.invoke(input, { configurable: { thread_id: "t1", user_id: "alice" } });
+ */
 export class FrontdeskSaver extends BaseCheckpointSaver {
   private readonly backend: AdapterBackend;
   private readonly threads: ThreadCache;
@@ -218,6 +227,10 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     return found;
   }
 
+  /**
+   * The checkpoint `configurable.checkpoint_id` names, else the thread's newest, with its pending
+   * writes; `undefined` when the owner has no such thread or checkpoint.
+   */
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
     const target = targetOf(config, "getTuple", false);
     if (!target) return undefined;
@@ -239,6 +252,10 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     });
   }
 
+  /**
+   * Checkpoints newest first: of one thread (`thread_id`), or of every thread of the call's owner;
+   * `checkpoint_ns`, `options.filter` (metadata fields), `options.before` and `options.limit` narrow it.
+   */
   async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
     const target = targetOf(config, "list", false);
     const userId = userOf((config.configurable ?? {}) as Record<string, unknown>, "list");
@@ -276,6 +293,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     }
   }
 
+  /** Stores a checkpoint in one commit: its bookkeeping, and only the values and messages that are new. */
   async put(
     config: RunnableConfig,
     checkpoint: Checkpoint,
@@ -313,6 +331,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     return { configurable: { thread_id: target.threadId, checkpoint_ns: target.ns, checkpoint_id: checkpoint.id } };
   }
 
+  /** Stores one task's writes against a checkpoint in one commit; messages become message events. */
   async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath = ""): Promise<void> {
     const target = targetOf(config, "putWrites") as Target;
     const checkpointId = target.checkpointId;
