@@ -174,7 +174,9 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
         if (view.title === null && planned.firstHuman) await this.title(view, planned.firstHuman);
         return;
       } catch (error) {
-        if (!isFrontdeskError(error, "precondition_failed") || attempt >= COMMIT_ATTEMPTS) throw error;
+        // Another writer committed first, or deleted the thread: read it again (creating it anew) and re-plan.
+        const stale = isFrontdeskError(error, "precondition_failed") || isFrontdeskError(error, "not_found");
+        if (!stale || attempt >= COMMIT_ATTEMPTS) throw error;
         view = (await this.view(target, true)) as ThreadView;
       }
     }
