@@ -68,6 +68,8 @@ export class ThreadView {
    * cold list is decoded once per process rather than on every turn. Bounded: oldest out first.
    */
   private byOrdinal = new Map<number, MessageEntry>();
+  /** The newest stored message of each id, for a copy of a message (a subgraph's state) to find its event. */
+  private byId = new Map<string, MessageEntry>();
 
   constructor(
     readonly manager: SessionManager,
@@ -87,6 +89,7 @@ export class ThreadView {
       this.early = new Map();
       this.known = new WeakMap();
       this.byOrdinal = new Map();
+      this.byId = new Map();
     }
     this.createdAt = session.createdAt;
     this.version = session.version;
@@ -121,8 +124,19 @@ export class ThreadView {
     this.known.set(entry.message, entry);
     this.byOrdinal.delete(entry.ordinal);
     this.byOrdinal.set(entry.ordinal, entry);
-    while (this.byOrdinal.size > ORDINALS_PER_THREAD)
+    while (this.byOrdinal.size > ORDINALS_PER_THREAD) {
       this.byOrdinal.delete(this.byOrdinal.keys().next().value as number);
+    }
+    if (entry.id !== undefined) {
+      this.byId.delete(entry.id);
+      this.byId.set(entry.id, entry);
+      while (this.byId.size > ORDINALS_PER_THREAD) this.byId.delete(this.byId.keys().next().value as string);
+    }
+  }
+
+  /** A stored message with this id, if this process knows one. */
+  storedWithId(id: string | undefined): MessageEntry | undefined {
+    return id === undefined ? undefined : this.byId.get(id);
   }
 
   /** The decoded messages of a run when this process holds all of them. */

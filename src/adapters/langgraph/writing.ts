@@ -80,6 +80,22 @@ async function sameMessage(serde: SerializerProtocol, next: BaseMessage, stored:
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * The stored event of a message, when it has one: the very object (written or read by this process),
+ * else a copy of it (same id, same serialized form), as a subgraph hands back its parent's messages.
+ */
+async function storedEntry(
+  serde: SerializerProtocol,
+  thread: ThreadView,
+  message: BaseMessage,
+  written: ReadonlyMap<BaseMessage, MessageEntry> | undefined,
+): Promise<MessageEntry | undefined> {
+  const same = written?.get(message) ?? thread.known.get(message);
+  if (same && same.id === message.id) return same;
+  const byId = thread.storedWithId(message.id);
+  return byId && (await sameMessage(serde, message, byId)) ? byId : undefined;
+}
+
 /** A list of root-graph messages: runs of events, only the new ones written. */
 async function planMessages(
   serde: SerializerProtocol,
@@ -87,7 +103,7 @@ async function planMessages(
   list: readonly BaseMessage[],
   previous: { runs: readonly Run[]; entries: readonly MessageEntry[] } | undefined,
   written: ReadonlyMap<BaseMessage, MessageEntry> | undefined,
-  known: WeakMap<BaseMessage, MessageEntry>,
+  thread: ThreadView,
 ): Promise<{ runs: Run[]; entries: MessageEntry[] }> {
   let kept = 0;
   const before = previous?.entries ?? [];
@@ -100,8 +116,7 @@ async function planMessages(
   const runs = truncateRuns(previous?.runs ?? [], kept);
   const entries = before.slice(0, kept);
   for (const message of list.slice(kept)) {
-    const reused = written?.get(message) ?? known.get(message);
-    const entry = reused && reused.id === message.id ? reused : await cursor.message(message);
+    const entry = (await storedEntry(serde, thread, message, written)) ?? (await cursor.message(message));
     pushRun(runs, entry.seq, entry.ordinal);
     entries.push(entry);
   }
@@ -156,20 +171,13 @@ export async function planPut(
         }
         previous = { runs: parentRef.m, entries };
       }
-      const planned = await planMessages(
-        serde,
-        cursor,
-        value as BaseMessage[],
-        previous,
-        parent?.written,
-        thread.known,
-      );
+      const planned = await planMessages(serde, cursor, value as BaseMessage[], previous, parent?.written, thread);
       values[channel] = { m: planned.runs };
       lists.set(channel, planned.entries);
       continue;
     }
     if (ns === "" && isDeltaSnapshot(value) && messagesOf(value.value) && Array.isArray(value.value)) {
-      const planned = await planMessages(serde, cursor, value.value, undefined, parent?.written, thread.known);
+      const planned = await planMessages(serde, cursor, value.value, undefined, parent?.written, thread);
       values[channel] = { m: planned.runs, snap: true };
       continue;
     }
@@ -232,8 +240,7 @@ export async function planWrites(
       // The messages reducer gives an id to a message without one as it applies this write, on
       // this very object; giving it here instead lets the stored event and the checkpoint agree.
       if (message.id === undefined || message.id === null) assignId(message);
-      const known = target?.written.get(message) ?? thread.known.get(message);
-      const entry = known && known.id === message.id ? known : await cursor.message(message);
+      const entry = (await storedEntry(serde, thread, message, target?.written)) ?? (await cursor.message(message));
       pushRun(runs, entry.seq, entry.ordinal);
       written.push(entry);
     }
