@@ -199,6 +199,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     view: ThreadView,
     ns: string,
     id: string | undefined,
+    withWrites = true,
   ): Promise<{ loaded: LoadedCheckpoint; writes: WritesEvent[] } | undefined> {
     const head = view.head(ns);
     if (head && (id === undefined || id === head.id)) {
@@ -222,6 +223,8 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     }
     if (id === undefined) return undefined;
     const remembered = view.remembered(id, ns);
+    // A `put` needs its parent's values only, which this process may hold: no scan for its writes then.
+    if (remembered && !withWrites) return { loaded: remembered, writes: [] };
     const found = await findCheckpoint(view, ns, id);
     if (!found) return undefined;
     if (remembered) return { loaded: remembered, writes: found.writes };
@@ -312,7 +315,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
         target,
         async (view) => {
           const parent = target.checkpointId
-            ? (await this.load(view, target.ns, target.checkpointId))?.loaded
+            ? (await this.load(view, target.ns, target.checkpointId, false))?.loaded
             : undefined;
           const planned = await planPut(this.serde, view, new Reader(this.serde, view), parent, {
             ns: target.ns,
