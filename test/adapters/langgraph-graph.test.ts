@@ -7,6 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { BaseMessage } from "@langchain/core/messages";
 import { MemorySaver } from "@langchain/langgraph";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { FrontdeskSaver } from "../../src/adapters/langgraph/index.ts";
@@ -147,5 +148,29 @@ describe.skipIf(!sqlite?.available)("a StateGraph chat with a DeltaChannel messa
       ),
     );
     expect(snapshots.length).toBeGreaterThan(0);
+  });
+});
+
+describe.skipIf(!sqlite?.available)("a StateGraph's history on FrontdeskSaver", () => {
+  it("lists the same checkpoints as MemorySaver: steps, sources, next nodes and messages", async () => {
+    const opened = await (sqlite as NonNullable<typeof sqlite>).open();
+    onTestFinished(() => opened.close());
+    const history = async (graph: ReturnType<typeof chatGraph>) => {
+      const config = { configurable: { thread_id: "history" } };
+      for (let n = 1; n <= 6; n += 1) await graph.invoke({ messages: [userTurn(n)] }, config);
+      const states = [];
+      for await (const state of graph.getStateHistory(config)) {
+        states.push({
+          step: state.metadata?.step,
+          source: state.metadata?.source,
+          next: state.next,
+          messages: transcript((state.values as { messages?: BaseMessage[] }).messages ?? []),
+        });
+      }
+      return states;
+    };
+    const expected = await history(chatGraph(new MemorySaver()));
+    expect(expected.length).toBeGreaterThanOrEqual(20);
+    expect(await history(chatGraph(new FrontdeskSaver({ sessions: opened.sessions })))).toEqual(expected);
   });
 });
