@@ -8,7 +8,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import { emptyCheckpoint } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { FrontdeskSaver } from "../../src/adapters/langgraph/index.ts";
-import { FrontdeskError } from "../../src/index.ts";
+import { createSessionManager, FrontdeskError } from "../../src/index.ts";
 import { chatGraph, userTurn } from "../fixtures/langgraph-chat.ts";
 import { STORES } from "./langgraph-stores.ts";
 
@@ -109,5 +109,26 @@ describe("FrontdeskSaver input checks", () => {
     const [session] = (await (await saver.manager()).listSessions()).items;
     expect(session?.id).not.toBe(config.configurable.thread_id);
     expect(session?.metadata).toMatchObject({ framework: "langgraph", threadId: config.configurable.thread_id });
+  });
+});
+
+describe("a FrontdeskSaver write that fails", () => {
+  it("leaves nothing behind: an oversized first checkpoint creates no session", async () => {
+    const sessions = await createSessionManager({ limits: { maxEventBytes: 4096 } });
+    const saver = new FrontdeskSaver({ sessions });
+    const config = { configurable: { thread_id: "too-big" } };
+    const checkpoint = {
+      ...emptyCheckpoint(),
+      id: "1f000000-0000-6000-8000-000000000002",
+      channel_values: { notes: "x".repeat(10_000) },
+      channel_versions: { notes: 1 },
+    };
+    await expect(
+      saver.put(config, checkpoint, { source: "input", step: -1, parents: {} }, { notes: 1 }),
+    ).rejects.toMatchObject({
+      code: "payload_too_large",
+    });
+    expect((await sessions.listSessions()).items).toEqual([]);
+    expect(await saver.getTuple(config)).toBeUndefined();
   });
 });

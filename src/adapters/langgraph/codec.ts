@@ -12,7 +12,7 @@
 import type { BaseMessage } from "@langchain/core/messages";
 import { isBaseMessage } from "@langchain/core/messages";
 import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
-import type { Json, JsonObject, MessageRole } from "../../index.ts";
+import { FrontdeskError, type Json, type JsonObject, type MessageRole } from "../../index.ts";
 
 /** A stored value: serializer JSON inline (`j`), or bytes in base64 with the serializer's type (`b`, `t`). */
 export type EncodedValue = { j: Json } | { t: string; b: string };
@@ -59,7 +59,9 @@ type SerializedMessage = { lc: number; type: string; id: string[]; kwargs: Recor
  */
 export async function messageToEvent(serde: SerializerProtocol, message: BaseMessage): Promise<JsonObject> {
   const encoded = await encodeValue(serde, message);
-  if (!("j" in encoded)) throw new Error("LangChain messages serialize to JSON");
+  if (!("j" in encoded)) {
+    throw new FrontdeskError("invalid_request", "The serializer must write LangChain messages as JSON");
+  }
   const serialized = encoded.j as unknown as SerializedMessage;
   const { content, tool_calls: toolCalls, ...kwargs } = serialized.kwargs;
   const role = ROLES[message.getType()] as MessageRole;

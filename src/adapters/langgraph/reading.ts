@@ -11,7 +11,7 @@ import {
   TASKS,
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
-import type { JsonObject, SessionEvent } from "../../index.ts";
+import { FrontdeskError, type JsonObject, type SessionEvent } from "../../index.ts";
 import { decodeValue, type EncodedValue, eventToMessage } from "./codec.ts";
 import { CHECKPOINT_EVENT, type CheckpointData, type Run, type ValueRef, type WritesData } from "./layout.ts";
 import type { LoadedCheckpoint, MessageEntry, ThreadView, WritesEvent } from "./thread.ts";
@@ -20,6 +20,10 @@ export const checkpointOf = (event: SessionEvent): LoadedCheckpoint | undefined 
   event.type === "custom" && event.name === CHECKPOINT_EVENT
     ? { seq: event.seq, data: event.data as unknown as CheckpointData, messages: new Map(), written: new Map() }
     : undefined;
+
+/** A ref that points at nothing: the session was changed by hand, or is not the saver's. */
+const missing = (thread: ThreadView, what: string): FrontdeskError =>
+  new FrontdeskError("internal", `LangGraph thread ${thread.threadId}: ${what} is missing from its session`);
 
 /** Resolves refs against the log; `known` holds events already read by a scan. */
 export class Reader {
@@ -45,7 +49,7 @@ export class Reader {
       const [first, count, ordinal] = run;
       const events = read.get(String(run)) ?? [];
       if (events.length !== count) {
-        throw new Error(`LangGraph thread ${this.thread.threadId}: messages at seq ${first} are missing`);
+        throw missing(this.thread, `the messages at seq ${first}`);
       }
       for (let i = 0; i < count; i += 1) {
         const event = events[i] as SessionEvent;
@@ -104,7 +108,7 @@ export class Reader {
       const origin = event && checkpointOf(event);
       const stored = origin?.data.values[channel];
       if (!origin || !stored || "r" in stored) {
-        throw new Error(`LangGraph thread ${this.thread.threadId}: channel ${channel} at seq ${ref.r} is missing`);
+        throw missing(this.thread, `channel ${channel} at seq ${ref.r}`);
       }
       if (event) this.known.set(ref.r, event);
       return this.value(stored, channel);

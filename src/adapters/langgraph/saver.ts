@@ -138,6 +138,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
       if (!create) return undefined;
       const metadata: JsonObject = { framework: FRAMEWORK, threadId: target.threadId };
       view = new ThreadView(manager, sessionId, target.threadId);
+      view.unwritten = true;
       view.absorb(
         await manager.create({
           sessionId,
@@ -159,11 +160,12 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
   ): Promise<void> {
     let view = (await this.view(target, true, false)) as ThreadView;
     for (let attempt = 1; ; attempt += 1) {
-      const planned = await plan(view);
       try {
+        const planned = await plan(view);
         const result = await view.manager.appendEvents(view.sessionId, planned.events, {
           expectedVersion: view.version,
         });
+        view.unwritten = false;
         view.version = result.version;
         view.lastSeq = result.lastSeq;
         view.messageCount += planned.messages;
@@ -176,10 +178,21 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
       } catch (error) {
         // Another writer committed first, or deleted the thread: read it again (creating it anew) and re-plan.
         const stale = isFrontdeskError(error, "precondition_failed") || isFrontdeskError(error, "not_found");
-        if (!stale || attempt >= COMMIT_ATTEMPTS) throw error;
+        if (!stale || attempt >= COMMIT_ATTEMPTS) {
+          await this.forgetUnwritten(view);
+          throw error;
+        }
         view = (await this.view(target, true)) as ThreadView;
       }
     }
+  }
+
+  /** A failed first write leaves no empty session behind: the call changed nothing. */
+  private async forgetUnwritten(view: ThreadView): Promise<void> {
+    if (!view.unwritten) return;
+    view.unwritten = false;
+    await view.manager.delete(view.sessionId, { expectedVersion: view.version }).catch(() => undefined);
+    this.threads.delete(`${view.manager.namespace}\u0000${view.manager.userId ?? ""}\u0000${view.sessionId}`);
   }
 
   /** Names a thread after its first user message, so it is recognisable in the console. */

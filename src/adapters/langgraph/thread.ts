@@ -57,6 +57,8 @@ export class ThreadView {
   lastSeq = 0;
   messageCount = 0;
   title: string | null = null;
+  /** Created by this process for a write that has not landed yet. */
+  unwritten = false;
   state: Readonly<JsonObject> = {};
   private createdAt: number | undefined;
   private loaded = new Map<string, LoadedCheckpoint>();
