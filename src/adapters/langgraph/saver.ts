@@ -34,7 +34,7 @@ export interface FrontdeskSaverOptions extends AdapterOptions {
   serde?: SerializerProtocol;
   /**
    * Time to live of the sessions this saver creates, in ms; `null` never expires.
-   * @default the manager's `defaultTtlMs` (30 minutes, sliding, unless configured)
+   * @default the manager's `defaultTtlMs`: never, on a store the saver opened from a URL
    */
   ttlMs?: number | null;
   /** Threads whose newest checkpoint this process keeps decoded. @default 1000 */
