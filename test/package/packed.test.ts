@@ -29,6 +29,14 @@ function run(command: string, args: string[], cwd: string): string {
   }
 }
 
+const ADAPTER_PEERS = [
+  "@google/adk",
+  "@langchain/core",
+  "@langchain/langgraph-checkpoint",
+  "@mastra/core",
+  "@openai/agents-core",
+];
+
 describe("the packed package in a fresh TypeScript project", () => {
   const scratch = mkdtempSync(join(tmpdir(), "fd-packed-"));
   const project = join(scratch, "consumer");
@@ -60,6 +68,15 @@ describe("the packed package in a fresh TypeScript project", () => {
       }),
     );
     copyFileSync(join(root, "test/package/consumer/index.ts"), join(project, "index.ts"));
+    copyFileSync(join(root, "test/package/consumer/adapters.ts"), join(project, "adapters.ts"));
+    writeFileSync(
+      join(project, "tsconfig.adapters.json"),
+      JSON.stringify({
+        extends: "./tsconfig.json",
+        compilerOptions: { skipLibCheck: true, outDir: "out-adapters" },
+        files: ["adapters.ts"],
+      }),
+    );
 
     // Install scripts are skipped so better-sqlite3 is not compiled from source (about two minutes);
     // the same version is pinned and the addon this checkout already built for this Node is reused.
@@ -77,6 +94,8 @@ describe("the packed package in a fresh TypeScript project", () => {
         tarball,
         `better-sqlite3@${sqlite}`,
         `@modelcontextprotocol/sdk@${versionOf("@modelcontextprotocol/sdk")}`,
+        // The adapters' frameworks are optional peers: a user of an adapter installs its framework.
+        ...ADAPTER_PEERS.map((name) => `${name}@${versionOf(name)}`),
         `typescript@${versionOf("typescript")}`,
         `@types/node@${versionOf("@types/node")}`,
       ],
@@ -96,7 +115,7 @@ describe("the packed package in a fresh TypeScript project", () => {
     const exports = Object.keys(
       (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { exports: Record<string, unknown> }).exports,
     );
-    const source = readFileSync(join(project, "index.ts"), "utf8");
+    const source = ["index.ts", "adapters.ts"].map((file) => readFileSync(join(project, file), "utf8")).join("\n");
     const stores = ["memory", "sqlite", "fs", "redis", "postgres"];
     for (const entry of exports) {
       const names =
@@ -119,6 +138,19 @@ describe("the packed package in a fresh TypeScript project", () => {
       sharedFactories: ["function", "function"],
       testing: { harness: "sqlite in memory", conformance: "function", clock: Date.UTC(2026, 0, 1) },
       error: "not_found",
+    });
+  }, 120_000);
+
+  it("compiles a strict program using every adapter with its framework installed, and it runs on SQLite", () => {
+    run(process.execPath, [join(project, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.adapters.json"], project);
+    const report = JSON.parse(run(process.execPath, ["out-adapters/adapters.js"], project)) as Record<string, unknown>;
+    expect(report).toEqual({
+      aiSdk: ["m1"],
+      openaiAgents: 1,
+      adk: "Alice",
+      langgraph: "no checkpoint",
+      mastra: "Mastra thread",
+      sessions: ["agents-1", "chat-1", "thread-1"],
     });
   }, 120_000);
 });

@@ -25,8 +25,11 @@ export interface AdapterOptions {
    * Ignored when `sessions` is given. @default "memory:"
    */
   store?: string | SessionStore;
-  /** An existing manager: its store, options and namespace are used as they are. */
-  sessions?: SessionManager;
+  /**
+   * An existing manager, of any state type: its store, options and namespace are used as they are.
+   * An adapter reads and writes only its own keys of a session's state.
+   */
+  sessions?: SessionManager<object>;
   /**
    * The namespace of sessions the framework does not name an app for.
    * @default the manager's namespace, else "default"
@@ -70,7 +73,7 @@ export class AdapterBackend {
   /** The default manager: the one given, or one opened on `store`. */
   base(): Promise<SessionManager> {
     this.root ??= this.options.sessions
-      ? Promise.resolve(this.options.sessions)
+      ? Promise.resolve(this.options.sessions as unknown as SessionManager)
       : createSessionManager({ defaultTtlMs: null, ...this.options.manager, store: this.options.store ?? "memory:" });
     return this.root;
   }
