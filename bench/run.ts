@@ -2,7 +2,6 @@
  * `npm run bench`: measures Frontdesk against the raw drivers in one run and writes BENCHMARKS.md.
  * Not a test: numbers depend on the machine; the ratios are what the goals are stated in.
  */
-import { writeFileSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { benchAgent } from "./agent.ts";
@@ -10,6 +9,7 @@ import { benchHttp } from "./http.ts";
 import { benchInstructions } from "./instructions.ts";
 import { benchMcp } from "./mcp.ts";
 import type { Measurement, Section } from "./measure.ts";
+import { writeSection } from "./sections.ts";
 import { benchStores } from "./stores.ts";
 
 const fmt = (value: number | undefined, digits = 0): string =>
@@ -88,5 +88,6 @@ const body = [
   ]),
 ].join("\n");
 
-writeFileSync(resolve(import.meta.dirname, "../BENCHMARKS.md"), body);
+// Only this benchmark's section: the peer benchmark (`npm run bench:peers`) keeps its own below.
+writeSection(resolve(import.meta.dirname, "../BENCHMARKS.md"), "bench", body, { whenAbsent: "start" });
 process.stdout.write(body);

@@ -1,0 +1,278 @@
+/**
+ * Google ADK: `DatabaseSessionService` (ADK's own SQL service, MikroORM) on SQLite and PostgreSQL
+ * beside Frontdesk's `FrontdeskSessionService`, on the same events: `appendEvent`, `getSession`
+ * with `numRecentEvents: 50`, the whole session, and `listSessions` of one user.
+ */
+import { join } from "node:path";
+import { type BaseSessionService, createEvent, DatabaseSessionService, type Session } from "@google/adk";
+import { adapterExport, adapterStores } from "../adapters.ts";
+import {
+  BENCH_USER,
+  messageText,
+  OTHER_SESSIONS_PER_USER,
+  POSTGRES_URL,
+  postgresDatabaseUrl,
+  postgresExec,
+  postgresSchemaBytes,
+  sqliteFileBytes,
+  uniqueName,
+} from "../backends.ts";
+import { bytesOf, type Contender, cellOf, runWorkload, type Workload } from "../harness.ts";
+import type { Check, ReportedWorkload } from "../report.ts";
+import type { SuiteContext } from "../suite.ts";
+
+const APP = "bench-app";
+const SEED_BATCH = 1000;
+
+/** One session service on a fresh database, with how to seed it in bulk, weigh it and drop it. */
+interface ServiceBackend {
+  name: string;
+  settings: string;
+  frontdesk: boolean;
+  open(): Promise<{
+    service: BaseSessionService;
+    /** Adds `count` events older than any appended later, the fastest way the store allows. */
+    seed(session: Session, count: number): Promise<void>;
+    bytes(): Promise<number>;
+    close(): Promise<void>;
+  }>;
+}
+
+const eventOf = (i: number, timestamp?: number) =>
+  createEvent({
+    invocationId: `inv-${i}`,
+    author: i % 2 === 0 ? "user" : "assistant",
+    content: { role: i % 2 === 0 ? "user" : "model", parts: [{ text: messageText(i) }] },
+    ...(timestamp === undefined ? {} : { timestamp }),
+  });
+
+async function appendAll(service: BaseSessionService, session: Session, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await service.appendEvent({ session, event: eventOf(i) });
+}
+
+/**
+ * ADK's SQL service has no bulk append; its rows are written here through ADK's own MikroORM
+ * mapping (the StorageEvent entity, so the JSON column is encoded exactly as `appendEvent` does),
+ * a thousand per INSERT, with timestamps older than the session's later appends.
+ */
+async function ormSeed(service: DatabaseSessionService, session: Session, count: number): Promise<void> {
+  const orm = (service as unknown as { orm: { em: { fork(): OrmEm } } }).orm;
+  const start = Date.now() - count - 1000;
+  for (let done = 0; done < count; done += SEED_BATCH) {
+    const rows = Array.from({ length: Math.min(SEED_BATCH, count - done) }, (_, k) => {
+      const event = eventOf(done + k, start + done + k);
+      return {
+        id: event.id,
+        appName: session.appName,
+        userId: session.userId,
+        sessionId: session.id,
+        invocationId: event.invocationId,
+        timestamp: new Date(event.timestamp),
+        eventData: event,
+      };
+    });
+    await orm.em.fork().insertMany("StorageEvent", rows);
+  }
+}
+
+interface OrmEm {
+  insertMany(entity: string, rows: unknown[]): Promise<unknown>;
+}
+
+function databaseServiceBackend(
+  name: string,
+  settings: string,
+  fresh: () => Promise<{ uri: string; bytes(): Promise<number>; drop(): Promise<void> }>,
+): ServiceBackend {
+  return {
+    name,
+    settings,
+    frontdesk: false,
+    async open() {
+      const database = await fresh();
+      const service = new DatabaseSessionService(database.uri);
+      await service.init();
+      return {
+        service,
+        seed: (session, count) => ormSeed(service, session, count),
+        bytes: database.bytes,
+        close: async () => {
+          await (service as unknown as { orm?: { close(): Promise<void> } }).orm?.close();
+          await database.drop();
+        },
+      };
+    },
+  };
+}
+
+function serviceContender(backend: ServiceBackend): Contender {
+  let opened: ReturnType<ServiceBackend["open"]> | undefined;
+  const open = () => {
+    opened ??= (async () => {
+      const o = await backend.open();
+      for (let i = 0; i < OTHER_SESSIONS_PER_USER; i++) {
+        const other = await o.service.createSession({ appName: APP, userId: BENCH_USER });
+        await appendAll(o.service, other, 2);
+      }
+      return o;
+    })();
+    return opened;
+  };
+  let next = 3_000_000;
+  return {
+    name: backend.name,
+    settings: backend.settings,
+    frontdesk: backend.frontdesk,
+    async open(size) {
+      const { service, seed } = await open();
+      const created = await service.createSession({ appName: APP, userId: BENCH_USER });
+      await seed(created, size);
+      const key = { appName: APP, userId: BENCH_USER, sessionId: created.id };
+      const session = (await service.getSession(key)) as Session;
+      return {
+        ops: {
+          append: () => service.appendEvent({ session, event: eventOf(next++) }),
+          recent50: () => service.getSession({ ...key, config: { numRecentEvents: 50 } }),
+          history: () => service.getSession(key),
+          list: () => service.listSessions({ appName: APP, userId: BENCH_USER }),
+        },
+      };
+    },
+    async bytes(size) {
+      const fresh = await backend.open();
+      try {
+        const session = await fresh.service.createSession({ appName: APP, userId: BENCH_USER });
+        const empty = await fresh.bytes();
+        await appendAll(fresh.service, session, size);
+        return (await fresh.bytes()) - empty;
+      } finally {
+        await fresh.close();
+      }
+    },
+    async close() {
+      if (opened) await (await opened).close();
+    },
+  };
+}
+
+type ServiceClass = new (options: { store: string }) => BaseSessionService & { close?(): Promise<void> };
+
+export async function adkSuite(context: SuiteContext): Promise<ReportedWorkload> {
+  const backends: ServiceBackend[] = [];
+  const notes: string[] = [];
+  const FrontdeskSessionService = await adapterExport<ServiceClass>("adk", "FrontdeskSessionService");
+  if (FrontdeskSessionService) {
+    for (const { make } of adapterStores(context.dir, ["sqlite-full", "sqlite-normal", "postgres"])) {
+      const probe = make();
+      backends.push({
+        name: `FrontdeskSessionService ${probe.name}`,
+        settings: probe.settings,
+        frontdesk: true,
+        async open() {
+          const store = make();
+          const service = new FrontdeskSessionService({ store: store.url });
+          return {
+            service,
+            seed: (session, count) => appendAll(service, session, count),
+            bytes: () => store.bytes(),
+            close: async () => {
+              await service.close?.();
+              await store.drop();
+            },
+          };
+        },
+      });
+    }
+  } else {
+    notes.push("FrontdeskSessionService is not on main yet: its rows are missing from this run.");
+  }
+  backends.push(
+    databaseServiceBackend(
+      "DatabaseSessionService SQLite",
+      "MikroORM 6.6.16 + node-sqlite3 5.1.7, one connection, rollback journal, synchronous=FULL (SQLite's defaults)",
+      async () => {
+        const path = join(context.dir, `${uniqueName("adk")}.db`);
+        return { uri: `sqlite://${path}`, bytes: async () => sqliteFileBytes(path), drop: async () => undefined };
+      },
+    ),
+  );
+  const postgres = POSTGRES_URL;
+  if (postgres) {
+    backends.push(
+      databaseServiceBackend(
+        "DatabaseSessionService PostgreSQL",
+        "MikroORM 6.6.16 + pg, its default pool (2–10), synchronous_commit on, one database of its own",
+        async () => {
+          const database = uniqueName("adk");
+          await postgresExec(postgres, `CREATE DATABASE ${database}`);
+          const url = postgresDatabaseUrl(postgres, database);
+          return {
+            uri: url,
+            bytes: () => postgresSchemaBytes(url, "public"),
+            drop: () => postgresExec(postgres, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+          };
+        },
+      ),
+    );
+  }
+  const workload: Workload = {
+    id: "adk",
+    title: "Google ADK session services",
+    method:
+      "One user owns 20 short sessions plus one session per history length. `append` is `appendEvent` of one text " +
+      "event on the session object the caller holds; `recent50` is `getSession` with `numRecentEvents: 50`; " +
+      "`history` is `getSession` of every event; `list` is `listSessions` of the user. DatabaseSessionService's " +
+      "timed histories are seeded through ADK's own MikroORM entity a thousand rows per INSERT (it has no bulk " +
+      "append), Frontdesk's through `appendEvent`; bytes are for a session built by `appendEvent` alone.",
+    operations: [{ name: "append", addsMessages: 1 }, { name: "recent50" }, { name: "history" }, { name: "list" }],
+    contenders: backends.map(serviceContender),
+    bytesAt: [context.bytesSize],
+  };
+  const result = await runWorkload(workload, context.run);
+  const reference = backends[0]?.frontdesk ? (backends[0]?.name as string) : "DatabaseSessionService SQLite";
+  const reported = {
+    result,
+    reference,
+    labels: {
+      append: "appendEvent",
+      recent50: "getSession, numRecentEvents 50",
+      history: "getSession, every event",
+      list: "listSessions of one user",
+    },
+    notes,
+  };
+  return { ...reported, checks: adkChecks(reported, context.bytesSize) };
+}
+
+/** Frontdesk beside ADK's own service on the same backend, recorded as ratios (no fixed goal yet). */
+function adkChecks(reported: Omit<ReportedWorkload, "checks">, bytesSize: number): Check[] {
+  const { result } = reported;
+  const largest = Math.max(...result.cells.map((c) => c.size));
+  const checks: Check[] = [];
+  const pairs: [string, string][] = [
+    ["FrontdeskSessionService SQLite (full)", "DatabaseSessionService SQLite"],
+    ["FrontdeskSessionService PostgreSQL", "DatabaseSessionService PostgreSQL"],
+  ];
+  for (const [frontdesk, peer] of pairs) {
+    for (const metric of ["append", "recent50"]) {
+      const a = cellOf(result, frontdesk, metric, largest);
+      const b = cellOf(result, peer, metric, largest);
+      if (!a || !b) continue;
+      checks.push({
+        goal: `${frontdesk} ${metric === "append" ? "appendEvent" : "getSession (50 recent)"} at ${largest.toLocaleString("en")} events faster than ${peer}`,
+        met: a.medianUs < b.medianUs,
+        value: `${(b.medianUs / a.medianUs).toFixed(1)}×`,
+      });
+    }
+    const bytes = bytesOf(result, frontdesk, bytesSize);
+    const peerBytes = bytesOf(result, peer, bytesSize);
+    if (bytes !== undefined && peerBytes !== undefined) {
+      checks.push({
+        goal: `${frontdesk} bytes for ${bytesSize.toLocaleString("en")} events ≤ ${peer}'s`,
+        met: bytes <= peerBytes,
+        value: `${bytes.toLocaleString("en")} B vs ${peerBytes.toLocaleString("en")} B`,
+      });
+    }
+  }
+  return checks;
+}

@@ -1,0 +1,190 @@
+/**
+ * LangGraph: the same StateGraph and script on SqliteSaver (default messages channel and
+ * DeltaChannel), PostgresSaver, and Frontdesk's FrontdeskSaver; whole turns, the savers' own time
+ * per graph step, reading the state back, and bytes for a conversation built turn by turn.
+ * Checks the framework-adapters issue's LangGraph goals.
+ */
+import type { BaseCheckpointSaver } from "@langchain/langgraph";
+import { adapterExport, adapterStores } from "../adapters.ts";
+import { messageText, uniqueName } from "../backends.ts";
+import { bytesOf, type Contender, cellOf, runWorkload, type Workload } from "../harness.ts";
+import type { Check, ReportedWorkload } from "../report.ts";
+import type { SuiteContext } from "../suite.ts";
+import { conversationGraph, type MessagesChannel, seedMessages } from "./graph.ts";
+import { instrument, postgresSaverBackend, type SaverBackend, type SaverTiming, sqliteSaverBackend } from "./savers.ts";
+
+/** The update size the seed uses: within Frontdesk's default of 1,000 events per append. */
+const SEED_CHUNK = 500;
+
+export const SQLITE_SAVER = "SqliteSaver";
+export const SQLITE_SAVER_DELTA = "SqliteSaver + DeltaChannel";
+export const FRONTDESK_SAVER = "FrontdeskSaver SQLite (full)";
+export const FRONTDESK_SAVER_NORMAL = "FrontdeskSaver SQLite (normal)";
+
+function saverContender(backend: SaverBackend, channel: MessagesChannel): Contender {
+  let timed: Promise<Awaited<ReturnType<SaverBackend["open"]>> & { timing: SaverTiming }> | undefined;
+  let next = 2_000_000;
+  return {
+    name: backend.name,
+    settings: backend.settings,
+    frontdesk: backend.frontdesk,
+    async open(size) {
+      timed ??= backend.open().then((opened) => ({ ...opened, timing: instrument(opened.saver) }));
+      const { saver, timing } = await timed;
+      const graph = conversationGraph(channel, saver);
+      const threadId = uniqueName("thread");
+      for (let filled = 0; filled < size; filled += SEED_CHUNK) {
+        await graph.seed(threadId, seedMessages(filled, Math.min(SEED_CHUNK, size - filled)));
+      }
+      return {
+        ops: {
+          turn: async () => {
+            const busyUs = timing.busyUs;
+            const steps = timing.steps;
+            await graph.turn(threadId, messageText(next++));
+            return { saverUs: timing.busyUs - busyUs, steps: timing.steps - steps };
+          },
+          state: () => graph.state(threadId),
+        },
+      };
+    },
+    async bytes(size) {
+      const fresh = await backend.open();
+      try {
+        const graph = conversationGraph(channel, fresh.saver);
+        const empty = await fresh.bytes();
+        const threadId = uniqueName("thread");
+        for (let i = 0; i < size / 2; i++) await graph.turn(threadId, messageText(i * 2));
+        return (await fresh.bytes()) - empty;
+      } finally {
+        await fresh.close();
+      }
+    },
+    async close() {
+      if (timed) await (await timed).close();
+    },
+  };
+}
+
+type SaverClass = new (options: { store: string }) => BaseCheckpointSaver & { close?(): Promise<void> };
+
+async function frontdeskSaverBackends(context: SuiteContext): Promise<{ backends: SaverBackend[]; note?: string }> {
+  const FrontdeskSaver = await adapterExport<SaverClass>("langgraph", "FrontdeskSaver");
+  if (!FrontdeskSaver) {
+    return { backends: [], note: "FrontdeskSaver is not on main yet: its rows are missing from this run." };
+  }
+  const backends = adapterStores(context.dir, ["sqlite-full", "sqlite-normal", "postgres"]).map(({ make }) => {
+    const probe = make();
+    return {
+      name: `FrontdeskSaver ${probe.name}`,
+      settings: probe.settings,
+      frontdesk: true,
+      async open() {
+        const store = make();
+        const saver = new FrontdeskSaver({ store: store.url });
+        await saver.getTuple({ configurable: { thread_id: "setup" } });
+        return {
+          saver,
+          bytes: () => store.bytes(),
+          close: async () => {
+            await saver.close?.();
+            await store.drop();
+          },
+        };
+      },
+    } satisfies SaverBackend;
+  });
+  return { backends };
+}
+
+export async function langgraphSuite(context: SuiteContext): Promise<ReportedWorkload> {
+  const sqliteSettings = "better-sqlite3, WAL, synchronous=NORMAL (better-sqlite3's build default under WAL)";
+  const peers: [SaverBackend | undefined, MessagesChannel][] = [
+    [sqliteSaverBackend(context.dir, SQLITE_SAVER, `${sqliteSettings}; default messages channel`), "default"],
+    [sqliteSaverBackend(context.dir, SQLITE_SAVER_DELTA, `${sqliteSettings}; DeltaChannel messages`), "delta"],
+    [postgresSaverBackend("PostgresSaver", "pg pool of 10 (its default); default messages channel"), "default"],
+    [postgresSaverBackend("PostgresSaver + DeltaChannel", "pg pool of 10 (its default); DeltaChannel"), "delta"],
+  ];
+  const frontdesk = await frontdeskSaverBackends(context);
+  const contenders = [
+    ...frontdesk.backends.map((b) => saverContender(b, "default")),
+    ...peers.flatMap(([backend, channel]) => (backend ? [saverContender(backend, channel)] : [])),
+  ];
+  const workload: Workload = {
+    id: "langgraph",
+    title: "LangGraph checkpoint savers",
+    method:
+      "A `StateGraph` with one `agent` node that calls a scripted chat model (`FakeListChatModel`, the same replies " +
+      "for every saver) on the whole message list. `turn` is one `graph.invoke` with a user message (two graph steps: " +
+      "input and agent, two messages); `saver time per step` is the time during which one of the saver's own calls " +
+      "(getTuple, put, putWrites, list, getDeltaChannelHistory) was in flight in that turn, divided by its `put` calls; " +
+      "`state` is `graph.getState`, the whole history read back. The timed histories are seeded with " +
+      `\`updateState\` in updates of ${SEED_CHUNK} messages (the fastest path a graph offers; turn by turn, SqliteSaver ` +
+      "would write tens of gigabytes for 10,000 messages); the bytes are for a conversation built turn by turn. " +
+      "FrontdeskSaver runs the default-channel graph, as its users' graphs do.",
+    operations: [{ name: "turn", addsMessages: 2 }, { name: "state" }],
+    derived: [{ name: "saverStep", from: "turn", value: (c) => (c.saverUs ?? 0) / Math.max(1, c.steps ?? 0) }],
+    contenders,
+    bytesAt: [context.bytesSize],
+  };
+  const result = await runWorkload(workload, context.run);
+  const reported = {
+    result,
+    reference: contenders.some((c) => c.name === FRONTDESK_SAVER) ? FRONTDESK_SAVER : SQLITE_SAVER,
+    labels: {
+      turn: "one StateGraph turn (two steps)",
+      saverStep: "the saver's own time per graph step",
+      state: "read the whole history (getState)",
+    },
+    notes: frontdesk.note ? [frontdesk.note] : [],
+  };
+  return { ...reported, checks: langgraphChecks(reported, context.bytesSize) };
+}
+
+/** The LangGraph goals of the framework-adapters issue, at 1,000 messages (or the largest ≤ 1,000). */
+export function langgraphChecks(reported: Omit<ReportedWorkload, "checks">, bytesSize: number): Check[] {
+  const { result } = reported;
+  const checks: Check[] = [];
+  const sizes = [...new Set(result.cells.map((c) => c.size))].filter((s) => s <= 1000);
+  const at = sizes.length > 0 ? Math.max(...sizes) : undefined;
+  const n = (value: number) => value.toLocaleString("en");
+  for (const frontdesk of [FRONTDESK_SAVER, FRONTDESK_SAVER_NORMAL]) {
+    const bytes = bytesOf(result, frontdesk, bytesSize);
+    const plain = bytesOf(result, SQLITE_SAVER, bytesSize);
+    const delta = bytesOf(result, SQLITE_SAVER_DELTA, bytesSize);
+    if (bytes !== undefined && plain !== undefined) {
+      checks.push({
+        goal: `${frontdesk} bytes for ${n(bytesSize)} messages ≤ 1/20 of SqliteSaver's`,
+        met: bytes * 20 <= plain,
+        value: `${n(bytes)} B vs ${n(plain)} B (1/${(plain / bytes).toFixed(0)})`,
+      });
+    }
+    if (bytes !== undefined && delta !== undefined) {
+      checks.push({
+        goal: `${frontdesk} bytes for ${n(bytesSize)} messages ≤ SqliteSaver + DeltaChannel's`,
+        met: bytes <= delta,
+        value: `${n(bytes)} B vs ${n(delta)} B`,
+      });
+    }
+    if (at === undefined) continue;
+    const step = cellOf(result, frontdesk, "saverStep", at);
+    const peerStep = cellOf(result, SQLITE_SAVER, "saverStep", at);
+    if (step && peerStep) {
+      checks.push({
+        goal: `${frontdesk} saver time per step at ${n(at)} messages ≤ 1/20 of SqliteSaver's`,
+        met: step.medianUs * 20 <= peerStep.medianUs,
+        value: `${step.medianUs.toFixed(0)} µs vs ${peerStep.medianUs.toFixed(0)} µs (1/${(peerStep.medianUs / step.medianUs).toFixed(1)})`,
+      });
+    }
+    const turn = cellOf(result, frontdesk, "turn", at);
+    const peerTurn = cellOf(result, SQLITE_SAVER, "turn", at);
+    if (turn && peerTurn) {
+      checks.push({
+        goal: `StateGraph turn at ${n(at)} messages on ${frontdesk} ≥ 2× faster than on SqliteSaver`,
+        met: peerTurn.medianUs >= 2 * turn.medianUs,
+        value: `${(peerTurn.medianUs / turn.medianUs).toFixed(2)}× (${(turn.medianUs / 1000).toFixed(2)} ms vs ${(peerTurn.medianUs / 1000).toFixed(2)} ms)`,
+      });
+    }
+  }
+  return checks;
+}
