@@ -5,7 +5,6 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 
 /** Redis and PostgreSQL come from the same variables the test suite uses; unset means "skip those rows". */
 export const REDIS_URL = process.env.FRONTDESK_TEST_REDIS_URL;
@@ -24,17 +23,12 @@ export const uniqueName = (kind: string): string =>
   `${kind}_${process.pid}_${Date.now().toString(36)}_${(unique++).toString(36)}`;
 
 /**
- * Bytes of a SQLite database on disk: main file plus WAL, after folding the WAL back in, so a store
- * that checkpoints rarely is not credited with pages still waiting in its log.
+ * Bytes of a SQLite database on disk: main file, WAL and rollback journal. Call it after the store
+ * has closed its connection (SQLite then folds the WAL back into the main file), never beside an
+ * open one: the peers link their own copy of SQLite, and a second copy opening and closing the same
+ * file in one process drops the first copy's POSIX locks and can delete its live WAL.
  */
 export function sqliteFileBytes(path: string): number {
-  if (!existsSync(path)) return 0;
-  const db = new Database(path);
-  try {
-    db.pragma("wal_checkpoint(TRUNCATE)");
-  } finally {
-    db.close();
-  }
   const size = (file: string) => (existsSync(file) ? statSync(file).size : 0);
   return size(path) + size(`${path}-wal`) + size(`${path}-journal`);
 }

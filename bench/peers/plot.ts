@@ -78,8 +78,11 @@ export function formatBytes(bytes: number): string {
   return `${trim(bytes)} B`;
 }
 
-const trim = (value: number): string =>
-  (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)).replace(/\.?0+$/, "");
+/** Three significant digits at most, without trailing zeros after the point. */
+const trim = (value: number): string => {
+  const fixed = value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+  return fixed.includes(".") ? fixed.replace(/\.?0+$/, "") : fixed;
+};
 
 const formatCount = (value: number): string => value.toLocaleString("en");
 

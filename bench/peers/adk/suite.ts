@@ -24,18 +24,23 @@ import type { SuiteContext } from "../suite.ts";
 const APP = "bench-app";
 const SEED_BATCH = 1000;
 
-/** One session service on a fresh database, with how to seed it in bulk, weigh it and drop it. */
+/**
+ * One session service on one backend. A location (a file, a database) is opened, closed, weighed
+ * while closed (see sqliteFileBytes), and dropped, in that order.
+ */
 interface ServiceBackend {
   name: string;
   settings: string;
   frontdesk: boolean;
-  open(): Promise<{
+  location(): Promise<string>;
+  open(location: string): Promise<{
     service: BaseSessionService;
     /** Adds `count` events older than any appended later, the fastest way the store allows. */
     seed(session: Session, count: number): Promise<void>;
-    bytes(): Promise<number>;
     close(): Promise<void>;
   }>;
+  bytes(location: string): Promise<number>;
+  drop(location: string): Promise<void>;
 }
 
 const eventOf = (i: number, timestamp?: number) =>
@@ -79,26 +84,25 @@ interface OrmEm {
   insertMany(entity: string, rows: unknown[]): Promise<unknown>;
 }
 
+/** ADK's DatabaseSessionService on a location named by its connection string. */
 function databaseServiceBackend(
   name: string,
   settings: string,
-  fresh: () => Promise<{ uri: string; bytes(): Promise<number>; drop(): Promise<void> }>,
+  where: Pick<ServiceBackend, "location" | "bytes" | "drop">,
 ): ServiceBackend {
   return {
     name,
     settings,
     frontdesk: false,
-    async open() {
-      const database = await fresh();
-      const service = new DatabaseSessionService(database.uri);
+    ...where,
+    async open(uri) {
+      const service = new DatabaseSessionService(uri);
       await service.init();
       return {
         service,
         seed: (session, count) => ormSeed(service, session, count),
-        bytes: database.bytes,
         close: async () => {
           await (service as unknown as { orm?: { close(): Promise<void> } }).orm?.close();
-          await database.drop();
         },
       };
     },
@@ -106,15 +110,17 @@ function databaseServiceBackend(
 }
 
 function serviceContender(backend: ServiceBackend): Contender {
-  let opened: ReturnType<ServiceBackend["open"]> | undefined;
+  type Opened = Awaited<ReturnType<ServiceBackend["open"]>> & { location: string };
+  let opened: Promise<Opened> | undefined;
   const open = () => {
     opened ??= (async () => {
-      const o = await backend.open();
+      const location = await backend.location();
+      const o = await backend.open(location);
       for (let i = 0; i < OTHER_SESSIONS_PER_USER; i++) {
         const other = await o.service.createSession({ appName: APP, userId: BENCH_USER });
         await appendAll(o.service, other, 2);
       }
-      return o;
+      return { ...o, location };
     })();
     return opened;
   };
@@ -129,6 +135,12 @@ function serviceContender(backend: ServiceBackend): Contender {
       await seed(created, size);
       const key = { appName: APP, userId: BENCH_USER, sessionId: created.id };
       const session = (await service.getSession(key)) as Session;
+      const recent = await service.getSession({ ...key, config: { numRecentEvents: 50 } });
+      if (session.events.length !== size || recent?.events.length !== Math.min(50, size)) {
+        throw new Error(
+          `${backend.name}: seeded ${session.events.length} events (recent ${recent?.events.length}), not ${size}`,
+        );
+      }
       return {
         ops: {
           append: () => service.appendEvent({ session, event: eventOf(next++) }),
@@ -139,18 +151,30 @@ function serviceContender(backend: ServiceBackend): Contender {
       };
     },
     async bytes(size) {
-      const fresh = await backend.open();
+      const location = await backend.location();
       try {
-        const session = await fresh.service.createSession({ appName: APP, userId: BENCH_USER });
-        const empty = await fresh.bytes();
-        await appendAll(fresh.service, session, size);
-        return (await fresh.bytes()) - empty;
+        const empty = await backend.open(location);
+        const session = await empty.service.createSession({ appName: APP, userId: BENCH_USER });
+        await empty.close();
+        const emptyBytes = await backend.bytes(location);
+        const full = await backend.open(location);
+        const reopened = (await full.service.getSession({
+          appName: APP,
+          userId: BENCH_USER,
+          sessionId: session.id,
+        })) as Session;
+        await full.seed(reopened, size);
+        await full.close();
+        return (await backend.bytes(location)) - emptyBytes;
       } finally {
-        await fresh.close();
+        await backend.drop(location);
       }
     },
     async close() {
-      if (opened) await (await opened).close();
+      if (!opened) return;
+      const { close, location } = await opened;
+      await close();
+      await backend.drop(location);
     },
   };
 }
@@ -164,22 +188,28 @@ export async function adkSuite(context: SuiteContext): Promise<ReportedWorkload>
   if (FrontdeskSessionService) {
     for (const { make } of adapterStores(context.dir, ["sqlite-full", "sqlite-normal", "postgres"])) {
       const probe = make();
+      const stores = new Map<string, ReturnType<typeof make>>();
       backends.push({
         name: `FrontdeskSessionService ${probe.name}`,
         settings: probe.settings,
         frontdesk: true,
-        async open() {
+        async location() {
           const store = make();
-          const service = new FrontdeskSessionService({ store: store.url });
+          stores.set(store.url, store);
+          return store.url;
+        },
+        async open(url) {
+          const service = new FrontdeskSessionService({ store: url });
           return {
             service,
             seed: (session, count) => appendAll(service, session, count),
-            bytes: () => store.bytes(),
-            close: async () => {
-              await service.close?.();
-              await store.drop();
-            },
+            close: async () => service.close?.(),
           };
+        },
+        bytes: async (url) => (await stores.get(url)?.bytes()) ?? 0,
+        drop: async (url) => {
+          await stores.get(url)?.drop();
+          stores.delete(url);
         },
       });
     }
@@ -190,9 +220,10 @@ export async function adkSuite(context: SuiteContext): Promise<ReportedWorkload>
     databaseServiceBackend(
       "DatabaseSessionService SQLite",
       "MikroORM 6.6.16 + node-sqlite3 5.1.7, one connection, rollback journal, synchronous=FULL (SQLite's defaults)",
-      async () => {
-        const path = join(context.dir, `${uniqueName("adk")}.db`);
-        return { uri: `sqlite://${path}`, bytes: async () => sqliteFileBytes(path), drop: async () => undefined };
+      {
+        location: async () => `sqlite://${join(context.dir, `${uniqueName("adk")}.db`)}`,
+        bytes: async (uri) => sqliteFileBytes(uri.slice("sqlite://".length)),
+        drop: async () => undefined,
       },
     ),
   );
@@ -202,15 +233,15 @@ export async function adkSuite(context: SuiteContext): Promise<ReportedWorkload>
       databaseServiceBackend(
         "DatabaseSessionService PostgreSQL",
         "MikroORM 6.6.16 + pg, its default pool (2–10), synchronous_commit on, one database of its own",
-        async () => {
-          const database = uniqueName("adk");
-          await postgresExec(postgres, `CREATE DATABASE ${database}`);
-          const url = postgresDatabaseUrl(postgres, database);
-          return {
-            uri: url,
-            bytes: () => postgresSchemaBytes(url, "public"),
-            drop: () => postgresExec(postgres, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
-          };
+        {
+          async location() {
+            const database = uniqueName("adk");
+            await postgresExec(postgres, `CREATE DATABASE ${database}`);
+            return postgresDatabaseUrl(postgres, database);
+          },
+          bytes: (url) => postgresSchemaBytes(url, "public"),
+          drop: (url) =>
+            postgresExec(postgres, `DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`),
         },
       ),
     );
@@ -223,7 +254,8 @@ export async function adkSuite(context: SuiteContext): Promise<ReportedWorkload>
       "event on the session object the caller holds; `recent50` is `getSession` with `numRecentEvents: 50`; " +
       "`history` is `getSession` of every event; `list` is `listSessions` of the user. DatabaseSessionService's " +
       "timed histories are seeded through ADK's own MikroORM entity a thousand rows per INSERT (it has no bulk " +
-      "append), Frontdesk's through `appendEvent`; bytes are for a session built by `appendEvent` alone.",
+      "append), Frontdesk's through `appendEvent`; bytes are for a session of its own filled the same way, in a " +
+      "fresh database.",
     operations: [{ name: "append", addsMessages: 1 }, { name: "recent50" }, { name: "history" }, { name: "list" }],
     contenders: backends.map(serviceContender),
     bytesAt: [context.bytesSize],

@@ -31,8 +31,15 @@ interface KeyValue {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
   keys(prefix: string): Promise<string[]>;
-  bytes(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Where a key-value store lives (a file, a key prefix): fresh ones, opened, weighed when closed, dropped. */
+interface Backing {
+  location(): string;
+  open(location: string): Promise<KeyValue>;
+  bytes(location: string): Promise<number>;
+  drop(location: string): Promise<void>;
 }
 
 const keyOf = (id: string) => `session:${BENCH_USER}:${id}`;
@@ -53,12 +60,13 @@ function seeded(id: string, size: number): StoredSession {
   };
 }
 
-function kvContender(name: string, settings: string, open: () => Promise<KeyValue>): Contender {
+function kvContender(name: string, settings: string, backing: Backing): Contender {
+  const location = backing.location();
   let kv: Promise<KeyValue> | undefined;
   let sessions = 0;
   const store = () => {
     kv ??= (async () => {
-      const opened = await open();
+      const opened = await backing.open(location);
       for (let i = 0; i < OTHER_SESSIONS_PER_USER; i++) {
         await opened.set(keyOf(`other-${i}`), JSON.stringify(seeded(`other-${i}`, 2)));
       }
@@ -90,17 +98,21 @@ function kvContender(name: string, settings: string, open: () => Promise<KeyValu
       };
     },
     async bytes(size) {
-      const db = await open();
+      const fresh = backing.location();
       try {
-        const empty = await db.bytes();
+        await (await backing.open(fresh)).close();
+        const empty = await backing.bytes(fresh);
+        const db = await backing.open(fresh);
         await db.set(keyOf("measured"), JSON.stringify(seeded("measured", size)));
-        return (await db.bytes()) - empty;
-      } finally {
         await db.close();
+        return (await backing.bytes(fresh)) - empty;
+      } finally {
+        await backing.drop(fresh);
       }
     },
     async close() {
       if (kv) await (await kv).close();
+      await backing.drop(location);
     },
   };
 }
@@ -110,28 +122,31 @@ export function agentDockSqlite(dir: string): Contender {
   return kvContender(
     "AgentDock-style SQLite",
     "better-sqlite3, WAL, synchronous=NORMAL, whole JSON value rewritten per append",
-    async () => {
-      const path = join(dir, `${uniqueName("agentdock")}.db`);
-      const db = new Database(path);
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = NORMAL");
-      db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
-      const get = db.prepare<[string], { value: string }>("SELECT value FROM kv WHERE key = ?");
-      const set = db.prepare(
-        "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      );
-      const keys = db.prepare<[string, string], { key: string }>("SELECT key FROM kv WHERE key >= ? AND key < ?");
-      return {
-        get: async (key) => get.get(key)?.value,
-        set: async (key, value) => {
-          set.run(key, value);
-        },
-        keys: async (prefix) => keys.all(prefix, `${prefix}\uffff`).map((row) => row.key),
-        bytes: async () => sqliteFileBytes(path),
-        close: async () => {
-          db.close();
-        },
-      };
+    {
+      location: () => join(dir, `${uniqueName("agentdock")}.db`),
+      async open(path) {
+        const db = new Database(path);
+        db.pragma("journal_mode = WAL");
+        db.pragma("synchronous = NORMAL");
+        db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
+        const get = db.prepare<[string], { value: string }>("SELECT value FROM kv WHERE key = ?");
+        const set = db.prepare(
+          "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        );
+        const keys = db.prepare<[string, string], { key: string }>("SELECT key FROM kv WHERE key >= ? AND key < ?");
+        return {
+          get: async (key) => get.get(key)?.value,
+          set: async (key, value) => {
+            set.run(key, value);
+          },
+          keys: async (prefix) => keys.all(prefix, `${prefix}\uffff`).map((row) => row.key),
+          close: async () => {
+            db.close();
+          },
+        };
+      },
+      bytes: async (path) => sqliteFileBytes(path),
+      drop: async () => undefined,
     },
   );
 }
@@ -143,32 +158,34 @@ export function agentDockRedis(): Contender | undefined {
   return kvContender(
     "AgentDock-style Redis",
     "ioredis, one connection, GET + SET of the whole JSON value per append, SCAN to list",
-    async () => {
-      const { Redis } = await import("ioredis");
-      const prefix = `${uniqueName("agentdock")}:`;
-      const client = new Redis(url, { keyPrefix: prefix });
-      return {
-        get: async (key) => (await client.get(key)) ?? undefined,
-        set: async (key, value) => {
-          await client.set(key, value);
-        },
-        // SCAN's MATCH does not apply keyPrefix, so the pattern names it.
-        keys: async (pattern) => {
-          const found: string[] = [];
-          let cursor = "0";
-          do {
-            const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}${pattern}*`, "COUNT", 1000);
-            cursor = next;
-            found.push(...keys);
-          } while (cursor !== "0");
-          return found;
-        },
-        bytes: () => redisPrefixBytes(url, prefix),
-        close: async () => {
-          client.disconnect();
-          await redisDeletePrefix(url, prefix);
-        },
-      };
+    {
+      location: () => `${uniqueName("agentdock")}:`,
+      async open(prefix) {
+        const { Redis } = await import("ioredis");
+        const client = new Redis(url, { keyPrefix: prefix });
+        return {
+          get: async (key) => (await client.get(key)) ?? undefined,
+          set: async (key, value) => {
+            await client.set(key, value);
+          },
+          // SCAN's MATCH does not apply keyPrefix, so the pattern names it.
+          keys: async (pattern) => {
+            const found: string[] = [];
+            let cursor = "0";
+            do {
+              const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}${pattern}*`, "COUNT", 1000);
+              cursor = next;
+              found.push(...keys);
+            } while (cursor !== "0");
+            return found;
+          },
+          close: async () => {
+            client.disconnect();
+          },
+        };
+      },
+      bytes: (prefix) => redisPrefixBytes(url, prefix),
+      drop: (prefix) => redisDeletePrefix(url, prefix),
     },
   );
 }

@@ -86,16 +86,20 @@ export function frontdeskContender(backend: FrontdeskBackend): Contender {
       return { ops: conversationOps(sessions, id) };
     },
     async bytes(size) {
+      // Closed before each weighing, so SQLite has folded its WAL into the file (see sqliteFileBytes).
       const fresh = backend.freshUrl();
-      const sessions = (await createSessionManager({ store: fresh, defaultTtlMs: null })).forUser(BENCH_USER);
+      const open = async () => (await createSessionManager({ store: fresh, defaultTtlMs: null })).forUser(BENCH_USER);
       try {
-        await sessions.listSessions({ limit: 1 });
-        const empty = await backend.bytes(fresh);
+        const empty = await open();
+        await empty.listSessions({ limit: 1 });
+        await empty.store.close();
+        const emptyBytes = await backend.bytes(fresh);
+        const sessions = await open();
         const { id } = await sessions.create();
         await seedMessages(sessions, id, size);
-        return (await backend.bytes(fresh)) - empty;
-      } finally {
         await sessions.store.close();
+        return (await backend.bytes(fresh)) - emptyBytes;
+      } finally {
         await backend.drop(fresh);
       }
     },

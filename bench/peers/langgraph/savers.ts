@@ -60,12 +60,18 @@ export function instrument(saver: BaseCheckpointSaver): SaverTiming {
   return timing;
 }
 
-/** One saver family on one backend: a fresh database each time, its size, and its clean-up. */
+/**
+ * One saver family on one backend. A location (a file, a schema) is opened, closed, weighed while
+ * closed (see sqliteFileBytes), and dropped, in that order.
+ */
 export interface SaverBackend {
   name: string;
   settings: string;
   frontdesk: boolean;
-  open(): Promise<{ saver: BaseCheckpointSaver; bytes(): Promise<number>; close(): Promise<void> }>;
+  location(): Promise<string>;
+  open(location: string): Promise<{ saver: BaseCheckpointSaver; close(): Promise<void> }>;
+  bytes(location: string): Promise<number>;
+  drop(location: string): Promise<void>;
 }
 
 export function sqliteSaverBackend(dir: string, name: string, settings: string): SaverBackend {
@@ -73,19 +79,20 @@ export function sqliteSaverBackend(dir: string, name: string, settings: string):
     name,
     settings,
     frontdesk: false,
-    async open() {
-      const path = join(dir, `${uniqueName("sqlitesaver")}.db`);
+    location: async () => join(dir, `${uniqueName("sqlitesaver")}.db`),
+    async open(path) {
       const saver = SqliteSaver.fromConnString(path);
-      // Runs its own set-up (tables, WAL) so the empty size is measured after it.
+      // Runs its own set-up (tables, WAL) now, so an empty database is weighed after it.
       await saver.getTuple({ configurable: { thread_id: "setup" } });
       return {
         saver,
-        bytes: async () => sqliteFileBytes(path),
         close: async () => {
           saver.db.close();
         },
       };
     },
+    bytes: async (path) => sqliteFileBytes(path),
+    drop: async () => undefined,
   };
 }
 
@@ -96,18 +103,13 @@ export function postgresSaverBackend(name: string, settings: string): SaverBacke
     name,
     settings,
     frontdesk: false,
-    async open() {
-      const schema = uniqueName("pgsaver");
+    location: async () => uniqueName("pgsaver"),
+    async open(schema) {
       const saver = PostgresSaver.fromConnString(url, { schema });
       await saver.setup();
-      return {
-        saver,
-        bytes: () => postgresSchemaBytes(url, schema),
-        close: async () => {
-          await saver.end();
-          await postgresExec(url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        },
-      };
+      return { saver, close: () => saver.end() };
     },
+    bytes: (schema) => postgresSchemaBytes(url, schema),
+    drop: (schema) => postgresExec(url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
   };
 }

@@ -22,20 +22,27 @@ export const FRONTDESK_SAVER = "FrontdeskSaver SQLite (full)";
 export const FRONTDESK_SAVER_NORMAL = "FrontdeskSaver SQLite (normal)";
 
 function saverContender(backend: SaverBackend, channel: MessagesChannel): Contender {
-  let timed: Promise<Awaited<ReturnType<SaverBackend["open"]>> & { timing: SaverTiming }> | undefined;
+  type Timed = Awaited<ReturnType<SaverBackend["open"]>> & { timing: SaverTiming; location: string };
+  let timed: Promise<Timed> | undefined;
   let next = 2_000_000;
   return {
     name: backend.name,
     settings: backend.settings,
     frontdesk: backend.frontdesk,
     async open(size) {
-      timed ??= backend.open().then((opened) => ({ ...opened, timing: instrument(opened.saver) }));
+      timed ??= (async () => {
+        const location = await backend.location();
+        const opened = await backend.open(location);
+        return { ...opened, location, timing: instrument(opened.saver) };
+      })();
       const { saver, timing } = await timed;
       const graph = conversationGraph(channel, saver);
       const threadId = uniqueName("thread");
       for (let filled = 0; filled < size; filled += SEED_CHUNK) {
         await graph.seed(threadId, seedMessages(filled, Math.min(SEED_CHUNK, size - filled)));
       }
+      const seeded = (await graph.state(threadId)).length;
+      if (seeded !== size) throw new Error(`${backend.name}: seeded ${seeded} messages, not ${size}`);
       return {
         ops: {
           turn: async () => {
@@ -49,19 +56,25 @@ function saverContender(backend: SaverBackend, channel: MessagesChannel): Conten
       };
     },
     async bytes(size) {
-      const fresh = await backend.open();
+      const location = await backend.location();
       try {
-        const graph = conversationGraph(channel, fresh.saver);
-        const empty = await fresh.bytes();
+        await (await backend.open(location)).close();
+        const empty = await backend.bytes(location);
+        const { saver, close } = await backend.open(location);
+        const graph = conversationGraph(channel, saver);
         const threadId = uniqueName("thread");
         for (let i = 0; i < size / 2; i++) await graph.turn(threadId, messageText(i * 2));
-        return (await fresh.bytes()) - empty;
+        await close();
+        return (await backend.bytes(location)) - empty;
       } finally {
-        await fresh.close();
+        await backend.drop(location);
       }
     },
     async close() {
-      if (timed) await (await timed).close();
+      if (!timed) return;
+      const { close, location } = await timed;
+      await close();
+      await backend.drop(location);
     },
   };
 }
@@ -74,23 +87,26 @@ async function frontdeskSaverBackends(context: SuiteContext): Promise<{ backends
     return { backends: [], note: "FrontdeskSaver is not on main yet: its rows are missing from this run." };
   }
   const backends = adapterStores(context.dir, ["sqlite-full", "sqlite-normal", "postgres"]).map(({ make }) => {
+    const stores = new Map<string, ReturnType<typeof make>>();
     const probe = make();
     return {
       name: `FrontdeskSaver ${probe.name}`,
       settings: probe.settings,
       frontdesk: true,
-      async open() {
+      async location() {
         const store = make();
-        const saver = new FrontdeskSaver({ store: store.url });
+        stores.set(store.url, store);
+        return store.url;
+      },
+      async open(url) {
+        const saver = new FrontdeskSaver({ store: url });
         await saver.getTuple({ configurable: { thread_id: "setup" } });
-        return {
-          saver,
-          bytes: () => store.bytes(),
-          close: async () => {
-            await saver.close?.();
-            await store.drop();
-          },
-        };
+        return { saver, close: async () => saver.close?.() };
+      },
+      bytes: async (url) => (await stores.get(url)?.bytes()) ?? 0,
+      drop: async (url) => {
+        await stores.get(url)?.drop();
+        stores.delete(url);
       },
     } satisfies SaverBackend;
   });
