@@ -74,7 +74,8 @@ export interface SaverBackend {
   drop(location: string): Promise<void>;
 }
 
-export function sqliteSaverBackend(dir: string, name: string, settings: string): SaverBackend {
+/** SqliteSaver as shipped (WAL, better-sqlite3's NORMAL), or at synchronous=FULL like Frontdesk's default. */
+export function sqliteSaverBackend(dir: string, name: string, settings: string, synchronous?: "FULL"): SaverBackend {
   return {
     name,
     settings,
@@ -84,6 +85,7 @@ export function sqliteSaverBackend(dir: string, name: string, settings: string):
       const saver = SqliteSaver.fromConnString(path);
       // Runs its own set-up (tables, WAL) now, so an empty database is weighed after it.
       await saver.getTuple({ configurable: { thread_id: "setup" } });
+      if (synchronous) saver.db.pragma(`synchronous = ${synchronous}`);
       return {
         saver,
         close: async () => {
