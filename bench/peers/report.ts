@@ -28,12 +28,13 @@ export interface ReportedWorkload {
 
 const count = (n: number) => n.toLocaleString("en");
 
+/** A cost divided by the reference row's: two significant digits below 10, whole numbers above. */
 const multiple = (value: number): string =>
   value >= 100
     ? `${Math.round(value).toLocaleString("en")}×`
     : value >= 10
       ? `${value.toFixed(0)}×`
-      : `${value.toFixed(1)}×`;
+      : `${Number(value.toPrecision(2))}×`;
 
 /** Every metric a workload measured, in the order it declared them. */
 const metricsOf = (result: WorkloadResult): string[] => [

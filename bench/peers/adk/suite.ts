@@ -17,8 +17,8 @@ import {
   sqliteFileBytes,
   uniqueName,
 } from "../backends.ts";
-import { bytesOf, type Contender, cellOf, runWorkload, type Workload } from "../harness.ts";
-import type { Check, ReportedWorkload } from "../report.ts";
+import { type Contender, runWorkload, type Workload } from "../harness.ts";
+import type { ReportedWorkload } from "../report.ts";
 import type { SuiteContext } from "../suite.ts";
 
 const APP = "bench-app";
@@ -273,38 +273,6 @@ export async function adkSuite(context: SuiteContext): Promise<ReportedWorkload>
     },
     notes,
   };
-  return { ...reported, checks: adkChecks(reported, context.bytesSize) };
-}
-
-/** Frontdesk beside ADK's own service on the same backend, recorded as ratios (no fixed goal yet). */
-function adkChecks(reported: Omit<ReportedWorkload, "checks">, bytesSize: number): Check[] {
-  const { result } = reported;
-  const largest = Math.max(...result.cells.map((c) => c.size));
-  const checks: Check[] = [];
-  const pairs: [string, string][] = [
-    ["FrontdeskSessionService SQLite (full)", "DatabaseSessionService SQLite"],
-    ["FrontdeskSessionService PostgreSQL", "DatabaseSessionService PostgreSQL"],
-  ];
-  for (const [frontdesk, peer] of pairs) {
-    for (const metric of ["append", "recent50"]) {
-      const a = cellOf(result, frontdesk, metric, largest);
-      const b = cellOf(result, peer, metric, largest);
-      if (!a || !b) continue;
-      checks.push({
-        goal: `${frontdesk} ${metric === "append" ? "appendEvent" : "getSession (50 recent)"} at ${largest.toLocaleString("en")} events faster than ${peer}`,
-        met: a.medianUs < b.medianUs,
-        value: `${(b.medianUs / a.medianUs).toFixed(1)}×`,
-      });
-    }
-    const bytes = bytesOf(result, frontdesk, bytesSize);
-    const peerBytes = bytesOf(result, peer, bytesSize);
-    if (bytes !== undefined && peerBytes !== undefined) {
-      checks.push({
-        goal: `${frontdesk} bytes for ${bytesSize.toLocaleString("en")} events ≤ ${peer}'s`,
-        met: bytes <= peerBytes,
-        value: `${bytes.toLocaleString("en")} B vs ${peerBytes.toLocaleString("en")} B`,
-      });
-    }
-  }
-  return checks;
+  // The framework-adapters issue asks for these rows beside ADK's own service, with no fixed goal.
+  return { ...reported, checks: [] };
 }

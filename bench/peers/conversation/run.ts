@@ -2,7 +2,7 @@
 import { runWorkload } from "../harness.ts";
 import type { ReportedWorkload } from "../report.ts";
 import type { SuiteContext } from "../suite.ts";
-import { CONVERSATION_LABELS, CONVERSATION_REFERENCE, conversationChecks, conversationWorkload } from "./suite.ts";
+import { CONVERSATION_LABELS, CONVERSATION_REFERENCE, conversationWorkload } from "./suite.ts";
 
 export async function conversationSuite(
   context: SuiteContext,
@@ -11,6 +11,7 @@ export async function conversationSuite(
   const workload = conversationWorkload(context.dir, options);
   workload.bytesAt = [context.bytesSize];
   const result = await runWorkload(workload, context.run);
-  const reported = { result, reference: CONVERSATION_REFERENCE, labels: CONVERSATION_LABELS };
-  return { ...reported, checks: conversationChecks(reported) };
+  // Issue 21 states these rows' goals against the raw driver's ceiling; until that column exists
+  // the tables carry the ratios and no goal is checked here.
+  return { result, reference: CONVERSATION_REFERENCE, labels: CONVERSATION_LABELS, checks: [] };
 }

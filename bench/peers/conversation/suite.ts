@@ -3,7 +3,6 @@
  * AgentDock-style "rewrite the whole session value" design, on the same backends.
  */
 import type { Workload } from "../harness.ts";
-import type { Check, ReportedWorkload } from "../report.ts";
 import { agentDockRedis, agentDockSqlite } from "./agentdock.ts";
 import { frontdeskBackends, frontdeskContender } from "./frontdesk.ts";
 
@@ -35,29 +34,4 @@ export function conversationWorkload(dir: string, options: { peers?: boolean } =
     contenders,
     bytesAt: [1000],
   };
-}
-
-/** Ratios of the AgentDock-style rows against Frontdesk on the same backend and durability. */
-export function conversationChecks(reported: Omit<ReportedWorkload, "checks">): Check[] {
-  const checks: Check[] = [];
-  const sizes = [...new Set(reported.result.cells.map((c) => c.size))];
-  const largest = Math.max(...sizes);
-  const pairs: [string, string][] = [
-    ["AgentDock-style SQLite", "Frontdesk SQLite (normal)"],
-    ["AgentDock-style Redis", "Frontdesk Redis"],
-  ];
-  for (const [peer, frontdesk] of pairs) {
-    const a = reported.result.cells.find((c) => c.contender === peer && c.metric === "append" && c.size === largest);
-    const b = reported.result.cells.find(
-      (c) => c.contender === frontdesk && c.metric === "append" && c.size === largest,
-    );
-    if (!a || !b) continue;
-    const ratio = a.medianUs / b.medianUs;
-    checks.push({
-      goal: `${frontdesk} append at ${largest.toLocaleString("en")} messages faster than ${peer} (same durability)`,
-      met: ratio > 1,
-      value: `${ratio.toFixed(1)}× faster`,
-    });
-  }
-  return checks;
 }

@@ -7,8 +7,8 @@ import { type AgentInputItem, MemorySession, type Session } from "@openai/agents
 import { createSessionManager, type SessionManager } from "../../../src/index.ts";
 import { adapterExport, adapterStores } from "../adapters.ts";
 import { BENCH_USER, messageText, uniqueName } from "../backends.ts";
-import { type Contender, cellOf, runWorkload, type Workload } from "../harness.ts";
-import type { Check, ReportedWorkload } from "../report.ts";
+import { type Contender, runWorkload, type Workload } from "../harness.ts";
+import type { ReportedWorkload } from "../report.ts";
 import type { SuiteContext } from "../suite.ts";
 
 const SEED_CHUNK = 500;
@@ -125,23 +125,6 @@ export async function openAiAgentsSuite(context: SuiteContext): Promise<Reported
     labels: { add: "addItems (one item)", last50: "getItems(50)", history: "getItems()", pop: "popItem (then re-add)" },
     notes,
   };
-  return { ...reported, checks: openAiChecks(reported) };
-}
-
-/** Frontdesk's getItems(50) stays flat with history; MemorySession copies its array. Recorded, not a goal. */
-function openAiChecks(reported: Omit<ReportedWorkload, "checks">): Check[] {
-  const { result } = reported;
-  const sizes = [...new Set(result.cells.map((c) => c.size))].sort((a, b) => a - b);
-  const [smallest, largest] = [sizes[0], sizes.at(-1)];
-  const name = "FrontdeskSession SQLite (full)";
-  const low = smallest === undefined ? undefined : cellOf(result, name, "last50", smallest);
-  const high = largest === undefined ? undefined : cellOf(result, name, "last50", largest);
-  if (!low || !high || largest === smallest) return [];
-  return [
-    {
-      goal: `${name} getItems(50) at ${largest?.toLocaleString("en")} items within 2× of its cost at ${smallest?.toLocaleString("en")}`,
-      met: high.medianUs <= 2 * low.medianUs,
-      value: `${(high.medianUs / low.medianUs).toFixed(2)}×`,
-    },
-  ];
+  // The framework-adapters issue asks for these rows beside the SDK's own session, with no fixed goal.
+  return { ...reported, checks: [] };
 }
