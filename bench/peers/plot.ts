@@ -88,12 +88,12 @@ const formatCount = (value: number): string => value.toLocaleString("en");
 
 /** Renders the plot; series without a positive point are left out (log axes cannot show them). */
 export function lineChartSvg(options: PlotOptions): string {
-  const width = options.width ?? 760;
+  const width = options.width ?? 880;
   const height = options.height ?? 420;
   const series = options.series
     .map((s) => ({ ...s, points: s.points.filter((p) => p.x > 0 && p.y > 0 && Number.isFinite(p.y)) }))
     .filter((s) => s.points.length > 0);
-  const legendWidth = 250;
+  const legendWidth = 300;
   const margin = { top: 40, right: legendWidth + 20, bottom: 56, left: 78 };
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
