@@ -52,6 +52,13 @@ export function duration(ms: number): string {
   return `${Math.round(hours / 24)} days`;
 }
 
+/** "412 B", "3.4 KiB", "1.2 MiB" */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KiB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
 /** One line of JSON, cut to `max` characters. */
 export function preview(value: unknown, max = 120): string {
   let text: string;

@@ -5,7 +5,8 @@
  */
 import { type ReactNode, useState } from "react";
 import type { FrontdeskEvent } from "../api/client.ts";
-import { clock, cost, dateTime, duration, pretty, preview, tokens } from "../format.ts";
+import { bytes, clock, cost, dateTime, duration, pretty, preview, tokens } from "../format.ts";
+import { bookkeepingOf, jsonBytes, type MessageToolCall } from "./framework-events.ts";
 import { JsonTree } from "./json-tree.tsx";
 import { Markdown } from "./markdown.tsx";
 
@@ -29,6 +30,8 @@ export function EventRow(props: {
   event: FrontdeskEvent;
   result?: ToolResultEvent;
   response?: ApprovalResponseEvent;
+  /** Tool calls this message makes that no `tool_call` event stands for (see framework-events.ts). */
+  toolCalls?: MessageToolCall[];
   ctx: RowContext;
 }) {
   const { event, ctx } = props;
@@ -36,7 +39,7 @@ export function EventRow(props: {
   let body: ReactNode;
   switch (event.type) {
     case "message":
-      body = <MessageView event={event} ctx={ctx} />;
+      body = <MessageView event={event} toolCalls={props.toolCalls} ctx={ctx} />;
       break;
     case "tool_call":
       body = <ToolCard call={event} result={props.result} ctx={ctx} />;
@@ -65,7 +68,9 @@ export function EventRow(props: {
     default:
       body = <div className="ev-generic">{(event as { type: string }).type}</div>;
   }
-  const delta = event.type !== "state" && event.stateDelta ? Object.keys(event.stateDelta) : [];
+  // A framework's bookkeeping row stays one line: the state it keeps is its own, shown when unfolded.
+  const bookkeeping = event.type === "custom" && bookkeepingOf(event.name) !== null;
+  const delta = event.type !== "state" && event.stateDelta && !bookkeeping ? Object.keys(event.stateDelta) : [];
   // A folded row forks after the last event it shows.
   const forkSeq =
     event.type === "approval_request" ? (props.response?.seq ?? event.seq) : (props.result?.seq ?? event.seq);
@@ -131,9 +136,20 @@ function labelOf(event: FrontdeskEvent): string {
 
 type Part = { type?: unknown; [key: string]: unknown };
 
-function MessageView({ event, ctx }: { event: Of<"message">; ctx: RowContext }) {
+function MessageView({
+  event,
+  toolCalls = [],
+  ctx,
+}: {
+  event: Of<"message">;
+  toolCalls?: MessageToolCall[];
+  ctx: RowContext;
+}) {
   const { role } = event;
-  const parts: Part[] = typeof event.content === "string" ? [{ type: "text", text: event.content }] : event.content;
+  const carded = new Set(toolCalls.map(({ call }) => call.invocationId));
+  const parts: Part[] = (
+    typeof event.content === "string" ? [{ type: "text", text: event.content }] : event.content
+  ).filter((part: Part) => !(part.type === "tool-call" && carded.has(String(part.toolCallId))));
   const usage = event.usage;
   const header = (
     <div className="msg-head">
@@ -147,7 +163,7 @@ function MessageView({ event, ctx }: { event: Of<"message">; ctx: RowContext }) 
   );
   if (role === "system" || role === "tool") {
     const text = parts
-      .map((p) => (p.type === "text" ? String(p.text ?? "") : p.type === "tool-result" ? toolResultLine(p) : ""))
+      .map((p) => (isText(p) ? p.text : p.type === "tool-result" ? toolResultLine(p) : ""))
       .filter(Boolean)
       .join(" · ");
     return (
@@ -163,13 +179,19 @@ function MessageView({ event, ctx }: { event: Of<"message">; ctx: RowContext }) 
       </div>
     );
   }
+  const said = parts.some((part) => !isText(part) || part.text.trim() !== "");
   return (
     <div className="msg">
       {header}
-      <div className="bubble">
-        {/* What a person typed is shown as typed: `3*4*5` is arithmetic, not markdown. */}
-        <Parts parts={parts} verbatim={role === "user"} />
-      </div>
+      {said && (
+        <div className="bubble">
+          {/* What a person typed is shown as typed: `3*4*5` is arithmetic, not markdown. */}
+          <Parts parts={parts} verbatim={role === "user"} />
+        </div>
+      )}
+      {toolCalls.map(({ call, result }) => (
+        <MessageToolCard key={call.invocationId} call={call} result={result} ctx={ctx} />
+      ))}
       {usage && (
         <div className="msg-usage">
           {tokens(usage.inputTokens ?? 0)} in · {tokens(usage.outputTokens ?? 0)} out
@@ -178,6 +200,18 @@ function MessageView({ event, ctx }: { event: Of<"message">; ctx: RowContext }) 
       )}
     </div>
   );
+}
+
+/** Text parts: the AI SDK's `text`, and OpenAI's `input_text` / `output_text` that its adapter keeps as given. */
+const TEXT_PARTS = new Set(["text", "input_text", "output_text"]);
+const isText = (part: Part): part is Part & { text: string } =>
+  TEXT_PARTS.has(String(part.type)) && typeof part.text === "string";
+
+/** A card of its own per call, folded and unfolded apart from the message it sits in. */
+function MessageToolCard(props: { call: Of<"tool_call">; result?: ToolResultEvent; ctx: RowContext }) {
+  const [expanded, setExpanded] = useState(false);
+  const ctx = { ...props.ctx, expanded, toggle: () => setExpanded(!expanded) };
+  return <ToolCard call={props.call} result={props.result} ctx={ctx} />;
 }
 
 const toolResultLine = (part: Part): string => {
@@ -190,7 +224,7 @@ function Parts({ parts, verbatim = false }: { parts: Part[]; verbatim?: boolean 
     <>
       {parts.map((part, i) => {
         const key = `${i}-${String(part.type)}`;
-        if (part.type === "text" && typeof part.text === "string") {
+        if (isText(part)) {
           return verbatim ? (
             <p key={key} className="verbatim">
               {part.text}
@@ -463,6 +497,8 @@ function StateView({ event }: { event: Of<"state"> }) {
 }
 
 function CustomView({ event, ctx }: { event: Of<"custom">; ctx: RowContext }) {
+  const bookkeeping = bookkeepingOf(event.name);
+  if (bookkeeping) return <BookkeepingView event={event} bookkeeping={bookkeeping} ctx={ctx} />;
   return (
     <div className="custom-card">
       <button type="button" className="fold" aria-expanded={ctx.expanded} onClick={ctx.toggle}>
@@ -475,6 +511,44 @@ function CustomView({ event, ctx }: { event: Of<"custom">; ctx: RowContext }) {
         )}
       </button>
       {ctx.expanded && event.data !== undefined && <JsonTree value={event.data} openDepth={2} />}
+    </div>
+  );
+}
+
+/**
+ * A framework's own record (a checkpoint, a history marker, a revision): named, sized, folded.
+ * It is for the framework to read back, not for people, so its JSON shows only when unfolded.
+ */
+function BookkeepingView({
+  event,
+  bookkeeping,
+  ctx,
+}: {
+  event: Of<"custom">;
+  bookkeeping: NonNullable<ReturnType<typeof bookkeepingOf>>;
+  ctx: RowContext;
+}) {
+  const keys = Object.keys(event.stateDelta ?? {});
+  return (
+    <div className="bookkeeping" title={event.name}>
+      <button type="button" className="fold" aria-expanded={ctx.expanded} onClick={ctx.toggle}>
+        <span className="json-caret" aria-hidden="true">
+          {ctx.expanded ? "▾" : "▸"}
+        </span>
+        <span className="bookkeeping-label">
+          {bookkeeping.framework} {bookkeeping.what}
+        </span>
+        <span className="bookkeeping-size">{bytes(jsonBytes(event.data))}</span>
+      </button>
+      {ctx.expanded && (
+        <div className="bookkeeping-body">
+          <p className="muted mono">
+            {event.name}
+            {keys.length > 0 && ` · state: ${keys.join(", ")}`}
+          </p>
+          {event.data !== undefined && <JsonTree value={event.data} openDepth={1} />}
+        </div>
+      )}
     </div>
   );
 }

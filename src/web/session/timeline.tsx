@@ -23,6 +23,7 @@ import {
   type RowContext,
   type ToolResultEvent,
 } from "./event-views.tsx";
+import { bookkeepingOf, type MessageToolCall, messageToolCalls } from "./framework-events.ts";
 
 export const EVENT_GROUPS = {
   messages: { label: "Messages", types: ["message"] },
@@ -36,7 +37,13 @@ export const EVENT_GROUPS = {
 export type EventGroup = keyof typeof EVENT_GROUPS;
 
 type Row =
-  | { kind: "event"; event: FrontdeskEvent; result?: ToolResultEvent; response?: ApprovalResponseEvent }
+  | {
+      kind: "event";
+      event: FrontdeskEvent;
+      result?: ToolResultEvent;
+      response?: ApprovalResponseEvent;
+      toolCalls?: MessageToolCall[];
+    }
   | { kind: "draft"; text: string };
 
 /** Calls and results, requests and answers, folded together; hidden groups left out. */
@@ -54,6 +61,8 @@ export function buildRows(events: readonly FrontdeskEvent[], hidden: ReadonlySet
   }
   const hiddenTypes = new Set<string>();
   for (const group of hidden) for (const type of EVENT_GROUPS[group].types) hiddenTypes.add(type);
+  // With tools hidden, a message's own tool calls stay the one-line parts they are.
+  const messageCalls = hidden.has("tools") ? new Map<number, MessageToolCall[]>() : messageToolCalls(events);
   const rows: Row[] = [];
   for (const event of events) {
     if (hiddenTypes.has(event.type)) continue;
@@ -67,6 +76,8 @@ export function buildRows(events: readonly FrontdeskEvent[], hidden: ReadonlySet
         response: responses.get(event.approvalId),
         result: results.get(event.invocationId),
       });
+    } else if (event.type === "message" && messageCalls.has(event.seq)) {
+      rows.push({ kind: "event", event, toolCalls: messageCalls.get(event.seq) });
     } else rows.push({ kind: "event", event });
   }
   return rows;
@@ -83,6 +94,8 @@ const estimate = (row: Row | undefined): number => {
       return 34;
     case "approval_request":
       return 150;
+    case "custom":
+      return bookkeepingOf(event.name) ? 30 : 52;
     default:
       return 52;
   }
@@ -236,6 +249,7 @@ export const Timeline = forwardRef<TimelineHandle, TimelineProps>(function Timel
                     event={row.event}
                     result={row.result}
                     response={row.response}
+                    toolCalls={row.toolCalls}
                     ctx={{
                       expanded: expanded.has(row.event.seq),
                       toggle: () => toggle(row.event.seq),
