@@ -178,6 +178,7 @@ describe("sessions written through every framework adapter, under frontdesk serv
         await rows.first().locator(".fold").click();
         await rows.first().locator(".bookkeeping-body .json-tree").waitFor();
       }
+      await page.screenshot({ path: path.join(SHOTS, `adapter-sessions-${adapter}-unfolded.png`) });
     });
   });
 });
