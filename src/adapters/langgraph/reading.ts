@@ -14,7 +14,7 @@ import {
 import { FrontdeskError, type JsonObject, type SessionEvent } from "../../index.ts";
 import { decodeValue, type EncodedValue, eventToMessage } from "./codec.ts";
 import { CHECKPOINT_EVENT, type CheckpointData, type Run, type ValueRef, type WritesData } from "./layout.ts";
-import type { LoadedCheckpoint, MessageEntry, ThreadView, WritesEvent } from "./thread.ts";
+import { type LoadedCheckpoint, type MessageEntry, messageList, type ThreadView, type WritesEvent } from "./thread.ts";
 
 export const checkpointOf = (event: SessionEvent): LoadedCheckpoint | undefined =>
   event.type === "custom" && event.name === CHECKPOINT_EVENT
@@ -122,12 +122,12 @@ export class Reader {
     await Promise.all(
       Object.entries(loaded.data.values).map(async ([channel, ref]) => {
         if ("m" in ref && !ref.one && !ref.snap) {
-          let entries = loaded.messages.get(channel);
-          if (!entries) {
-            entries = await this.messages(ref.m);
-            loaded.messages.set(channel, entries);
+          let list = loaded.messages.get(channel);
+          if (!list) {
+            list = messageList(await this.messages(ref.m));
+            loaded.messages.set(channel, list);
           }
-          values[channel] = entries.map((entry) => entry.message);
+          values[channel] = list.messages.slice();
         } else {
           values[channel] = await this.value(ref, channel);
         }

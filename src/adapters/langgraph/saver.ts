@@ -112,8 +112,10 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
    */
   private exclusive<T>(target: Target, work: () => Promise<T>): Promise<T> {
     const key = `${target.userId === undefined ? "\u0001" : (target.userId ?? "")}\u0000${target.threadId}`;
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const run = previous.then(work, work);
+    const previous = this.locks.get(key);
+    // An idle thread starts now, not a turn of the event loop later: LangGraph runs its own work
+    // (reducers over the whole state) between turns, and a call should not wait behind it.
+    const run = previous ? previous.then(work, work) : work();
     const tail = run.catch(() => undefined);
     this.locks.set(key, tail);
     void tail.then(() => {

@@ -22,12 +22,26 @@ export interface MessageEntry {
   id: string | undefined;
 }
 
+/**
+ * A decoded list of messages: where each is stored, and the message objects in a plain array that
+ * is never handed out (copies of it are), so handing a list to LangGraph is one array copy.
+ */
+export interface MessageList {
+  entries: MessageEntry[];
+  messages: BaseMessage[];
+}
+
+export const messageList = (entries: MessageEntry[]): MessageList => ({
+  entries,
+  messages: entries.map((entry) => entry.message),
+});
+
 /** A checkpoint event read (or written) by this process, with its message lists decoded on demand. */
 export interface LoadedCheckpoint {
   seq: number;
   data: CheckpointData;
   /** Decoded message lists by channel, the objects handed to (or received from) LangGraph. */
-  messages: Map<string, MessageEntry[]>;
+  messages: Map<string, MessageList>;
   /** Messages written by `putWrites` on this checkpoint, by object, so the next `put` reuses their events. */
   written: Map<BaseMessage, MessageEntry>;
   /** Its writes events read so far, by seq (the newest checkpoint's only). */

@@ -25,7 +25,12 @@ import {
   type WritesData,
 } from "./layout.ts";
 import type { Reader } from "./reading.ts";
-import type { LoadedCheckpoint, MessageEntry, ThreadView } from "./thread.ts";
+import { type LoadedCheckpoint, type MessageEntry, type MessageList, messageList, type ThreadView } from "./thread.ts";
+
+function allStorable(list: readonly unknown[], from: number): list is BaseMessage[] {
+  for (let i = from; i < list.length; i += 1) if (!isStorableMessage(list[i])) return false;
+  return true;
+}
 
 /** The events of one commit, with what this process learns from it once it is written. */
 export interface Plan {
@@ -96,31 +101,52 @@ async function storedEntry(
   return byId && (await sameMessage(serde, message, byId)) ? byId : undefined;
 }
 
-/** A list of root-graph messages: runs of events, only the new ones written. */
+/**
+ * How many messages at the start of `list` are the very objects of the parent's list, with the ids
+ * they were stored with. Pointer comparisons only, so a long conversation costs microseconds here.
+ */
+function identicalPrefix(list: readonly unknown[], previous: MessageList | undefined): number {
+  if (!previous) return 0;
+  const { messages, entries } = previous;
+  const common = Math.min(list.length, messages.length);
+  let kept = 0;
+  while (kept < common) {
+    const message = list[kept] as BaseMessage;
+    if (message !== messages[kept] || message.id !== (entries[kept] as MessageEntry).id) break;
+    kept += 1;
+  }
+  return kept;
+}
+
+/**
+ * A list of root-graph messages: runs of events, only the new ones written. The first `kept`
+ * messages are the parent's (see `identicalPrefix`), so only the rest is looked at.
+ */
 async function planMessages(
   serde: SerializerProtocol,
   cursor: Cursor,
   list: readonly BaseMessage[],
-  previous: { runs: readonly Run[]; entries: readonly MessageEntry[] } | undefined,
+  previous: { runs: readonly Run[]; list: MessageList } | undefined,
+  kept: number,
   written: ReadonlyMap<BaseMessage, MessageEntry> | undefined,
   thread: ThreadView,
-): Promise<{ runs: Run[]; entries: MessageEntry[] }> {
-  let kept = 0;
-  const before = previous?.entries ?? [];
+): Promise<{ runs: Run[]; list: MessageList }> {
+  const before = previous?.list.entries ?? [];
   const common = Math.min(list.length, before.length);
-  // The usual case, the very objects LangGraph got back, is checked without a turn of the event loop each.
-  while (kept < common && list[kept] === before[kept]?.message && list[kept]?.id === before[kept]?.id) kept += 1;
   while (kept < common && (await sameMessage(serde, list[kept] as BaseMessage, before[kept] as MessageEntry))) {
     kept += 1;
   }
   const runs = truncateRuns(previous?.runs ?? [], kept);
   const entries = before.slice(0, kept);
-  for (const message of list.slice(kept)) {
+  const messages = previous ? previous.list.messages.slice(0, kept) : [];
+  for (let i = kept; i < list.length; i += 1) {
+    const message = list[i] as BaseMessage;
     const entry = (await storedEntry(serde, thread, message, written)) ?? (await cursor.message(message));
     pushRun(runs, entry.seq, entry.ordinal);
     entries.push(entry);
+    messages.push(entry.message);
   }
-  return { runs, entries };
+  return { runs, list: { entries, messages } };
 }
 
 export interface PutInput {
@@ -142,7 +168,7 @@ export async function planPut(
   const { ns, checkpoint, newVersions } = input;
   const cursor = new Cursor(serde, thread);
   const values: Record<string, ValueRef> = {};
-  const lists = new Map<string, MessageEntry[]>();
+  const lists = new Map<string, MessageList>();
   for (const [channel, value] of Object.entries(checkpoint.channel_values)) {
     const parentRef = parent?.data.values[channel];
     const unchanged =
@@ -160,24 +186,27 @@ export async function planPut(
       }
       continue;
     }
-    const list = ns === "" && Array.isArray(value) && value.length > 0 && value.every(isStorableMessage);
-    if (list) {
-      let previous: { runs: Run[]; entries: MessageEntry[] } | undefined;
+    if (ns === "" && Array.isArray(value) && value.length > 0) {
+      let previous: { runs: Run[]; list: MessageList } | undefined;
       if (parent && parentRef && "m" in parentRef && !parentRef.one) {
-        let entries = parent.messages.get(channel);
-        if (!entries) {
-          entries = await reader.messages(parentRef.m);
-          parent.messages.set(channel, entries);
+        let list = parent.messages.get(channel);
+        if (!list) {
+          list = messageList(await reader.messages(parentRef.m));
+          parent.messages.set(channel, list);
         }
-        previous = { runs: parentRef.m, entries };
+        previous = { runs: parentRef.m, list };
       }
-      const planned = await planMessages(serde, cursor, value as BaseMessage[], previous, parent?.written, thread);
-      values[channel] = { m: planned.runs };
-      lists.set(channel, planned.entries);
-      continue;
+      // The parent's messages are storable; only what follows them needs the check.
+      const kept = identicalPrefix(value, previous?.list);
+      if (allStorable(value, kept)) {
+        const planned = await planMessages(serde, cursor, value, previous, kept, parent?.written, thread);
+        values[channel] = { m: planned.runs };
+        lists.set(channel, planned.list);
+        continue;
+      }
     }
     if (ns === "" && isDeltaSnapshot(value) && messagesOf(value.value) && Array.isArray(value.value)) {
-      const planned = await planMessages(serde, cursor, value.value, undefined, parent?.written, thread);
+      const planned = await planMessages(serde, cursor, value.value, undefined, 0, parent?.written, thread);
       values[channel] = { m: planned.runs, snap: true };
       continue;
     }
