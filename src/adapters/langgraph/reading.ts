@@ -127,7 +127,7 @@ export class Reader {
             list = messageList(await this.messages(ref.m));
             loaded.messages.set(channel, list);
           }
-          values[channel] = list.messages.slice();
+          values[channel] = list.messages.slice(0, list.length);
         } else {
           values[channel] = await this.value(ref, channel);
         }

@@ -23,18 +23,41 @@ export interface MessageEntry {
 }
 
 /**
- * A decoded list of messages: where each is stored, and the message objects in a plain array that
- * is never handed out (copies of it are), so handing a list to LangGraph is one array copy.
+ * A decoded list of messages: where each is stored, and the message objects. The arrays may run
+ * past `length` and be shared with later checkpoints' lists: a list that extends its parent's
+ * appends to the same arrays when nobody appended there first, so a step costs what it adds, not
+ * a copy of the conversation. Never handed out; copies of its first `length` messages are.
  */
 export interface MessageList {
   entries: MessageEntry[];
   messages: BaseMessage[];
+  length: number;
+  /** Positions of messages stored without an id, which LangGraph's reducer may give one in place. */
+  unnamed: number[];
 }
 
-export const messageList = (entries: MessageEntry[]): MessageList => ({
-  entries,
-  messages: entries.map((entry) => entry.message),
-});
+export function messageList(entries: readonly MessageEntry[]): MessageList {
+  const list = extendList(undefined, 0);
+  for (const entry of entries) pushEntry(list, entry);
+  return list;
+}
+
+/** A list that starts with the first `kept` messages of `base`, for `pushEntry` to extend. */
+export function extendList(base: MessageList | undefined, kept: number): MessageList {
+  if (!base) return { entries: [], messages: [], length: 0, unnamed: [] };
+  const unnamed = base.unnamed.filter((position) => position < kept);
+  if (base.entries.length === kept && base.messages.length === kept) {
+    return { entries: base.entries, messages: base.messages, length: kept, unnamed };
+  }
+  return { entries: base.entries.slice(0, kept), messages: base.messages.slice(0, kept), length: kept, unnamed };
+}
+
+export function pushEntry(list: MessageList, entry: MessageEntry): void {
+  if (entry.id === undefined) list.unnamed.push(list.length);
+  list.entries.push(entry);
+  list.messages.push(entry.message);
+  list.length += 1;
+}
 
 /** A checkpoint event read (or written) by this process, with its message lists decoded on demand. */
 export interface LoadedCheckpoint {

@@ -25,7 +25,15 @@ import {
   type WritesData,
 } from "./layout.ts";
 import type { Reader } from "./reading.ts";
-import { type LoadedCheckpoint, type MessageEntry, type MessageList, messageList, type ThreadView } from "./thread.ts";
+import {
+  extendList,
+  type LoadedCheckpoint,
+  type MessageEntry,
+  type MessageList,
+  messageList,
+  pushEntry,
+  type ThreadView,
+} from "./thread.ts";
 
 function allStorable(list: readonly unknown[], from: number): list is BaseMessage[] {
   for (let i = from; i < list.length; i += 1) if (!isStorableMessage(list[i])) return false;
@@ -103,17 +111,19 @@ async function storedEntry(
 
 /**
  * How many messages at the start of `list` are the very objects of the parent's list, with the ids
- * they were stored with. Pointer comparisons only, so a long conversation costs microseconds here.
+ * they were stored with. LangGraph's reducer gives an id in place only to a message that has none,
+ * so only those positions are looked at again: pointer comparisons otherwise, microseconds for a
+ * long conversation (messages read from a checkpoint are not to be mutated: see the docs).
  */
 function identicalPrefix(list: readonly unknown[], previous: MessageList | undefined): number {
   if (!previous) return 0;
   const { messages, entries } = previous;
-  const common = Math.min(list.length, messages.length);
+  const common = Math.min(list.length, previous.length);
   let kept = 0;
-  while (kept < common) {
-    const message = list[kept] as BaseMessage;
-    if (message !== messages[kept] || message.id !== (entries[kept] as MessageEntry).id) break;
-    kept += 1;
+  while (kept < common && list[kept] === messages[kept]) kept += 1;
+  for (const position of previous.unnamed) {
+    if (position >= kept) break;
+    if ((list[position] as BaseMessage).id !== (entries[position] as MessageEntry).id) return position;
   }
   return kept;
 }
@@ -131,22 +141,23 @@ async function planMessages(
   written: ReadonlyMap<BaseMessage, MessageEntry> | undefined,
   thread: ThreadView,
 ): Promise<{ runs: Run[]; list: MessageList }> {
-  const before = previous?.list.entries ?? [];
-  const common = Math.min(list.length, before.length);
-  while (kept < common && (await sameMessage(serde, list[kept] as BaseMessage, before[kept] as MessageEntry))) {
+  const before = previous?.list;
+  const common = Math.min(list.length, before?.length ?? 0);
+  while (
+    kept < common &&
+    (await sameMessage(serde, list[kept] as BaseMessage, before?.entries[kept] as MessageEntry))
+  ) {
     kept += 1;
   }
   const runs = truncateRuns(previous?.runs ?? [], kept);
-  const entries = before.slice(0, kept);
-  const messages = previous ? previous.list.messages.slice(0, kept) : [];
+  const next = extendList(before, kept);
   for (let i = kept; i < list.length; i += 1) {
     const message = list[i] as BaseMessage;
     const entry = (await storedEntry(serde, thread, message, written)) ?? (await cursor.message(message));
     pushRun(runs, entry.seq, entry.ordinal);
-    entries.push(entry);
-    messages.push(entry.message);
+    pushEntry(next, entry);
   }
-  return { runs, list: { entries, messages } };
+  return { runs, list: next };
 }
 
 export interface PutInput {
