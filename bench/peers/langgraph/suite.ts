@@ -155,8 +155,11 @@ export async function langgraphSuite(context: SuiteContext): Promise<ReportedWor
       "A `StateGraph` with one `agent` node that calls a scripted chat model (`FakeListChatModel`, the same replies " +
       "for every saver) on the whole message list. `turn` is one `graph.invoke` with a user message (two graph steps: " +
       "input and agent, two messages); `saver time per step` is the time during which one of the saver's own calls " +
-      "(getTuple, put, putWrites, list, getDeltaChannelHistory) was in flight in that turn, divided by its `put` calls " +
-      "(for a saver that awaits I/O this is an upper bound: LangGraph may run other work while a call waits); " +
+      "(getTuple, put, putWrites, list, getDeltaChannelHistory) was in flight in that turn, less the time the thread " +
+      "ran other code meanwhile, divided by its `put` calls. LangGraph does not wait for its saver: it runs its " +
+      "reducers and the next node while a call is in flight; code counts as the saver's in a call and in the async " +
+      "continuations the call's code created (async_hooks, the same for every saver), and waiting for I/O counts as " +
+      "the saver's; " +
       "`state` is `graph.getState`, the whole history read back. The timed histories are seeded with " +
       `\`updateState\` in updates of ${SEED_CHUNK} messages (the fastest path a graph offers; turn by turn, SqliteSaver ` +
       "would write tens of gigabytes for 10,000 messages); the bytes are for a conversation built turn by turn. " +
