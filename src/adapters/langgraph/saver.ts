@@ -24,9 +24,11 @@ import { AdapterBackend, type AdapterOptions, externalSessionId } from "../share
 import { titleOf } from "./codec.ts";
 import { deltaHistory, findCheckpoint, listThread } from "./history.ts";
 import { FRAMEWORK, THREAD_TAG } from "./layout.ts";
+import { Pairing } from "./pairing.ts";
 import { checkpointOf, Reader, writesOf } from "./reading.ts";
+import { lockKey, type Target, targetOf, userOf } from "./target.ts";
 import { type LoadedCheckpoint, type MessageEntry, ThreadCache, ThreadView, type WritesEvent } from "./thread.ts";
-import { type Plan, planPut, planWrites } from "./writing.ts";
+import { type Plan, type PutInput, planPut, planWrites, type WritesInput } from "./writing.ts";
 
 /** The adapter options every Frontdesk adapter takes, and the saver's own. */
 export interface FrontdeskSaverOptions extends AdapterOptions {
@@ -41,40 +43,12 @@ export interface FrontdeskSaverOptions extends AdapterOptions {
   cachedThreads?: number;
 }
 
-/** The thread a call names, and whose it is. */
-interface Target {
-  threadId: string;
-  ns: string;
-  checkpointId: string | undefined;
-  /** `configurable.user_id` (or `userId`) when the call names one. */
-  userId: string | null | undefined;
-}
-
 const COMMIT_ATTEMPTS = 20;
 
-function targetOf(config: RunnableConfig, what: string, requireThread = true): Target | undefined {
-  const configurable = (config.configurable ?? {}) as Record<string, unknown>;
-  const thread = configurable.thread_id;
-  if (thread === undefined || thread === null || thread === "") {
-    if (!requireThread) return undefined;
-    throw new FrontdeskError("invalid_request", `${what} needs configurable.thread_id`);
-  }
-  if (typeof thread !== "string" && typeof thread !== "number") {
-    throw new FrontdeskError("invalid_request", `${what}: configurable.thread_id must be a string`);
-  }
-  const ns = configurable.checkpoint_ns ?? "";
-  if (typeof ns !== "string") throw new FrontdeskError("invalid_request", `${what}: checkpoint_ns must be a string`);
-  const id = configurable.checkpoint_id;
-  if (id !== undefined && id !== null && typeof id !== "string") {
-    throw new FrontdeskError("invalid_request", `${what}: checkpoint_id must be a string`);
-  }
-  return { threadId: String(thread), ns, checkpointId: id ?? undefined, userId: userOf(configurable, what) };
-}
-
-function userOf(configurable: Record<string, unknown>, what: string): string | null | undefined {
-  const user = configurable.user_id !== undefined ? configurable.user_id : configurable.userId;
-  if (user === undefined || user === null || typeof user === "string") return user;
-  throw new FrontdeskError("invalid_request", `${what}: configurable.user_id must be a string`);
+/** A `put` as planned: its thread and what to store. */
+interface PutCall {
+  target: Target;
+  input: PutInput;
 }
 
 /**
@@ -89,6 +63,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
   private readonly backend: AdapterBackend;
   private readonly threads: ThreadCache;
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly pairing = new Pairing<PutCall>();
 
   constructor(private readonly options: FrontdeskSaverOptions = {}) {
     super(options.serde);
@@ -111,7 +86,9 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
    * without awaiting them, and a `put` that overtook them would store their messages twice.
    */
   private exclusive<T>(target: Target, work: () => Promise<T>): Promise<T> {
-    const key = `${target.userId === undefined ? "\u0001" : (target.userId ?? "")}\u0000${target.threadId}`;
+    const key = lockKey(target);
+    // A call queued behind a step's writes keeps its place: the writes no longer wait for a put to join.
+    this.pairing.close(key);
     const previous = this.locks.get(key);
     // An idle thread starts now, not a turn of the event loop later: LangGraph runs its own work
     // (reducers over the whole state) between turns, and a call should not wait behind it.
@@ -172,8 +149,10 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
         view.lastSeq = result.lastSeq;
         view.messageCount += planned.messages;
         for (const entry of planned.entries) view.learn(entry);
-        const delta = planned.events.at(-1)?.stateDelta as JsonObject | undefined;
-        if (delta) view.state = { ...view.state, ...delta };
+        for (const event of planned.events) {
+          const delta = event.stateDelta as JsonObject | undefined;
+          if (delta) view.state = { ...view.state, ...delta };
+        }
         done(view, planned);
         if (view.title === null && planned.firstHuman) await this.title(view, planned.firstHuman);
         return;
@@ -324,30 +303,12 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     if (typeof checkpoint?.id !== "string" || checkpoint.id === "") {
       throw new FrontdeskError("invalid_request", "put needs a checkpoint with an id");
     }
-    let pending: LoadedCheckpoint | undefined;
-    await this.exclusive(target, () =>
-      this.commit(
-        target,
-        async (view) => {
-          const parent = target.checkpointId
-            ? (await this.load(view, target.ns, target.checkpointId, false))?.loaded
-            : undefined;
-          const planned = await planPut(this.serde, view, new Reader(this.serde, view), parent, {
-            ns: target.ns,
-            checkpoint,
-            metadata,
-            newVersions,
-            parentId: target.checkpointId,
-          });
-          pending = planned.loaded;
-          return planned.plan;
-        },
-        (view) => {
-          if (pending) view.remember(pending);
-          view.dropEarly(target.ns, checkpoint.id);
-        },
-      ),
-    );
+    const call: PutCall = {
+      target,
+      input: { ns: target.ns, checkpoint, metadata, newVersions, parentId: target.checkpointId },
+    };
+    const joined = this.pairing.join(lockKey(target), target.ns, target.checkpointId, call);
+    await (joined ?? this.exclusive(target, () => this.commitPut(call)));
     return { configurable: { thread_id: target.threadId, checkpoint_ns: target.ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -360,40 +321,119 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     if (typeof taskId !== "string" || taskId === "")
       throw new FrontdeskError("invalid_request", "putWrites needs a task id");
     if (writes.length === 0) return;
-    await this.exclusive(target, () => {
-      let written: MessageEntry[] = [];
-      return this.commit(
-        target,
-        async (view) => {
-          const loaded = view.remembered(checkpointId, target.ns);
-          const planned = await planWrites(this.serde, view, loaded, {
-            ns: target.ns,
-            checkpointId,
-            writes,
-            taskId,
-            taskPath,
-          });
-          written = planned.written;
-          return planned.plan;
-        },
-        (view, plan) => {
-          const loaded = view.remembered(checkpointId, target.ns);
-          if (!loaded) {
-            if (view.head(target.ns)?.id !== checkpointId)
-              view.addEarly(target.ns, checkpointId, view.lastSeq, written);
-            return;
-          }
-          for (const entry of written) loaded.written.set(entry.message, entry);
-          const event = plan.events.at(-1) as JsonObject;
-          const head = view.head(target.ns);
-          if (head && head.id === checkpointId) {
-            loaded.writeEvents ??= new Map();
-            const seq = head.writes.at(-1) as number;
-            loaded.writeEvents.set(seq, { seq, data: event.data as unknown as WritesEvent["data"] });
-          }
-        },
-      );
+    const input: WritesInput = { ns: target.ns, checkpointId, writes, taskId, taskPath };
+    await this.exclusive(target, async () => {
+      // LangGraph sends the next checkpoint's put right after a step's writes, within this turn of the
+      // event loop: waiting for it lets one commit (one fsync) hold both, each call still whole or not at all.
+      const put = await this.pairing.wait(lockKey(target), target.ns, checkpointId);
+      if (!put) return this.commitWrites(target, input);
+      let landed = false;
+      try {
+        await this.commitWritesAndPut(target, input, put.call, () => {
+          landed = true;
+        });
+        return put.resolve();
+      } catch (error) {
+        // Landed and failed after (naming the thread): both calls are stored, and report the failure.
+        if (landed) {
+          put.reject(error);
+          throw error;
+        }
+      }
+      // The pair failed together; each call gets its own outcome, as if it had come alone.
+      let writesError: unknown;
+      await this.commitWrites(target, input).catch((error: unknown) => {
+        writesError = error ?? new Error("putWrites failed");
+      });
+      await this.commitPut(put.call).then(put.resolve, put.reject);
+      if (writesError !== undefined) throw writesError;
     });
+  }
+
+  private commitPut({ target, input }: PutCall): Promise<void> {
+    let pending: LoadedCheckpoint | undefined;
+    return this.commit(
+      target,
+      async (view) => {
+        const parent = await this.putParent(view, target);
+        const planned = await planPut(this.serde, view, new Reader(this.serde, view), parent, input);
+        pending = planned.loaded;
+        return planned.plan;
+      },
+      (view) => {
+        if (pending) view.remember(pending);
+        view.dropEarly(target.ns, input.checkpoint.id);
+      },
+    );
+  }
+
+  private async putParent(view: ThreadView, target: Target): Promise<LoadedCheckpoint | undefined> {
+    return target.checkpointId ? (await this.load(view, target.ns, target.checkpointId, false))?.loaded : undefined;
+  }
+
+  private commitWrites(target: Target, input: WritesInput): Promise<void> {
+    const { ns, checkpointId } = input;
+    let written: MessageEntry[] = [];
+    return this.commit(
+      target,
+      async (view) => {
+        const planned = await planWrites(this.serde, view, view.remembered(checkpointId, ns), input);
+        written = planned.written;
+        return planned.plan;
+      },
+      (view, plan) => {
+        const loaded = view.remembered(checkpointId, ns);
+        if (!loaded) {
+          if (view.head(ns)?.id !== checkpointId) view.addEarly(ns, checkpointId, view.lastSeq, written);
+          return;
+        }
+        for (const entry of written) loaded.written.set(entry.message, entry);
+        const event = plan.events.at(-1) as JsonObject;
+        const head = view.head(ns);
+        if (head && head.id === checkpointId) {
+          loaded.writeEvents ??= new Map();
+          const seq = head.writes.at(-1) as number;
+          loaded.writeEvents.set(seq, { seq, data: event.data as unknown as WritesEvent["data"] });
+        }
+      },
+    );
+  }
+
+  /** A step's writes and the put of the checkpoint that follows them, in one commit. */
+  private commitWritesAndPut(
+    target: Target,
+    writes: WritesInput,
+    { target: putTarget, input }: PutCall,
+    landed: () => void,
+  ): Promise<void> {
+    let pending: LoadedCheckpoint | undefined;
+    let written: MessageEntry[] = [];
+    return this.commit(
+      target,
+      async (view) => {
+        const first = await planWrites(this.serde, view, view.remembered(writes.checkpointId, writes.ns), writes);
+        written = first.written;
+        const parent = await this.putParent(view, putTarget);
+        const then = await planPut(this.serde, view, new Reader(this.serde, view), parent, input, first);
+        pending = then.loaded;
+        return {
+          events: [...first.plan.events, ...then.plan.events],
+          entries: [...first.plan.entries, ...then.plan.entries],
+          messages: first.plan.messages + then.plan.messages,
+          ...((first.plan.firstHuman ?? then.plan.firstHuman)
+            ? { firstHuman: first.plan.firstHuman ?? then.plan.firstHuman }
+            : {}),
+        };
+      },
+      (view) => {
+        landed();
+        // The writes' checkpoint is the put's parent, loaded while planning; the head has moved past it.
+        const loaded = view.remembered(writes.checkpointId, writes.ns);
+        if (loaded) for (const entry of written) loaded.written.set(entry.message, entry);
+        if (pending) view.remember(pending);
+        view.dropEarly(input.ns, input.checkpoint.id);
+      },
+    );
   }
 
   /**

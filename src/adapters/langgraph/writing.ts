@@ -60,9 +60,10 @@ class Cursor {
   constructor(
     private readonly serde: SerializerProtocol,
     thread: ThreadView,
+    after?: Plan,
   ) {
-    this.seq = thread.lastSeq;
-    this.ordinal = thread.messageCount;
+    this.seq = thread.lastSeq + (after?.events.length ?? 0);
+    this.ordinal = thread.messageCount + (after?.messages ?? 0);
   }
 
   async message(message: BaseMessage): Promise<MessageEntry> {
@@ -175,9 +176,18 @@ export async function planPut(
   reader: Reader,
   parent: LoadedCheckpoint | undefined,
   input: PutInput,
+  after?: { plan: Plan; written: readonly MessageEntry[] },
 ): Promise<{ plan: Plan; loaded: LoadedCheckpoint }> {
   const { ns, checkpoint, newVersions } = input;
-  const cursor = new Cursor(serde, thread);
+  // Planned to follow `after` (the parent's writes) in the same commit: its seqs continue those, and
+  // the messages those writes store are reused as if already written on the parent.
+  const cursor = new Cursor(serde, thread, after?.plan);
+  let parentWritten = parent?.written;
+  if (after && after.written.length > 0) {
+    const chained = new Map(parentWritten);
+    for (const entry of after.written) chained.set(entry.message, entry);
+    parentWritten = chained;
+  }
   const values: Record<string, ValueRef> = {};
   const lists = new Map<string, MessageList>();
   for (const [channel, value] of Object.entries(checkpoint.channel_values)) {
@@ -210,14 +220,14 @@ export async function planPut(
       // The parent's messages are storable; only what follows them needs the check.
       const kept = identicalPrefix(value, previous?.list);
       if (allStorable(value, kept)) {
-        const planned = await planMessages(serde, cursor, value, previous, kept, parent?.written, thread);
+        const planned = await planMessages(serde, cursor, value, previous, kept, parentWritten, thread);
         values[channel] = { m: planned.runs };
         lists.set(channel, planned.list);
         continue;
       }
     }
     if (ns === "" && isDeltaSnapshot(value) && messagesOf(value.value) && Array.isArray(value.value)) {
-      const planned = await planMessages(serde, cursor, value.value, undefined, 0, parent?.written, thread);
+      const planned = await planMessages(serde, cursor, value.value, undefined, 0, parentWritten, thread);
       values[channel] = { m: planned.runs, snap: true };
       continue;
     }
