@@ -1,11 +1,12 @@
 /**
- * The stores the Mastra adapter's tests run on: memory, SQLite in a temp dir, and Redis (the shared
- * store) under a prefix of its own. Under CI a missing Redis URL fails the run instead of skipping.
+ * The stores the Mastra adapter's tests run on: memory, SQLite in a temp dir, and the shared stores,
+ * Redis under a key prefix and PostgreSQL under a schema of their own. Under CI a missing URL fails
+ * the run instead of skipping.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REDIS, uniquePrefix } from "../support/backends.ts";
+import { POSTGRES, REDIS, type SharedBackend, uniquePrefix } from "../support/backends.ts";
 
 export interface TestStore {
   name: string;
@@ -13,9 +14,10 @@ export interface TestStore {
   open(): { url: string; cleanup: () => Promise<void> };
 }
 
-function redisUrl(): string | undefined {
-  if (REDIS.url) return REDIS.url;
-  if (process.env.CI === "true") throw new Error(`${REDIS.variable} is not set: CI must test against the real backend`);
+function sharedUrl(backend: SharedBackend): string | undefined {
+  if (backend.url) return backend.url;
+  if (process.env.CI === "true")
+    throw new Error(`${backend.variable} is not set: CI must test against the real backend`);
   return undefined;
 }
 
@@ -33,17 +35,19 @@ export function testStores(): TestStore[] {
       },
     },
   ];
-  const redis = redisUrl();
-  if (redis) {
+  for (const backend of [REDIS, POSTGRES]) {
+    const url = sharedUrl(backend);
+    if (!url) {
+      console.warn(`mastra adapter: ${backend.variable} is not set, the ${backend.name} cases are skipped`);
+      continue;
+    }
     stores.push({
-      name: "redis",
+      name: backend.name,
       open: () => {
         const prefix = uniquePrefix("mastra");
-        return { url: REDIS.scoped(redis, prefix), cleanup: () => REDIS.cleanup(redis, prefix) };
+        return { url: backend.scoped(url, prefix), cleanup: () => backend.cleanup(url, prefix) };
       },
     });
-  } else {
-    console.warn(`mastra adapter: ${REDIS.variable} is not set, the shared-store cases are skipped`);
   }
   return stores;
 }
