@@ -7,7 +7,8 @@
  * - A LangChain message of the root graph becomes a Frontdesk `message` event in the shape the
  *   console, the exports and the agent history read (role, text or content parts, tool-call and
  *   tool-result parts), with the rest of the serialized message in `lc` so it comes back exactly.
- *   Content and tool calls are moved, never copied, so a message's bytes are stored once.
+ *   Content and tool calls are moved, never copied, within the message event (tool-events.ts
+ *   repeats a call's args and a tool result beside it, for Frontdesk's tool stats and cards).
  */
 import type { BaseMessage } from "@langchain/core/messages";
 import { isBaseMessage } from "@langchain/core/messages";

@@ -2,7 +2,8 @@
  * The stored form of a LangGraph thread in one Frontdesk session (see docs/adapters/langgraph.md).
  *
  * - Every root-graph message is one `message` event, written once: by the `putWrites` of the node
- *   that produced it, or by the `put` whose channel first holds it.
+ *   that produced it, or by the `put` whose channel first holds it. In the same commit, right after
+ *   it, a `tool_call` event per tool call of an AI message, a `tool_result` event for a tool message.
  * - Each `put` appends one `custom` event `langgraph.checkpoint`: the checkpoint's own fields and,
  *   per channel, the value only where its version is new. A channel carried over unchanged points
  *   at the event that stored it; a list of messages is a few runs of message events.

@@ -12,6 +12,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import type { JsonObject, Session, SessionEvent, SessionKey, SessionManager } from "../../index.ts";
 import type { CheckpointData, Head, Run, WritesData } from "./layout.ts";
 import { headOf } from "./layout.ts";
+import { callsOf } from "./tool-events.ts";
 
 /** A message this process holds, with where it is stored. */
 export interface MessageEntry {
@@ -109,6 +110,8 @@ export class ThreadView {
   private byOrdinal = new Map<number, MessageEntry>();
   /** The newest stored message of each id, for a copy of a message (a subgraph's state) to find its event. */
   private byId = new Map<string, MessageEntry>();
+  /** Tool names by call id, from the AI messages this process wrote or read, to name a tool message's result. */
+  private toolNames = new Map<string, string>();
 
   constructor(
     readonly manager: SessionManager,
@@ -129,6 +132,7 @@ export class ThreadView {
       this.known = new WeakMap();
       this.byOrdinal = new Map();
       this.byId = new Map();
+      this.toolNames = new Map();
     }
     this.createdAt = session.createdAt;
     this.version = session.version;
@@ -171,6 +175,18 @@ export class ThreadView {
       this.byId.set(entry.id, entry);
       while (this.byId.size > ORDINALS_PER_THREAD) this.byId.delete(this.byId.keys().next().value as string);
     }
+    for (const [id, name] of callsOf(entry.message)) {
+      this.toolNames.delete(id);
+      this.toolNames.set(id, name);
+      while (this.toolNames.size > ORDINALS_PER_THREAD) {
+        this.toolNames.delete(this.toolNames.keys().next().value as string);
+      }
+    }
+  }
+
+  /** The tool of a call this process knows, by call id. */
+  toolName(invocationId: string): string | undefined {
+    return this.toolNames.get(invocationId);
   }
 
   /** A stored message with this id, if this process knows one. */

@@ -34,6 +34,7 @@ import {
   pushEntry,
   type ThreadView,
 } from "./thread.ts";
+import { callsOf, toolEventsOf } from "./tool-events.ts";
 
 function allStorable(list: readonly unknown[], from: number): list is BaseMessage[] {
   for (let i = from; i < list.length; i += 1) if (!isStorableMessage(list[i])) return false;
@@ -56,16 +57,24 @@ class Cursor {
   seq: number;
   ordinal: number;
   readonly plan: Plan = { events: [], entries: [], messages: 0 };
+  /** Tool calls written earlier in this commit, which the thread learns only once it lands. */
+  private readonly calls = new Map<string, string>();
 
   constructor(
     private readonly serde: SerializerProtocol,
-    thread: ThreadView,
+    private readonly thread: ThreadView,
     after?: Plan,
   ) {
     this.seq = thread.lastSeq + (after?.events.length ?? 0);
     this.ordinal = thread.messageCount + (after?.messages ?? 0);
+    for (const entry of after?.entries ?? []) for (const [id, name] of callsOf(entry.message)) this.calls.set(id, name);
   }
 
+  /**
+   * A message event, followed by its `tool_call` or `tool_result` events in the same commit. Runs
+   * count message events by ordinal and are read with `types: ["message"]`, so the events between
+   * them change nothing there.
+   */
   async message(message: BaseMessage): Promise<MessageEntry> {
     const event = await messageToEvent(this.serde, message);
     this.plan.events.push(event);
@@ -75,6 +84,11 @@ class Cursor {
     const entry = { message, seq: this.seq, ordinal: this.ordinal, id: message.id };
     this.ordinal += 1;
     this.plan.entries.push(entry);
+    for (const tool of toolEventsOf(message, event, (id) => this.calls.get(id) ?? this.thread.toolName(id))) {
+      this.plan.events.push(tool);
+      this.seq += 1;
+    }
+    for (const [id, name] of callsOf(message)) this.calls.set(id, name);
     return entry;
   }
 
