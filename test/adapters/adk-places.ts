@@ -4,12 +4,9 @@
  * turns into a failure under CI). A place hands out the options of as many services as a test
  * wants on one backend: two services on a place are two writers on one store, as two processes.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type FrontdeskSessionService, FrontdeskSessionService as Service } from "../../src/adapters/adk/index.ts";
 import { createMemoryStore, createSessionManager, type SessionManager, type SessionStore } from "../../src/index.ts";
-import { POSTGRES, REDIS, uniquePrefix } from "../support/backends.ts";
+import { allStoreLocations } from "../support/store-locations.ts";
 
 export interface Place {
   /** A new service on this place's backend (its own store connection, except on memory). */
@@ -63,27 +60,13 @@ export const PLACES: PlaceKind[] = [
       );
     },
   },
-  {
-    name: "sqlite",
-    available: true,
-    open() {
-      const dir = mkdtempSync(join(tmpdir(), "fd-adk-"));
-      return place(
-        () => `sqlite:${join(dir, "sessions.db")}`,
-        async () => rmSync(dir, { recursive: true, force: true }),
-      );
-    },
-  },
-  ...[REDIS, POSTGRES].map((backend) => ({
-    name: backend.name,
-    available: Boolean(backend.url),
+  // Two services on one location share its URL: each opens its own connection, as two processes do.
+  ...allStoreLocations("sqlite", "redis", "postgres").map((location) => ({
+    name: location.name,
+    available: location.available,
     open(): Place {
-      const url = backend.url as string;
-      const prefix = uniquePrefix("adk");
-      return place(
-        () => backend.scoped(url, prefix),
-        () => backend.cleanup(url, prefix),
-      );
+      const { url, cleanup } = location.open();
+      return place(() => url, cleanup);
     },
   })),
 ];

@@ -3,41 +3,15 @@
  * (each call streams the next reply of a script, optionally holding mid-reply until released),
  * and chats with a tool call.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { LanguageModelV3StreamPart } from "@ai-sdk/provider";
 import type { UIMessage } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
-import { REDIS, uniquePrefix } from "../support/backends.ts";
+import { type StoreLocation, storeLocations } from "../support/store-locations.ts";
 
-export interface StoreCase {
-  name: string;
-  /** A store URL of the test's own, and what removes it. */
-  open(): { url: string; cleanup(): Promise<void> };
-}
+export type StoreCase = StoreLocation;
 
-export const STORES: StoreCase[] = [
-  { name: "memory", open: () => ({ url: "memory:", cleanup: async () => undefined }) },
-  {
-    name: "sqlite",
-    open() {
-      const dir = mkdtempSync(join(tmpdir(), "fd-ai-sdk-"));
-      return {
-        url: `sqlite:${join(dir, "chats.db")}`,
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-  {
-    name: "redis",
-    open() {
-      const url = REDIS.url as string;
-      const prefix = uniquePrefix("fdai");
-      return { url: REDIS.scoped(url, prefix), cleanup: () => REDIS.cleanup(url, prefix) };
-    },
-  },
-].filter((store) => store.name !== "redis" || Boolean(REDIS.url));
+/** Memory, SQLite, and Redis when its URL is set (test/support/store-locations.ts). */
+export const STORES: StoreCase[] = storeLocations("memory", "sqlite", "redis");
 
 const USAGE = {
   inputTokens: { total: 3, noCache: 3, cacheRead: undefined, cacheWrite: undefined },
