@@ -5,7 +5,7 @@
  */
 import { consumeStream, generateId, type UIMessage, type UIMessageStreamOnFinishCallback } from "ai";
 import { type EventInput, FrontdeskError, isFrontdeskError, type Session, type SessionManager } from "../../index.ts";
-import { AdapterBackend, type AdapterOptions, externalSessionId } from "../shared/backend.ts";
+import { AdapterBackend, type AdapterOptions, externalSessionId, findSession } from "../shared/backend.ts";
 import { readUIMessages, type StoredUIMessage, storedUIMessage, UI_FIELD, uiMessageEvents } from "./convert.ts";
 import { CHAT_STATE_KEY, type ChatFingerprint, chain, chainOf, EMPTY_FINGERPRINT, planSave } from "./history.ts";
 
@@ -98,7 +98,7 @@ export function createChatStore(options: AdapterOptions = {}): ChatStore {
     async loadChat<M extends UIMessage = UIMessage>(id: string, call?: ChatCallOptions): Promise<M[]> {
       const sessions = await managerFor(call);
       const sessionId = externalSessionId(checkId(id));
-      const session = await getSession(sessions, sessionId);
+      const session = await findSession(sessions, sessionId);
       if (!session) return [];
       return readUIMessages(await readAllMessages(sessions, sessionId, session.lastSeq)).messages as unknown as M[];
     },
@@ -114,7 +114,7 @@ export function createChatStore(options: AdapterOptions = {}): ChatStore {
       const sessionId = externalSessionId(chatId);
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const session =
-          (await getSession(sessions, sessionId)) ??
+          (await findSession(sessions, sessionId)) ??
           (await sessions.create({
             sessionId,
             tags: [CHAT_TAG],
@@ -227,15 +227,6 @@ async function readAllMessages(sessions: SessionManager, sessionId: string, upTo
     after = (page[page.length - 1] as { seq: number }).seq;
   }
   return events;
-}
-
-async function getSession(sessions: SessionManager, sessionId: string): Promise<Session | undefined> {
-  try {
-    return await sessions.get(sessionId);
-  } catch (error) {
-    if (isFrontdeskError(error, "not_found")) return undefined;
-    throw error;
-  }
 }
 
 function checkId(id: unknown): string {

@@ -10,8 +10,8 @@
  * never unreachable, and an entry whose content is gone resolves to nothing.
  */
 import { randomUUID } from "node:crypto";
-import { isFrontdeskError, type JsonObject, type Session, type SessionManager } from "../../index.ts";
-import { type AdapterBackend, externalSessionId } from "../shared/backend.ts";
+import type { JsonObject, Session, SessionManager } from "../../index.ts";
+import { type AdapterBackend, externalSessionId, findSession } from "../shared/backend.ts";
 import { THREAD_TAG, threadRecordOf } from "./codec.ts";
 
 /** A thread's session, with the manager of its owner. */
@@ -22,16 +22,6 @@ export interface ThreadSession {
 }
 
 export const threadSessionId = (threadId: string): string => externalSessionId(threadId);
-
-/** The session, or undefined when it is absent or expired. */
-export async function tryGet(sessions: SessionManager, id: string): Promise<Session | undefined> {
-  try {
-    return await sessions.get(id);
-  } catch (error) {
-    if (isFrontdeskError(error, "not_found")) return undefined;
-    throw error;
-  }
-}
 
 export class Directory {
   constructor(private readonly backend: AdapterBackend) {}
@@ -50,14 +40,14 @@ export class Directory {
   async ownedThread(threadId: string, resourceId: string): Promise<ThreadSession | undefined> {
     const sessions = await this.owner(resourceId);
     const id = threadSessionId(threadId);
-    const session = await tryGet(sessions, id);
+    const session = await findSession(sessions, id);
     if (!session || threadRecordOf(session)?.threadId !== threadId || !session.tags.includes(THREAD_TAG)) return;
     return { sessions, id, session };
   }
 
   /** The resource the directory names for a thread. */
   async threadOwner(threadId: string): Promise<string | undefined> {
-    const entry = await tryGet(await this.index(), externalSessionId(`thread.${threadId}`));
+    const entry = await findSession(await this.index(), externalSessionId(`thread.${threadId}`));
     const resourceId = (entry?.metadata as JsonObject | undefined)?.resourceId;
     return typeof resourceId === "string" ? resourceId : undefined;
   }
@@ -115,7 +105,7 @@ export class Directory {
     const threads = new Map<string, string>();
     await Promise.all(
       [...new Set(ids)].map(async (messageId) => {
-        const entry = await tryGet(index, externalSessionId(`message.${messageId}`));
+        const entry = await findSession(index, externalSessionId(`message.${messageId}`));
         const threadId = (entry?.metadata as JsonObject | undefined)?.threadId;
         if (typeof threadId === "string") threads.set(messageId, threadId);
       }),

@@ -16,9 +16,9 @@ import {
   type StorageResourceType,
 } from "@mastra/core/storage";
 import { FrontdeskError, isFrontdeskError } from "../../index.ts";
-import { AdapterBackend, type AdapterOptions } from "../shared/backend.ts";
+import { AdapterBackend, type AdapterOptions, findSession } from "../shared/backend.ts";
 import { RESOURCE_SESSION_ID, resourceOf, THREAD_TAG, threadOf, toJson } from "./codec.ts";
-import { Directory, type ThreadSession, tryGet } from "./directory.ts";
+import { Directory, type ThreadSession } from "./directory.ts";
 import { deleteFromThread, readAllMessages, saveToThread } from "./message-log.ts";
 import { listMessages, listMessagesById } from "./message-queries.ts";
 import { moveThread, patchThread, saveThreadSession } from "./thread-writes.ts";
@@ -234,7 +234,10 @@ export class FrontdeskMemoryStorage extends MemoryStorage {
   // ----- resources (working memory) -----
 
   override async getResourceById({ resourceId }: { resourceId: string }): Promise<StorageResourceType | null> {
-    const session = await tryGet(await this.directory.owner(required(resourceId, "resourceId")), RESOURCE_SESSION_ID);
+    const session = await findSession(
+      await this.directory.owner(required(resourceId, "resourceId")),
+      RESOURCE_SESSION_ID,
+    );
     return session ? resourceOf(session) : null;
   }
 
@@ -275,7 +278,7 @@ export class FrontdeskMemoryStorage extends MemoryStorage {
   ): Promise<StorageResourceType> {
     const sessions = await this.directory.owner(resourceId);
     for (;;) {
-      const existing = await tryGet(sessions, RESOURCE_SESSION_ID);
+      const existing = await findSession(sessions, RESOURCE_SESSION_ID);
       if (existing) {
         let written: StorageResourceType | undefined;
         await sessions.update(RESOURCE_SESSION_ID, (state) => {

@@ -11,6 +11,7 @@
  */
 import type { MastraDBMessage } from "@mastra/core/memory";
 import { FrontdeskError, isFrontdeskError, type JsonObject, type SessionEvent } from "../../index.ts";
+import { findSession } from "../shared/backend.ts";
 import {
   deletionEvent,
   EMPTY_LOG,
@@ -20,7 +21,7 @@ import {
   revisionEvent,
   storedMessageOf,
 } from "./codec.ts";
-import { type ThreadSession, tryGet } from "./directory.ts";
+import type { ThreadSession } from "./directory.ts";
 
 /** A live message: the seq of its place in the thread and its newest stored version. */
 export interface PlacedMessage {
@@ -152,7 +153,7 @@ async function commitWithRetry(
       return;
     } catch (error) {
       if (!isFrontdeskError(error, "precondition_failed")) throw error;
-      const session = await tryGet(thread.sessions, thread.id);
+      const session = await findSession(thread.sessions, thread.id);
       if (!session) throw new FrontdeskError("not_found", "the thread was deleted while its messages were saved");
       current = { ...thread, session };
     }

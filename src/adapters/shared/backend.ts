@@ -9,8 +9,10 @@
 import { createHash } from "node:crypto";
 import {
   createSessionManager,
+  isFrontdeskError,
   NAMESPACE_PATTERN,
   SESSION_ID_PATTERN,
+  type Session,
   type SessionManager,
   type SessionManagerOptions,
   type SessionStore,
@@ -125,3 +127,17 @@ export const externalUserId = (value: string | null): string | null =>
   value === null ? null : mapId("u", USER_ID_PATTERN, value, 128);
 /** A framework's app name as a Frontdesk namespace. */
 export const externalNamespace = (value: string): string => mapId("n", NAMESPACE_PATTERN, value, 64);
+
+/**
+ * The session, or undefined when it does not exist or has expired (for the caller's owner, which
+ * reads the same). Any other failure, a store outage say, still throws: unlike the manager's
+ * `getSession` result API, which reports every failure as a result.
+ */
+export async function findSession(sessions: SessionManager, id: string): Promise<Session | undefined> {
+  try {
+    return await sessions.get(id);
+  } catch (error) {
+    if (isFrontdeskError(error, "not_found")) return undefined;
+    throw error;
+  }
+}
