@@ -38,6 +38,7 @@ export {
   type WriteOptions,
 } from "./core/session-manager.ts";
 export { applyDelta, deepFreeze, mergePatch, PROCESS_PREFIX } from "./core/state.ts";
+export { LiveReply, type OpenReply, TURN_DELTA_EVENT, type TurnDeltaData, turnDeltaOf } from "./core/turn-deltas.ts";
 export { createMemoryStore, type MemoryStoreOptions } from "./stores/memory/index.ts";
 export { openStore, STORE_SCHEMES, type StoreScheme } from "./stores/registry.ts";
 export type * from "./stores/types.ts";

@@ -84,6 +84,12 @@ const AgentSchema = z.strictObject({
   contextTokens: z.number().int().min(256).optional(),
   /** Model calls per turn (tool round trips). @default 8 */
   maxSteps: z.number().int().min(1).max(64).optional(),
+  /**
+   * Write the reply to the log while it streams (`turn.delta` events), so a reader that attaches
+   * mid-reply (a reloaded page, another instance, a late terminal) sees it from its first word.
+   * Off, a plain turn is two commits, and readers see the reply when it is complete. @default true
+   */
+  persistDeltas: z.boolean().optional(),
 });
 
 const ToolSchema = z.strictObject({

@@ -63,8 +63,12 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
     await h.cleanup();
   });
 
-  it("a plain turn is two commits: the user message with running, then the reply with idle", async () => {
-    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config: roomy, clock: h.clock });
+  it("a plain turn is two commits (with persistDeltas off): the user message with running, then the reply with idle", async () => {
+    const config = parseConfig({
+      agents: { assistant: { model: "offline", tools: [], systemPrompt: "Be brief.", persistDeltas: false } },
+      summarization: { enabled: false },
+    });
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config, clock: h.clock });
     await agent.initialize();
     const before = await h.sessions.get("s1");
     const result = await agent.runTurn("hello there");

@@ -8,6 +8,7 @@ import {
   readAgentRecord,
 } from "../../src/agent/index.ts";
 import { OrchestrationStateManager } from "../../src/core/orchestration-state.ts";
+import { turnDeltaOf } from "../../src/core/turn-deltas.ts";
 import { eventsOf, type Harness, openHarness, ScriptedModel, STORES, textParts, toolCallParts } from "./helpers.ts";
 
 /** The offline model, recording which tools each call was offered. */
@@ -62,7 +63,7 @@ describe.each(STORES)("orchestration ($name store)", (storeCase) => {
 
     const math = await agent.runTurn("compute 6*7");
     expect(math.text).toBe("6*7 = 42");
-    const steps = (await eventsOf(h.sessions)).filter((event) => event.type === "custom");
+    const steps = (await eventsOf(h.sessions)).filter((event) => event.type === "custom" && !turnDeltaOf(event));
     expect(steps[0]).toMatchObject({ data: { from: null, to: "math", reason: "initial step" } });
     expect(steps[1]).toMatchObject({
       name: "frontdesk.agent.step",

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentSession, findOrphans, parseConfig, readAgentRecord } from "../../src/agent/index.ts";
 import { FakeClock } from "../../src/core/clock.ts";
 import { SessionManager } from "../../src/core/session-manager.ts";
+import { turnDeltaOf } from "../../src/core/turn-deltas.ts";
 import { createSqliteStore } from "../../src/stores/sqlite/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 import { Recorder, until } from "./helpers.ts";
@@ -95,7 +96,7 @@ describe("agents across OS processes (SQLite file)", () => {
     expect(result.finish).toBe("complete");
     expect(result.text).toBe("3*3 = 9");
 
-    const events = await sessions.readEvents("s1");
+    const events = (await sessions.readEvents("s1")).filter((event) => !turnDeltaOf(event));
     expect(events.map((event) => (event.type === "message" ? `message:${event.role}` : event.type))).toEqual([
       "status", // initializing (dead process)
       "status", // ready

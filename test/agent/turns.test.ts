@@ -9,6 +9,7 @@ import {
 } from "../../src/agent/index.ts";
 import { isFrontdeskError } from "../../src/core/errors.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
+import { turnDeltaOf } from "../../src/core/turn-deltas.ts";
 import { agentStatuses, eventsOf, type Harness, lockTakenBy, openHarness, Recorder, STORES, until } from "./helpers.ts";
 
 const priced = parseConfig({
@@ -100,7 +101,17 @@ describe.each(STORES)("AgentSession turns ($name store)", (storeCase) => {
     expect(recorder.all.some((event) => event.type === "tool_call" && event.tool === "calculator")).toBe(true);
 
     const events = await eventsOf(h.sessions);
-    const turn = events.filter((event) => event.seq >= (result.events[0] as SessionEvent).seq);
+    const written = events.filter((event) => event.seq >= (result.events[0] as SessionEvent).seq);
+    // The reply streamed into the log as it was written: each step's pieces join to its message's text.
+    const pieces = written.flatMap((event) => turnDeltaOf(event) ?? []);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.every((piece) => piece.turnId === result.turnId && piece.part === "text")).toBe(true);
+    const stepText = (step: number) =>
+      pieces
+        .filter((piece) => piece.step === step)
+        .map((piece) => piece.text)
+        .join("");
+    const turn = written.filter((event) => !turnDeltaOf(event));
     expect(turn.map((event) => (event.type === "message" ? `message:${event.role}` : event.type))).toEqual([
       "message:user",
       "status",
@@ -113,7 +124,11 @@ describe.each(STORES)("AgentSession turns ($name store)", (storeCase) => {
     ]);
     // What the listener saw is exactly what was written.
     expect(recorder.persisted().map((event) => event.seq)).toEqual(turn.map((event) => event.seq));
-    expect(result.events.map((event) => event.seq)).toEqual(turn.map((event) => event.seq));
+    expect(result.events.map((event) => event.seq)).toEqual(written.map((event) => event.seq));
+    expect(stepText(1)).toBe(result.text);
+    // Each step's pieces come before the message that closes the step.
+    const firstMessageSeq = (turn[4] as SessionEvent).seq;
+    expect(written.filter((event) => turnDeltaOf(event)?.step === 0).every((e) => e.seq < firstMessageSeq)).toBe(true);
 
     const call = turn.find((event) => event.type === "tool_call");
     const done = turn.find((event) => event.type === "tool_result");
@@ -127,6 +142,7 @@ describe.each(STORES)("AgentSession turns ($name store)", (storeCase) => {
 
     const first = turn[4] as SessionEvent & { content: { type: string; toolName?: string }[] };
     expect(first.content.map((part) => part.type)).toEqual(["text", "tool-call"]);
+    expect(stepText(0)).toBe((first.content[0] as unknown as { text: string }).text);
     const toolMessage = turn[5] as SessionEvent & { content: { type: string; output: unknown }[] };
     expect(toolMessage.content[0]).toMatchObject({ type: "tool-result", output: { type: "json" } });
     const final = turn[6] as SessionEvent & { finish: string; model: string };

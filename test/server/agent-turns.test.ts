@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/core/model.ts";
+import { turnDeltaOf } from "../../src/core/turn-deltas.ts";
 import type { RunningServer } from "../../src/server/listen.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 import {
@@ -40,8 +41,11 @@ describe.each(STORE_KINDS)("agent turns over HTTP ($name store)", (kind) => {
     const res = await api(server, key, "POST", "/v1/sessions", { id });
     expect(res.status).toBe(201);
   };
+  /** The log without the reply's streamed pieces, which a turn's stream carries as `delta` frames instead. */
   const eventsOf = async (server: RunningServer, key = world.keys.alice, id = "s1") =>
-    (await api(server, key, "GET", `/v1/sessions/${id}/events?limit=1000`)).body.items as SessionEvent[];
+    ((await api(server, key, "GET", `/v1/sessions/${id}/events?limit=1000`)).body.items as SessionEvent[]).filter(
+      (event) => !turnDeltaOf(event),
+    );
   const pausedOnApproval = async (stream: TurnStream) =>
     JSON.parse((await stream.next((m) => m.event === "approval_request")).data) as { approvalId: string; seq: number };
 

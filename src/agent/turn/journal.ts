@@ -6,6 +6,7 @@
  */
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { EventInput, JsonObject, SessionEvent } from "../../core/model.ts";
+import { turnDeltaOf } from "../../core/turn-deltas.ts";
 import { type AgentChangePlan, commitAgentChange, isStale } from "../agent-state.ts";
 import type { CancelWatch } from "../cancel.ts";
 import { findOrphans, interruptedResult } from "../recovery.ts";
@@ -240,7 +241,8 @@ export class TurnJournal {
     this.cancelWatch?.own(events);
     for (const event of events) {
       this.written.push(event);
-      this.emit({ type: "event", event });
+      // Live listeners had each piece as a `delta` already; the log keeps them for late readers.
+      if (!turnDeltaOf(event)) this.emit({ type: "event", event });
     }
   }
 }

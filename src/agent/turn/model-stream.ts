@@ -12,6 +12,7 @@ import { planSummary } from "../context.ts";
 import { costOf, replyReserveOf, SUMMARY_INSTRUCTION } from "../models/index.ts";
 import { countTokens } from "../tokens.ts";
 import type { AgentStreamEvent } from "../types.ts";
+import { DeltaLog } from "./delta-log.ts";
 import type { TurnJournal } from "./journal.ts";
 import type { TurnRuntime, TurnScope } from "./runtime.ts";
 import { outcomeToModelOutput, type TurnToolCalls, toJson } from "./tool-calls.ts";
@@ -50,6 +51,7 @@ export class ModelStream {
   private readonly emit: (event: AgentStreamEvent) => void;
   /** Tokens spent on a summary, charged to the turn's first message. */
   private pendingUsage = { inputTokens: 0, outputTokens: 0 };
+  private readonly deltas: DeltaLog | undefined;
 
   constructor(
     scope: TurnScope,
@@ -60,6 +62,7 @@ export class ModelStream {
     this.turnId = scope.turnId;
     this.signal = scope.signal;
     this.emit = scope.emit;
+    this.deltas = scope.rt.agent.persistDeltas === false ? undefined : new DeltaLog(journal, scope.turnId);
   }
 
   /** Streams the model until it stops calling tools (or `maxSteps`), adding its usage to `usage`. */
@@ -96,10 +99,15 @@ export class ModelStream {
           case "text-delta":
             if (step && part.text.length > 0) {
               step.text += part.text;
+              this.deltas?.add(step.index, "text", part.text);
               this.emit({ type: "delta", turnId: this.turnId, step: step.index, text: part.text });
             }
             break;
+          case "reasoning-delta":
+            if (step && part.text.length > 0) this.deltas?.add(step.index, "reasoning", part.text);
+            break;
           case "tool-call": {
+            this.deltas?.queue();
             const input = toJson(part.input);
             step?.calls.push({ toolCallId: part.toolCallId, toolName: part.toolName, input });
             this.emit({
@@ -118,6 +126,7 @@ export class ModelStream {
             }
             break;
           case "finish-step":
+            this.deltas?.queue();
             if (step && !step.persisted) {
               lastText = step.text;
               if (step.failed && step.calls.length === 0) {
@@ -141,6 +150,7 @@ export class ModelStream {
     } catch (error) {
       failure ??= error;
     }
+    this.deltas?.queue();
     const cut = this.signal.aborted || failure !== undefined;
     if (cut && step && !step.persisted) {
       // The partial reply is kept once, marked as cut off (vercel/ai #7900: never lose it).
