@@ -67,6 +67,8 @@ export interface TurnOutcome {
 
 export interface StartedTurn {
   readonly turnId: string;
+  /** Seq of the turn's user message: its events are the log's from here on. */
+  readonly startSeq: number;
   /** Resolves when the turn is over; never rejects. */
   readonly done: Promise<TurnOutcome>;
   cancel(reason: string): void;
@@ -202,13 +204,17 @@ export class AgentHost {
         markStarted = () => resolve("started");
       });
       let turnId: string | undefined;
+      let startSeq = 0;
       const turnOptions: RunTurnOptions = {
         signal: entry.controller.signal,
         onEvent: (event) => {
           if (event.type !== "event") return;
           // The commit that takes the lock holds the user message, which carries the turn's id.
           const id = (event.event as { turnId?: unknown }).turnId;
-          if (typeof id === "string") turnId ??= id;
+          if (typeof id === "string" && turnId === undefined) {
+            turnId = id;
+            startSeq = event.event.seq;
+          }
           markStarted();
         },
       };
@@ -242,6 +248,7 @@ export class AgentHost {
       this.updateWatchdog();
       return {
         turnId: entry.turnId,
+        startSeq,
         done: entry.done,
         cancel: (reason) => {
           if (!entry.controller.signal.aborted) entry.controller.abort(abortReason(reason));

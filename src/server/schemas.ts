@@ -296,6 +296,18 @@ export const TurnMessageSchema = z
 export const TurnBody = z.strictObject({
   message: TurnMessageSchema,
   agent: AgentNameSchema.optional(),
+  detach: z
+    .boolean()
+    .optional()
+    .describe(
+      "true: answer 202 `{turnId, startSeq}` once the turn holds the lock, and run it to its end whatever " +
+        "the connection does; follow it on the events stream from `startSeq` (its reply streams as `turn.delta` events)",
+    ),
+});
+
+export const DetachedTurnSchema = z.object({
+  turnId: z.string(),
+  startSeq: z.number().int().positive().describe("Seq of the turn's user message"),
 });
 
 export const ApprovalIdSchema = z.string().min(1).max(256).describe("The approvalId of an approval_request event");

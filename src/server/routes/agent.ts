@@ -14,6 +14,7 @@ import {
   ApprovalParams,
   CancelBody,
   CancelResultSchema,
+  DetachedTurnSchema,
   ERROR_RESPONSES,
   IdParams,
   PendingApprovalsSchema,
@@ -63,7 +64,10 @@ export function agentRoutes(context: ServerContext) {
             '"error","turnId","code"?,"message"?}` (`code` for an error: `provider_unavailable`, `model_error`, or a ' +
             "Frontdesk code). Refusals come as JSON errors before the stream starts: 404 (no such " +
             "session), 400 (bad message, unknown agent), 409 `conflict` (a turn is already running in this session, " +
-            "on any instance). Closing the connection cancels the turn; its partial reply is kept, marked cancelled.",
+            "on any instance). Closing the connection cancels the turn; its partial reply is kept, marked cancelled. " +
+            "With `detach: true` the answer is 202 `{turnId, startSeq}` instead, once the turn holds the lock: the " +
+            "turn runs to its end whatever the connection does (stop it with `POST …/cancel`), and any client on " +
+            "any instance follows it on the events stream from `startSeq`.",
           tags: TAGS,
           security: SECURED,
           produces: ["text/event-stream"],
@@ -73,6 +77,7 @@ export function agentRoutes(context: ServerContext) {
           body: TurnBody,
           response: {
             200: { description: "The turn's stream", content: { "text/event-stream": { schema: z.string() } } },
+            202: DetachedTurnSchema,
             ...ERROR_RESPONSES,
           },
         },
@@ -80,6 +85,14 @@ export function agentRoutes(context: ServerContext) {
       async (request, reply) => {
         const host = agentHostOf(context);
         const manager = scopedManager(context, request);
+        if (request.body.detach === true) {
+          const started = await host.start(manager, request.params.id, request.body.message, {
+            agent: request.body.agent,
+            onEvent: () => undefined,
+          });
+          host.hold(started.done);
+          return reply.code(202).send({ turnId: started.turnId, startSeq: started.startSeq });
+        }
         const raw = reply.raw;
         const buffered: string[] = [];
         let streaming = false;
