@@ -37,6 +37,7 @@ import { type AppLoggerOption, hashSessionId, loggerOptionsOf, routeTemplateOf }
 import { createServerMetrics } from "./metrics.ts";
 import { RateLimiter, rateLimitFieldOf } from "./rate-limit.ts";
 import { agentRoutes } from "./routes/agent.ts";
+import { chatRoutes } from "./routes/chat.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
@@ -416,6 +417,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(eventRoutes(context));
   await app.register(streamRoutes(context));
   await app.register(agentRoutes(context));
+  await app.register(chatRoutes(context));
   await app.register(opsRoutes(context, { metricsAuth: options.metricsAuth ?? "admin" }));
   // MCP over streamable HTTP, behind the same API-key auth and rate limit as every /v1 route.
   await registerMcpRoutes(app, {
