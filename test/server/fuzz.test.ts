@@ -212,6 +212,45 @@ const bodies = {
     weird,
   ),
   cancel: fc.oneof(fc.constant(undefined), fc.record({ reason: weird, extra: weird }, { requiredKeys: [] }), weird),
+  chat: fc.oneof(
+    fc.record(
+      {
+        id: fc.oneof(sessionId, weird),
+        messages: fc.oneof(
+          fc.array(
+            fc.record(
+              {
+                id: fc.oneof(sessionId, weird),
+                role: fc.oneof(fc.constantFrom("user", "assistant", "system"), weird),
+                parts: fc.oneof(
+                  fc.array(
+                    fc.record(
+                      {
+                        type: fc.oneof(fc.constantFrom("text", "dynamic-tool"), weird),
+                        text: fc.oneof(anyText, weird),
+                        state: fc.oneof(fc.constant("approval-responded"), weird),
+                        approval: weird,
+                      },
+                      { requiredKeys: [] },
+                    ),
+                    { maxLength: 3 },
+                  ),
+                  weird,
+                ),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
+          weird,
+        ),
+        trigger: fc.oneof(fc.constantFrom("submit-message", "regenerate-message"), weird),
+        extra: weird,
+      },
+      { requiredKeys: [] },
+    ),
+    weird,
+  ),
 };
 
 /** A body as sent: JSON of a structured value, or raw text that may not be JSON at all. */
@@ -270,6 +309,9 @@ const ROUTES: Record<string, RouteCase> = {
     body: bodies.approval,
   },
   "POST /v1/sessions/:id/cancel": { method: "POST", path: (id) => `/v1/sessions/${id}/cancel`, body: bodies.cancel },
+  "POST /v1/chat": { method: "POST", path: () => "/v1/chat", body: bodies.chat },
+  "GET /v1/chat/:id/stream": { method: "GET", path: (id) => `/v1/chat/${id}/stream` },
+  "GET /v1/chat/:id/messages": { method: "GET", path: (id) => `/v1/chat/${id}/messages` },
   "GET /v1/sessions/:id/ws": { method: "GET", path: (id) => `/v1/sessions/${id}/ws` },
   "GET /healthz": { method: "GET", path: () => "/healthz" },
   "GET /readyz": { method: "GET", path: () => "/readyz" },
