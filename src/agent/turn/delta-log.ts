@@ -4,17 +4,24 @@
  * attaches late) can show the reply from its first word and follow it live, with nothing but the
  * store in between. The format is core/turn-deltas.ts.
  *
- * Writes are behind the model, never in its way: one commit is in flight at a time, and what
- * streams meanwhile is joined into the next one, so a fast store gets about one event per model
- * delta and a slow one fewer, larger events, with no timer involved.
+ * Writes are behind the model, never in its way: the first piece goes at once (a reader sees the
+ * reply start without delay), then at most one commit per PIECE_INTERVAL_MS, each holding all
+ * that streamed since the last, and never more than one in flight, so a slow store gets fewer,
+ * larger pieces. A model streaming 50 tokens a second so costs about ten small commits a second,
+ * not fifty; what is still pending when a step ends is written before its message.
  */
 import type { EventInput, JsonObject } from "../../core/model.ts";
 import { TURN_DELTA_EVENT, type TurnDeltaData } from "../../core/turn-deltas.ts";
 import type { TurnJournal } from "./journal.ts";
 
+/** The least time between two piece commits of one turn (a human reader sees no difference). */
+export const PIECE_INTERVAL_MS = 100;
+
 export class DeltaLog {
   private pending: TurnDeltaData | undefined;
-  private inFlight = false;
+  /** A piece commit is in flight, or the interval since the last one has not passed. */
+  private busy = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly journal: TurnJournal,
@@ -25,7 +32,7 @@ export class DeltaLog {
     if (this.pending && (this.pending.step !== step || this.pending.part !== part)) this.queue();
     if (this.pending) this.pending.text += text;
     else this.pending = { turnId: this.turnId, step, part, text };
-    if (!this.inFlight) this.writeBehind();
+    if (!this.busy) this.writeBehind();
   }
 
   /**
@@ -33,6 +40,11 @@ export class DeltaLog {
    * log holds a step's pieces before what closes it.
    */
   queue(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.busy = false;
+    }
     const piece = this.take();
     if (piece) void this.journal.append([piece], undefined, false).catch(() => undefined);
   }
@@ -40,14 +52,27 @@ export class DeltaLog {
   private writeBehind(): void {
     const piece = this.take();
     if (!piece) return;
-    this.inFlight = true;
+    this.busy = true;
+    let intervalOver = false;
+    let written = false;
+    const next = (): void => {
+      if (!intervalOver || !written || this.timer === undefined) return;
+      this.timer = undefined;
+      this.busy = false;
+      this.writeBehind();
+    };
+    this.timer = setTimeout(() => {
+      intervalOver = true;
+      next();
+    }, PIECE_INTERVAL_MS);
+    this.timer.unref?.();
     void this.journal
       .append([piece], undefined, false)
       // A lost lock or a gone session fails the turn's own writes too; a piece needs no report of its own.
       .catch(() => undefined)
       .finally(() => {
-        this.inFlight = false;
-        this.writeBehind();
+        written = true;
+        next();
       });
   }
 
