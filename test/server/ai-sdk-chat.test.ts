@@ -23,7 +23,7 @@ const REPLY =
 const configFor = (model: PacedModel) =>
   parseConfig({
     agents: {
-      assistant: { model: "paced", tools: ["calculator"], approval: { calculator: "ask" }, systemPrompt: "Be brief." },
+      assistant: { model: "paced", tools: ["calculator", "clock"], approval: { calculator: "ask" }, systemPrompt: "Be brief." },
     },
     models: { paced: pacedModelConfig(model.url) },
     summarization: { enabled: false },
@@ -151,6 +151,32 @@ describe("the AI SDK chat protocol on one instance (memory store)", () => {
     await chat.sendMessage({ text: "again" });
     expect(textOf(chat.messages.at(-1))).toBe(REPLY);
     expect((await request(server, world.key, "GET", "/v1/chat/plain-1/stream")).status).toBe(204);
+  });
+
+  it("a step with text and a tool call: each text once, the tool part between, one step part per model call", async () => {
+    model.script = (req) =>
+      req.messages.at(-1)?.role === "tool"
+        ? { text: "It is later than you think." }
+        : { text: "Let me look at the clock.", toolCall: { name: "clock", input: {} } };
+    const chat = chatOn(server, world.key, "steps-1");
+    await chat.sendMessage({ text: "what time is it?" });
+    const reply = chat.messages.at(-1) as UIMessage;
+    expect(reply.parts.filter((part) => part.type !== "data-frontdesk-status").map((part) => part.type)).toEqual([
+      "step-start",
+      "text",
+      "dynamic-tool",
+      "step-start",
+      "text",
+    ]);
+    expect(reply.parts.filter((part) => part.type === "text").map((part) => (part as { text: string }).text)).toEqual([
+      "Let me look at the clock.",
+      "It is later than you think.",
+    ]);
+    expect(reply.parts.find((part) => part.type === "dynamic-tool")).toMatchObject({
+      toolName: "clock",
+      state: "output-available",
+    });
+    expect((await storedMessages(server, world.key, "steps-1")).at(-1)).toEqual(reply);
   });
 
   it("stop: POST cancel then chat.stop() keeps the partial reply, marked cancelled; resume then answers 204", async () => {

@@ -49,7 +49,9 @@ export class UiMessageFold {
   private turnId: string | undefined;
   private stepOpen = false;
   private step = -1;
-  private text: { id: string; sent: string } | undefined;
+  private text: { id: string } | undefined;
+  /** The text of the current step sent so far (pieces, or a message's), however many text parts it took. */
+  private stepText = "";
   private reasoning: { id: string } | undefined;
   private partCount = 0;
   private finished = false;
@@ -89,10 +91,10 @@ export class UiMessageFold {
       } else {
         this.closeReasoning(out);
         if (!this.text) {
-          this.text = { id: `text-${this.nextPart()}`, sent: "" };
+          this.text = { id: `text-${this.nextPart()}` };
           out.push({ type: "text-start", id: this.text.id });
         }
-        this.text.sent += piece.text;
+        this.stepText += piece.text;
         out.push({ type: "text-delta", id: this.text.id, delta: piece.text });
       }
       return out;
@@ -104,14 +106,13 @@ export class UiMessageFold {
         this.openStep(out);
         const text = textOf(event.content);
         // Pieces, when the turn wrote them, are the message's text already: only what they lack is sent.
-        const sent = this.text?.sent ?? "";
-        const rest = text.startsWith(sent) ? text.slice(sent.length) : "";
+        const rest = text.startsWith(this.stepText) ? text.slice(this.stepText.length) : "";
         if (rest.length > 0) {
           if (!this.text) {
-            this.text = { id: `text-${this.nextPart()}`, sent: "" };
+            this.text = { id: `text-${this.nextPart()}` };
             out.push({ type: "text-start", id: this.text.id });
           }
-          this.text.sent += rest;
+          this.stepText += rest;
           out.push({ type: "text-delta", id: this.text.id, delta: rest });
         }
         this.closeStep(out);
@@ -193,6 +194,7 @@ export class UiMessageFold {
     this.stepOpen = false;
     this.step = -1;
     this.text = undefined;
+    this.stepText = "";
     this.reasoning = undefined;
     this.partCount = 0;
     this.finished = false;
@@ -236,6 +238,7 @@ export class UiMessageFold {
     this.closeText(out);
     if (this.stepOpen) out.push({ type: "finish-step" });
     this.stepOpen = false;
+    this.stepText = "";
   }
 
   private finish(out: Chunk[], metadata: JsonObject): void {
