@@ -23,7 +23,12 @@ const REPLY =
 const configFor = (model: PacedModel) =>
   parseConfig({
     agents: {
-      assistant: { model: "paced", tools: ["calculator", "clock"], approval: { calculator: "ask" }, systemPrompt: "Be brief." },
+      assistant: {
+        model: "paced",
+        tools: ["calculator", "clock"],
+        approval: { calculator: "ask" },
+        systemPrompt: "Be brief.",
+      },
     },
     models: { paced: pacedModelConfig(model.url) },
     summarization: { enabled: false },
@@ -234,6 +239,18 @@ describe("the AI SDK chat protocol on one instance (memory store)", () => {
     const stored = (await storedMessages(server, world.key, "approve-1")).at(-1) as UIMessage;
     expect(textOf(stored)).toBe(textOf(done));
     expect(stored.id).toBe(done.id);
+  });
+
+  it("a failed turn: the Chat reports the error, and the stored message says it ended in error", async () => {
+    model.script = () => ({ failWith: 400 });
+    const chat = chatOn(server, world.key, "fail-1");
+    await chat.sendMessage({ text: "hello" });
+    expect(chat.status).toBe("error");
+    expect(chat.error?.message).toMatch(/paced model failure 400/);
+    await until("the turn ended", () => turnIdle(server, world.key, "fail-1"));
+    const stored = (await storedMessages(server, world.key, "fail-1")).at(-1) as UIMessage;
+    expect(stored.metadata).toMatchObject({ finish: "error", error: { code: "model_error" } });
+    expect(chat.messages.at(-1)).toEqual(stored);
   });
 
   it("refuses what would rewrite the stored history, and regenerate", async () => {

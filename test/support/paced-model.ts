@@ -20,6 +20,8 @@ export interface PacedReply {
   toolCall?: { name: string; input: Record<string, unknown> };
   /** How many deltas the text is cut into. @default one per word */
   chunks?: number;
+  /** Answer with this HTTP error status instead (a provider failure). */
+  failWith?: number;
 }
 
 /** Splits `text` into `count` consecutive pieces that join back to it exactly. */
@@ -122,13 +124,20 @@ export class PacedModel {
     const body = JSON.parse(raw) as PacedRequest;
     this.requests.push(body);
     this.wake();
+    const reply = this.script(body);
+    if (reply.failWith !== undefined) {
+      res.writeHead(reply.failWith, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({ error: { message: `paced model failure ${reply.failWith}`, type: "invalid_request_error" } }),
+      );
+      return;
+    }
     this.open.add(res);
     res.once("close", () => {
       this.open.delete(res);
       this.wake();
     });
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    const reply = this.script(body);
     const base = { id: `chatcmpl-${this.requests.length}`, object: "chat.completion.chunk", created: 1767225600 };
     const chunk = (delta: object, finish: string | null = null) => ({
       ...base,
