@@ -3,13 +3,16 @@
  * agent configuration (with `--model` applied), and compact one-line descriptions of what a turn
  * does.
  */
-import { AgentSession } from "../agent/agent-session.ts";
+import { AgentSession, type RunTurnOptions } from "../agent/agent-session.ts";
 import { readAgentState } from "../agent/agent-state.ts";
+import type { PendingApproval } from "../agent/approvals.ts";
 import { agentConfigOf, type FrontdeskConfig, loadConfig } from "../agent/config.ts";
+import type { AgentStreamEvent, TurnResult } from "../agent/types.ts";
 import type { Json, JsonObject, SessionEvent } from "../core/model.ts";
 import { SessionManager } from "../core/session-manager.ts";
 import type { SessionStore } from "../stores/types.ts";
 import { loadCliConfig } from "./config.ts";
+import { UsageError } from "./failures.ts";
 import type { CliIo } from "./io.ts";
 import { truncate } from "./table.ts";
 import { DEFAULT_NAMESPACE, envValue, openCommandStore } from "./targets/index.ts";
@@ -25,6 +28,90 @@ export interface AgentCommandOptions {
   store?: string;
   user?: string;
   config?: string;
+  server?: string;
+  key?: string;
+}
+
+/** A turn started in a session: what following it needs. */
+export interface StartedTurn {
+  readonly turnId: string;
+  /** Seq of the turn's user message. */
+  readonly startSeq: number;
+}
+
+/** How `chat` and `run` run turns of one agent on one session, whether in this process or on a server. */
+export interface AgentRunner {
+  initialize(): Promise<void>;
+  close(): Promise<void>;
+  /**
+   * Runs a turn to its end; aborting `signal` cancels it (its partial reply is kept). `onStarted`
+   * is called once the turn holds the session, with the agent running it when it was not named.
+   */
+  runTurn(
+    text: string,
+    options?: RunTurnOptions & { onStarted?: (turn: StartedTurn & { agent?: string }) => void },
+  ): Promise<TurnResult>;
+  /** Follows a turn already running (started elsewhere) to its end, from its first event. Servers only. */
+  follow?(turn: StartedTurn, options?: RunTurnOptions): Promise<TurnResult>;
+  approve(approvalId: string): Promise<unknown>;
+  deny(approvalId: string, reason?: string): Promise<unknown>;
+  pendingApprovals(): Promise<readonly PendingApproval[]>;
+}
+
+/** What `chat` and `run` do with sessions: the methods `SessionManager` and `FrontdeskClient` share. */
+export type AgentSessions = Pick<
+  SessionManager,
+  "get" | "create" | "patch" | "delete" | "listSessions" | "fork" | "exportSession" | "readEvents"
+>;
+
+/**
+ * Where `chat` and `run` act: a store opened in this process with the agents of the config
+ * ({@link AgentWorkspace}), or a running server whose agents run the turns (`--server`, see
+ * cli/remote-agent.ts). Both show and answer the same.
+ */
+export interface AgentBackend {
+  readonly kind: "store" | "server";
+  readonly sessions: AgentSessions;
+  /** The local config: its agents and colours (a server's agents are the server's). */
+  readonly config: FrontdeskConfig;
+  /** The agent a new conversation runs; undefined when the server decides (its defaultAgent). */
+  readonly defaultAgent: string | undefined;
+  /** Throws `invalid_request` for an agent that is not configured (a server checks at the turn). */
+  assertAgent(name: string): void;
+  /** Checks the agent (and `--model`) can run, before anything is written. */
+  prepare(agent: string | undefined): Promise<void>;
+  /** The agent a session was last run with, when it can run it still. */
+  lastAgentOf(sessionId: string): Promise<string | undefined>;
+  /** The agents to list for `/agent`; undefined when only the server knows them. */
+  listedAgents(): readonly string[] | undefined;
+  agentSession(
+    sessionId: string,
+    agent: string | undefined,
+    onEvent?: (event: AgentStreamEvent) => void,
+  ): Promise<AgentRunner>;
+  colorOf(agent: string | undefined): string | undefined;
+  /** The turn running in the session, when this backend can follow it (a server). */
+  runningTurn(sessionId: string): Promise<StartedTurn | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * `--server URL` (else `$FRONTDESK_SERVER` unless `--store` is given) with `--key` (else
+ * `$FRONTDESK_KEY`): the server's agents; otherwise the store opened here, as `sessions` decides.
+ */
+export async function openAgentBackend(options: AgentCommandOptions, io: CliIo): Promise<AgentBackend> {
+  if (options.store !== undefined && options.server !== undefined) {
+    throw new UsageError("Use either --store or --server, not both");
+  }
+  const server = options.store === undefined ? (options.server ?? envValue(io, "FRONTDESK_SERVER")) : undefined;
+  if (server === undefined) return AgentWorkspace.open(options, io);
+  const key = options.key ?? envValue(io, "FRONTDESK_KEY");
+  if (key === undefined) throw new UsageError("--server needs an API key: pass --key or set FRONTDESK_KEY");
+  if (options.model !== undefined) {
+    throw new UsageError("--model applies to agents run here: a server runs the models of its own config");
+  }
+  const { RemoteWorkspace } = await import("./remote-agent.ts");
+  return RemoteWorkspace.open(server, key, options, io);
 }
 
 /** `--user`, else `$FRONTDESK_USER`, else "local". */
@@ -36,7 +123,8 @@ export const userFrom = (options: { user?: string }, io: CliIo): string =>
  * Sessions created here never expire (a local conversation is resumed days later); give them a
  * TTL through the HTTP API or `serve` when that matters.
  */
-export class AgentWorkspace {
+export class AgentWorkspace implements AgentBackend {
+  readonly kind = "store";
   private readonly configs = new Map<string, FrontdeskConfig>();
 
   private constructor(
@@ -76,6 +164,23 @@ export class AgentWorkspace {
     }
   }
 
+  get defaultAgent(): string {
+    return this.config.defaultAgent;
+  }
+
+  async prepare(agent: string | undefined): Promise<void> {
+    await this.configFor(agent ?? this.config.defaultAgent);
+  }
+
+  listedAgents(): readonly string[] {
+    return Object.keys(this.config.agents);
+  }
+
+  /** A turn left running by another process is not followed here: its turn lock says so at the next turn. */
+  async runningTurn(): Promise<undefined> {
+    return undefined;
+  }
+
   /** Throws `invalid_request` naming the configured agents when `name` is not one of them. */
   assertAgent(name: string): void {
     agentConfigOf(this.config, name);
@@ -110,22 +215,25 @@ export class AgentWorkspace {
   /** An AgentSession of `agent` on `sessionId`, not yet initialized. */
   async agentSession(
     sessionId: string,
-    agent: string,
+    agent: string | undefined,
     onEvent?: ConstructorParameters<typeof AgentSession>[0]["onEvent"],
   ): Promise<AgentSession> {
+    const name = agent ?? this.config.defaultAgent;
     return new AgentSession({
       sessions: this.sessions,
       sessionId,
-      config: await this.configFor(agent),
-      agent,
+      config: await this.configFor(name),
+      agent: name,
       env: this.io.env,
       ...(onEvent ? { onEvent } : {}),
     });
   }
 
   /** The configured colour of an agent, if any. */
-  colorOf(agent: string): string | undefined {
-    return Object.hasOwn(this.config.agents, agent) ? this.config.agents[agent]?.color : undefined;
+  colorOf(agent: string | undefined): string | undefined {
+    return agent !== undefined && Object.hasOwn(this.config.agents, agent)
+      ? this.config.agents[agent]?.color
+      : undefined;
   }
 
   async close(): Promise<void> {

@@ -459,6 +459,43 @@ export class FrontdeskClient<S extends object = JsonObject> {
     };
   }
 
+  // ── agent turns ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a turn of the server's agent (`agent`, default the server's defaultAgent) on `message`,
+   * detached: resolves with `{turnId, startSeq}` once the turn holds the session's lock, and the
+   * turn runs to its end whatever this client does. Follow it with
+   * `subscribe(ref, { after: startSeq - 1 })` (its reply streams as `turn.delta` events, see
+   * `LiveReply`); stop it with {@link cancelTurn}. `conflict` when a turn already runs there.
+   */
+  async startTurn(ref: SessionRef, message: string, options: { agent?: string } = {}): Promise<DetachedTurn> {
+    const body: Record<string, unknown> = { message, detach: true };
+    if (options.agent !== undefined) body.agent = options.agent;
+    return this.json<DetachedTurn>("POST", ref, "/turns", { body });
+  }
+
+  /** Asks the running turn to stop (its partial reply is kept); `conflict` when none runs. */
+  async cancelTurn(ref: SessionRef, options: { reason?: string } = {}): Promise<{ turnId: string; local: boolean }> {
+    return this.json("POST", ref, "/cancel", { body: options.reason === undefined ? {} : { reason: options.reason } });
+  }
+
+  /** Approval requests of the running turn still waiting for an answer. */
+  async pendingApprovals(ref: SessionRef): Promise<readonly PendingApprovalView[]> {
+    return (await this.json<{ items: PendingApprovalView[] }>("GET", ref, "/approvals")).items;
+  }
+
+  /** Answers an approval request; `conflict` when it was answered already or its call is closed. */
+  async answerApproval(
+    ref: SessionRef,
+    approvalId: string,
+    decision: "approve" | "deny",
+    reason?: string,
+  ): Promise<{ approvalId: string; decision: "approve" | "deny"; seq: number }> {
+    return this.json("POST", ref, `/approvals/${encodeURIComponent(approvalId)}`, {
+      body: reason === undefined ? { decision } : { decision, reason },
+    });
+  }
+
   // ── plumbing ─────────────────────────────────────────────────────────────────────────────────
 
   private sessionPath(ref: SessionRef, suffix: string): string {
@@ -589,6 +626,23 @@ export class FrontdeskClient<S extends object = JsonObject> {
     }
     return url;
   }
+}
+
+/** A turn started with `detach: true`. */
+export interface DetachedTurn {
+  turnId: string;
+  /** Seq of the turn's user message: the turn's events are the log's from here on. */
+  startSeq: number;
+}
+
+/** An approval request waiting for an answer, as `GET …/approvals` lists it. */
+export interface PendingApprovalView {
+  approvalId: string;
+  invocationId: string;
+  tool: string;
+  input?: Json;
+  seq: number;
+  at: number;
 }
 
 /** A response body being streamed; `close()` drops the connection. */

@@ -1,3 +1,9 @@
 /** The typed HTTP client of Frontdesk's API v1. */
-export { createMergePatch, FrontdeskClient, type FrontdeskClientOptions } from "./http-client.ts";
+export {
+  createMergePatch,
+  type DetachedTurn,
+  FrontdeskClient,
+  type FrontdeskClientOptions,
+  type PendingApprovalView,
+} from "./http-client.ts";
 export { type SseMessage, SseParser } from "./sse-parser.ts";

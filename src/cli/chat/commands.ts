@@ -2,7 +2,7 @@
 // command is a row in CHAT_COMMANDS and a case in runCommand, nothing else.
 import type { PendingApproval } from "../../agent/approvals.ts";
 import { FrontdeskError } from "../../core/errors.ts";
-import { type AgentWorkspace, describeCall } from "../agents.ts";
+import { type AgentBackend, describeCall } from "../agents.ts";
 import { agentColor } from "../colors.ts";
 import { UsageError } from "../failures.ts";
 import type { CliIo } from "../io.ts";
@@ -28,7 +28,7 @@ export const CHAT_COMMANDS: readonly (readonly [string, string])[] = [
 /** What the commands act on. */
 export interface ChatContext {
   readonly io: CliIo;
-  readonly workspace: AgentWorkspace;
+  readonly workspace: AgentBackend;
   readonly screen: ChatScreen;
   readonly conversation: Conversation;
 }
@@ -136,6 +136,11 @@ async function listSessions({ workspace, screen, conversation }: ChatContext): P
 
 function listAgents({ workspace, screen, conversation }: ChatContext): void {
   const { palette } = screen;
+  if (workspace.listedAgents() === undefined) {
+    screen.line(`agent ${conversation.agentLabel()}`);
+    screen.line(palette.dim("(the server's config says which agents it runs: /agent NAME switches to one)"));
+    return;
+  }
   for (const [name, agent] of Object.entries(workspace.config.agents)) {
     const mark = name === conversation.agentName ? "*" : " ";
     const label = palette.paint(agentColor(name, agent.color), name);

@@ -2,7 +2,7 @@
 // them, each tool call with its result under it. The log does not link a result to its call, so
 // pairing them up is this file's work.
 import type { Json, SessionEvent } from "../../core/model.ts";
-import { type AgentWorkspace, calledTools, compactJson, contentText, describeCall, describeResult } from "../agents.ts";
+import { type AgentBackend, calledTools, compactJson, contentText, describeCall, describeResult } from "../agents.ts";
 import { terminalText } from "../render.ts";
 import { truncate } from "../table.ts";
 import type { ChatScreen } from "./screen.ts";
@@ -13,15 +13,23 @@ const RESUME_MESSAGES = 6;
 const RESUME_EVENTS = 80;
 
 /**
- * The latest messages of the conversation, as the turns showed them: each tool call the
+ * The latest messages of the conversation (before seq `before`, when given), as the turns showed them: each tool call the
  * assistant made with its result under it (from the session's `tool_result` events, or the
  * tool message when that event is older than what was read).
  */
-export async function showHistory(screen: ChatScreen, workspace: AgentWorkspace, sessionId: string): Promise<void> {
-  const events = await workspace.sessions.readEvents(sessionId, {
+export async function showHistory(
+  screen: ChatScreen,
+  workspace: AgentBackend,
+  sessionId: string,
+  options: { before?: number } = {},
+): Promise<void> {
+  const read = await workspace.sessions.readEvents(sessionId, {
     last: RESUME_EVENTS,
     types: ["message", "summary", "tool_result"],
   });
+  // A turn still running is followed live after the history: its events are not history yet.
+  const before = options.before;
+  const events = before === undefined ? read : read.filter((event) => event.seq < before);
   const shown = new Set(
     events
       .filter((event) => event.type === "summary" || (event.type === "message" && event.role !== "tool"))

@@ -1,10 +1,18 @@
 // The conversation the chat is in: which session, which agent runs it, and the turn running now.
 // Switching sessions or agents and running a turn (with its approval prompts) all change this
 // state, so they live together; how things look is left to the screen and the turn view.
-import type { AgentSession } from "../../agent/agent-session.ts";
+import type { RunTurnOptions } from "../../agent/agent-session.ts";
+import type { TurnResult } from "../../agent/types.ts";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent } from "../../core/model.ts";
-import { type AgentCommandOptions, type AgentWorkspace, describeCall } from "../agents.ts";
+import {
+  type AgentBackend,
+  type AgentCommandOptions,
+  type AgentRunner,
+  contentText,
+  describeCall,
+  type StartedTurn,
+} from "../agents.ts";
 import { agentColor } from "../colors.ts";
 import { truncate } from "../table.ts";
 import { showHistory } from "./history.ts";
@@ -19,13 +27,16 @@ interface RunningTurn {
 
 export class Conversation {
   private currentSessionId = "";
-  private currentAgentName = "";
-  private currentAgent!: AgentSession;
+  /** Undefined: the server's default agent, named once a turn has run. */
+  private currentAgentName: string | undefined;
+  private currentAgent!: AgentRunner;
   private titled = true;
   private turn: RunningTurn | undefined;
+  /** A turn found running when the conversation attached, to follow before the next prompt. */
+  private runningAtAttach: StartedTurn | undefined;
 
   constructor(
-    private readonly workspace: AgentWorkspace,
+    private readonly workspace: AgentBackend,
     private readonly screen: ChatScreen,
     private readonly input: ChatInput,
   ) {}
@@ -34,26 +45,26 @@ export class Conversation {
     return this.currentSessionId;
   }
 
-  get agentName(): string {
+  get agentName(): string | undefined {
     return this.currentAgentName;
   }
 
-  get agent(): AgentSession {
+  get agent(): AgentRunner {
     return this.currentAgent;
   }
 
   // ── start and stop ──────────────────────────────────────────────────────────────────────────
 
   async open(options: AgentCommandOptions): Promise<void> {
-    const { sessions, config } = this.workspace;
+    const { sessions, defaultAgent: config } = this.workspace;
     if (options.session !== undefined) {
       await sessions.get(options.session); // not_found before anything is written
-      const agent = options.agent ?? (await this.workspace.lastAgentOf(options.session)) ?? config.defaultAgent;
+      const agent = options.agent ?? (await this.workspace.lastAgentOf(options.session)) ?? config;
       await this.attach(options.session, agent, { created: false });
       return;
     }
-    const agent = options.agent ?? config.defaultAgent;
-    await this.workspace.configFor(agent); // an unknown agent or a bad --model: nothing is created
+    const agent = options.agent ?? config;
+    await this.workspace.prepare(agent); // an unknown agent or a bad --model: nothing is created
     const session = await sessions.create();
     await this.attach(session.id, agent, { created: true });
   }
@@ -63,7 +74,7 @@ export class Conversation {
    * leaves the current conversation as it was), then prints the banner and, for an existing
    * session, its latest messages.
    */
-  async attach(sessionId: string, agentName: string, how: { created: boolean }): Promise<void> {
+  async attach(sessionId: string, agentName: string | undefined, how: { created: boolean }): Promise<void> {
     const agent = await this.workspace.agentSession(sessionId, agentName);
     try {
       await agent.initialize();
@@ -80,7 +91,10 @@ export class Conversation {
     const session = await this.workspace.sessions.get(sessionId);
     this.titled = session.title !== null;
     this.screen.line(`session ${sessionId} · agent ${this.agentLabel()}`);
-    if (!how.created) await showHistory(this.screen, this.workspace, sessionId);
+    this.runningAtAttach = how.created ? undefined : await this.workspace.runningTurn(sessionId);
+    if (!how.created) {
+      await showHistory(this.screen, this.workspace, sessionId, { before: this.runningAtAttach?.startSeq });
+    }
     // The conversation left behind records that its agent closed.
     await previous?.close().catch(() => undefined);
   }
@@ -101,15 +115,16 @@ export class Conversation {
   // ── labels ──────────────────────────────────────────────────────────────────────────────────
 
   agentLabel(): string {
+    if (this.currentAgentName === undefined) return this.screen.palette.dim("(the server's default)");
     return this.screen.palette.paint(
-      agentColor(this.currentAgentName, this.workspace.colorOf(this.currentAgentName)),
+      agentColor(this.currentAgentName ?? "", this.workspace.colorOf(this.currentAgentName)),
       this.currentAgentName,
     );
   }
 
   promptText(): string {
     return this.screen.palette.paint(
-      agentColor(this.currentAgentName, this.workspace.colorOf(this.currentAgentName)),
+      agentColor(this.currentAgentName ?? "", this.workspace.colorOf(this.currentAgentName)),
       "> ",
     );
   }
@@ -138,28 +153,74 @@ export class Conversation {
         .patch(this.currentSessionId, { title: truncate(text.replace(/\s+/g, " ").trim(), 80) })
         .catch(() => undefined);
     }
+    await this.drive((options) =>
+      this.currentAgent.runTurn(text, {
+        ...options,
+        onStarted: (turn) => {
+          if (turn.agent !== undefined) this.currentAgentName = turn.agent;
+        },
+      }),
+    );
+  }
+
+  /**
+   * Follows the turn that was running when this session was attached (started by another
+   * terminal or client), from its user message to its end, as if it ran here: its reply from the
+   * first word, its tools and approvals; Ctrl-C cancels it. Nothing when none was running.
+   */
+  async followRunning(): Promise<void> {
+    const turn = this.runningAtAttach;
+    this.runningAtAttach = undefined;
+    const follow = this.currentAgent.follow?.bind(this.currentAgent);
+    if (!turn || !follow) return;
+    const { palette } = this.screen;
+    await this.drive((options) =>
+      follow(turn, {
+        ...options,
+        onEvent: (event) => {
+          // Typed in another terminal: shown as the history shows a user's message.
+          const written = event.type === "event" ? event.event : undefined;
+          if (written?.type === "message" && written.role === "user" && written.seq === turn.startSeq) {
+            this.screen.paragraph(`${palette.dim(">")} `, 2, contentText(written.content));
+            return;
+          }
+          options.onEvent?.(event);
+        },
+      }),
+    );
+  }
+
+  /** Runs or follows one turn: draws it, asks its approvals, and makes Ctrl-C cancel it. */
+  private async drive(start: (options: RunTurnOptions) => Promise<TurnResult>): Promise<void> {
     const controller = new AbortController();
     this.turn = { controller };
-    const view = new TurnView(this.screen, this.currentAgentName, this.assistantLabel(this.currentAgentName));
+    // Made at the first event: a server's default agent is named by then.
+    let made: TurnView | undefined;
+    const view = (): TurnView => {
+      const name = this.currentAgentName ?? "assistant";
+      made ??= new TurnView(this.screen, name, this.assistantLabel(name));
+      return made;
+    };
     let approvals: Promise<void> = Promise.resolve();
     try {
-      const result = await this.currentAgent.runTurn(text, {
+      const result = await start({
         signal: controller.signal,
         onEvent: (event) => {
-          view.event(event);
+          const turnView = view();
+          turnView.event(event);
           if (event.type === "event" && event.event.type === "approval_request") {
             const request = event.event;
             approvals = approvals.then(async () => {
-              await view.idle(); // the prompt comes after what the turn showed before it
+              await turnView.idle(); // the prompt comes after what the turn showed before it
               await this.askApproval(request, controller.signal);
             });
           }
         },
       });
       await approvals;
-      await view.finish(result);
+      await view().finish(result);
     } catch (error) {
-      await view.settle(); // what the turn showed comes before its error
+      await made?.settle(); // what the turn showed comes before its error
       if (isFrontdeskError(error, "conflict")) {
         throw new FrontdeskError(
           "conflict",

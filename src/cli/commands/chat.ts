@@ -2,7 +2,7 @@
 // together: input (chat/input.ts), the screen (chat/screen.ts), the conversation and its turns
 // (chat/session.ts) and the slash commands (chat/commands.ts).
 import type { Command } from "commander";
-import { type AgentCommandOptions, AgentWorkspace } from "../agents.ts";
+import { type AgentBackend, type AgentCommandOptions, openAgentBackend } from "../agents.ts";
 import { completeCommand, runCommand } from "../chat/commands.ts";
 import { ChatInput } from "../chat/input.ts";
 import { ChatScreen } from "../chat/screen.ts";
@@ -33,7 +33,7 @@ class Chat {
 
   private constructor(
     readonly io: CliIo,
-    readonly workspace: AgentWorkspace,
+    readonly workspace: AgentBackend,
   ) {
     this.screen = new ChatScreen(io);
     this.input = new ChatInput(io, this.screen);
@@ -45,7 +45,7 @@ class Chat {
     // A terminal that went away fails writes with EIO, maybe after main() returned.
     absorbWriteErrors(io.stdout);
     absorbWriteErrors(io.stderr);
-    const workspace = await AgentWorkspace.open(options, io);
+    const workspace = await openAgentBackend(options, io);
     const chat = new Chat(io, workspace);
     try {
       await chat.conversation.open(options);
@@ -75,14 +75,25 @@ class Chat {
     // Printed once the terminal is in raw mode: keys typed after it are read, never echoed twice.
     screen.line(screen.palette.dim("Type a message, /help for commands, Ctrl-D to exit."));
     try {
+      await this.followRunning();
       while (!this.leaving) {
         const item = await this.input.read(conversation.promptText());
         if (item.kind !== "line") break; // the end of input, or leaving
         await this.handle(item.text);
+        await this.followRunning();
       }
       screen.newline();
     } finally {
       removeSignals();
+    }
+  }
+
+  /** A session attached (at the start, or by /resume) while a turn ran there: its reply, live, before the prompt. */
+  private async followRunning(): Promise<void> {
+    try {
+      await this.conversation.followRunning();
+    } catch (error) {
+      this.screen.error(error);
     }
   }
 

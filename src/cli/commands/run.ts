@@ -1,7 +1,12 @@
 import type { Command } from "commander";
-import type { AgentSession } from "../../agent/agent-session.ts";
 import type { AgentStreamEvent, TurnResult } from "../../agent/types.ts";
-import { type AgentCommandOptions, AgentWorkspace, describeCall, describeResult } from "../agents.ts";
+import {
+  type AgentCommandOptions,
+  type AgentRunner,
+  describeCall,
+  describeResult,
+  openAgentBackend,
+} from "../agents.ts";
 import { CommandExit, EXIT_CODE, UsageError } from "../failures.ts";
 import { type CliIo, writeLine } from "../io.ts";
 import { onStopSignals, type StopSignal, signalExitCode } from "../signals.ts";
@@ -26,7 +31,15 @@ export function addAgentOptions(command: Command): Command {
       "--store <url>",
       "the store, opened in this process (default: $FRONTDESK_STORE, else the config file's store, else sqlite:./.frontdesk/frontdesk.db)",
     )
-    .option("--user <id>", "whose sessions (default: $FRONTDESK_USER, else local)")
+    .option(
+      "--server <url>",
+      "run the turns on a running server instead of opening the store (default: $FRONTDESK_SERVER unless --store is given)",
+    )
+    .option("--key <key>", "API key for --server (default: $FRONTDESK_KEY)")
+    .option(
+      "--user <id>",
+      "whose sessions (default: $FRONTDESK_USER, else local; with --server: the key's user, another one only for an admin key)",
+    )
     .option(
       "--config <file>",
       "the agent config (default: $FRONTDESK_CONFIG, else ./frontdesk.config.json if present)",
@@ -51,7 +64,7 @@ async function runOnce(message: string, options: RunOptions, io: CliIo): Promise
   // `echo hi | frontdesk run -`: the line end that closes the input is not part of the message.
   const text = message === "-" ? (await readStdinText(io)).replace(/\r?\n$/, "") : message;
   if (text.trim() === "") throw new UsageError("The message is empty");
-  const workspace = await AgentWorkspace.open(options, io);
+  const workspace = await openAgentBackend(options, io);
   try {
     const sessions = workspace.sessions;
     let agentName = options.agent;
@@ -59,8 +72,8 @@ async function runOnce(message: string, options: RunOptions, io: CliIo): Promise
       await sessions.get(options.session); // not_found before anything is written
       agentName ??= await workspace.lastAgentOf(options.session);
     }
-    agentName ??= workspace.config.defaultAgent;
-    await workspace.configFor(agentName); // an unknown agent or a bad --model: nothing is created
+    agentName ??= workspace.defaultAgent;
+    await workspace.prepare(agentName); // an unknown agent or a bad --model: nothing is created
 
     const created =
       options.session === undefined
@@ -68,7 +81,7 @@ async function runOnce(message: string, options: RunOptions, io: CliIo): Promise
         : undefined;
     const sessionId = options.session ?? (created?.id as string);
 
-    let agent: AgentSession | undefined;
+    let agent: AgentRunner | undefined;
     const output = options.json ? new JsonOutput(io) : new TextOutput(io);
     const answer = (approvalId: string, tool: string, input: unknown): void => {
       const approve = options.approveAll === true;
