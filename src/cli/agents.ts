@@ -39,6 +39,15 @@ export interface StartedTurn {
   readonly startSeq: number;
 }
 
+/** How a turn is run or followed. */
+export interface FollowOptions extends RunTurnOptions {
+  /**
+   * Aborting it stops following a server's turn and leaves it running there, for another client
+   * to attach to (`runTurn`/`follow` then reject). A turn run in this process ignores it.
+   */
+  detach?: AbortSignal;
+}
+
 /** How `chat` and `run` run turns of one agent on one session, whether in this process or on a server. */
 export interface AgentRunner {
   initialize(): Promise<void>;
@@ -49,10 +58,10 @@ export interface AgentRunner {
    */
   runTurn(
     text: string,
-    options?: RunTurnOptions & { onStarted?: (turn: StartedTurn & { agent?: string }) => void },
+    options?: FollowOptions & { onStarted?: (turn: StartedTurn & { agent?: string }) => void },
   ): Promise<TurnResult>;
   /** Follows a turn already running (started elsewhere) to its end, from its first event. Servers only. */
-  follow?(turn: StartedTurn, options?: RunTurnOptions): Promise<TurnResult>;
+  follow?(turn: StartedTurn, options?: FollowOptions): Promise<TurnResult>;
   approve(approvalId: string): Promise<unknown>;
   deny(approvalId: string, reason?: string): Promise<unknown>;
   pendingApprovals(): Promise<readonly PendingApproval[]>;

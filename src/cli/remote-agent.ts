@@ -5,7 +5,6 @@
  * from the `turn.delta` events it writes as it streams, which is also what lets a terminal that
  * attaches mid-reply show the reply from its first word.
  */
-import type { RunTurnOptions } from "../agent/agent-session.ts";
 import { readAgentState } from "../agent/agent-state.ts";
 import type { PendingApproval } from "../agent/approvals.ts";
 import { type FrontdeskConfig, loadConfig } from "../agent/config.ts";
@@ -19,6 +18,7 @@ import {
   type AgentCommandOptions,
   type AgentRunner,
   contentText,
+  type FollowOptions,
   type StartedTurn,
 } from "./agents.ts";
 import type { CliIo } from "./io.ts";
@@ -116,7 +116,7 @@ export class RemoteAgent implements AgentRunner {
 
   async runTurn(
     text: string,
-    options: RunTurnOptions & { onStarted?: (turn: StartedTurn & { agent?: string }) => void } = {},
+    options: FollowOptions & { onStarted?: (turn: StartedTurn & { agent?: string }) => void } = {},
   ): Promise<TurnResult> {
     const turn = await this.client.startTurn(
       this.sessionId,
@@ -138,7 +138,7 @@ export class RemoteAgent implements AgentRunner {
    * AgentSession here reports them. Aborting `signal` asks the server to cancel the turn, and the
    * turn is still followed to its end, so its partial reply and its `[cancelled]` are shown.
    */
-  async follow(turn: StartedTurn, options: RunTurnOptions = {}): Promise<TurnResult> {
+  async follow(turn: StartedTurn, options: FollowOptions = {}): Promise<TurnResult> {
     const emit = (event: AgentStreamEvent): void => {
       for (const listener of [options.onEvent, this.listener]) {
         try {
@@ -160,8 +160,22 @@ export class RemoteAgent implements AgentRunner {
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
+    // Leaving stops reading at once, wherever the stream is (even still connecting); the turn runs on, on the server.
+    let onDetach = (): void => {};
+    const detached = new Promise<"detached">((resolve) => {
+      onDetach = () => resolve("detached");
+      if (options.detach?.aborted) onDetach();
+    });
+    options.detach?.addEventListener("abort", onDetach, { once: true });
+    const iterator = subscription[Symbol.asyncIterator]();
     try {
-      for await (const event of subscription) {
+      for (;;) {
+        const next = await Promise.race([iterator.next(), detached]);
+        if (next === "detached") {
+          throw new FrontdeskError("unavailable", "Stopped following the turn: it runs on, on the server");
+        }
+        if (next.done) break;
+        const event = next.value;
         events.push(event);
         const piece = turnDeltaOf(event);
         if (piece) {
@@ -176,7 +190,10 @@ export class RemoteAgent implements AgentRunner {
       throw new FrontdeskError("not_found", "The session is gone: it was deleted or expired while its turn ran");
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
-      await subscription.close();
+      options.detach?.removeEventListener("abort", onDetach);
+      // Not awaited when leaving: the generator may still be connecting, and the process is on its way out.
+      const closing = subscription.close();
+      if (!options.detach?.aborted) await closing;
       await cancelling;
     }
   }

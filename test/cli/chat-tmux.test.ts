@@ -3,104 +3,17 @@
  * binary, keys are typed with `send-keys`, and what the screen shows is read with `capture-pane`.
  * Needs tmux and `npm run build`: skipped without tmux, except under CI=true, where a missing tmux fails.
  */
-import { execFileSync, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/core/model.ts";
 import { tempStore, withManager } from "./harness.ts";
-import { assertBuilt, BIN } from "./processes.ts";
+import { assertBuilt } from "./processes.ts";
+import { hasTmux, TmuxServer } from "./tmux.ts";
 
-const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
-/** A private tmux server: nothing of the user's tmux is touched, and its environment is ours. */
-const SOCKET = `frontdesk-test-${process.pid}`;
 const temp = tempStore();
 const CONFIG = join(temp.dir, "cfg.json");
-const started: string[] = [];
-let counter = 0;
-
-const tmux = (...args: string[]): string =>
-  execFileSync("tmux", ["-L", SOCKET, "-f", "/dev/null", ...args], {
-    encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "", HOME: temp.dir, LANG: "C.UTF-8", LC_ALL: "C.UTF-8", TERM: "xterm-256color" },
-  });
-
-const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
-
-/** One terminal window (120×40 unless told) running `frontdesk …args` (through sh, which prints the exit status); the pane stays after the exit. */
-class Terminal {
-  readonly name = `chat-${process.pid}-${++counter}`;
-
-  constructor(args: string[], size: { columns: number; rows: number } = { columns: 120, rows: 40 }) {
-    const command = `${["node", BIN, ...args].map(shellQuote).join(" ")}; echo "[frontdesk exited with status $?]"`;
-    tmux(
-      "new-session",
-      "-d",
-      "-s",
-      this.name,
-      "-x",
-      String(size.columns),
-      "-y",
-      String(size.rows),
-      "-c",
-      temp.dir,
-      command,
-    );
-    tmux("set-option", "-t", this.name, "remain-on-exit", "on");
-    started.push(this.name);
-  }
-
-  /** Types `keys` (tmux key names such as Enter, C-c, C-d, or literal text). */
-  send(...keys: string[]): void {
-    tmux("send-keys", "-t", this.name, ...keys);
-  }
-
-  /** Types text literally (no key-name lookup), then Enter. */
-  type(text: string): void {
-    tmux("send-keys", "-t", this.name, "-l", text);
-    tmux("send-keys", "-t", this.name, "Enter");
-  }
-
-  /** The visible screen, as plain text; with `history`, the lines scrolled off the top too. */
-  screen(history = false): string {
-    return tmux("capture-pane", "-p", "-J", ...(history ? ["-S", "-"] : []), "-t", this.name);
-  }
-
-  /** The screen with its colour escapes. */
-  screenWithColours(): string {
-    return tmux("capture-pane", "-p", "-e", "-J", "-t", this.name);
-  }
-
-  /**
-   * Polls the screen (short waits, bounded by an overall deadline) until `check` finds what it
-   * wants; the assertion is on the screen, never on the time waited.
-   */
-  async until<T>(what: string, check: (screen: string) => T | undefined, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let screen = "";
-    for (;;) {
-      screen = this.screen();
-      const found = check(screen);
-      if (found !== undefined && found !== null && found !== false) return found;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the screen shows:\n${screen}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray> {
-    return this.until(String(pattern), (screen) => pattern.exec(screen) ?? undefined, timeoutMs);
-  }
-
-  /**
-   * Waits until the program has exited and returns its exit status, as the shell that ran it
-   * prints it on the screen. (tmux's own `pane_dead_status` is set only once the server reaps the
-   * child, which tmux 3.3 sometimes does seconds late.)
-   */
-  async exited(timeoutMs = 20_000): Promise<number> {
-    const match = await this.waitFor(/^\[frontdesk exited with status (\d+)\]$/m, timeoutMs);
-    return Number(match[1]);
-  }
-}
+const terminals = new TmuxServer(temp.dir);
 
 const chatArgs = (...more: string[]) => [
   "chat",
@@ -136,18 +49,16 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
   });
 
   afterEach(() => {
-    for (const name of started.splice(0)) {
-      spawnSync("tmux", ["-L", SOCKET, "kill-session", "-t", name]);
-    }
+    terminals.closeAll();
   });
 
   afterAll(() => {
-    spawnSync("tmux", ["-L", SOCKET, "kill-server"]);
+    terminals.shutdown();
     temp.remove();
   });
 
   it("approves a tool at the prompt, exits with /exit, and resumes the conversation with --session", async () => {
-    const first = new Terminal(chatArgs());
+    const first = terminals.open(chatArgs());
     const id = (await first.waitFor(/^session ([0-9a-f]{32}) · agent assistant$/m))[1] as string;
     await first.waitFor(READY);
 
@@ -161,7 +72,7 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
     expect(await first.exited()).toBe(0);
     const firstScreen = first.screen(true);
 
-    const second = new Terminal(chatArgs("--session", id));
+    const second = terminals.open(chatArgs("--session", id));
     await second.waitFor(READY);
     const history = second.screen();
     expect(history).toMatch(new RegExp(`^session ${id} · agent assistant$`, "m"));
@@ -186,7 +97,7 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
   });
 
   it("a resumed session shows every tool call with its result: success, denied, and the clock's time", async () => {
-    const first = new Terminal(chatArgs());
+    const first = terminals.open(chatArgs());
     const id = (await first.waitFor(/^session ([0-9a-f]{32}) /m))[1] as string;
     await first.waitFor(READY);
     first.type("what time is it");
@@ -199,7 +110,7 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
     first.send("C-d");
     expect(await first.exited()).toBe(0);
 
-    const second = new Terminal(chatArgs("--session", id));
+    const second = terminals.open(chatArgs("--session", id));
     await second.waitFor(READY);
     const history = second.screen();
     expect(history).toMatch(
@@ -214,7 +125,7 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
 
   it("wraps a long reply at word boundaries to the window's width, never inside a word", async () => {
     const columns = 50;
-    const term = new Terminal(chatArgs(), { columns, rows: 40 });
+    const term = terminals.open(chatArgs(), { columns, rows: 40 });
     const id = (await term.waitFor(/^session ([0-9a-f]{32}) /m))[1] as string;
     await term.waitFor(READY);
     const message = "incomprehensibilities counterrevolutionaries electroencephalographically uncharacteristically";
@@ -237,7 +148,7 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
   });
 
   it("Ctrl-C cancels a slow turn and keeps its partial reply; Ctrl-C at the prompt hints, twice exits", async () => {
-    const term = new Terminal(chatArgs());
+    const term = terminals.open(chatArgs());
     const id = (await term.waitFor(/^session ([0-9a-f]{32}) /m))[1] as string;
     await term.waitFor(READY);
 
@@ -267,12 +178,12 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat in a real terminal 
   });
 
   it("closing the window mid-turn (SIGHUP) cancels the turn and releases the session's turn lock", async () => {
-    const term = new Terminal(chatArgs());
+    const term = terminals.open(chatArgs());
     const id = (await term.waitFor(/^session ([0-9a-f]{32}) /m))[1] as string;
     await term.waitFor(READY);
     term.type("run `sleep 30`");
     await term.waitFor(/^ {2}→ shell /m);
-    spawnSync("tmux", ["-L", SOCKET, "kill-session", "-t", term.name]);
+    terminals.kill(term);
     // Read the store until the chat has written its last events (bounded; short waits).
     const deadline = Date.now() + 20_000;
     let events: readonly SessionEvent[] = [];

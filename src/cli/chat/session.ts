@@ -1,7 +1,6 @@
 // The conversation the chat is in: which session, which agent runs it, and the turn running now.
 // Switching sessions or agents and running a turn (with its approval prompts) all change this
 // state, so they live together; how things look is left to the screen and the turn view.
-import type { RunTurnOptions } from "../../agent/agent-session.ts";
 import type { TurnResult } from "../../agent/types.ts";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent } from "../../core/model.ts";
@@ -11,6 +10,7 @@ import {
   type AgentRunner,
   contentText,
   describeCall,
+  type FollowOptions,
   type StartedTurn,
 } from "../agents.ts";
 import { agentColor } from "../colors.ts";
@@ -23,6 +23,8 @@ import { TurnView } from "./turn-view.ts";
 /** The running turn: what Ctrl-C cancels. */
 interface RunningTurn {
   readonly controller: AbortController;
+  /** Stops following a server's turn, which runs on (see {@link Conversation.leave}). */
+  readonly detach: AbortController;
 }
 
 export class Conversation {
@@ -138,6 +140,16 @@ export class Conversation {
   // ── turns ───────────────────────────────────────────────────────────────────────────────────
 
   /** Cancels the running turn for `reason` (its partial reply is kept); false when none runs. */
+  /**
+   * The chat is closing (its window closed, SIGTERM, a second Ctrl-C). A turn running here is
+   * cancelled, as it would die with the process; a server's turn runs on, detached, for the next
+   * client that attaches to the session to follow.
+   */
+  leave(reason: string): void {
+    if (this.workspace.kind === "server" && this.turn) this.turn.detach.abort();
+    else this.cancelTurn(reason);
+  }
+
   cancelTurn(reason: string): boolean {
     if (!this.turn) return false;
     if (!this.turn.controller.signal.aborted) {
@@ -191,9 +203,10 @@ export class Conversation {
   }
 
   /** Runs or follows one turn: draws it, asks its approvals, and makes Ctrl-C cancel it. */
-  private async drive(start: (options: RunTurnOptions) => Promise<TurnResult>): Promise<void> {
+  private async drive(start: (options: FollowOptions) => Promise<TurnResult>): Promise<void> {
     const controller = new AbortController();
-    this.turn = { controller };
+    const detach = new AbortController();
+    this.turn = { controller, detach };
     // Made at the first event: a server's default agent is named by then.
     let made: TurnView | undefined;
     const view = (): TurnView => {
@@ -205,6 +218,7 @@ export class Conversation {
     try {
       const result = await start({
         signal: controller.signal,
+        detach: detach.signal,
         onEvent: (event) => {
           const turnView = view();
           turnView.event(event);
@@ -221,6 +235,7 @@ export class Conversation {
       await view().finish(result);
     } catch (error) {
       await made?.settle(); // what the turn showed comes before its error
+      if (detach.signal.aborted) return; // left while a server's turn runs on
       if (isFrontdeskError(error, "conflict")) {
         throw new FrontdeskError(
           "conflict",

@@ -67,7 +67,7 @@ class Chat {
       cancelTurn: (reason) => conversation.cancelTurn(reason),
       leave: () => {
         this.leaving = true;
-        conversation.cancelTurn("The chat is closing");
+        conversation.leave("The chat is closing");
       },
       promptText: () => conversation.promptText(),
       complete: (line) => completeCommand(line, this.workspace.config.agents),
