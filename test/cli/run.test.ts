@@ -4,6 +4,7 @@ import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
+import { turnDeltaOf } from "../../src/core/turn-deltas.ts";
 import { CapturedStream, lines, run, tempStore, waitForText, withManager } from "./harness.ts";
 
 const temp = tempStore();
@@ -66,8 +67,9 @@ describe("frontdesk run", () => {
     expect(output.some((line) => line.type === "delta" && typeof line.text === "string")).toBe(true);
     expect(output.some((line) => line.type === "tool_call" && line.tool === "clock")).toBe(true);
     const written = output.filter((line) => line.type === "event").map((line) => line.event as SessionEvent);
-    // Every persisted event, lifecycle included, exactly once and in order.
-    const stored = await eventsOf(id);
+    // Every persisted event, lifecycle included, exactly once and in order; the reply's pieces
+    // (`turn.delta`) were printed as deltas already.
+    const stored = (await eventsOf(id)).filter((event) => !turnDeltaOf(event));
     expect(written.map((event) => event.seq)).toEqual(stored.map((event) => event.seq));
     expect(written.map((event) => event.type)).toContain("tool_result");
     const done = output.at(-1);
