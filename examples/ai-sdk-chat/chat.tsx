@@ -4,13 +4,34 @@
  * in flight (after a reload, or in a second tab), and the stored history comes in as `messages`.
  */
 import { useChat } from "@ai-sdk/react";
-import { DefaultChatTransport, getToolName, isToolUIPart, type UIMessage } from "ai";
+import {
+  DefaultChatTransport,
+  getToolName,
+  isToolUIPart,
+  lastAssistantMessageIsCompleteWithApprovalResponses,
+  type UIMessage,
+} from "ai";
 import { type FormEvent, useMemo, useState } from "react";
+
+/** A status event of the session (the agent starting, running, idle…), as Frontdesk streams it. */
+export interface FrontdeskStatus {
+  status: string;
+  scope?: string;
+  previous?: string;
+  reason?: string;
+  seq: number;
+}
+
+/** Frontdesk's UI messages: how a reply ended in its metadata, status events as `data-frontdesk-status` parts. */
+export type ChatMessage = UIMessage<
+  { turnId?: string; finish?: "complete" | "cancelled" | "error"; error?: { code: string; message: string } },
+  { "frontdesk-status": FrontdeskStatus }
+>;
 
 export interface ChatViewProps {
   apiKey: string;
   chatId: string;
-  initialMessages: UIMessage[];
+  initialMessages: ChatMessage[];
 }
 
 export function ChatView({ apiKey, chatId, initialMessages }: ChatViewProps) {
@@ -18,13 +39,16 @@ export function ChatView({ apiKey, chatId, initialMessages }: ChatViewProps) {
     () => new DefaultChatTransport({ api: "/v1/chat", headers: { Authorization: `Bearer ${apiKey}` } }),
     [apiKey],
   );
-  const { messages, sendMessage, status, stop, error, addToolApprovalResponse } = useChat({
+  const { messages, sendMessage, status, stop, error, addToolApprovalResponse } = useChat<ChatMessage>({
     id: chatId,
     messages: initialMessages,
     transport,
     // On mount: GET /v1/chat/{id}/stream. Frontdesk replays the reply being written from its
     // start, then streams it live; 204 (nothing to resume) when no turn is running.
     resume: true,
+    // A turn waiting for approval ends its stream; once every request is answered, the answers go
+    // back as the next message and the same turn goes on.
+    sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
   });
   const [draft, setDraft] = useState("");
   const [stopFailure, setStopFailure] = useState<string>();
@@ -85,8 +109,8 @@ export function ChatView({ apiKey, chatId, initialMessages }: ChatViewProps) {
 
 type Approve = (response: { id: string; approved: boolean; reason?: string }) => void | PromiseLike<void>;
 
-function Message({ message, onApproval }: { message: UIMessage; onApproval: Approve }) {
-  const cancelled = isCancelled(message);
+function Message({ message, onApproval }: { message: ChatMessage; onApproval: Approve }) {
+  const { finish, error } = message.metadata ?? {};
   return (
     <li className={`message ${message.role}`} data-role={message.role} data-message-id={message.id}>
       <span className="author">{message.role === "user" ? "You" : "Assistant"}</span>
@@ -108,17 +132,20 @@ function Message({ message, onApproval }: { message: UIMessage; onApproval: Appr
           );
         }
         if (isToolUIPart(part)) return <ToolCall key={key} part={part} onApproval={onApproval} />;
-        if (part.type.startsWith("data-")) {
-          const data = (part as { data?: unknown }).data;
+        if (part.type === "data-frontdesk-status") {
+          const { scope, previous, status, reason } = part.data;
           return (
             <p key={key} className="data" data-part={part.type}>
-              {part.type.slice("data-".length)}: {describe(data)}
+              {scope ?? "session"}: {previous ? `${previous} → ` : ""}
+              {status}
+              {reason ? ` (${reason})` : ""}
             </p>
           );
         }
         return null;
       })}
-      {cancelled && <p className="cancelled">Stopped</p>}
+      {finish === "cancelled" && <p className="cancelled">Stopped</p>}
+      {finish === "error" && <p role="alert">Failed: {error?.message ?? "the turn failed"}</p>}
     </li>
   );
 }
@@ -145,12 +172,6 @@ function ToolCall({ part, onApproval }: { part: Parameters<typeof getToolName>[0
       {part.state === "output-denied" && <p>Denied{part.approval.reason ? `: ${part.approval.reason}` : ""}</p>}
     </div>
   );
-}
-
-/** Frontdesk keeps a stopped reply, marked cancelled in its metadata. */
-function isCancelled(message: UIMessage): boolean {
-  const metadata = message.metadata as { cancelled?: unknown; status?: unknown } | undefined;
-  return metadata?.cancelled === true || metadata?.status === "cancelled";
 }
 
 const describe = (value: unknown): string => (typeof value === "string" ? value : (JSON.stringify(value) ?? ""));

@@ -3,10 +3,9 @@
  * filled by the form below when absent, so a reload keeps both and lands on the same chat. The
  * chat's stored history is loaded once, before useChat mounts, and handed to it as `messages`.
  */
-import type { UIMessage } from "ai";
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { ChatView } from "./chat.tsx";
+import { type ChatMessage, ChatView } from "./chat.tsx";
 
 function App() {
   const params = new URLSearchParams(window.location.search);
@@ -43,7 +42,7 @@ function SignIn() {
 }
 
 function ChatLoader({ apiKey, chatId }: { apiKey: string; chatId: string }) {
-  const [history, setHistory] = useState<UIMessage[]>();
+  const [history, setHistory] = useState<ChatMessage[]>();
   const [failure, setFailure] = useState<string>();
   useEffect(() => {
     const controller = new AbortController();
@@ -59,7 +58,7 @@ function ChatLoader({ apiKey, chatId }: { apiKey: string; chatId: string }) {
 }
 
 /** The stored history, without the reply still being written: `resume` streams that one. */
-async function loadHistory(apiKey: string, chatId: string, signal: AbortSignal): Promise<UIMessage[]> {
+async function loadHistory(apiKey: string, chatId: string, signal: AbortSignal): Promise<ChatMessage[]> {
   const response = await fetch(`/v1/chat/${encodeURIComponent(chatId)}/messages`, {
     headers: { Authorization: `Bearer ${apiKey}` },
     signal,
@@ -67,7 +66,7 @@ async function loadHistory(apiKey: string, chatId: string, signal: AbortSignal):
   // No session yet: the first message creates it.
   if (response.status === 404) return [];
   if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
-  const body = (await response.json()) as { messages: UIMessage[] };
+  const body = (await response.json()) as { messages: ChatMessage[] };
   return body.messages;
 }
 

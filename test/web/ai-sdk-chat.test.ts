@@ -40,7 +40,6 @@ let pageErrors: string[];
 
 beforeAll(async () => {
   model = await new PacedModel().start();
-  model.script = () => ({ text: REPLY });
   const store = createMemoryStore();
   key = (await createApiKey(store, { userId: "alice" })).key;
   server = await startServer({
@@ -50,7 +49,7 @@ beforeAll(async () => {
     agents: {
       config: parseConfig({
         models: { paced: pacedModelConfig(model.url) },
-        agents: { assistant: { model: "paced", tools: [] } },
+        agents: { assistant: { model: "paced", tools: ["calculator"], approval: { calculator: "ask" } } },
       }),
     },
   });
@@ -83,6 +82,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   model.hold();
+  model.script = () => ({ text: REPLY });
   pageErrors = [];
   context = await browser.newContext({ viewport: { width: 960, height: 720 } });
 });
@@ -192,9 +192,6 @@ describe("examples/ai-sdk-chat in Chromium", () => {
     ]);
     await waitForStatus(page, "ready");
     expect(asShown(await waitForStoredReply(chatId, REPLY))).toEqual(await shown(page));
-
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, "ai-sdk-chat.png") });
   });
 
   it("reloaded in the middle of the reply, shows the reply continuing to its end, its text once", async () => {
@@ -271,7 +268,7 @@ describe("examples/ai-sdk-chat in Chromium", () => {
 
     const stored = await waitForStoredReply(chatId, prefix(4));
     expect(asShown(stored)).toEqual(stopped);
-    expect(stored.at(-1)?.metadata).toMatchObject({ cancelled: true });
+    expect(stored.at(-1)?.metadata).toMatchObject({ finish: "cancelled" });
     // Nothing runs any more: the model is never asked to go on, and resume has nothing to give.
     expect((await api("GET", `/v1/chat/${chatId}/stream`)).status).toBe(204);
 
@@ -279,5 +276,37 @@ describe("examples/ai-sdk-chat in Chromium", () => {
     await waitForShown(page, stopped);
     await page.getByText("Stopped").waitFor();
     await waitForStatus(page, "ready");
+  });
+
+  it("an approval request shows Approve and Deny, survives a reload, and Approve lets the turn go on", async () => {
+    model.script = (request) => {
+      const last = request.messages.at(-1);
+      // The answer quotes the tool's result, so it proves the approved call ran and reached the model.
+      if (last?.role === "tool")
+        return { text: `The calculator says ${/"result":(\d+)/.exec(String(last.content))?.[1]}.` };
+      return { toolCall: { name: "calculator", input: { expression: "6*7" } } };
+    };
+    model.free();
+    const chatId = newChatId();
+    const page = await openChat(chatId);
+    await send(page, "What is 6*7?");
+    const tool = page.locator('[data-tool="calculator"]');
+    await tool.and(page.locator('[data-state="approval-requested"]')).waitFor();
+
+    // The turn waits on the server; a reload resumes its reply up to the request.
+    await page.reload();
+    await tool.and(page.locator('[data-state="approval-requested"]')).waitFor();
+    await page.getByRole("button", { name: "Approve" }).click();
+
+    await tool.and(page.locator('[data-state="output-available"]')).waitFor();
+    await waitForStatus(page, "ready");
+    const stored = await storedMessages(chatId);
+    expect(stored.at(-1)?.metadata).toMatchObject({ finish: "complete" });
+    expect(textOf(stored.at(-1))).toBe("The calculator says 42.");
+    await waitForShown(page, asShown(stored));
+    await expect(tool.textContent()).resolves.toContain("42");
+
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, "ai-sdk-chat.png") });
   });
 });
