@@ -32,9 +32,11 @@ export interface ChatViewProps {
   apiKey: string;
   chatId: string;
   initialMessages: ChatMessage[];
+  /** Reattach to a reply in flight on mount; false for a chat with no session yet (the reconnect would be a 404). */
+  resume: boolean;
 }
 
-export function ChatView({ apiKey, chatId, initialMessages }: ChatViewProps) {
+export function ChatView({ apiKey, chatId, initialMessages, resume }: ChatViewProps) {
   const transport = useMemo(
     () => new DefaultChatTransport({ api: "/v1/chat", headers: { Authorization: `Bearer ${apiKey}` } }),
     [apiKey],
@@ -45,7 +47,7 @@ export function ChatView({ apiKey, chatId, initialMessages }: ChatViewProps) {
     transport,
     // On mount: GET /v1/chat/{id}/stream. Frontdesk replays the reply being written from its
     // start, then streams it live; 204 (nothing to resume) when no turn is running.
-    resume: true,
+    resume,
     // A turn waiting for approval ends its stream; once every request is answered, the answers go
     // back as the next message and the same turn goes on.
     sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,

@@ -42,7 +42,7 @@ function SignIn() {
 }
 
 function ChatLoader({ apiKey, chatId }: { apiKey: string; chatId: string }) {
-  const [history, setHistory] = useState<ChatMessage[]>();
+  const [history, setHistory] = useState<History>();
   const [failure, setFailure] = useState<string>();
   useEffect(() => {
     const controller = new AbortController();
@@ -54,20 +54,26 @@ function ChatLoader({ apiKey, chatId }: { apiKey: string; chatId: string }) {
 
   if (failure) return <p role="alert">Could not load the chat: {failure}</p>;
   if (!history) return <p>Loading the chat…</p>;
-  return <ChatView apiKey={apiKey} chatId={chatId} initialMessages={history} />;
+  return <ChatView apiKey={apiKey} chatId={chatId} initialMessages={history.messages} resume={history.exists} />;
+}
+
+interface History {
+  messages: ChatMessage[];
+  /** False for a new chat: there is no session yet, so no reply to resume. */
+  exists: boolean;
 }
 
 /** The stored history, without the reply still being written: `resume` streams that one. */
-async function loadHistory(apiKey: string, chatId: string, signal: AbortSignal): Promise<ChatMessage[]> {
+async function loadHistory(apiKey: string, chatId: string, signal: AbortSignal): Promise<History> {
   const response = await fetch(`/v1/chat/${encodeURIComponent(chatId)}/messages`, {
     headers: { Authorization: `Bearer ${apiKey}` },
     signal,
   });
   // No session yet: the first message creates it.
-  if (response.status === 404) return [];
+  if (response.status === 404) return { messages: [], exists: false };
   if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
   const body = (await response.json()) as { messages: ChatMessage[] };
-  return body.messages;
+  return { messages: body.messages, exists: true };
 }
 
 const root = document.getElementById("root");

@@ -37,6 +37,8 @@ let context: BrowserContext;
 let key: string;
 let outDir: string;
 let pageErrors: string[];
+/** The page's API requests that failed: none should (a new chat resumes nothing, Stop cancels a running turn). */
+let failedRequests: string[];
 
 beforeAll(async () => {
   model = await new PacedModel().start();
@@ -84,6 +86,7 @@ beforeEach(async () => {
   model.hold();
   model.script = () => ({ text: REPLY });
   pageErrors = [];
+  failedRequests = [];
   context = await browser.newContext({ viewport: { width: 960, height: 720 } });
 });
 
@@ -92,6 +95,7 @@ afterEach(async () => {
   model.free();
   await context.close();
   expect(pageErrors).toEqual([]);
+  expect(failedRequests).toEqual([]);
 });
 
 const newChatId = () => `chat-${Math.random().toString(36).slice(2, 12)}`;
@@ -99,6 +103,14 @@ const newChatId = () => `chat-${Math.random().toString(36).slice(2, 12)}`;
 async function openChat(chatId: string): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (error) => pageErrors.push(error.message));
+  page.on("response", (response) => {
+    const { pathname } = new URL(response.url());
+    // A new chat's history is a 404 (no session yet), which the page reads as "no messages".
+    const newChat = pathname.endsWith("/messages") && response.status() === 404;
+    if (pathname.startsWith("/v1/") && response.status() >= 400 && !newChat) {
+      failedRequests.push(`${response.request().method()} ${response.url()}: ${response.status()}`);
+    }
+  });
   await page.goto(`${siteUrl}/?key=${encodeURIComponent(key)}&chat=${encodeURIComponent(chatId)}`);
   await page.getByRole("textbox", { name: "Message" }).waitFor();
   return page;
