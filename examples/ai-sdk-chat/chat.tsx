@@ -157,7 +157,8 @@ function ToolCall({ part, onApproval }: { part: Parameters<typeof getToolName>[0
   return (
     <div className="tool" data-tool={name} data-state={part.state}>
       <p>
-        <strong>{name}</strong> <code>{describe(part.input)}</code> <span className="state">{part.state}</span>
+        <strong>{name}</strong> <code>{describe(part.input)}</code>{" "}
+        <span className="state">{TOOL_STATES[part.state]}</span>
       </p>
       {part.state === "approval-requested" && (
         <p className="approval">
@@ -175,5 +176,15 @@ function ToolCall({ part, onApproval }: { part: Parameters<typeof getToolName>[0
     </div>
   );
 }
+
+const TOOL_STATES: Record<Parameters<typeof getToolName>[0]["state"], string> = {
+  "input-streaming": "preparing…",
+  "input-available": "running…",
+  "approval-requested": "waiting for your approval",
+  "approval-responded": "answered",
+  "output-available": "done",
+  "output-error": "failed",
+  "output-denied": "denied",
+};
 
 const describe = (value: unknown): string => (typeof value === "string" ? value : (JSON.stringify(value) ?? ""));

@@ -290,13 +290,14 @@ describe("examples/ai-sdk-chat in Chromium", () => {
     await waitForStatus(page, "ready");
   });
 
-  it("an approval request shows Approve and Deny, survives a reload, and Approve lets the turn go on", async () => {
+  it("an approval request shows Approve and Deny, survives a reload, and Approve lets the turn go on, its text once", async () => {
     model.script = (request) => {
       const last = request.messages.at(-1);
       // The answer quotes the tool's result, so it proves the approved call ran and reached the model.
       if (last?.role === "tool")
         return { text: `The calculator says ${/"result":(\d+)/.exec(String(last.content))?.[1]}.` };
-      return { toolCall: { name: "calculator", input: { expression: "6*7" } } };
+      // Text and a tool call in one step: the text must still show once.
+      return { text: "Let me work that out. ", toolCall: { name: "calculator", input: { expression: "6*7" } } };
     };
     model.free();
     const chatId = newChatId();
@@ -314,7 +315,7 @@ describe("examples/ai-sdk-chat in Chromium", () => {
     await waitForStatus(page, "ready");
     const stored = await storedMessages(chatId);
     expect(stored.at(-1)?.metadata).toMatchObject({ finish: "complete" });
-    expect(textOf(stored.at(-1))).toBe("The calculator says 42.");
+    expect(textOf(stored.at(-1))).toBe("Let me work that out. The calculator says 42.");
     await waitForShown(page, asShown(stored));
     await expect(tool.textContent()).resolves.toContain("42");
 
