@@ -300,7 +300,8 @@ describe("examples/ai-sdk-chat in Chromium", () => {
       return { text: "Let me work that out. ", toolCall: { name: "calculator", input: { expression: "6*7" } } };
     };
     model.free();
-    const chatId = newChatId();
+    // A fixed id (the store is new each run) keeps the screenshot the same from run to run.
+    const chatId = "calculator-approval";
     const page = await openChat(chatId);
     await send(page, "What is 6*7?");
     const tool = page.locator('[data-tool="calculator"]');
