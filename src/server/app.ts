@@ -36,6 +36,7 @@ import { coreLimitsOf, resolveLimits, type ServerLimits } from "./limits.ts";
 import { type AppLoggerOption, hashSessionId, loggerOptionsOf, routeTemplateOf } from "./logging.ts";
 import { createServerMetrics } from "./metrics.ts";
 import { RateLimiter, rateLimitFieldOf } from "./rate-limit.ts";
+import { agUiRoutes } from "./routes/ag-ui.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -418,6 +419,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(streamRoutes(context));
   await app.register(agentRoutes(context));
   await app.register(chatRoutes(context));
+  await app.register(agUiRoutes(context));
   await app.register(opsRoutes(context, { metricsAuth: options.metricsAuth ?? "admin" }));
   // MCP over streamable HTTP, behind the same API-key auth and rate limit as every /v1 route.
   await registerMcpRoutes(app, {
