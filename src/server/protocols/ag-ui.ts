@@ -109,7 +109,11 @@ export function turnEndOf(event: SessionEvent): TurnEnd | undefined {
   if (event.type !== "status" || event.scope !== "agent" || event.previous !== "running") return undefined;
   if (event.status === "error") {
     const failed = /^turn failed: ([a-z_]+): ([\s\S]*)$/.exec(event.reason ?? "");
-    return { status: "error", code: failed?.[1] ?? "internal", message: failed?.[2] ?? event.reason ?? "The turn failed" };
+    return {
+      status: "error",
+      code: failed?.[1] ?? "internal",
+      message: failed?.[2] ?? event.reason ?? "The turn failed",
+    };
   }
   return event.reason === "cancelled" ? { status: "cancelled" } : { status: "completed" };
 }
@@ -286,7 +290,13 @@ export class ThreadFold {
   private toolResult(event: Extract<SessionEvent, { type: "tool_result" }>, emit: (e: AgUiEvent) => void): void {
     const content = resultTextOf(event);
     this.placeToolMessage({ id: event.id, role: "tool", toolCallId: event.invocationId, content });
-    emit({ type: EventType.TOOL_CALL_RESULT, messageId: event.id, toolCallId: event.invocationId, content, role: "tool" });
+    emit({
+      type: EventType.TOOL_CALL_RESULT,
+      messageId: event.id,
+      toolCallId: event.invocationId,
+      content,
+      role: "tool",
+    });
   }
 
   private message(event: Extract<SessionEvent, { type: "message" }>, emit: (e: AgUiEvent) => void): void {

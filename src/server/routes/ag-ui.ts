@@ -14,8 +14,8 @@ import { RunAgentInputSchema } from "@ag-ui/core/schemas";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { pendingApprovals, respondToApproval } from "../../agent/approvals.ts";
 import { isStale, readAgentState } from "../../agent/agent-state.ts";
+import { pendingApprovals, respondToApproval } from "../../agent/approvals.ts";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { JsonObject, SessionEvent } from "../../core/model.ts";
 import type { SessionManager } from "../../core/session-manager.ts";
@@ -32,9 +32,9 @@ import {
   AgentNameSchema,
   ERROR_RESPONSES,
   JsonValue,
-  SessionIdSchema,
   ScopeHeaders,
   ScopeQuery,
+  SessionIdSchema,
   schemaRegistry,
 } from "../schemas.ts";
 import { agentHostOf } from "./agent.ts";
@@ -117,7 +117,8 @@ const agentNameOf = (forwarded: unknown): string | undefined => {
   const agent = (forwarded as { agent?: unknown } | null | undefined)?.agent;
   if (agent === undefined) return undefined;
   const parsed = AgentNameSchema.safeParse(agent);
-  if (!parsed.success) throw new FrontdeskError("invalid_request", `forwardedProps.agent: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new FrontdeskError("invalid_request", `forwardedProps.agent: ${parsed.error.issues[0]?.message}`);
   return parsed.data;
 };
 
@@ -224,7 +225,11 @@ export function agUiRoutes(context: ServerContext) {
           const pending = await pendingApprovals(manager, sessionId);
           if (pending.length === 0) return false;
           for (const event of fold.endText()) write(event);
-          end({ type: EventType.RUN_FINISHED, ...base, outcome: { type: "interrupt", interrupts: pending.map(interruptOf) } });
+          end({
+            type: EventType.RUN_FINISHED,
+            ...base,
+            outcome: { type: "interrupt", interrupts: pending.map(interruptOf) },
+          });
           return true;
         };
         let heartbeat: NodeJS.Timeout | undefined;
