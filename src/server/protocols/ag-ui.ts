@@ -289,7 +289,8 @@ export class ThreadFold {
 
   private toolResult(event: Extract<SessionEvent, { type: "tool_result" }>, emit: (e: AgUiEvent) => void): void {
     const content = resultTextOf(event);
-    this.placeToolMessage({ id: event.id, role: "tool", toolCallId: event.invocationId, content });
+    // Keys in the order the client builds them, so the two serialize alike.
+    this.placeToolMessage({ id: event.id, toolCallId: event.invocationId, role: "tool", content });
     emit({
       type: EventType.TOOL_CALL_RESULT,
       messageId: event.id,
@@ -318,7 +319,7 @@ export class ThreadFold {
         const output = (part.output as { value?: unknown } | undefined)?.value ?? part.output ?? null;
         const content = typeof output === "string" ? output : JSON.stringify(output);
         const id = `${event.id}:${index}`;
-        this.placeToolMessage({ id, role: "tool", toolCallId: callId, content });
+        this.placeToolMessage({ id, toolCallId: callId, role: "tool", content });
         emit({ type: EventType.TOOL_CALL_RESULT, messageId: id, toolCallId: callId, content, role: "tool" });
       });
       return;

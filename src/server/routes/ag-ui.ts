@@ -9,7 +9,7 @@
  * away (a later run on the thread picks it up). `POST /v1/sessions/{id}/cancel` stops it.
  */
 import type { OutgoingHttpHeaders } from "node:http";
-import { type BaseEvent, EventType, type RunAgentInput } from "@ag-ui/core";
+import { type BaseEvent, EventType, PROTOCOL_VERSION, type RunAgentInput } from "@ag-ui/core";
 import { RunAgentInputSchema } from "@ag-ui/core/schemas";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -243,7 +243,7 @@ export function agUiRoutes(context: ServerContext) {
             connection: "close",
             "x-accel-buffering": "no",
           });
-          write({ type: EventType.RUN_STARTED, ...base });
+          write({ type: EventType.RUN_STARTED, ...base, protocolVersion: PROTOCOL_VERSION });
           write({ type: EventType.MESSAGES_SNAPSHOT, messages: fold.snapshot() });
           write({ type: EventType.STATE_SNAPSHOT, snapshot: header.state });
           fold.beginRun(header.state as JsonObject);
