@@ -318,6 +318,32 @@ describe("AG-UI over HTTP (memory store)", () => {
     expect(finishedOf(events)?.outcome).toEqual({ type: "success" });
     expect(agent.messages.at(-1)).toMatchObject({ role: "assistant", content: "alpha beta gamma" });
   });
+  it("a cancelled turn ends the run with a cancelled outcome, keeping the partial reply as stored", async () => {
+    model = await new PacedModel().start();
+    model.script = () => ({ text: "first second third fourth" });
+    const server = await world.instance({ agents: { config: PACED_CONFIG(model.url) } });
+    const agent = agentOf(server, world.keys.alice, "thread-5");
+    agent.addMessage({ id: "m1", role: "user", content: "go" });
+    const events: Event[] = [];
+    const running = run(agent, {}, events);
+    model.release(2);
+    await until(
+      () => events.filter((event) => event.type === EventType.TEXT_MESSAGE_CONTENT).length >= 2,
+      "the first piece",
+    );
+    const cancel = await api(server, world.keys.alice, "POST", "/v1/sessions/thread-5/cancel", {});
+    expect(cancel.status).toBe(202);
+    await running;
+    expect(finishedOf(events)?.outcome).toEqual({ type: "cancelled" });
+    const reply = (await storedEvents(server, world.keys.alice, "thread-5")).find(
+      (event) => event.type === "message" && event.role === "assistant",
+    );
+    expect(reply).toMatchObject({ finish: "cancelled", content: "first second " });
+    expect(agent.messages.at(-1)).toMatchObject({ role: "assistant", content: "first second " });
+    const fresh = agentOf(server, world.keys.alice, "thread-5");
+    await run(fresh);
+    expect(fresh.messages).toEqual(agent.messages);
+  });
 });
 
 const redisUrl = REDIS.url;
