@@ -251,6 +251,46 @@ const bodies = {
     ),
     weird,
   ),
+  agUi: fc.oneof(
+    fc.record(
+      {
+        threadId: fc.oneof(sessionId, weird),
+        runId: fc.oneof(fc.constant("run"), weird),
+        messages: fc.oneof(
+          fc.array(
+            fc.record(
+              {
+                id: fc.oneof(sessionId, weird),
+                role: fc.oneof(fc.constantFrom("user", "assistant", "tool", "system"), weird),
+                content: fc.oneof(anyText, weird),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
+          weird,
+        ),
+        resume: fc.oneof(
+          fc.array(
+            fc.record(
+              {
+                interruptId: fc.oneof(sessionId, weird),
+                status: fc.oneof(fc.constantFrom("resolved", "cancelled"), weird),
+                payload: fc.oneof(fc.record({ approved: fc.boolean() }), weird),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 2 },
+          ),
+          weird,
+        ),
+        state: weird,
+        forwardedProps: weird,
+      },
+      { requiredKeys: [] },
+    ),
+    weird,
+  ),
 };
 
 /** A body as sent: JSON of a structured value, or raw text that may not be JSON at all. */
@@ -312,6 +352,7 @@ const ROUTES: Record<string, RouteCase> = {
   "POST /v1/chat": { method: "POST", path: () => "/v1/chat", body: bodies.chat },
   "GET /v1/chat/:id/stream": { method: "GET", path: (id) => `/v1/chat/${id}/stream` },
   "GET /v1/chat/:id/messages": { method: "GET", path: (id) => `/v1/chat/${id}/messages` },
+  "POST /v1/ag-ui": { method: "POST", path: () => "/v1/ag-ui", body: bodies.agUi },
   "GET /v1/sessions/:id/ws": { method: "GET", path: (id) => `/v1/sessions/${id}/ws` },
   "GET /healthz": { method: "GET", path: () => "/healthz" },
   "GET /readyz": { method: "GET", path: () => "/readyz" },
