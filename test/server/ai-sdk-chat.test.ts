@@ -141,6 +141,10 @@ describe("the AI SDK chat protocol on one instance (memory store)", () => {
 
   it("sends a message and streams the reply; the message the Chat holds equals the stored one", async () => {
     const chat = chatOn(server, world.key, "plain-1");
+    // useChat({ resume: true }) reconnects on mount, a brand-new chat too: nothing in flight, no error.
+    await chat.resumeStream();
+    expect(chat.status).toBe("ready");
+    expect(chat.messages).toEqual([]);
     await chat.sendMessage({ text: "hello" });
     expect(chat.status).toBe("ready");
     const reply = chat.messages.at(-1) as UIMessage;

@@ -282,7 +282,8 @@ export function chatRoutes(context: ServerContext) {
           description:
             "What `useChat({ resume: true })` / `resumeStream()` calls: the reply of the turn running in this " +
             "session, replayed from its start (the turn's `turn.delta` pieces in the log) and then followed live " +
-            "to its end, on any instance sharing the store. 204 when no turn is running.",
+            "to its end, on any instance sharing the store. 204 when no turn is running (or no such session " +
+            "yet: a new chat).",
           tags: TAGS,
           security: SECURED,
           produces: ["text/event-stream"],
@@ -296,8 +297,13 @@ export function chatRoutes(context: ServerContext) {
       },
       async (request, reply) => {
         const manager = scopedManager(context, request);
-        const session = await manager.get(request.params.id);
-        const lock = readAgentState(session.state as JsonObject)?.turn;
+        // useChat with `resume: true` reconnects on mount, a brand-new chat too: no session yet is
+        // nothing in flight (the same answer for another user's session, so it tells nothing).
+        const session = await manager.get(request.params.id).catch((error: unknown) => {
+          if (isFrontdeskError(error, "not_found")) return undefined;
+          throw error;
+        });
+        const lock = session ? readAgentState(session.state as JsonObject)?.turn : undefined;
         if (!lock) return reply.code(204).send(null);
         await streamTurn(reply, manager, request.params.id, lock.startSeq);
       },
