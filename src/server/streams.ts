@@ -5,13 +5,34 @@
  * (`{ after: lastSentSeq }`) as soon as it has more than `bufferEvents` events or `bufferBytes`
  * bytes unflushed, and the server forgets it.
  */
-import type { ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { FastifyReply } from "fastify";
 import type { WebSocket } from "ws";
 import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
 import type { SessionEvent } from "../core/model.ts";
 import type { EventSubscription } from "../core/session-manager.ts";
 import { toHttpError } from "./http-errors.ts";
 import type { ServerMetrics } from "./metrics.ts";
+
+/**
+ * Takes the response over for a Server-Sent Events stream (200): the rate-limit headers set before
+ * the hijack are kept, and the socket is exempt from the idle timeout (heartbeats keep it busy;
+ * injected requests have no real socket).
+ */
+export function openSse(reply: FastifyReply, extraHeaders: OutgoingHttpHeaders = {}): ServerResponse {
+  reply.hijack();
+  const raw = reply.raw;
+  if (typeof raw.socket?.setTimeout === "function") raw.socket.setTimeout(0);
+  raw.writeHead(200, {
+    ...(reply.getHeaders() as OutgoingHttpHeaders),
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache, no-transform",
+    connection: "close",
+    "x-accel-buffering": "no",
+    ...extraHeaders,
+  });
+  return raw;
+}
 
 export type StreamKind = "sse" | "ws";
 /** Why a stream ended: the session is gone, the consumer fell behind, the server is draining, or the store failed. */

@@ -8,7 +8,6 @@
  * approval (the next run, carrying the answer in `resume`, streams the rest) or when the client goes
  * away (a later run on the thread picks it up). `POST /v1/sessions/{id}/cancel` stops it.
  */
-import type { OutgoingHttpHeaders } from "node:http";
 import { type BaseEvent, EventType, PROTOCOL_VERSION, type RunAgentInput } from "@ag-ui/core";
 import { RunAgentInputSchema } from "@ag-ui/core/schemas";
 import type { FastifyInstance } from "fastify";
@@ -37,6 +36,7 @@ import {
   SessionIdSchema,
   schemaRegistry,
 } from "../schemas.ts";
+import { openSse } from "../streams.ts";
 import { agentHostOf } from "./agent.ts";
 
 /** A turn lock not refreshed for this long belongs to a process that died: the run stops following it. */
@@ -234,15 +234,7 @@ export function agUiRoutes(context: ServerContext) {
         };
         let heartbeat: NodeJS.Timeout | undefined;
         try {
-          reply.hijack();
-          if (typeof raw.socket?.setTimeout === "function") raw.socket.setTimeout(0);
-          raw.writeHead(200, {
-            ...(reply.getHeaders() as OutgoingHttpHeaders), // the rate-limit headers set before the hijack
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache, no-transform",
-            connection: "close",
-            "x-accel-buffering": "no",
-          });
+          openSse(reply);
           write({ type: EventType.RUN_STARTED, ...base, protocolVersion: PROTOCOL_VERSION });
           write({ type: EventType.MESSAGES_SNAPSHOT, messages: fold.snapshot() });
           write({ type: EventType.STATE_SNAPSHOT, snapshot: header.state });

@@ -1,4 +1,3 @@
-import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -22,7 +21,7 @@ import {
   ScopeQuery,
   TurnBody,
 } from "../schemas.ts";
-import { sseEventFrame } from "../streams.ts";
+import { openSse, sseEventFrame } from "../streams.ts";
 
 const SECURED = [{ bearerAuth: [] }];
 const TAGS = ["agent"];
@@ -125,16 +124,7 @@ export function agentRoutes(context: ServerContext) {
         let finished!: () => void;
         host.hold(new Promise<void>((resolve) => (finished = resolve)));
         try {
-          reply.hijack();
-          // Exempt from the idle timeout (heartbeats keep it busy anyway); injected requests have no real socket.
-          if (typeof raw.socket?.setTimeout === "function") raw.socket.setTimeout(0);
-          raw.writeHead(200, {
-            ...(reply.getHeaders() as OutgoingHttpHeaders), // the rate-limit headers set before the hijack
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache, no-transform",
-            connection: "close",
-            "x-accel-buffering": "no",
-          });
+          openSse(reply);
           streaming = true;
           for (const frame of buffered.splice(0)) write(frame);
           const heartbeat = setInterval(() => write(": heartbeat\n\n"), context.heartbeatMs);

@@ -6,7 +6,6 @@
  * or any other on the same store. The turn runs to its end whatever the connection does; the way
  * to stop it is `POST /v1/sessions/{id}/cancel`.
  */
-import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -18,6 +17,7 @@ import type { SessionManager } from "../../core/session-manager.ts";
 import { type ServerContext, scopedManager } from "../context.ts";
 import { type FrontdeskUIMessage, UiMessageFold, uiMessagesOf } from "../protocols/ui-message-stream.ts";
 import { ERROR_RESPONSES, IdParams, SessionIdSchema } from "../schemas.ts";
+import { openSse } from "../streams.ts";
 import { agentHostOf } from "./agent.ts";
 
 const SECURED = [{ bearerAuth: [] }];
@@ -40,14 +40,6 @@ const ChatBody = z.looseObject({
 const ChatMessagesSchema = z.object({ messages: z.array(z.looseObject({ id: z.string(), role: z.string() })) });
 
 type ChatMessage = z.infer<typeof UIMessageSchema>;
-
-const STREAM_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache, no-transform",
-  connection: "close",
-  "x-accel-buffering": "no",
-  "x-vercel-ai-ui-message-stream": "v1",
-};
 
 const textOfParts = (message: ChatMessage): string =>
   message.parts
@@ -136,10 +128,7 @@ export function chatRoutes(context: ServerContext) {
     quietThrough = 0,
   ): Promise<void> => {
     const subscription = manager.subscribe(sessionId, { after: fromSeq - 1 });
-    reply.hijack();
-    const raw: ServerResponse = reply.raw;
-    if (typeof raw.socket?.setTimeout === "function") raw.socket.setTimeout(0);
-    raw.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...STREAM_HEADERS });
+    const raw = openSse(reply, { "x-vercel-ai-ui-message-stream": "v1" });
     let gone = false;
     const write = (text: string): void => {
       if (gone || raw.writableEnded || raw.destroyed) return;

@@ -1,4 +1,3 @@
-import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { WebSocket } from "ws";
@@ -6,7 +5,7 @@ import { z } from "zod";
 import { FrontdeskError } from "../../core/errors.ts";
 import { resumeAfterOf, type ServerContext, scopedManager } from "../context.ts";
 import { ERROR_RESPONSES, IdParams, StreamHeaders, StreamQuery } from "../schemas.ts";
-import { EventPump, sseTransport, wsTransport } from "../streams.ts";
+import { EventPump, openSse, sseTransport, wsTransport } from "../streams.ts";
 import { AGENT_MESSAGE_TYPES, type AgentMessageType, AgentSocketHandler } from "../ws-agent.ts";
 
 const SECURED = [{ bearerAuth: [] }];
@@ -61,16 +60,7 @@ export function streamRoutes(context: ServerContext) {
         const keyId = (request.principal as { keyId: string }).keyId;
         context.hub.assertRoom(keyId);
         const subscription = manager.subscribe(request.params.id, { after });
-        reply.hijack();
-        const raw = reply.raw;
-        if (typeof raw.socket?.setTimeout === "function") raw.socket.setTimeout(0); // injected requests have none
-        raw.writeHead(200, {
-          ...(reply.getHeaders() as OutgoingHttpHeaders), // the rate-limit headers set before the hijack
-          "content-type": "text/event-stream; charset=utf-8",
-          "cache-control": "no-cache, no-transform",
-          connection: "close",
-          "x-accel-buffering": "no",
-        });
+        const raw = openSse(reply);
         raw.write("retry: 1000\n\n");
         const pump = new EventPump(subscription, sseTransport(raw), pumpOptions(after, "sse"));
         context.hub.track(keyId, "sse", pump);
