@@ -8,10 +8,10 @@
  * const session = await client.create({ title: "support" });
  * await client.appendEvents(session.id, [{ type: "message", role: "user", content: "hi" }]);
  * for await (const event of client.subscribe(session.id)) console.log(event.seq, event.type);
+ *
+ * It runs in browsers too (frontdesk/react builds on it): nothing of Node is imported up front, and
+ * `node:http` is loaded only for streams in Node when no custom `fetch` is given.
  */
-import { randomUUID } from "node:crypto";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { ERROR_STATUS, type ErrorCode, FrontdeskError, isErrorCode } from "../core/errors.ts";
 import type { Json, JsonObject, SessionEvent, SessionStats } from "../core/model.ts";
 import type {
@@ -133,7 +133,8 @@ export class FrontdeskClient<S extends object = JsonObject> {
     this.baseUrl = url.toString().replace(/\/+$/, "");
     this.apiKey = options.apiKey;
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.customFetch = options.fetch !== undefined;
+    // Outside Node (a browser) streams go through fetch, which there does drop the connection on abort.
+    this.customFetch = options.fetch !== undefined || typeof process === "undefined" || !process.versions?.node;
     this.userId = options.userId;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxReconnects = options.maxReconnects ?? 10;
@@ -333,7 +334,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
   }
 
   async linkInvocation(ref: SessionRef, invocation: InvocationInput, options: AppendOptions = {}) {
-    const invocationId = invocation.invocationId ?? `inv_${randomUUID().replace(/-/g, "")}`;
+    const invocationId = invocation.invocationId ?? `inv_${globalThis.crypto.randomUUID().replace(/-/g, "")}`;
     const error = typeof invocation.error === "string" ? { message: invocation.error } : invocation.error;
     const call: Record<string, unknown> = { type: "tool_call", invocationId, tool: invocation.tool };
     if (invocation.input !== undefined) call.input = invocation.input;
@@ -581,7 +582,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
         },
       };
     }
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const send = url.protocol === "https:" ? (await import("node:https")).request : (await import("node:http")).request;
     return new Promise<ByteStream>((resolve, reject) => {
       const req = send(url, { method: "GET", headers: all });
       const timer = setTimeout(() => req.destroy(new Error("timed out waiting for the server")), this.timeoutMs);

@@ -1,4 +1,8 @@
 /** The typed HTTP client of Frontdesk's API v1. */
+
+export { ERROR_STATUS, type ErrorCode, FrontdeskError, isFrontdeskError } from "../core/errors.ts";
+/** The fold of a streamed reply, for readers of the events stream (browser-safe, like the client). */
+export { LiveReply, type OpenReply, TURN_DELTA_EVENT, type TurnDeltaData, turnDeltaOf } from "../core/turn-deltas.ts";
 export {
   createMergePatch,
   type DetachedTurn,

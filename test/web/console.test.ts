@@ -202,7 +202,7 @@ describe("web console", () => {
 
     // Reading further up, new events are announced rather than scrolled to.
     await page.locator(".timeline").evaluate((element) => {
-      element.scrollTop = 0;
+      (element as { scrollTop: number }).scrollTop = 0;
     });
     await page.getByText("Hi! My order").waitFor();
     const appended = await admin<{ seqs: number[] }>("POST", "/v1/sessions/refund-4821/events?userId=alice", {
@@ -224,10 +224,10 @@ describe("web console", () => {
 
     // A tool card opens to show its error; the approval shows its answer.
     await page.locator(".timeline").evaluate((element) => {
-      element.scrollTop = 0;
+      (element as { scrollTop: number }).scrollTop = 0;
     });
     await page.locator("article", { hasText: "Approval answered" }).evaluate((element) => {
-      element.scrollIntoView({ block: "start" });
+      (element as { scrollIntoView(options: object): void }).scrollIntoView({ block: "start" });
     });
     await page.getByRole("button", { name: /send_email/ }).click();
     await page.getByText("SMTP relay timed out after 1200 ms").waitFor();
@@ -272,7 +272,7 @@ describe("web console", () => {
     await page.goto(`${serve.url}/sessions/refund-4821?user=alice`);
     await page.getByText("About $140.29").waitFor();
     await page.locator(".timeline").evaluate((element) => {
-      element.scrollTop = 0;
+      (element as { scrollTop: number }).scrollTop = 0;
     });
     const userMessage = page.locator("article", { hasText: "arrived broken" });
     const seq = Number((await userMessage.locator(".ev-seq").textContent())?.slice(1));
@@ -511,7 +511,7 @@ describe("web console", () => {
     await page.getByText("Message number 5000").waitFor();
     expect(await page.locator(".timeline-row").count()).toBeLessThan(80);
     await page.locator(".timeline").evaluate((element) => {
-      element.scrollTop = 0;
+      (element as { scrollTop: number }).scrollTop = 0;
     });
     await page.getByText("Message number 1", { exact: true }).waitFor();
     expect(await page.locator(".timeline-row").count()).toBeLessThan(80);
