@@ -181,7 +181,8 @@ describe("Frontdesk's event stream, cut and resumed with Last-Event-ID", () => {
       const stored = (await api(server, key, "GET", `/v1/sessions/resume-cuts/events?after=${startSeq - 1}`)).body
         .items as SessionEvent[];
       const assistant = stored.find((event) => event.type === "message" && event.role === "assistant");
-      expect(assistant?.content).toBe(replyText(turn));
+      const storedText = assistant?.type === "message" ? assistant.content : undefined;
+      expect(storedText).toBe(replyText(turn));
       const storedSeqs = stored.slice(0, stored.findIndex(isTurnEnd) + 1).map((event) => event.seq);
 
       for (const { first, second } of results) {
@@ -191,7 +192,7 @@ describe("Frontdesk's event stream, cut and resumed with Last-Event-ID", () => {
         expect(sawEnd).toBe(true);
         // Every seq of the turn once, in order: no gap, no duplicate.
         expect(events.map((event) => event.seq)).toEqual(storedSeqs);
-        expect(foldReply(events)).toBe(assistant?.content);
+        expect(foldReply(events)).toBe(storedText);
         if (first.events.some((event) => event.type === "custom") && second.events.some((e) => e.type === "custom")) {
           midReply++;
         }
