@@ -88,10 +88,13 @@ describe("architecture", () => {
     expect(crossings("stores", ownOrShared)).toEqual([]);
   });
 
-  it("the web console imports only its own files, the HTTP client and core's types", () => {
+  it("the web console imports only its own files, the HTTP client, frontdesk/react and core's types", () => {
     // core is named for its types only: no server-side code ships to the browser.
     const allowed = ({ target, typeOnly }: Import) =>
-      target.startsWith("web/") || target.startsWith("client/") || (target.startsWith("core/") && typeOnly);
+      target.startsWith("web/") ||
+      target.startsWith("client/") ||
+      target === "react/index.ts" ||
+      (target.startsWith("core/") && typeOnly);
     expect(crossings("web", allowed)).toEqual([]);
   });
 
@@ -104,6 +107,33 @@ describe("architecture", () => {
       target.startsWith("adapters/shared/") ||
       target.startsWith(`${folderOf(relative(src, file))}/`);
     expect(crossings("adapters", allowed)).toEqual([]);
+  });
+
+  it("frontdesk/react imports only public entry points, and of the package root only types (it runs in browsers)", () => {
+    // Like an adapter, the hooks are what a user could write against the package; the root pulls in
+    // Node (stores, node:crypto), so only the browser-safe client entry may bring code along.
+    const allowed = ({ target, typeOnly }: Import) =>
+      target === "client/index.ts" || (target === "index.ts" && typeOnly) || target.startsWith("react/");
+    expect(crossings("react", allowed)).toEqual([]);
+  });
+
+  it("the client entry reaches no Node module when loaded (frontdesk/react bundles it for browsers)", () => {
+    const seen = new Set<string>();
+    const nodeImports: string[] = [];
+    const visit = (target: string): void => {
+      if (seen.has(target)) return;
+      seen.add(target);
+      const file = join(src, target);
+      const text = readFileSync(file, "utf8");
+      // Static imports only: a dynamic import() runs only when called (node:http for Node's streams).
+      for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?from\s*["']([^"']+)["']/gm)) {
+        const spec = m[1] as string;
+        if (spec.startsWith("node:")) nodeImports.push(`${target} → ${spec}`);
+        else if (spec.startsWith(".")) visit(relative(src, resolve(file, "..", spec)));
+      }
+    };
+    visit("client/index.ts");
+    expect(nodeImports).toEqual([]);
   });
 
   it("no module imports itself through a circle, type-only imports included", () => {

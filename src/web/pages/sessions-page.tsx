@@ -85,7 +85,7 @@ export function SessionsPage({ search, admin }: { search: URLSearchParams; admin
       <div className="page-head">
         <div>
           <h1>Sessions</h1>
-          <LiveNote refreshedAt={state.refreshedAt} count={state.items.length} more={state.nextCursor !== null} />
+          <LiveNote refreshedAt={state.refreshedAt} count={state.items.length} more={state.hasMore} />
         </div>
         <button type="button" className="button button-primary" onClick={() => setCreating(true)}>
           New session
@@ -115,7 +115,7 @@ export function SessionsPage({ search, admin }: { search: URLSearchParams; admin
         <SessionGrid
           items={state.items}
           fresh={state.fresh}
-          hasMore={state.nextCursor !== null}
+          hasMore={state.hasMore}
           loadingMore={state.loadingMore}
           loadMore={loadMore}
         />
@@ -352,7 +352,7 @@ function EmptyList({ filtered, clear }: { filtered: boolean; clear: () => void }
 const COLUMNS = ["Session", "User", "Status", "Messages", "Tools used", "Tokens", "Cost", "Last activity"];
 
 function SessionGrid(props: {
-  items: Session[];
+  items: readonly Session[];
   fresh: ReadonlySet<string>;
   hasMore: boolean;
   loadingMore: boolean;

@@ -1,10 +1,12 @@
 /**
- * Talk to the session's agent: one turn at a time through `POST /v1/sessions/{id}/turns`, its reply
- * streaming into the timeline as it is written. Open approval requests are shown above the box.
+ * Talk to the session's agent: each message starts a detached turn (`POST /v1/sessions/{id}/turns`
+ * with `detach: true`), which runs to its end whatever happens to this page; its reply reaches the
+ * timeline over the events stream, as in any other tab. Stop is `POST …/cancel`. Open approval
+ * requests are shown above the box.
  */
-import { forwardRef, type KeyboardEvent, useId, useImperativeHandle, useRef, useState } from "react";
-import { ApiError, describeError, type FrontdeskEvent, ownerQuery, send, sessionPath } from "../api/client.ts";
-import { runTurn } from "../api/streams.ts";
+import { forwardRef, type KeyboardEvent, useEffect, useId, useImperativeHandle, useRef, useState } from "react";
+import type { SendOptions, StartedTurn } from "../../react/index.ts";
+import { ApiError, describeError } from "../api/client.ts";
 import { preview } from "../format.ts";
 
 export interface PendingApproval {
@@ -14,9 +16,16 @@ export interface PendingApproval {
   seq: number;
 }
 
+/** The closing status of a turn: `idle` (done, or cancelled with reason "cancelled") or `error`. */
+export interface TurnEnd {
+  seq: number;
+  status: string;
+  reason: string | null;
+}
+
 export interface ChatHandle {
   focus(): void;
-  /** Runs a turn with `message`, as if it had been typed and sent (unless a turn is running). */
+  /** Starts a turn with `message`, as if it had been typed and sent (unless a turn is running). */
   send(message: string): void;
 }
 
@@ -26,61 +35,53 @@ export interface ChatProps {
   /** The agent already running in this session, if any (state.agent.name). */
   currentAgent: string | null;
   pending: PendingApproval[];
-  onEvent: (event: FrontdeskEvent) => void;
-  onDraft: (text: string | null) => void;
+  /** A turn runs in this session (started here, in another tab, or anywhere else). */
+  running: boolean;
+  /** How the newest finished turn ended, to tell the user when one started here was cancelled or failed. */
+  lastTurnEnd: TurnEnd | null;
+  onSend: (message: string, options?: SendOptions) => Promise<StartedTurn>;
+  onCancel: () => Promise<void>;
   onAnswer: (approvalId: string, decision: "approve" | "deny", reason?: string) => Promise<void>;
   onShow: (seq: number) => void;
 }
 
-const CANCEL_GRACE_MS = 5000;
-
 export const Chat = forwardRef<ChatHandle, ChatProps>(function Chat(props, ref) {
-  const { sessionId, userId, pending } = props;
+  const { pending, running, lastTurnEnd } = props;
   const [text, setText] = useState("");
   const [agent, setAgent] = useState("");
   const [showOptions, setShowOptions] = useState(false);
-  const [running, setRunning] = useState<AbortController | null>(null);
+  const [starting, setStarting] = useState(false);
+  /** The start seq of the turn this tab started (or asked to stop), until its end is seen. */
+  const [watched, setWatched] = useState<number | null>(null);
   const [notice, setNotice] = useState<{ tone: "error" | "info"; text: string } | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const ids = { input: useId(), agent: useId(), hint: useId() };
+  const busy = running || starting;
+
+  // The turn this tab started ended: say so when it was not a plain completion.
+  useEffect(() => {
+    if (watched === null || !lastTurnEnd || lastTurnEnd.seq < watched) return;
+    setWatched(null);
+    if (lastTurnEnd.reason === "cancelled") setNotice({ tone: "info", text: "The turn was cancelled." });
+    else if (lastTurnEnd.status === "error") {
+      setNotice({ tone: "error", text: lastTurnEnd.reason?.replace(/^turn failed: /, "") ?? "The turn failed." });
+    } else setNotice(null);
+  }, [watched, lastTurnEnd]);
 
   const submit = async (typed = text) => {
     const message = typed.trim();
-    if (!message || running) return;
-    const controller = new AbortController();
-    setRunning(controller);
+    if (!message || busy) return;
+    setStarting(true);
     setNotice(null);
     setText("");
-    let draft = "";
-    props.onDraft("");
     try {
-      const done = await runTurn({
-        sessionId,
-        userId,
-        message,
-        agent: agent.trim() || undefined,
-        signal: controller.signal,
-        onDelta: (delta) => {
-          draft += delta;
-          props.onDraft(draft);
-        },
-        onEvent: (event) => {
-          // The step's message is written: its text now lives in the timeline.
-          if (event.type === "message" && event.role === "assistant") {
-            draft = "";
-            props.onDraft("");
-          }
-          props.onEvent(event);
-        },
-      });
-      if (done.status === "cancelled") setNotice({ tone: "info", text: "The turn was cancelled." });
-      else if (done.status === "error") setNotice({ tone: "error", text: done.message ?? "The turn failed." });
+      const started = await props.onSend(message, agent.trim() ? { agent: agent.trim() } : undefined);
+      setWatched(started.startSeq);
     } catch (error) {
       setText((current) => current || message);
       setNotice({ tone: "error", text: turnErrorText(error) });
     } finally {
-      setRunning(null);
-      props.onDraft(null);
+      setStarting(false);
     }
   };
 
@@ -96,17 +97,14 @@ export const Chat = forwardRef<ChatHandle, ChatProps>(function Chat(props, ref) 
   );
 
   const cancel = async () => {
-    const controller = running;
-    if (!controller) return;
     setNotice({ tone: "info", text: "Cancelling…" });
-    const timer = setTimeout(() => controller.abort(), CANCEL_GRACE_MS);
+    // Stopping a turn started in another tab is told here too.
+    setWatched((current) => current ?? (lastTurnEnd?.seq ?? 0) + 1);
     try {
-      await send(sessionPath(sessionId, "/cancel"), { method: "POST", query: ownerQuery(userId) });
-    } catch {
-      // The server may not know this route: closing the stream cancels too.
-      controller.abort();
-    } finally {
-      if (controller.signal.aborted) clearTimeout(timer);
+      await props.onCancel();
+    } catch (error) {
+      // 409: no turn runs any more (it ended on its own meanwhile).
+      setNotice(isConflict(error) ? null : { tone: "error", text: describeError(error) });
     }
   };
 
@@ -155,8 +153,8 @@ export const Chat = forwardRef<ChatHandle, ChatProps>(function Chat(props, ref) 
           aria-describedby={ids.hint}
         />
         <div className="chat-buttons">
-          {running ? (
-            <button type="button" className="button button-danger" onClick={() => void cancel()}>
+          {busy ? (
+            <button type="button" className="button button-danger" disabled={!running} onClick={() => void cancel()}>
               Stop
             </button>
           ) : (
@@ -168,7 +166,7 @@ export const Chat = forwardRef<ChatHandle, ChatProps>(function Chat(props, ref) 
       </form>
       <div className="chat-foot">
         <span id={ids.hint} className="hint">
-          {running ? "The agent is working… " : ""}
+          {busy ? "The agent is working… " : ""}
           Enter sends, Shift+Enter adds a line.
         </span>
         <button
@@ -196,7 +194,22 @@ export const Chat = forwardRef<ChatHandle, ChatProps>(function Chat(props, ref) 
   );
 });
 
+const codeOf = (error: unknown): string | undefined =>
+  error instanceof ApiError
+    ? error.code
+    : (error as { code?: unknown })?.code === undefined
+      ? undefined
+      : String((error as { code: unknown }).code);
+
+const isConflict = (error: unknown): boolean => codeOf(error) === "conflict";
+
 function turnErrorText(error: unknown): string {
+  if (isConflict(error)) {
+    return "A turn is already running in this session. Wait for it to finish or stop it.";
+  }
+  if (codeOf(error) === "not_found" && error instanceof Error && /agent|runtime/i.test(error.message)) {
+    return `This server cannot run agents: ${error.message}. Start it with an agent configuration.`;
+  }
   if (error instanceof ApiError) {
     if (error.status === 409) return "A turn is already running in this session. Wait for it to finish or stop it.";
     if (error.status === 404 && /agent|runtime/i.test(error.message)) {

@@ -3,6 +3,7 @@
  * with the state (JSON tree, version, TTL) and statistics (charts). Loaded lazily by the shell.
  */
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { useSession } from "../../react/index.ts";
 import {
   ApiError,
   describeError,
@@ -17,7 +18,7 @@ import {
   sessionPath,
 } from "../api/client.ts";
 import { connection } from "../api/connection.ts";
-import { type FollowStatus, followEvents } from "../api/streams.ts";
+import { consoleConnection } from "../api/live.ts";
 import { Spinner, StatusBadge, Tag } from "../components/badges.tsx";
 import { Dialog } from "../components/dialog.tsx";
 import { toast } from "../components/toasts.tsx";
@@ -27,13 +28,14 @@ import { NotFoundPage } from "../pages/not-found.tsx";
 import { followLink, navigate, sessionHref } from "../router.ts";
 import { isTyping } from "../typing.ts";
 import { StatsPanel } from "./charts.tsx";
-import { Chat, type ChatHandle, type PendingApproval } from "./chat.tsx";
+import { Chat, type ChatHandle, type PendingApproval, type TurnEnd } from "./chat.tsx";
 import { EditDialog } from "./edit-dialog.tsx";
 import { EventLog, INITIAL_WINDOW, loadRange } from "./event-log.ts";
 import { JsonTree } from "./json-tree.tsx";
 import { EVENT_GROUPS, type EventGroup, Timeline, type TimelineHandle } from "./timeline.tsx";
 
 type Phase = "loading" | "ready" | "gone" | "error";
+type FollowStatus = "connecting" | "live" | "reconnecting" | "gone";
 
 /** The header (state, stats, version), refreshed when events arrive. */
 function useSessionHeader(id: string, userId: string | null) {
@@ -118,10 +120,9 @@ function SessionView({
   header: ReturnType<typeof useSessionHeader>;
 }) {
   const id = session.id;
-  const [followStatus, setFollowStatus] = useState<FollowStatus>("connecting");
+  const [followFrom, setFollowFrom] = useState<number | null>(null);
   const [loading, setLoading] = useState<{ loaded: number; total: number } | null>({ loaded: 0, total: 0 });
   const [loadError, setLoadError] = useState<unknown>(null);
-  const [draft, setDraft] = useState<string | null>(null);
   const [hidden, setHidden] = useState<ReadonlySet<EventGroup>>(() => new Set());
   const [tab, setTab] = useState<"state" | "stats">("state");
   const [dialog, setDialog] = useState<"edit" | "delete" | null>(null);
@@ -154,7 +155,9 @@ function SessionView({
           );
           log.reset(base, loaded);
           setLoading(null);
-          break;
+          setLoadError(null);
+          setFollowFrom(log.lastSeq);
+          return;
         } catch (error) {
           if (isAbort(error)) return;
           if (error instanceof ApiError && error.status === 404) {
@@ -166,24 +169,31 @@ function SessionView({
           await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * 2 ** attempt)));
         }
       }
-      setLoadError(null);
-      await followEvents({
-        sessionId: id,
-        userId,
-        lastSeq: () => log.lastSeq,
-        onEvents: (batch) => log.add(batch),
-        onStatus: (status) => {
-          setFollowStatus(status);
-          if (status === "gone") header.setPhase("gone");
-        },
-        signal: abort.signal,
-      });
     })();
     return () => {
       abort.abort();
       log.dispose();
     };
   }, [log]);
+
+  // From there on the page follows the session through frontdesk/react's useSession: the events
+  // go into the log, the reply being written (from its first word, even after a reload mid-reply)
+  // is the timeline's draft, and a turn started in any tab shows as running here.
+  const liveConnection = useMemo(() => consoleConnection(userId), [userId]);
+  const live = useSession(followFrom === null ? undefined : id, {
+    ...liveConnection,
+    after: followFrom ?? 0,
+    keepEvents: false,
+    refreshSession: false,
+    onEvents: (batch) => log.add(batch),
+  });
+  const followStatus: FollowStatus =
+    followFrom === null ? "connecting" : live.status === "error" ? "gone" : live.status;
+  useEffect(() => {
+    if (live.status === "gone") header.setPhase("gone");
+  }, [live.status, header.setPhase]);
+  const draft = live.reply ? live.reply.text : live.running ? "" : null;
+  const lastTurnEnd = useMemo(() => lastTurnEndOf(events), [events]);
 
   // New events change the header (version, stats, state): re-read it within 400 ms, at most that often,
   // even while events keep coming.
@@ -200,9 +210,9 @@ function SessionView({
   useEffect(() => () => clearTimeout(refreshTimer.current), []);
 
   // An approval can be answered only while the turn that asked holds the session's turn lock (or
-  // this page's own turn is streaming, before the header shows the lock): a fork or import copies
+  // the stream shows a turn running, before the header shows the lock): a fork or import copies
   // the request but never the lock, and answering it there is refused.
-  const answerable = turnLockHeld(session.state) || draft !== null;
+  const answerable = turnLockHeld(session.state) || live.running;
   const pending = useMemo(() => (answerable ? pendingApprovals(events) : []), [events, answerable]);
 
   // A session made with "New session" sends its first message once the (empty) log is loaded, so
@@ -445,8 +455,10 @@ function SessionView({
             userId={userId}
             currentAgent={currentAgent}
             pending={pending}
-            onEvent={(event) => log.add([event])}
-            onDraft={setDraft}
+            running={live.running}
+            lastTurnEnd={lastTurnEnd}
+            onSend={live.send}
+            onCancel={live.cancel}
             onAnswer={answer}
             onShow={(seq) => timelineRef.current?.showSeq(seq)}
           />
@@ -485,6 +497,17 @@ function SessionView({
 }
 
 /** The agent keeps its turn lock under the process-local `process:agent` key while a turn runs. */
+/** How the newest finished turn in the log ended (its closing agent status). */
+function lastTurnEndOf(events: readonly FrontdeskEvent[]): TurnEnd | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const event = events[i] as FrontdeskEvent;
+    if (event.type === "status" && event.scope === "agent" && event.previous === "running") {
+      return { seq: event.seq, status: event.status, reason: event.reason ?? null };
+    }
+  }
+  return null;
+}
+
 function turnLockHeld(state: Record<string, unknown>): boolean {
   const live = state["process:agent"] as { turn?: unknown } | null | undefined;
   return typeof live?.turn === "object" && live.turn !== null;

@@ -15,6 +15,7 @@ import {
   useRef,
   useState,
 } from "react";
+import { TURN_DELTA_EVENT } from "../../client/index.ts";
 import type { FrontdeskEvent } from "../api/client.ts";
 import {
   type ApprovalResponseEvent,
@@ -66,6 +67,8 @@ export function buildRows(events: readonly FrontdeskEvent[], hidden: ReadonlySet
   const rows: Row[] = [];
   for (const event of events) {
     if (hiddenTypes.has(event.type)) continue;
+    // A piece of a reply being written: its text is in the draft row, then in the assistant message.
+    if (event.type === "custom" && event.name === TURN_DELTA_EVENT) continue;
     if (event.type === "tool_result" && calls.has(event.invocationId)) continue;
     if (event.type === "approval_response" && requests.has(event.approvalId)) continue;
     if (event.type === "tool_call") rows.push({ kind: "event", event, result: results.get(event.invocationId) });
