@@ -523,25 +523,39 @@ describe("web console", () => {
     await admin("POST", "/v1/sessions?userId=alice", { id: "chat-scripted", title: "Scripted turn" });
     const page = await newPage();
     await signInAs(page, serve.url, serve.adminKey);
-    // The test plays the agent: it writes the turn's events through the API and streams them back
-    // in the frames of POST /v1/sessions/{id}/turns.
-    const frame = (event: { seq: number; type: string }) =>
-      `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+    // The test plays the agent: it answers the console's detached POST /v1/sessions/{id}/turns with
+    // 202 after writing the turn's events through the API (the reply's first pieces as turn.delta
+    // events, as the agent streams them); the console reads them from the events stream.
     await page.route(`**${session}/turns*`, async (route) => {
-      const { message } = JSON.parse(route.request().postData() ?? "{}") as { message: string };
+      const { message, detach } = JSON.parse(route.request().postData() ?? "{}") as {
+        message: string;
+        detach?: boolean;
+      };
+      expect(detach).toBe(true);
       const written = await admin<{ events: { seq: number; type: string }[] }>(
         "POST",
         `${session}/events?userId=alice`,
         {
           events: [
-            { type: "message", role: "user", content: message },
+            { type: "message", role: "user", content: message, turnId: "turn-1" },
+            {
+              type: "custom",
+              name: "turn.delta",
+              data: { turnId: "turn-1", step: 0, part: "text", text: "Let me " },
+              // As the agent does: the turn holds the session's lock while it runs.
+              stateDelta: { "process:agent": { turn: { id: "turn-1", startedAt: Date.now() } } },
+            },
+            {
+              type: "custom",
+              name: "turn.delta",
+              data: { turnId: "turn-1", step: 0, part: "text", text: "calculate" },
+            },
+            { type: "message", role: "assistant", content: "Let me calculate" },
             {
               type: "tool_call",
               invocationId: "inv-1",
               tool: "calculator",
               input: { expression: "2+3*4" },
-              // As the agent does: the turn holds the session's lock while it waits for the answer.
-              stateDelta: { "process:agent": { turn: { id: "turn-1", startedAt: Date.now() } } },
             },
             {
               type: "approval_request",
@@ -553,13 +567,12 @@ describe("web console", () => {
           ],
         },
       );
-      const body = [
-        'event: delta\ndata: {"text":"Let me "}\n\n',
-        'event: delta\ndata: {"text":"calculate that."}\n\n',
-        ...written.body.events.map(frame),
-        'event: done\ndata: {"status":"completed"}\n\n',
-      ].join("");
-      await route.fulfill({ status: 200, headers: { "content-type": "text/event-stream" }, body });
+      const startSeq = written.body.events[0]?.seq;
+      await route.fulfill({
+        status: 202,
+        contentType: "application/json",
+        body: JSON.stringify({ turnId: "turn-1", startSeq }),
+      });
     });
     let decision: string | undefined;
     await page.route(`**${session}/approvals/ap-1*`, async (route) => {
@@ -587,6 +600,10 @@ describe("web console", () => {
     const pending = page.getByRole("region", { name: "Waiting for approval" });
     await pending.getByText("calculator").waitFor();
     await page.getByText("compute 2+3*4").waitFor();
+    // The streamed pieces are the reply being written, not timeline rows: the text shows once.
+    await page.locator(".ev-role-assistant .markdown", { hasText: "Let me calculate" }).waitFor();
+    expect(await page.getByText("Let me calculate").count()).toBe(1);
+    expect(await page.locator(".custom-card").count()).toBe(0);
     await pending.getByRole("button", { name: "Approve" }).click();
     await page.locator(".ev-role-assistant .markdown", { hasText: "2+3*4 = 14" }).waitFor();
     expect(decision).toBe("approve");
