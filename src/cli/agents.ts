@@ -12,7 +12,6 @@ import type { Json, JsonObject, SessionEvent } from "../core/model.ts";
 import { SessionManager } from "../core/session-manager.ts";
 import type { SessionStore } from "../stores/types.ts";
 import { loadCliConfig } from "./config.ts";
-import { UsageError } from "./failures.ts";
 import type { CliIo } from "./io.ts";
 import { truncate } from "./table.ts";
 import { DEFAULT_NAMESPACE, envValue, openCommandStore } from "./targets/index.ts";
@@ -102,25 +101,6 @@ export interface AgentBackend {
   /** The turn running in the session, when this backend can follow it (a server). */
   runningTurn(sessionId: string): Promise<StartedTurn | undefined>;
   close(): Promise<void>;
-}
-
-/**
- * `--server URL` (else `$FRONTDESK_SERVER` unless `--store` is given) with `--key` (else
- * `$FRONTDESK_KEY`): the server's agents; otherwise the store opened here, as `sessions` decides.
- */
-export async function openAgentBackend(options: AgentCommandOptions, io: CliIo): Promise<AgentBackend> {
-  if (options.store !== undefined && options.server !== undefined) {
-    throw new UsageError("Use either --store or --server, not both");
-  }
-  const server = options.store === undefined ? (options.server ?? envValue(io, "FRONTDESK_SERVER")) : undefined;
-  if (server === undefined) return AgentWorkspace.open(options, io);
-  const key = options.key ?? envValue(io, "FRONTDESK_KEY");
-  if (key === undefined) throw new UsageError("--server needs an API key: pass --key or set FRONTDESK_KEY");
-  if (options.model !== undefined) {
-    throw new UsageError("--model applies to agents run here: a server runs the models of its own config");
-  }
-  const { RemoteWorkspace } = await import("./remote-agent.ts");
-  return RemoteWorkspace.open(server, key, options, io);
 }
 
 /** `--user`, else `$FRONTDESK_USER`, else "local". */

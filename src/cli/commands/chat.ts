@@ -2,7 +2,8 @@
 // together: input (chat/input.ts), the screen (chat/screen.ts), the conversation and its turns
 // (chat/session.ts) and the slash commands (chat/commands.ts).
 import type { Command } from "commander";
-import { type AgentBackend, type AgentCommandOptions, openAgentBackend } from "../agents.ts";
+import { openAgentBackend } from "../agent-backend.ts";
+import type { AgentBackend, AgentCommandOptions } from "../agents.ts";
 import { completeCommand, runCommand } from "../chat/commands.ts";
 import { ChatInput } from "../chat/input.ts";
 import { ChatScreen } from "../chat/screen.ts";

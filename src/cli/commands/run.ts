@@ -1,12 +1,7 @@
 import type { Command } from "commander";
 import type { AgentStreamEvent, TurnResult } from "../../agent/types.ts";
-import {
-  type AgentCommandOptions,
-  type AgentRunner,
-  describeCall,
-  describeResult,
-  openAgentBackend,
-} from "../agents.ts";
+import { openAgentBackend } from "../agent-backend.ts";
+import { type AgentCommandOptions, type AgentRunner, describeCall, describeResult } from "../agents.ts";
 import { CommandExit, EXIT_CODE, UsageError } from "../failures.ts";
 import { type CliIo, writeLine } from "../io.ts";
 import { onStopSignals, type StopSignal, signalExitCode } from "../signals.ts";
