@@ -29,12 +29,15 @@ function run(command: string, args: string[], cwd: string): string {
   }
 }
 
+/** The optional peers: the adapters' frameworks, and React for frontdesk/react. */
 const ADAPTER_PEERS = [
   "@google/adk",
   "@langchain/core",
   "@langchain/langgraph-checkpoint",
   "@mastra/core",
   "@openai/agents-core",
+  "react",
+  "@types/react",
 ];
 
 describe("the packed package in a fresh TypeScript project", () => {
@@ -151,6 +154,7 @@ describe("the packed package in a fresh TypeScript project", () => {
       langgraph: "no checkpoint",
       mastra: "Mastra thread",
       sessions: ["agents-1", "chat-1", "thread-1"],
+      react: { hooks: ["function", "function"], list: "loading" },
     });
   }, 120_000);
 });

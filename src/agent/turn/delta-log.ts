@@ -26,7 +26,9 @@ export class DeltaLog {
   constructor(
     private readonly journal: TurnJournal,
     private readonly turnId: string,
-  ) {}
+  ) {
+    journal.beforeWrite = () => this.queue();
+  }
 
   add(step: number, part: TurnDeltaData["part"], text: string): void {
     if (this.pending && (this.pending.step !== step || this.pending.part !== part)) this.queue();
@@ -46,7 +48,7 @@ export class DeltaLog {
       this.busy = false;
     }
     const piece = this.take();
-    if (piece) void this.journal.append([piece], undefined, false).catch(() => undefined);
+    if (piece) void this.journal.appendPiece(piece).catch(() => undefined);
   }
 
   private writeBehind(): void {
@@ -67,7 +69,7 @@ export class DeltaLog {
     }, PIECE_INTERVAL_MS);
     this.timer.unref?.();
     void this.journal
-      .append([piece], undefined, false)
+      .appendPiece(piece)
       // A lost lock or a gone session fails the turn's own writes too; a piece needs no report of its own.
       .catch(() => undefined)
       .finally(() => {

@@ -22,6 +22,8 @@ export class TurnJournal {
   readonly written: SessionEvent[] = [];
   /** Told of this turn's own writes, so it does not read them back (set once the lock is taken). */
   cancelWatch: CancelWatch | undefined;
+  /** Queues the reply's pending pieces (set by the DeltaLog when the turn writes them). */
+  beforeWrite: (() => void) | undefined;
   private readonly rt: TurnRuntime;
   private readonly turnId: string;
   private readonly emit: (event: AgentStreamEvent) => void;
@@ -178,7 +180,7 @@ export class TurnJournal {
 
   async heartbeat(): Promise<void> {
     // A refresh of the lock only: a deferred final step waits for the commit that releases it.
-    await this.append([], {}, false).catch(() => undefined);
+    await this.appendNow([], {}, false).catch(() => undefined);
   }
 
   /** Resolves once every queued write has landed or failed. */
@@ -192,6 +194,21 @@ export class TurnJournal {
    * final step, made before this call, goes first.
    */
   append(made: EventInput[], patch?: Partial<AgentStateRecord>, withDeferred = true): Promise<readonly SessionEvent[]> {
+    // The reply's pieces streamed so far go first: a tool call or a message lands after the text before it.
+    this.beforeWrite?.();
+    return this.appendNow(made, patch, withDeferred);
+  }
+
+  /** Appends as `append` does, without writing the pending pieces first (the piece writer's own path). */
+  appendPiece(piece: EventInput): Promise<readonly SessionEvent[]> {
+    return this.appendNow([piece], undefined, false);
+  }
+
+  private appendNow(
+    made: EventInput[],
+    patch: Partial<AgentStateRecord> | undefined,
+    withDeferred: boolean,
+  ): Promise<readonly SessionEvent[]> {
     const { rt } = this;
     const deferred = withDeferred ? this.takeDeferred() : [];
     const events = deferred.length > 0 ? [...deferred, ...made] : made;

@@ -15,6 +15,7 @@ import { createChatStore } from "frontdesk/adapters/ai-sdk";
 import { FrontdeskSaver } from "frontdesk/adapters/langgraph";
 import { FrontdeskStore } from "frontdesk/adapters/mastra";
 import { FrontdeskSession } from "frontdesk/adapters/openai-agents";
+import { SessionListFeed, useSession, useSessions } from "frontdesk/react";
 
 interface AppState {
   plan: string;
@@ -61,6 +62,9 @@ try {
 
   // What the adapters wrote are ordinary sessions of alice.
   report.sessions = (await alice.listSessions()).items.map((session) => session.id).sort();
+  // frontdesk/react loads with React installed; its feeds need a server only once started.
+  const list = new SessionListFeed({ baseUrl: "http://127.0.0.1:9", apiKey: "fd_unused" }, { status: "active" });
+  report.react = { hooks: [typeof useSession, typeof useSessions], list: list.getSnapshot().status };
   await sessions.store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
