@@ -87,9 +87,12 @@ const AgentSchema = z.strictObject({
   /**
    * Write the reply to the log while it streams (`turn.delta` events), so a reader that attaches
    * mid-reply (a reloaded page, another instance, a late terminal) sees it from its first word.
-   * Off, a plain turn is two commits, and readers see the reply when it is complete. @default true
+   * Off, a plain turn is two commits, and readers see the reply when it is complete. `intervalMs`:
+   * the least time between two piece commits of a turn (default 100). @default true
    */
-  persistDeltas: z.boolean().optional(),
+  persistDeltas: z
+    .union([z.boolean(), z.strictObject({ intervalMs: z.number().int().min(0).max(60_000) })])
+    .optional(),
 });
 
 const ToolSchema = z.strictObject({

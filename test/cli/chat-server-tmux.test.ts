@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/core/model.ts";
-import { PacedModel, pacedModelConfig } from "../support/paced-model.ts";
+import { PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 import { run, serveInProcess, tempStore, withManager } from "./harness.ts";
 import { assertBuilt } from "./processes.ts";
 import { hasTmux, TmuxServer } from "./tmux.ts";
@@ -33,7 +33,7 @@ describe.skipIf(!hasTmux && !process.env.CI)("frontdesk chat --server in a real 
       CONFIG,
       JSON.stringify({
         models: { paced: pacedModelConfig(model.url) },
-        agents: { assistant: { model: "paced", systemPrompt: "You help.", tools: [] } },
+        agents: { assistant: { model: "paced", persistDeltas: QUICK_PIECES, systemPrompt: "You help.", tools: [] } },
       }),
     );
     key = (await run(["keys", "create", "--store", temp.url, "--user", "alice"])).stdout.trim();

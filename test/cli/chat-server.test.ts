@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/core/model.ts";
-import { cutText, echoScript, PacedModel, pacedModelConfig } from "../support/paced-model.ts";
+import { cutText, echoScript, PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 import { lines, run, serveInProcess, tempStore, withManager } from "./harness.ts";
 import { assertBuilt, CliProcess, runCli } from "./processes.ts";
 
@@ -31,7 +31,15 @@ beforeAll(async () => {
     JSON.stringify({
       models: { paced: pacedModelConfig(model.url) },
       tools: { calculator: { approval: "ask" } },
-      agents: { assistant: { model: "paced", systemPrompt: "You help.", tools: ["calculator"], color: "cyan" } },
+      agents: {
+        assistant: {
+          model: "paced",
+          persistDeltas: QUICK_PIECES,
+          systemPrompt: "You help.",
+          tools: ["calculator"],
+          color: "cyan",
+        },
+      },
     }),
   );
   aliceKey = (await run(["keys", "create", "--store", temp.url, "--user", "alice"])).stdout.trim();

@@ -8,7 +8,7 @@ import { parseConfig } from "../../src/agent/config.ts";
 import { SessionFeed, type SessionSnapshot } from "../../src/react/index.ts";
 import type { RunningServer } from "../../src/server/listen.ts";
 import { api, openWorld, STORE_KINDS, type World } from "../server/agent-helpers.ts";
-import { cutText, PacedModel, pacedModelConfig } from "../support/paced-model.ts";
+import { cutText, PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 
 const memory = STORE_KINDS.find((kind) => kind.name === "memory") as (typeof STORE_KINDS)[number];
 const REPLY = "One two three four five six seven eight nine ten, and — 🚀 — the end.";
@@ -73,7 +73,7 @@ describe("SessionFeed (useSession without React) against a real server", () => {
       agents: {
         config: parseConfig({
           models: { paced: pacedModelConfig(model.url) },
-          agents: { assistant: { model: "paced", tools: [] } },
+          agents: { assistant: { model: "paced", persistDeltas: QUICK_PIECES, tools: [] } },
         }),
       },
     });

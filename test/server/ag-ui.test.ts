@@ -14,7 +14,7 @@ import { createApiKey } from "../../src/server/api-keys.ts";
 import { type RunningServer, startServer } from "../../src/server/listen.ts";
 import { openStore } from "../../src/stores/registry.ts";
 import { REDIS, uniquePrefix } from "../support/backends.ts";
-import { PacedModel, pacedModelConfig } from "../support/paced-model.ts";
+import { PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 import { ASK_CALCULATOR, api, openWorld, STORE_KINDS, until, type World } from "./agent-helpers.ts";
 
 type Event = BaseEvent & Record<string, unknown>;
@@ -49,7 +49,7 @@ const postRun = (server: RunningServer, key: string, body: unknown) =>
 const PACED_CONFIG = (url: string) =>
   parseConfig({
     models: { paced: pacedModelConfig(url) },
-    agents: { assistant: { model: "paced", prompt: "assistant", tools: [] } },
+    agents: { assistant: { model: "paced", persistDeltas: QUICK_PIECES, prompt: "assistant", tools: [] } },
   });
 
 describe("AG-UI over HTTP (memory store)", () => {

@@ -14,7 +14,7 @@ import { createApiKey } from "../../src/server/api-keys.ts";
 import { type RunningServer, startServer } from "../../src/server/listen.ts";
 import { openStore } from "../../src/stores/registry.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
-import { PacedModel, pacedModelConfig } from "../support/paced-model.ts";
+import { PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 import { storeLocations } from "../support/store-locations.ts";
 
 const REPLY =
@@ -25,6 +25,7 @@ const configFor = (model: PacedModel) =>
     agents: {
       assistant: {
         model: "paced",
+        persistDeltas: QUICK_PIECES,
         tools: ["calculator", "clock"],
         approval: { calculator: "ask" },
         systemPrompt: "Be brief.",

@@ -11,7 +11,7 @@ import { parseConfig } from "../../src/agent/config.ts";
 import { LiveReply, type SseMessage, SseParser } from "../../src/client/index.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
 import type { RunningServer } from "../../src/server/listen.ts";
-import { cutText, PacedModel, pacedModelConfig } from "../support/paced-model.ts";
+import { cutText, PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 import { api, auth, openWorld, STORE_KINDS, type World } from "./agent-helpers.ts";
 
 const memory = STORE_KINDS.find((kind) => kind.name === "memory");
@@ -115,7 +115,7 @@ describe("Frontdesk's event stream, cut and resumed with Last-Event-ID", () => {
       agents: {
         config: parseConfig({
           models: { paced: pacedModelConfig(model.url) },
-          agents: { assistant: { model: "paced", tools: [] } },
+          agents: { assistant: { model: "paced", persistDeltas: QUICK_PIECES, tools: [] } },
         }),
       },
     });

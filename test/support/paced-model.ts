@@ -40,6 +40,12 @@ export const echoScript = (request: PacedRequest): PacedReply => {
   return { text: `You said: ${typeof last?.content === "string" ? last.content : JSON.stringify(last?.content)}` };
 };
 
+/**
+ * The agent's `persistDeltas` for paced tests: a piece commit as soon as the test releases a chunk.
+ * The default interval (100 ms between piece commits) would add that much to every released chunk.
+ */
+export const QUICK_PIECES = { intervalMs: 2 } as const;
+
 /** A model entry for a Frontdesk config that reaches this server. */
 export const pacedModelConfig = (url: string) => ({
   provider: "openai-compatible" as const,

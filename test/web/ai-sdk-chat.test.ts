@@ -17,7 +17,7 @@ import { parseConfig } from "../../src/agent/config.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
 import { type RunningServer, startServer } from "../../src/server/listen.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
-import { cutText, PacedModel, pacedModelConfig } from "../support/paced-model.ts";
+import { cutText, PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 import { CHROMIUM, launchBrowser, SCREENSHOTS } from "./harness.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -51,7 +51,14 @@ beforeAll(async () => {
     agents: {
       config: parseConfig({
         models: { paced: pacedModelConfig(model.url) },
-        agents: { assistant: { model: "paced", tools: ["calculator"], approval: { calculator: "ask" } } },
+        agents: {
+          assistant: {
+            model: "paced",
+            persistDeltas: QUICK_PIECES,
+            tools: ["calculator"],
+            approval: { calculator: "ask" },
+          },
+        },
       }),
     },
   });

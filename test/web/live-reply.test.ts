@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cutText, PacedModel, pacedModelConfig } from "../support/paced-model.ts";
+import { cutText, PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 import {
   apiClient,
   assertPrerequisites,
@@ -42,7 +42,14 @@ beforeAll(async () => {
       config: {
         limits: { requestsPerSecond: 2000 },
         models: { paced: pacedModelConfig(model.url) },
-        agents: { assistant: { model: "paced", systemPrompt: "You are a test assistant.", tools: [] } },
+        agents: {
+          assistant: {
+            model: "paced",
+            persistDeltas: QUICK_PIECES,
+            systemPrompt: "You are a test assistant.",
+            tools: [],
+          },
+        },
       },
     }),
     launchBrowser(),

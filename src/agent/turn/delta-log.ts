@@ -5,7 +5,8 @@
  * store in between. The format is core/turn-deltas.ts.
  *
  * Writes are behind the model, never in its way: the first piece goes at once (a reader sees the
- * reply start without delay), then at most one commit per PIECE_INTERVAL_MS, each holding all
+ * reply start without delay), then at most one commit per interval (PIECE_INTERVAL_MS unless the
+ * agent's `persistDeltas.intervalMs` says otherwise), each holding all
  * that streamed since the last, and never more than one in flight, so a slow store gets fewer,
  * larger pieces. A model streaming 50 tokens a second so costs about ten small commits a second,
  * not fifty; what is still pending when a step ends is written before its message.
@@ -14,7 +15,7 @@ import type { EventInput, JsonObject } from "../../core/model.ts";
 import { TURN_DELTA_EVENT, type TurnDeltaData } from "../../core/turn-deltas.ts";
 import type { TurnJournal } from "./journal.ts";
 
-/** The least time between two piece commits of one turn (a human reader sees no difference). */
+/** The least time between two piece commits of one turn, by default (a human reader sees no difference). */
 export const PIECE_INTERVAL_MS = 100;
 
 export class DeltaLog {
@@ -26,6 +27,7 @@ export class DeltaLog {
   constructor(
     private readonly journal: TurnJournal,
     private readonly turnId: string,
+    private readonly intervalMs = PIECE_INTERVAL_MS,
   ) {
     journal.beforeWrite = () => this.queue();
   }
@@ -66,7 +68,7 @@ export class DeltaLog {
     this.timer = setTimeout(() => {
       intervalOver = true;
       next();
-    }, PIECE_INTERVAL_MS);
+    }, this.intervalMs);
     this.timer.unref?.();
     void this.journal
       .appendPiece(piece)

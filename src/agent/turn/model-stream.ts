@@ -62,7 +62,11 @@ export class ModelStream {
     this.turnId = scope.turnId;
     this.signal = scope.signal;
     this.emit = scope.emit;
-    this.deltas = scope.rt.agent.persistDeltas === false ? undefined : new DeltaLog(journal, scope.turnId);
+    const persist = scope.rt.agent.persistDeltas;
+    this.deltas =
+      persist === false
+        ? undefined
+        : new DeltaLog(journal, scope.turnId, typeof persist === "object" ? persist.intervalMs : undefined);
   }
 
   /** Streams the model until it stops calling tools (or `maxSteps`), adding its usage to `usage`. */
