@@ -16,6 +16,7 @@ import {
 } from "../client/index.ts";
 import type { EventSubscription, JsonObject, Session, SessionEvent } from "../index.ts";
 import { clientOf, type FrontdeskConnection, postToSession, reconnectDelayMs, wait } from "./connection.ts";
+import { LiveFeed } from "./feed.ts";
 
 /** Where the stream stands: `gone` once the session is deleted or expires; `error` for a refusal (a bad key). */
 export type SessionStreamStatus = "connecting" | "live" | "reconnecting" | "gone" | "error";
@@ -85,9 +86,7 @@ export const EMPTY_SESSION_SNAPSHOT: SessionSnapshot = Object.freeze({
   error: undefined,
 });
 
-export class SessionFeed {
-  private snapshot: SessionSnapshot;
-  private readonly listeners = new Set<() => void>();
+export class SessionFeed extends LiveFeed<SessionSnapshot> {
   private readonly client: FrontdeskClient;
   private readonly live = new LiveReply();
   private readonly keepEvents: boolean;
@@ -97,7 +96,6 @@ export class SessionFeed {
   private opened = false;
   private pending: SessionEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
-  private abort: AbortController | undefined;
   private subscription: EventSubscription | undefined;
   private refreshing = false;
   private refreshAgain = false;
@@ -109,31 +107,21 @@ export class SessionFeed {
     private readonly connection: FrontdeskConnection,
     options: SessionFeedOptions = {},
   ) {
+    super({ ...EMPTY_SESSION_SNAPSHOT, lastSeq: Math.max(0, options.after ?? 0) });
     this.seen = Math.max(0, options.after ?? 0);
     this.keepEvents = options.keepEvents ?? true;
     this.refreshSession = options.refreshSession ?? true;
     this.onEvents = options.onEvents;
-    this.snapshot = { ...EMPTY_SESSION_SNAPSHOT, lastSeq: this.seen };
     this.client = clientOf(connection, this.trackedFetch(connection.fetch ?? globalThis.fetch.bind(globalThis)));
   }
 
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-
-  getSnapshot = (): SessionSnapshot => this.snapshot;
-
   /** Opens the stream (again after `stop`, from the last seq held). */
-  start(): void {
-    if (this.abort && !this.abort.signal.aborted) return;
-    const abort = new AbortController();
-    this.abort = abort;
-    void this.run(abort.signal);
+  override start(): void {
+    super.start();
   }
 
-  stop(): void {
-    this.abort?.abort();
+  override stop(): void {
+    super.stop();
     void this.subscription?.close().catch(() => undefined);
     this.subscription = undefined;
     clearTimeout(this.refreshTimer);
@@ -155,7 +143,7 @@ export class SessionFeed {
     await postToSession(this.connection, this.sessionId, "/cancel", reason ? { reason } : {});
   }
 
-  private async run(signal: AbortSignal): Promise<void> {
+  protected async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
       try {
@@ -248,13 +236,13 @@ export class SessionFeed {
       this.refreshAgain = false;
       try {
         const session = await this.client.get(this.sessionId);
-        if (!this.abort?.signal.aborted) this.update({ session, state: session.state as JsonObject });
+        if (!this.signal?.aborted) this.update({ session, state: session.state as JsonObject });
       } catch {
         // The stream reports what matters (gone, offline); the next change reads the header again.
       } finally {
         this.refreshing = false;
         this.refreshTimer = undefined;
-        if (this.refreshAgain && !this.abort?.signal.aborted) this.refreshSoon();
+        if (this.refreshAgain && !this.signal?.aborted) this.refreshSoon();
       }
     }, REFRESH_GAP_MS);
   }
@@ -269,10 +257,5 @@ export class SessionFeed {
       if (isStream && response.ok) this.update({ status: "live", error: undefined });
       return response;
     };
-  }
-
-  private update(change: Partial<SessionSnapshot>): void {
-    this.snapshot = { ...this.snapshot, ...change };
-    for (const listener of this.listeners) listener();
   }
 }

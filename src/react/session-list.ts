@@ -9,6 +9,7 @@
 import type { FrontdeskClient, FrontdeskError } from "../client/index.ts";
 import type { Session, SessionStatus } from "../index.ts";
 import { clientOf, type FrontdeskConnection, wait } from "./connection.ts";
+import { LiveFeed } from "./feed.ts";
 
 /** Which sessions to list (the filters of `GET /v1/sessions`). */
 export interface SessionFilter {
@@ -68,44 +69,28 @@ const pageHidden = (): boolean => (globalThis as { document?: { hidden?: boolean
 /** Pages of changes read per check, at most (200 sessions each). */
 const CHANGE_PAGES = 5;
 
-export class SessionListFeed {
-  private snapshot: SessionListSnapshot = EMPTY_LIST_SNAPSHOT;
-  private readonly listeners = new Set<() => void>();
+export class SessionListFeed extends LiveFeed<SessionListSnapshot> {
   private readonly client: FrontdeskClient;
   private readonly pageSize: number;
   private readonly pollMs: number;
   private cursor: string | null = null;
   /** The newest `updatedAt` seen: changes after it are what a check asks for. */
   private watermark = 0;
-  private abort: AbortController | undefined;
 
   constructor(
     connection: FrontdeskConnection,
     private readonly filter: SessionFilter = {},
     options: SessionListOptions = {},
   ) {
+    super(EMPTY_LIST_SNAPSHOT);
     this.client = clientOf(connection);
     this.pageSize = options.pageSize ?? 100;
     this.pollMs = options.pollMs ?? 3000;
   }
 
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-
-  getSnapshot = (): SessionListSnapshot => this.snapshot;
-
   /** Reads the first page and starts checking for changes (again after `stop`, from scratch). */
-  start(): void {
-    if (this.abort && !this.abort.signal.aborted) return;
-    const abort = new AbortController();
-    this.abort = abort;
-    void this.run(abort.signal);
-  }
-
-  stop(): void {
-    this.abort?.abort();
+  override start(): void {
+    super.start();
   }
 
   /** Reads the list again from its first page (after an error, say). */
@@ -115,7 +100,7 @@ export class SessionListFeed {
   }
 
   async loadMore(): Promise<void> {
-    const signal = this.abort?.signal;
+    const signal = this.signal;
     if (!signal || signal.aborted || !this.cursor || this.snapshot.loadingMore || this.snapshot.status !== "ready") {
       return;
     }
@@ -152,9 +137,9 @@ export class SessionListFeed {
     };
   }
 
-  private async run(signal: AbortSignal): Promise<void> {
+  protected async run(signal: AbortSignal): Promise<void> {
     this.snapshot = EMPTY_LIST_SNAPSHOT;
-    this.emit();
+    this.update({});
     try {
       const page = await this.client.listSessions({ ...this.query(), limit: this.pageSize });
       if (signal.aborted) return;
@@ -224,14 +209,5 @@ export class SessionListFeed {
       refreshedAt: Date.now(),
       error: undefined,
     });
-  }
-
-  private update(change: Partial<SessionListSnapshot>): void {
-    this.snapshot = { ...this.snapshot, ...change };
-    this.emit();
-  }
-
-  private emit(): void {
-    for (const listener of this.listeners) listener();
   }
 }
