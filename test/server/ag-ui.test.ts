@@ -13,7 +13,7 @@ import { turnDeltaOf } from "../../src/core/turn-deltas.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
 import { type RunningServer, startServer } from "../../src/server/listen.ts";
 import { openStore } from "../../src/stores/registry.ts";
-import { REDIS, uniquePrefix } from "../support/backends.ts";
+import { POSTGRES, REDIS, uniquePrefix } from "../support/backends.ts";
 import { PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
 import { ASK_CALCULATOR, api, openWorld, STORE_KINDS, until, type World } from "./agent-helpers.ts";
 
@@ -346,8 +346,8 @@ describe("AG-UI over HTTP (memory store)", () => {
   });
 });
 
-const redisUrl = REDIS.url;
-describe.skipIf(!redisUrl && !process.env.CI)("AG-UI across two instances on Redis", () => {
+describe.each([REDIS, POSTGRES])("AG-UI across two instances on $name", (backend) => {
+  const backendUrl = backend.url;
   const cleanups: (() => Promise<void>)[] = [];
   let model: PacedModel;
   afterEach(async () => {
@@ -355,59 +355,62 @@ describe.skipIf(!redisUrl && !process.env.CI)("AG-UI across two instances on Red
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it("a reply started on one instance is loaded mid-reply on the other, with snapshots equal to the log", async () => {
-    if (!redisUrl) throw new Error(`${REDIS.variable} is not set`);
-    const prefix = uniquePrefix("agui");
-    const url = REDIS.scoped(redisUrl, prefix);
-    cleanups.push(() => REDIS.cleanup(redisUrl, prefix));
-    model = await new PacedModel().start();
-    model.script = () => ({ text: "red green blue cyan magenta" });
-    const config = PACED_CONFIG(model.url);
-    const servers: RunningServer[] = [];
-    for (let i = 0; i < 2; i++) {
-      servers.push(
-        await startServer({
-          store: await openStore(url),
-          port: 0,
-          logger: false,
-          agents: { config },
-          limits: { requestsPerSecond: null },
-        }),
+  it.skipIf(!backendUrl && !process.env.CI)(
+    "a reply started on one instance is loaded mid-reply on the other, with snapshots equal to the log",
+    async () => {
+      if (!backendUrl) throw new Error(`${backend.variable} is not set`);
+      const prefix = uniquePrefix("agui");
+      const url = backend.scoped(backendUrl, prefix);
+      cleanups.push(() => backend.cleanup(backendUrl, prefix));
+      model = await new PacedModel().start();
+      model.script = () => ({ text: "red green blue cyan magenta" });
+      const config = PACED_CONFIG(model.url);
+      const servers: RunningServer[] = [];
+      for (let i = 0; i < 2; i++) {
+        servers.push(
+          await startServer({
+            store: await openStore(url),
+            port: 0,
+            logger: false,
+            agents: { config },
+            limits: { requestsPerSecond: null },
+          }),
+        );
+      }
+      cleanups.push(async () => {
+        await Promise.all(servers.map((server) => server.close()));
+      });
+      const [one, two] = servers as [RunningServer, RunningServer];
+      const setup = await openStore(url);
+      const key = (await createApiKey(setup, { userId: "carol" })).key;
+      await setup.close();
+
+      const writer = agentOf(one, key, "shared-thread");
+      writer.addMessage({ id: "c1", role: "user", content: "colors" });
+      const writing = run(writer);
+      model.release(2);
+      await model.until((m) => m.written >= 2, "two pieces");
+      await until(async () => {
+        const log = (await api(two, key, "GET", "/v1/sessions/shared-thread/events?limit=1000")).body.items as
+          | SessionEvent[]
+          | undefined;
+        return (log ?? []).filter((event) => turnDeltaOf(event)).length >= 2;
+      }, "two pieces in the log");
+
+      const reader = agentOf(two, key, "shared-thread");
+      const events: Event[] = [];
+      const reading = run(reader, {}, events);
+      await until(() => events.some((event) => event.type === EventType.STATE_SNAPSHOT), "the snapshots");
+      expect(snapshotOf(events).map((message) => message.content)).toEqual(["colors", "red green "]);
+      model.free();
+      await Promise.all([writing, reading]);
+      expect(finishedOf(events)?.outcome).toEqual({ type: "success" });
+      const log = (await storedEvents(two, key, "shared-thread")).filter((event) => event.type === "message");
+      expect(reader.messages.map((message) => message.content)).toEqual(
+        log.map((event) => (event.type === "message" ? event.content : "")),
       );
-    }
-    cleanups.push(async () => {
-      await Promise.all(servers.map((server) => server.close()));
-    });
-    const [one, two] = servers as [RunningServer, RunningServer];
-    const setup = await openStore(url);
-    const key = (await createApiKey(setup, { userId: "carol" })).key;
-    await setup.close();
-
-    const writer = agentOf(one, key, "shared-thread");
-    writer.addMessage({ id: "c1", role: "user", content: "colors" });
-    const writing = run(writer);
-    model.release(2);
-    await model.until((m) => m.written >= 2, "two pieces");
-    await until(async () => {
-      const log = (await api(two, key, "GET", "/v1/sessions/shared-thread/events?limit=1000")).body.items as
-        | SessionEvent[]
-        | undefined;
-      return (log ?? []).filter((event) => turnDeltaOf(event)).length >= 2;
-    }, "two pieces in the log");
-
-    const reader = agentOf(two, key, "shared-thread");
-    const events: Event[] = [];
-    const reading = run(reader, {}, events);
-    await until(() => events.some((event) => event.type === EventType.STATE_SNAPSHOT), "the snapshots");
-    expect(snapshotOf(events).map((message) => message.content)).toEqual(["colors", "red green "]);
-    model.free();
-    await Promise.all([writing, reading]);
-    expect(finishedOf(events)?.outcome).toEqual({ type: "success" });
-    const log = (await storedEvents(two, key, "shared-thread")).filter((event) => event.type === "message");
-    expect(reader.messages.map((message) => message.content)).toEqual(
-      log.map((event) => (event.type === "message" ? event.content : "")),
-    );
-    expect(reader.messages).toEqual(writer.messages);
-    expect(reader.state).toEqual((await api(two, key, "GET", "/v1/sessions/shared-thread")).body.state);
-  });
+      expect(reader.messages).toEqual(writer.messages);
+      expect(reader.state).toEqual((await api(two, key, "GET", "/v1/sessions/shared-thread")).body.state);
+    },
+  );
 });
