@@ -90,9 +90,7 @@ const AgentSchema = z.strictObject({
    * Off, a plain turn is two commits, and readers see the reply when it is complete. `intervalMs`:
    * the least time between two piece commits of a turn (default 100). @default true
    */
-  persistDeltas: z
-    .union([z.boolean(), z.strictObject({ intervalMs: z.number().int().min(0).max(60_000) })])
-    .optional(),
+  persistDeltas: z.union([z.boolean(), z.strictObject({ intervalMs: z.number().int().min(0).max(60_000) })]).optional(),
 });
 
 const ToolSchema = z.strictObject({
