@@ -31,6 +31,10 @@ export default defineConfig({
           name: "main",
           include: ["test/**/*.test.ts"],
           exclude: [...configDefaults.exclude, ...ALONE],
+          // Vitest's default is one worker less than the cores: on a 2-core CI machine, one, and the
+          // suite ran file after file though most of its time is waiting on servers, browsers and
+          // databases. These files bound nothing by time (those are ALONE), so two run side by side.
+          maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
       },
