@@ -8,6 +8,7 @@ import { readAgentState } from "../agent/agent-state.ts";
 import type { PendingApproval } from "../agent/approvals.ts";
 import { agentConfigOf, type FrontdeskConfig, loadConfig } from "../agent/config.ts";
 import type { AgentStreamEvent, TurnResult } from "../agent/types.ts";
+import { textOfContent } from "../core/message-text.ts";
 import type { Json, JsonObject, SessionEvent } from "../core/model.ts";
 import { SessionManager } from "../core/session-manager.ts";
 import type { SessionStore } from "../stores/types.ts";
@@ -235,14 +236,7 @@ export const compactJson = (value: Json | undefined, max = 80): string =>
   value === undefined ? "" : truncate(JSON.stringify(value), max);
 
 /** The text of a message's content: the string, or its text parts joined. */
-export function contentText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .filter((part: { type?: unknown; text?: unknown }) => part?.type === "text" && typeof part.text === "string")
-    .map((part: { text: string }) => part.text)
-    .join("");
-}
+export const contentText = textOfContent;
 
 /** The tool calls of an assistant message (AI SDK `tool-call` parts). */
 export function calledTools(content: unknown): { tool: string; input: Json | undefined }[] {

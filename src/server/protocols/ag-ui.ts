@@ -26,6 +26,7 @@ import {
 } from "@ag-ui/core";
 import type { ApprovalDecision, PendingApproval } from "../../agent/approvals.ts";
 import { FrontdeskError } from "../../core/errors.ts";
+import { textOfContent } from "../../core/message-text.ts";
 import type { Json, JsonObject, SessionEvent } from "../../core/model.ts";
 import { turnDeltaOf } from "../../core/turn-deltas.ts";
 
@@ -80,16 +81,6 @@ export function stateDeltaPatch(state: Record<string, unknown>, delta: JsonObjec
     }
   }
   return ops;
-}
-
-/** The text of stored content: a string, or its text parts joined. */
-export function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .filter((part): part is { type: "text"; text: string } => part?.type === "text" && typeof part.text === "string")
-    .map((part) => part.text)
-    .join("");
 }
 
 /** A tool result as the one string an AG-UI tool message holds. */
@@ -301,7 +292,7 @@ export class ThreadFold {
   }
 
   private message(event: Extract<SessionEvent, { type: "message" }>, emit: (e: AgUiEvent) => void): void {
-    const text = textOf(event.content);
+    const text = textOfContent(event.content);
     if (event.role === "user" || event.role === "system") {
       this.closeOpen(emit);
       this.push({ id: event.id, role: event.role, content: text });
@@ -400,7 +391,8 @@ export interface ClientIntent {
 }
 
 const sameContent = (client: unknown, stored: unknown): boolean =>
-  (typeof client === "string" ? client : textOf(client)) === (typeof stored === "string" ? stored : textOf(stored));
+  (typeof client === "string" ? client : textOfContent(client)) ===
+  (typeof stored === "string" ? stored : textOfContent(stored));
 
 /**
  * Checks a client's `messages` against the stored thread (by id, in order). The client may be

@@ -7,6 +7,7 @@
  * the stored one, byte for byte.
  */
 import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
+import { textOfContent } from "../../core/message-text.ts";
 import type { JsonObject, SessionEvent } from "../../core/model.ts";
 import { turnDeltaOf } from "../../core/turn-deltas.ts";
 
@@ -18,16 +19,6 @@ export type FrontdeskUIMessage = UIMessage<
   { "frontdesk-status": { status: string; scope?: string; previous?: string; reason?: string; seq: number } }
 >;
 type Chunk = UIMessageChunk;
-
-type MessageEvent = Extract<SessionEvent, { type: "message" }>;
-
-const textOf = (content: MessageEvent["content"]): string =>
-  typeof content === "string"
-    ? content
-    : content
-        .filter((part) => part.type === "text" && typeof part.text === "string")
-        .map((part) => part.text as string)
-        .join("");
 
 /** The closing status of a turn: the agent leaves `running`. */
 export const endsTurn = (event: SessionEvent): boolean =>
@@ -104,7 +95,7 @@ export class UiMessageFold {
         if (event.role !== "assistant") return out;
         this.open(out, event);
         this.openStep(out);
-        const text = textOf(event.content);
+        const text = textOfContent(event.content);
         // Pieces, when the turn wrote them, are the message's text already: only what they lack is sent.
         const rest = text.startsWith(this.stepText) ? text.slice(this.stepText.length) : "";
         if (rest.length > 0) {
@@ -267,7 +258,7 @@ export async function uiMessagesOf(
       out.push({
         id: event.id,
         role: "user",
-        parts: [{ type: "text", text: textOf(event.content) }],
+        parts: [{ type: "text", text: textOfContent(event.content) }],
       });
       continue;
     }

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { readAgentState } from "../../agent/agent-state.ts";
 import { pendingApprovals, respondToApproval } from "../../agent/approvals.ts";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
+import { textOfContent } from "../../core/message-text.ts";
 import type { JsonObject, SessionEvent } from "../../core/model.ts";
 import type { SessionManager } from "../../core/session-manager.ts";
 import { type ServerContext, scopedManager } from "../context.ts";
@@ -41,18 +42,20 @@ const ChatMessagesSchema = z.object({ messages: z.array(z.looseObject({ id: z.st
 
 type ChatMessage = z.infer<typeof UIMessageSchema>;
 
-const textOfParts = (message: ChatMessage): string =>
-  message.parts
-    .filter((part) => part.type === "text" && typeof part.text === "string")
-    .map((part) => part.text as string)
-    .join("");
-
 /** The session's stored history as UI messages, and the turn running in it (if any). */
 async function storedChat(
   manager: SessionManager,
   sessionId: string,
+  { create = false }: { create?: boolean } = {},
 ): Promise<{ messages: FrontdeskUIMessage[]; running: { id: string; startSeq: number } | undefined }> {
-  const session = await manager.get(sessionId);
+  const session = await manager.get(sessionId).catch(async (error: unknown) => {
+    if (!create || !isFrontdeskError(error, "not_found")) throw error;
+    // A chat's first message opens its session; of two first messages at once, the other created it.
+    return manager.create({ sessionId }).catch((raced: unknown) => {
+      if (!isFrontdeskError(raced, "conflict")) throw raced;
+      return manager.get(sessionId);
+    });
+  });
   const lock = readAgentState(session.state as JsonObject)?.turn;
   const events = await manager.readEvents(sessionId);
   const running = lock ? { id: lock.id, startSeq: lock.startSeq } : undefined;
@@ -80,8 +83,7 @@ function checkHistory(sent: readonly ChatMessage[], stored: readonly FrontdeskUI
       throw differs(index, `a ${message.role} message where a ${kept.role} one is stored`);
     if (message.role === "assistant" && message.id !== kept.id) throw differs(index, "another assistant message");
     if (message.role === "user") {
-      const keptText = kept.parts.map((part) => (part.type === "text" ? part.text : "")).join("");
-      if (textOfParts(message) !== keptText) throw differs(index, "another user text");
+      if (textOfContent(message.parts) !== textOfContent(kept.parts)) throw differs(index, "another user text");
     }
   });
 }
@@ -100,18 +102,6 @@ function approvalAnswers(message: ChatMessage): { approvalId: string; approve: b
     });
   }
   return answers;
-}
-
-async function openChat(manager: SessionManager, sessionId: string): Promise<void> {
-  try {
-    await manager.get(sessionId);
-  } catch (error) {
-    if (!isFrontdeskError(error, "not_found")) throw error;
-    await manager.create({ sessionId }).catch((raced: unknown) => {
-      // Two first messages at once: the other created it.
-      if (!isFrontdeskError(raced, "conflict")) throw raced;
-    });
-  }
 }
 
 /** AI SDK chat: send (runs a turn), reconnect (replays the reply in flight), and the stored messages. */
@@ -220,8 +210,7 @@ export function chatRoutes(context: ServerContext) {
           );
         }
         const last = messages.at(-1) as ChatMessage;
-        await openChat(manager, id);
-        const stored = await storedChat(manager, id);
+        const stored = await storedChat(manager, id, { create: true });
         if (last.role === "assistant") {
           if (!stored.running || stored.running.id !== last.id) {
             throw new FrontdeskError("conflict", "No running turn of this chat waits for this message's answers");
@@ -253,7 +242,7 @@ export function chatRoutes(context: ServerContext) {
         if (last.role !== "user")
           throw new FrontdeskError("invalid_request", "messages: the last message must be a user message");
         checkHistory(messages.slice(0, -1), stored.messages);
-        const text = textOfParts(last);
+        const text = textOfContent(last.parts);
         if (text.trim() === "")
           throw new FrontdeskError("invalid_request", "messages: the new message has no text part");
         const started = await host.start(manager, id, text, { onEvent: () => undefined });
