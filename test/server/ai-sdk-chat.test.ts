@@ -15,6 +15,7 @@ import { type RunningServer, startServer } from "../../src/server/listen.ts";
 import { openStore } from "../../src/stores/registry.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 import { PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
+import { seeded } from "../support/seeded.ts";
 import { storeLocations } from "../support/store-locations.ts";
 
 const REPLY =
@@ -121,14 +122,6 @@ const canonicalJson = (value: unknown): string =>
       ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : item,
   );
-
-/** A deterministic random sequence (mulberry32), so a failing cut can be replayed. */
-const seeded = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
 
 describe("the AI SDK chat protocol on one instance (memory store)", () => {
   const model = new PacedModel();

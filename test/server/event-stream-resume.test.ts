@@ -12,6 +12,7 @@ import { LiveReply, type SseMessage, SseParser } from "../../src/client/index.ts
 import type { SessionEvent } from "../../src/core/model.ts";
 import type { RunningServer } from "../../src/server/listen.ts";
 import { cutText, PacedModel, pacedModelConfig, QUICK_PIECES } from "../support/paced-model.ts";
+import { seeded } from "../support/seeded.ts";
 import { api, auth, openWorld, STORE_KINDS, type World } from "./agent-helpers.ts";
 
 const memory = STORE_KINDS.find((kind) => kind.name === "memory");
@@ -20,18 +21,6 @@ if (!memory) throw new Error("no memory store kind");
 const TURNS = 10;
 const READERS_PER_TURN = 20;
 const CHUNKS = 24;
-
-/** mulberry32: a small seeded generator, so a failing cut can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A reply with multi-byte characters, so a piece split anywhere would show as mangled text. */
 const replyText = (turn: number) =>

@@ -14,19 +14,8 @@ import { type RunningServer, type StartServerOptions, startServer } from "../../
 import { sseEventFrame, wsTransport } from "../../src/server/streams.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
+import { seeded } from "../support/seeded.ts";
 import { eventually, openFrameSocket, openStream } from "./helpers.ts";
-
-/** A small seeded PRNG so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Live {
   server: RunningServer;
@@ -87,7 +76,7 @@ describe("SSE", () => {
   it("a reader cut at random points that resumes with Last-Event-ID receives the log exactly, while appends run", async () => {
     const l = await live({ heartbeatMs: 25 });
     await l.manager.create({ sessionId: "live" });
-    const rand = random(20260301);
+    const rand = seeded(20260301);
     const TOTAL = 400;
     const writer = (async () => {
       let n = 0;
