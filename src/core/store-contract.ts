@@ -91,6 +91,19 @@ export interface Commit {
   readonly events: readonly SessionEvent[];
   readonly scoped?: readonly ScopedWrite[];
   readonly idempotency?: IdempotencyRecord;
+  /**
+   * Stored events removed in the same atomic unit: every seq with `after < seq < before`
+   * (pruning). Applied before `rewrites`. Seqs are never reused: the header's `lastSeq` does not
+   * move back, and later events keep their seqs.
+   */
+  readonly removeEvents?: { readonly after: number; readonly before: number };
+  /**
+   * Events that replace the stored event with the same seq, in the same atomic unit: redaction
+   * tombstones, the `frontdesk.pruned` marker, content sealed in place. Each seq is ≥ 1 and ≤ the
+   * previous `lastSeq`. After the commit no byte of the replaced event may be readable through the
+   * store, and an embedded store's {@link SessionStore.scrub} makes it unreadable on disk too.
+   */
+  readonly rewrites?: readonly SessionEvent[];
   /** The caller's clock, for the expiry check. */
   readonly now: number;
 }
@@ -268,6 +281,18 @@ export interface SessionStore {
 
   /** The shared scope's state; `{ state: {}, version: 0 }` when never written. */
   readScope(namespace: string, scope: "user" | "app", userId: string | null): Promise<ScopedState>;
+  /**
+   * Removes one owner's `user:` state (erasure). A later write starts again from version 0.
+   * False when there was none.
+   */
+  eraseScope(namespace: string, userId: string | null): Promise<boolean>;
+  /**
+   * Optional, for stores that keep files: makes content removed by `delete`, `removeEvents` and
+   * `rewrites` unreadable in the files themselves (free pages zeroed, write-ahead log
+   * checkpointed and truncated). `pending` when something (a reader holding the WAL) stops it from
+   * finishing now; calling it again later finishes it.
+   */
+  scrub?(): Promise<{ readonly pending: boolean }>;
   findIdempotency(key: SessionKey, idempotencyKey: string): Promise<IdempotencyRecord | undefined>;
 
   /**

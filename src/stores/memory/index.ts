@@ -52,6 +52,18 @@ const frozenCopy = <T>(value: T): T => {
   return Object.freeze(copy) as T;
 };
 
+/** The index of the first event whose seq is ≥ `seq` (events are in ascending seq order). */
+const indexOfSeq = (events: readonly SessionEvent[], seq: number): number => {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((events[middle] as SessionEvent).seq < seq) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+};
+
 const EMPTY_SCOPE: ScopedState = deepFreeze({ state: {}, version: 0 });
 
 /**
@@ -124,6 +136,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       for (const [sk, scope] of scopeUpdates) scopes.set(sk, scope);
       const room: Room = current ?? { header: commit.header, events: [], idempotency: new Map() };
       room.header = frozenCopy(commit.header);
+      const removed = commit.removeEvents;
+      if (removed) room.events = room.events.filter((e) => e.seq <= removed.after || e.seq >= removed.before);
+      for (const event of commit.rewrites ?? []) {
+        const at = indexOfSeq(room.events, event.seq);
+        if (room.events[at]?.seq === event.seq) room.events[at] = frozenCopy(event);
+      }
       for (const event of commit.events) room.events.push(frozenCopy(event));
       if (commit.idempotency) room.idempotency.set(commit.idempotency.key, { ...commit.idempotency });
       rooms.set(id, room);
@@ -155,15 +173,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       const limit = range.limit ?? Number.POSITIVE_INFINITY;
       const types = range.types && range.types.length > 0 ? new Set(range.types) : undefined;
       const out: SessionEvent[] = [];
-      // seq n sits at index n - 1, so both directions start at the boundary instead of scanning.
+      // Events are held in seq order (pruning may leave gaps), so both directions start at the
+      // boundary found by bisection instead of scanning.
       if (range.order === "desc") {
-        for (let i = Math.min(room.events.length, before - 1) - 1; i >= 0 && out.length < limit; i--) {
+        for (let i = indexOfSeq(room.events, before) - 1; i >= 0 && out.length < limit; i--) {
           const event = room.events[i] as SessionEvent;
           if (event.seq <= after) break;
           if (!types || types.has(event.type)) out.push(event);
         }
       } else {
-        for (let i = Math.max(0, after); i < room.events.length && out.length < limit; i++) {
+        for (let i = indexOfSeq(room.events, after + 1); i < room.events.length && out.length < limit; i++) {
           const event = room.events[i] as SessionEvent;
           if (event.seq >= before) break;
           if (!types || types.has(event.type)) out.push(event);
@@ -226,6 +245,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     async readScope(namespace, scope, userId) {
       open();
       return scopes.get(scopeKeyId(namespace, scope, userId)) ?? EMPTY_SCOPE;
+    },
+
+    async eraseScope(namespace, userId) {
+      open();
+      return scopes.delete(scopeKeyId(namespace, "user", userId));
     },
 
     async findIdempotency(key, idempotencyKey) {

@@ -21,4 +21,16 @@ export function assertCommitShape(commit: Commit, previousLastSeq: number): void
   if (header.lastSeq !== expected) {
     throw new FrontdeskError("invalid_request", "The commit's header lastSeq must equal its last event's seq");
   }
+  const removed = commit.removeEvents;
+  if (removed && !(Number.isInteger(removed.after) && Number.isInteger(removed.before) && removed.after >= 0)) {
+    throw new FrontdeskError("invalid_request", "The commit's removeEvents bounds must be whole numbers ≥ 0");
+  }
+  for (const event of commit.rewrites ?? []) {
+    if (!Number.isInteger(event.seq) || event.seq < 1 || event.seq > previousLastSeq) {
+      throw new FrontdeskError("invalid_request", "A commit may only rewrite events already in the log");
+    }
+    if (removed && event.seq > removed.after && event.seq < removed.before) {
+      throw new FrontdeskError("invalid_request", "A commit may not rewrite an event it removes");
+    }
+  }
 }
