@@ -293,6 +293,12 @@ export interface SessionStore {
    * finishing now; calling it again later finishes it.
    */
   scrub?(): Promise<{ readonly pending: boolean }>;
+  /**
+   * Optional, for stores that hold key material (the encrypting wrapper): destroys the owner's data
+   * key, so whatever of theirs is left anywhere (a backup, a session not yet deleted) can no longer
+   * be read. Erasure calls it first. Idempotent.
+   */
+  forgetUser?(namespace: string, userId: string): Promise<void>;
   findIdempotency(key: SessionKey, idempotencyKey: string): Promise<IdempotencyRecord | undefined>;
 
   /**
