@@ -1,3 +1,4 @@
+import { isHistoryChanged, isPrunedMarker } from "./log-markers.ts";
 import type { SessionEvent, SessionKey } from "./model.ts";
 import { deepFreeze } from "./state.ts";
 import type { SessionStore, Unsubscribe } from "./store-contract.ts";
@@ -108,7 +109,13 @@ export class LiveTail {
       // Only events that continue the ring are kept, so it stays contiguous whatever happened meanwhile.
       if (this.known === after) {
         for (const event of batch) {
-          if (event.seq !== this.known + 1) break;
+          if (event.seq !== this.known + 1) {
+            // A pruned marker stands for every seq before it: the log goes on from there.
+            if (!(isPrunedMarker(event) && event.seq > this.known)) break;
+            this.ring = [];
+          }
+          // Events before a notice may have been redacted or pruned: the ring must not serve them again.
+          if (isHistoryChanged(event)) this.ring = [];
           this.ring.push(deepFreeze(event));
           this.known = event.seq;
         }

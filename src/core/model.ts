@@ -156,8 +156,43 @@ const ContentPartSchema = JsonObjectSchema.refine(
   "every content part needs a string `type`",
 );
 
+/** Who removed an event's content, when and why: the tombstone keeps it in place of the content. */
+export interface Redaction {
+  at: number;
+  /** The API key id, user id or library caller that redacted it. */
+  by: string;
+  reason: string;
+}
+const RedactionSchema = z.object({
+  at: z.number().int().nonnegative(),
+  by: z.string().max(256),
+  reason: z.string().max(4096),
+});
+
+/** A span of an event's text that secret masking replaced, by kind; never the secret itself. */
+export interface MaskedSpan {
+  /** Where the string sits in the event, as an RFC 6901 JSON Pointer (`/content`, `/input/headers/authorization`). */
+  path: string;
+  kind: string;
+  /** Offsets of the placeholder in the stored string. */
+  start: number;
+  end: number;
+}
+const MaskedSpanSchema = z.object({
+  path: z.string().max(4096),
+  kind: z.string().max(64),
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+});
+
+/**
+ * `redacted` and `masked` are written by Frontdesk only (appends refuse them): they are parsed here
+ * so that an export carrying them imports unchanged.
+ */
 const eventBase = {
   stateDelta: StateDeltaSchema.optional(),
+  redacted: RedactionSchema.optional(),
+  masked: z.array(MaskedSpanSchema).max(10_000).optional(),
 };
 
 /**
@@ -267,7 +302,9 @@ export type MessagePayload = {
   model?: string;
   finish?: "complete" | "cancelled" | "error";
   stateDelta?: StateDelta;
-  [extra: string]: Json | Usage | undefined;
+  redacted?: Redaction;
+  masked?: MaskedSpan[];
+  [extra: string]: Json | Usage | Redaction | MaskedSpan[] | undefined;
 };
 export type ToolCallPayload = Payloads["tool_call"];
 export type ToolResultPayload = Payloads["tool_result"];

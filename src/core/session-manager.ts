@@ -17,10 +17,23 @@
 import { AppendGroups } from "./append-groups.ts";
 import { addMessage, appendEvents, linkInvocation } from "./manager/appends.ts";
 import { createContext, type ManagerContext } from "./manager/context.ts";
+import { type EraseUserOptions, type ErasureResult, eraseUser, resumeErasures } from "./manager/erasure.ts";
+import {
+  type HideLastResult,
+  hideLastEvents,
+  type PruneAllOptions,
+  type PruneResult,
+  prune,
+  pruneAll,
+  type RedactInput,
+  type RedactResult,
+  redactEvent,
+} from "./manager/history-edits.ts";
 import { create, patch, remove, update, updateMetadata } from "./manager/lifecycle.ts";
 import { cleanupOldSessions, listSessions, sweepExpired } from "./manager/listing.ts";
 import { get, getMessages, readEvents } from "./manager/reads.ts";
 import { asResult, stateResult } from "./manager/results.ts";
+import type { RetentionPolicy } from "./manager/retention.ts";
 import { subscribe } from "./manager/subscription.ts";
 import { exportSession, fork, importSession } from "./manager/transfer.ts";
 import type {
@@ -48,6 +61,15 @@ import type { EventInput, JsonObject, SessionEvent, SessionStats, SessionStatus 
 import { SessionStatusSchema } from "./model.ts";
 import type { SessionStore } from "./store-contract.ts";
 
+export type { EraseUserOptions, ErasureCounts, ErasureResult } from "./manager/erasure.ts";
+export type {
+  HideLastResult,
+  PruneAllOptions,
+  PruneResult,
+  RedactInput,
+  RedactResult,
+} from "./manager/history-edits.ts";
+export type { RetentionPolicy } from "./manager/retention.ts";
 export * from "./manager/types.ts";
 export type { EventInput };
 
@@ -256,5 +278,56 @@ export class SessionManager<S extends object = JsonObject> {
   /** The conversation view: message events, with the latest summary standing in for what it covers. */
   getMessages(ref: SessionRef, options: MessagesOptions = {}): Promise<readonly SessionEvent[]> {
     return getMessages(this.context, ref, options);
+  }
+
+  // ── Privacy: redaction, pruning, erasure (docs/privacy.md) ─────────────────────────────────────
+
+  /**
+   * Replaces event `seq`'s content with a tombstone that keeps its seq, type, time, and who redacted
+   * it and why; one commit with a new version (`expectedVersion` applies), and a
+   * `frontdesk.history_changed` notice for subscribers. Redacting a tombstone again changes nothing.
+   */
+  redactEvent(ref: SessionRef, seq: number, input: RedactInput, options: WriteOptions = {}): Promise<RedactResult<S>> {
+    return redactEvent<S>(this.context, ref, seq, input, options);
+  }
+
+  /**
+   * Redacts the newest `count` items in one commit and hands them back as they were: OpenAI Agents'
+   * `popItem`, or a rewind. The log stays gapless; the items read as tombstones from then on.
+   */
+  hideLastEvents(
+    ref: SessionRef,
+    count: number,
+    input: RedactInput,
+    options: WriteOptions = {},
+  ): Promise<HideLastResult<S>> {
+    return hideLastEvents<S>(this.context, ref, count, input, options);
+  }
+
+  /**
+   * Removes the events the retention policy (`policy`, else the session's, else the manager's) no
+   * longer keeps; one `frontdesk.pruned` marker stands in their place at its own seq.
+   */
+  prune(ref: SessionRef, policy?: RetentionPolicy): Promise<PruneResult> {
+    return prune(this.context, ref, policy);
+  }
+
+  /** Prunes every session of the namespace (or of one owner) to `policy`: `frontdesk sessions prune`. */
+  pruneAll(policy: RetentionPolicy, options: PruneAllOptions = {}): Promise<{ sessions: number; removed: number }> {
+    return pruneAll(this.context, policy, options);
+  }
+
+  /**
+   * Erases one user from this namespace: their data key where the store encrypts, API keys, every
+   * session with its events, idempotency records and index entries, and their `user:` state; then
+   * scrubs the store's files. Resumable, harmless to repeat, audited in the `frontdesk.erasures` log.
+   */
+  eraseUser(userId: string, options: EraseUserOptions = {}): Promise<ErasureResult> {
+    return eraseUser(this.context, userId, options);
+  }
+
+  /** Finishes erasures that a crash interrupted (a server calls it at start-up). */
+  resumeErasures(): Promise<ErasureResult[]> {
+    return resumeErasures(this.context);
   }
 }

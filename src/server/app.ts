@@ -17,7 +17,7 @@ import { createJsonSchemaTransform, createJsonSchemaTransformObject } from "fast
 import { type Clock, SYSTEM_CLOCK } from "../core/clock.ts";
 import { FrontdeskError } from "../core/errors.ts";
 import { LruMap } from "../core/lru-map.ts";
-import { SessionManager } from "../core/session-manager.ts";
+import { type RetentionPolicy, SessionManager } from "../core/session-manager.ts";
 import { registerMcpRoutes } from "../mcp/http.ts";
 import type { SessionStore } from "../stores/types.ts";
 import { AgentHost, type AgentServerOptions } from "./agents.ts";
@@ -41,6 +41,7 @@ import { agentRoutes } from "./routes/agent.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { opsRoutes } from "./routes/ops.ts";
+import { privacyRoutes } from "./routes/privacy.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { streamRoutes, WS_ROUTE } from "./routes/streams.ts";
 import { schemaRegistry } from "./schemas.ts";
@@ -103,6 +104,10 @@ export interface AppOptions {
   logger?: AppLoggerOption;
   /** Sliding TTL of new sessions in ms; `null` never expires. @default 1_800_000 (the manager's default) */
   defaultTtlMs?: number | null;
+  /** Mask secrets in events before they are stored (docs/privacy.md). @default false */
+  maskSecrets?: boolean;
+  /** Prune sessions to this retention policy as they grow (docs/privacy.md). @default keep everything */
+  retention?: RetentionPolicy;
   /** SSE heartbeat comment / WebSocket ping interval. @default 15_000 */
   heartbeatMs?: number;
   /** Trust `X-Forwarded-*` from a proxy in front. @default false */
@@ -174,6 +179,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     clock,
     limits: coreLimitsOf(limits),
     ...(options.defaultTtlMs === undefined ? {} : { defaultTtlMs: options.defaultTtlMs }),
+    ...(options.maskSecrets === undefined ? {} : { maskSecrets: options.maskSecrets }),
+    ...(options.retention === undefined ? {} : { retention: options.retention }),
   });
   // Always built: with no default rate, a key given its own rate is still held to it.
   const rateLimiter = new RateLimiter(limits.requestsPerSecond, limits.rateLimitBurst, clock, limits.maxCachedKeys);
@@ -347,6 +354,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Hooks run in the order added: draining first, then who is calling, then how often. A callback
   // hook, not an async one: a cached key is answered without a promise on every request.
+  // An erasure a crash interrupted finishes in the background once the server is up.
+  app.addHook("onReady", async () => {
+    manager.resumeErasures().catch((error) => app.log.error({ err: error }, "resuming an interrupted erasure failed"));
+  });
   app.addHook("onRequest", (request, reply, done) => {
     if (context.draining) {
       reply.header("connection", "close");
@@ -416,6 +427,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(sessionRoutes(context));
   await app.register(eventRoutes(context));
+  await app.register(privacyRoutes(context));
   await app.register(streamRoutes(context));
   await app.register(agentRoutes(context));
   await app.register(chatRoutes(context));

@@ -267,6 +267,40 @@ export function registerSessionCommands(program: Command, io: CliIo): void {
 
   addTargetOptions(
     sessions
+      .command("prune")
+      .description(
+        "remove old events of every session, keeping the newest --keep and (by default) whatever no summary stands for",
+      )
+      .requiredOption("--keep <n>", "events kept per session, the newest", integerOption(1))
+      .option("--all", "also remove events no summary stands for (default: only what a summary covers)")
+      .option("--user <id>", "only this owner's sessions"),
+    "store only",
+  ).action(async (options: TargetOptions & { keep: number; all?: boolean; user?: string }) => {
+    if (options.server !== undefined || options.key !== undefined) {
+      throw new UsageError("prune works on a store only: pass --store, not --server or --key");
+    }
+    const target = await openDirectTarget(options, io);
+    const progress = createProgress(io, { label: "pruning", unit: "sessions" });
+    try {
+      const policy = { keepLastEvents: options.keep, onlySummarized: options.all !== true };
+      const { sessions: seen, removed } = await target.manager.pruneAll(policy, {
+        userId: options.user,
+        onProgress: (done, total) => {
+          if (done === 0) progress.start(total);
+          else progress.increment();
+        },
+      });
+      progress.finish(`pruned ${seen} sessions: removed ${removed} events`);
+    } catch (error) {
+      progress.abort();
+      throw error;
+    } finally {
+      await target.close();
+    }
+  });
+
+  addTargetOptions(
+    sessions
       .command("stats")
       .description("a session's statistics")
       .argument("<id>", "session id")

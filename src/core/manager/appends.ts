@@ -19,6 +19,8 @@ import {
 import { deepFreeze, isEmpty, statsDeltaOf } from "../state.ts";
 import type { IdempotencyRecord } from "../store-contract.ts";
 import { keyOf, type ManagerContext, notFound } from "./context.ts";
+import { RESERVED_CUSTOM_NAMES } from "./history-edits.ts";
+import { maskEvent, pruneWhenDue } from "./privacy-hooks.ts";
 import type { AppendOptions, AppendResult, InvocationInput, MessageInput, SessionRef } from "./types.ts";
 import { fingerprint, invalid, nonNegativeInt, parseWith } from "./validation.ts";
 import { writeUnpresented } from "./write-path.ts";
@@ -54,13 +56,37 @@ export async function appendEvents(
   }
   const parsed = inputs.map((input, i) => {
     const event = parseWith(EventInputSchema, input, `event ${i}`);
+    assertNotReserved(event, i);
     assertWithin(`event ${i}`, jsonBytes(event), context.limits.maxEventBytes);
-    return event;
+    return context.maskSecrets ? maskEvent(event) : event;
   });
   const idempotencyKey =
     options.idempotencyKey === undefined ? undefined : assertIdempotencyKey(options.idempotencyKey);
   const print = idempotencyKey === undefined ? undefined : fingerprint(parsed);
   const key = keyOf(context, ref);
+  const result = await appendParsed(context, key, parsed, options, idempotencyKey, print);
+  if (!result.replayed) await pruneWhenDue(context, key, result.lastSeq, parsed.length);
+  return result;
+}
+
+/** Refuses what only Frontdesk writes: tombstones, masking records, the log's own markers. */
+function assertNotReserved(event: EventInput, index: number): void {
+  if (Object.hasOwn(event, "redacted") || Object.hasOwn(event, "masked")) {
+    throw invalid(`event ${index}: \`redacted\` and \`masked\` are set by Frontdesk, never by a writer`);
+  }
+  if (event.type === "custom" && RESERVED_CUSTOM_NAMES.has(event.name)) {
+    throw invalid(`event ${index}: the custom name "${event.name}" is Frontdesk's own`);
+  }
+}
+
+function appendParsed(
+  context: ManagerContext,
+  key: SessionKey,
+  parsed: readonly EventInput[],
+  options: AppendOptions,
+  idempotencyKey: string | undefined,
+  print: string | undefined,
+): Promise<AppendResult> {
   if (idempotencyKey === undefined && options.expectedVersion === undefined) {
     // Unconditional appends to one session that arrive together share one commit.
     const lock = sessionKeyId(key);

@@ -13,6 +13,7 @@ import { DEFAULT_LIMITS, type Limits } from "../limits.ts";
 import type { EventInput, JsonObject, SessionHeader, SessionKey } from "../model.ts";
 import { deepFreeze } from "../state.ts";
 import type { SessionStore } from "../store-contract.ts";
+import { parseRetentionPolicy, type RetentionPolicy } from "./retention.ts";
 import type { AppendResult, Session, SessionManagerOptions, SessionRef } from "./types.ts";
 import { invalid, validTtl } from "./validation.ts";
 
@@ -35,6 +36,10 @@ export interface ManagerContext {
   readonly touchFraction: number;
   readonly maxRetries: number;
   readonly countTokens: (text: string) => number;
+  /** The namespace's retention policy; a session's own (metadata) overrides it. */
+  readonly retention: RetentionPolicy | undefined;
+  /** Secret masking on write, for this namespace. */
+  readonly maskSecrets: boolean;
 }
 
 /** Events read per store call when a whole range is walked (fork, export, the message window). */
@@ -69,6 +74,8 @@ export function createContext(
     touchFraction: options.touchFraction ?? 0.1,
     maxRetries: options.maxRetries ?? 100,
     countTokens: options.countTokens ?? ((text) => Math.ceil(text.length / 4)),
+    retention: options.retention === undefined ? undefined : parseRetentionPolicy(options.retention),
+    maskSecrets: options.maskSecrets ?? false,
   };
 }
 

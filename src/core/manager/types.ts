@@ -57,6 +57,17 @@ export interface SessionManagerOptions {
   touchFraction?: number;
   /** Attempts of an `updateSession` before it gives up with `conflict`. @default 100 */
   maxRetries?: number;
+  /**
+   * Prune every session of the namespace to this policy as it grows (docs/privacy.md, "Pruning").
+   * A session's `metadata["frontdesk.retention"]` overrides it. @default keep everything
+   */
+  retention?: { keepLastEvents: number; onlySummarized?: boolean };
+  /**
+   * Mask known secret formats (API keys, tokens, private keys, passwords in URLs) in events before
+   * they are stored, recording the masked spans by kind (docs/privacy.md, "Secret masking").
+   * @default false
+   */
+  maskSecrets?: boolean;
   clock?: Clock;
   limits?: Partial<Limits>;
   /** Binds the manager to one owner: every call is scoped to it (see `SessionManager.forUser`). */

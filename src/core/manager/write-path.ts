@@ -43,6 +43,10 @@ export interface WritePlan {
   events?: SessionEvent[];
   changes?: HeaderChanges;
   idempotency?: (version: number) => IdempotencyRecord;
+  /** Stored events replaced in the same commit (redaction tombstones, the pruned marker). */
+  rewrites?: SessionEvent[];
+  /** Stored events removed in the same commit (pruning). */
+  removeEvents?: { after: number; before: number };
 }
 
 /** Plans one attempt from the header read; "skip" commits nothing and answers the header as it is. */
@@ -191,6 +195,8 @@ function buildCommit(
     events,
     scoped: scopedWrites.length > 0 ? scopedWrites : undefined,
     idempotency: step.idempotency?.(version),
+    ...(step.rewrites && step.rewrites.length > 0 ? { rewrites: step.rewrites } : {}),
+    ...(step.removeEvents ? { removeEvents: step.removeEvents } : {}),
     now,
   };
 }

@@ -8,6 +8,7 @@ import { hostileCases } from "./hostile.ts";
 import { isolationCases } from "./isolation.ts";
 import { listCases } from "./list.ts";
 import { managerCases } from "./manager.ts";
+import { privacyCases } from "./privacy.ts";
 import { rewriteCases } from "./rewrite.ts";
 import { subscribeCases } from "./subscribe.ts";
 import { ttlCases } from "./ttl.ts";
@@ -39,5 +40,6 @@ export function describeStoreConformance(harness: StoreHarness, runner: Runner):
     subscribeCases(ctx, runner);
     hostileCases(ctx, runner);
     rewriteCases(ctx, runner);
+    privacyCases(ctx, runner);
   });
 }

@@ -158,7 +158,10 @@ export function rewriteCases(ctx: () => CaseContext, { describe, it }: Runner): 
       }
       assert.equal(await c.store.eraseScope(c.namespace, "u1"), true);
       assert.deepEqual(await c.store.readScope(c.namespace, "user", "u1"), { state: {}, version: 0 });
-      assert.deepEqual(await c.store.readScope(c.namespace, "user", "u2"), { state: { "user:name": "u2" }, version: 1 });
+      assert.deepEqual(await c.store.readScope(c.namespace, "user", "u2"), {
+        state: { "user:name": "u2" },
+        version: 1,
+      });
       assert.deepEqual((await c.store.readScope(c.namespace, "app", null)).version, 2);
       assert.equal(await c.store.eraseScope(c.namespace, "u1"), false);
       const k = key(c, "s-again", "u1");
@@ -171,7 +174,10 @@ export function rewriteCases(ctx: () => CaseContext, { describe, it }: Runner): 
         scoped: [{ scope: "user", expectedVersion: 0, delta: { "user:name": "new" } }],
         now,
       });
-      assert.deepEqual(await c.store.readScope(c.namespace, "user", "u1"), { state: { "user:name": "new" }, version: 1 });
+      assert.deepEqual(await c.store.readScope(c.namespace, "user", "u1"), {
+        state: { "user:name": "new" },
+        version: 1,
+      });
     });
 
     it("list with now 0 also returns sessions already expired, for erasure", async () => {
