@@ -238,7 +238,7 @@ export async function prune(
     let cut = current.lastSeq - effective.keepLastEvents;
     if (effective.onlySummarized) {
       const [summary] = await context.store.readEvents(key, { types: ["summary"], order: "desc", limit: 1 });
-      if (!summary || summary.type !== "summary" || summary.redacted) return "skip";
+      if (summary?.type !== "summary" || summary.redacted) return "skip";
       cut = Math.min(cut, summary.throughSeq);
     }
     if (cut - prunedThrough < minimum || cut < first.seq) return "skip";

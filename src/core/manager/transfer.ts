@@ -7,6 +7,7 @@
 import { FrontdeskError } from "../errors.ts";
 import { assertSessionId, assertUserId, newSessionId } from "../ids.ts";
 import { assertWithin, jsonBytes } from "../limits.ts";
+import { isPrunedMarker } from "../log-markers.ts";
 import {
   EventEnvelopeSchema,
   EventInputSchema,
@@ -41,6 +42,7 @@ export async function fork<S extends object>(
   const atSeq = options.atSeq === undefined ? source.lastSeq : nonNegativeInt(options.atSeq, "atSeq");
   if (atSeq > source.lastSeq) throw invalid(`atSeq ${atSeq} is beyond the last event (${source.lastSeq})`);
   const events = await collectEvents(context, keyOf(context, ref), atSeq);
+  refuseIfPruned(events[0]);
   let state: JsonObject = {};
   for (const event of events) if (event.stateDelta) state = applyDelta(state, splitDelta(event.stateDelta).session);
   state = withoutProcessKeys(state);
@@ -125,7 +127,10 @@ export async function importSession<S extends object>(
     const envelope = parseWith(EventEnvelopeSchema, { seq, id, at }, `event (line ${lineNo})`);
     const body = parseWith(EventInputSchema, payload, `event (line ${lineNo})`);
     assertWithin(`event (line ${lineNo})`, jsonBytes(body), context.limits.maxEventBytes);
-    if (envelope.seq !== events.length + 1) throw invalid(`Line ${lineNo}: expected seq ${events.length + 1}`);
+    if (envelope.seq !== events.length + 1) {
+      refuseIfPruned({ ...envelope, ...body } as SessionEvent);
+      throw invalid(`Line ${lineNo}: expected seq ${events.length + 1}`);
+    }
     events.push({ ...envelope, ...body } as SessionEvent);
     if (events.length > context.limits.maxEventsPerSession) {
       throw new FrontdeskError("payload_too_large", "Too many events for one session");
@@ -149,6 +154,21 @@ export async function importSession<S extends object>(
   };
   if (imported.expiresAt !== null && imported.expiresAt <= now) throw invalid("The exported session has expired");
   return writeCopy<S>(context, imported, events);
+}
+
+/**
+ * A copy is written as a gapless log from seq 1, and a pruned log no longer has its start: a fork
+ * or an import of one is refused, plainly, rather than renumbered (its seqs are what other records
+ * refer to).
+ */
+function refuseIfPruned(first: SessionEvent | undefined): void {
+  if (first && isPrunedMarker(first)) {
+    throw new FrontdeskError(
+      "conflict",
+      `The session was pruned through seq ${first.seq}: forks and imports need the whole log, so copy an unpruned session`,
+      { details: { prunedThrough: first.seq } },
+    );
+  }
 }
 
 async function collectEvents(context: ManagerContext, key: SessionKey, throughSeq: number): Promise<SessionEvent[]> {

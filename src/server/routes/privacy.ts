@@ -65,13 +65,11 @@ export function privacyRoutes(context: ServerContext) {
           { reason: request.body.reason, by: request.principal?.keyId ?? "unknown" },
           { expectedVersion: expectedVersionOf(request.headers["if-match"]) },
         );
-        return reply
-          .header("etag", etagOf(result.session.version))
-          .send({
-            version: result.session.version,
-            lastSeq: result.session.lastSeq,
-            events: wireEvents(result.events),
-          });
+        return reply.header("etag", etagOf(result.session.version)).send({
+          version: result.session.version,
+          lastSeq: result.session.lastSeq,
+          events: wireEvents(result.events),
+        });
       },
     );
 
