@@ -56,7 +56,11 @@ export async function commit(ctx: RedisContext, c: Redis, commit: Commit): Promi
     JSON.stringify(header.stats.toolsUsed),
     events.length,
     ...events.map((event) => JSON.stringify(event)),
+    commit.removeEvents?.after ?? "",
+    commit.removeEvents?.before ?? "",
+    commit.rewrites?.length ?? 0,
   ];
+  for (const event of commit.rewrites ?? []) args.push(event.seq, JSON.stringify(event));
   for (const write of commit.scoped ?? []) {
     const pairs = Object.entries(write.delta).filter(([, value]) => value !== undefined);
     args.push(write.scope, write.expectedVersion, pairs.length);
@@ -173,6 +177,31 @@ export async function deleteSession(
   return removed;
 }
 
+/**
+ * Removes what is left of a session whose header Redis reclaimed by itself (PEXPIRE): its index
+ * entries and any leftover key. A session whose header is there, live or expired, is left alone,
+ * checked atomically, so a create racing this keeps its session.
+ */
+export async function dropReclaimed(ctx: RedisContext, c: Redis, key: SessionKey): Promise<void> {
+  const k = ctx.keys.session(key);
+  await runScript(c, REMOVE, everySessionKey(k), [k.member, k.ref, ONLY_WITHOUT_HEADER, "", "", ""]);
+}
+
+/** REMOVE's sweep clock before which every stored header counts as live: only a missing one is removed. */
+const ONLY_WITHOUT_HEADER = String(-Number.MAX_VALUE);
+
+/** Drops one owner's `user:` scope: its state and its version, which then reads 0 again. */
+export async function eraseScope(
+  ctx: RedisContext,
+  c: Redis,
+  namespace: string,
+  userId: string | null,
+): Promise<boolean> {
+  const k = ctx.keys.userScope(namespace, userId);
+  // Both keys carry the scope's hash tag, so one DEL removes them together, in one slot.
+  return (await c.del(k.state, k.version)) > 0;
+}
+
 export async function sweep(ctx: RedisContext, c: Redis, now: number, limit: number): Promise<number> {
   const { keys } = ctx;
   let removed = 0;
@@ -227,8 +256,11 @@ const everySessionKey = (k: SessionKeys): string[] => [
   k.expiry,
 ];
 
-/** The parts of a commit the store relies on for its layout; the core always sends them right. */
-const validateCommit = ({ key, header, events, expectedVersion }: Commit): void => {
+/**
+ * The parts of a commit the store relies on for its layout; the core always sends them right. The
+ * script checks what needs the stored session: that rewrites stay within the previous lastSeq.
+ */
+const validateCommit = ({ key, header, events, expectedVersion, removeEvents, rewrites }: Commit): void => {
   const same = header.namespace === key.namespace && header.userId === key.userId && header.id === key.id;
   if (!same) throw new FrontdeskError("invalid_request", "The commit's header belongs to another session key");
   if (header.version !== expectedVersion + 1) {
@@ -240,4 +272,18 @@ const validateCommit = ({ key, header, events, expectedVersion }: Commit): void 
       throw new FrontdeskError("invalid_request", "A commit's events must carry the seqs up to header.lastSeq");
     }
   });
+  const wholeRange =
+    removeEvents === undefined ||
+    (Number.isSafeInteger(removeEvents.after) && Number.isSafeInteger(removeEvents.before) && removeEvents.after >= 0);
+  if (!wholeRange) {
+    throw new FrontdeskError("invalid_request", "The commit's removeEvents bounds must be whole numbers ≥ 0");
+  }
+  for (const event of rewrites ?? []) {
+    if (!Number.isSafeInteger(event.seq) || event.seq < 1) {
+      throw new FrontdeskError("invalid_request", "A commit may only rewrite events already in the log");
+    }
+    if (removeEvents && event.seq > removeEvents.after && event.seq < removeEvents.before) {
+      throw new FrontdeskError("invalid_request", "A commit may not rewrite an event it removes");
+    }
+  }
 };

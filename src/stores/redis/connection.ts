@@ -285,6 +285,8 @@ export function translate(error: unknown): FrontdeskError {
         });
       case "FDSEQ":
         return new FrontdeskError("invalid_request", "A commit's events must continue the session's seq");
+      case "FDREWRITE":
+        return new FrontdeskError("invalid_request", "A commit may only rewrite events already in the log");
       default:
         if (word && UNAVAILABLE_REPLIES.includes(word)) {
           return new FrontdeskError("unavailable", `Redis refused the command (${word})`, { cause: error });

@@ -92,6 +92,7 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
     touch: (key, times, now) => run(ctx, (c) => commands.touch(ctx, c, key, times, now)),
     delete: (key, condition) => run(ctx, (c) => commands.deleteSession(ctx, c, key, condition)),
     sweep: (now, limit) => run(ctx, (c) => commands.sweep(ctx, c, now, limit)),
+    eraseScope: (namespace, userId) => run(ctx, (c) => commands.eraseScope(ctx, c, namespace, userId)),
     putApiKey: (record) => run(ctx, (c) => commands.putApiKey(ctx, c, record)),
     revokeApiKey: (id, at) => run(ctx, (c) => commands.revokeApiKey(ctx, c, id, at)),
 

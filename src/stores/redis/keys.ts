@@ -30,9 +30,10 @@ export interface SessionKeys {
    * HASH: `j` header JSON as the last commit wrote it, and the mutable fields on their own, laid
    * over it on read (docs/stores/redis.md lists them): `v` version, `s` lastSeq, `x` expiresAt
    * ("" = never), `a` lastAccessedAt, `u` updatedAt, `t` ttlMs, `b` absoluteExpiresAt, stats.
+   * Once events were removed: `g` how many, `p` the runs of seqs still stored (scripts.ts).
    */
   readonly header: string;
-  /** LIST of event JSON; seq n sits at index n - 1. */
+  /** LIST of event JSON in seq order; seq n sits at index n - 1 until events are removed. */
   readonly events: string;
   /** HASH idempotency key → record JSON. */
   readonly idempotency: string;

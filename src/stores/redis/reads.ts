@@ -1,16 +1,18 @@
 /**
- * The Redis store's read path: plain commands, no scripts, since a read needs no atomicity beyond
- * one command (or one MULTI). The header hash is decoded here because touch and the one-step
- * append move some of its fields without rewriting the JSON; events are a list indexed by seq, so
- * the newest k cost O(k); listing walks a sorted-set index and filters like list-filter.ts.
+ * The Redis store's read path: plain commands where one command (or one MULTI) is atomic enough.
+ * The header hash is decoded here because touch and the one-step append move some of its fields
+ * without rewriting the JSON. Events are a list in seq order: a read that removals cannot shift is one
+ * LRANGE, and one that can is a script (READ_EVENTS) that maps seqs to indexes atomically; either way
+ * k events cost O(k). Listing walks a sorted-set index and filters like list-filter.ts.
  */
 import type { Redis } from "ioredis";
 import { FrontdeskError } from "../../core/errors.ts";
 import type { Json, SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type { ApiKeyRecord, EventRange, IdempotencyRecord, ListPage, ListQuery, ScopedState } from "../types.ts";
+import { dropReclaimed } from "./commands.ts";
 import type { RedisContext } from "./connection.ts";
-import { FIND_API_KEY, runScript } from "./scripts.ts";
+import { FIND_API_KEY, READ_EVENTS, runScript } from "./scripts.ts";
 
 export async function get(
   ctx: RedisContext,
@@ -22,7 +24,7 @@ export async function get(
   return header && !isExpired(header, now) ? header : undefined;
 }
 
-/** Events are chunked when a `types` filter may skip many; a plain range is one LRANGE. */
+/** Events are chunked when a `types` filter may skip many; a plain range is one call. */
 const EVENT_CHUNK = 256;
 
 export async function readEvents(
@@ -31,49 +33,48 @@ export async function readEvents(
   key: SessionKey,
   range: EventRange,
 ): Promise<SessionEvent[]> {
-  const eventsKey = ctx.keys.session(key).events;
-  const after = Math.max(0, Math.floor(range.after ?? 0));
+  const k = ctx.keys.session(key);
+  let after = Math.max(0, Math.floor(range.after ?? 0));
+  // Only seqs below `before`, a whole number here: seq < 7.5 is seq < 8.
+  let before = range.before === undefined ? undefined : Math.ceil(range.before);
   const limit = range.limit === undefined ? Number.POSITIVE_INFINITY : Math.ceil(range.limit);
-  // seq n sits at index n - 1: `lastIndex` is the index of the newest seq below `before`.
-  const lastIndex = range.before === undefined ? undefined : Math.ceil(range.before) - 2;
-  if (limit <= 0 || (lastIndex !== undefined && lastIndex < after)) return [];
-  const types = range.types && range.types.length > 0 ? new Set(range.types) : undefined;
+  if (limit <= 0 || (before !== undefined && before <= after + 1)) return [];
+  const desc = range.order === "desc";
   const parse = (items: string[]): SessionEvent[] => items.map((item) => JSON.parse(item) as SessionEvent);
-
-  if (range.order !== "desc") {
-    if (!types) {
-      const stop = Math.min(lastIndex ?? Number.POSITIVE_INFINITY, after + limit - 1);
-      return parse(await c.lrange(eventsKey, after, Number.isFinite(stop) ? stop : -1));
+  /** Up to `count` stored events with after < seq < before, the oldest or (desc) the newest, ascending. */
+  const slice = async (count: number): Promise<SessionEvent[]> => {
+    const top = Math.min(count, before === undefined ? Number.POSITIVE_INFINITY : before - 1 - after);
+    if (desc ? before === undefined && Number.isFinite(count) : after === 0) {
+      // The list's ends hold the newest and the oldest stored events whatever was removed, and no
+      // event with seq < before sits past index before - 2, so one LRANGE answers.
+      const items = await c.lrange(k.events, desc ? -count : 0, desc || !Number.isFinite(top) ? -1 : top - 1);
+      return parse(items).filter((e) => e.seq > after && (before === undefined || e.seq < before));
     }
-    const out: SessionEvent[] = [];
-    for (let start = after; out.length < limit; start += EVENT_CHUNK) {
-      const stop = Math.min(start + EVENT_CHUNK - 1, lastIndex ?? Number.POSITIVE_INFINITY);
-      if (stop < start) break;
-      const chunk = parse(await c.lrange(eventsKey, start, stop));
-      for (const event of chunk) if (types.has(event.type) && out.length < limit) out.push(event);
-      if (chunk.length < stop - start + 1) break;
+    if (!desc) {
+      // While nothing was ever removed, seq n sits at index n - 1. The header's removal count `g`,
+      // read after the range on the same connection, only grows: none then means none before.
+      const stop = Number.isFinite(top) ? after + top - 1 : -1;
+      const [items, removed] = await Promise.all([c.lrange(k.events, after, stop), c.hget(k.header, "g")]);
+      if (removed === null) return parse(items);
     }
-    return out;
+    const args = [after, before ?? "", Number.isFinite(count) ? count : "", desc ? "desc" : "asc"];
+    return parse((await runScript(c, READ_EVENTS, [k.header, k.events], args)) as string[]);
+  };
+  const types = range.types && range.types.length > 0 ? new Set(range.types) : undefined;
+  if (!types) {
+    const events = await slice(limit);
+    return desc ? events.reverse() : events;
   }
-
-  if (!types && lastIndex === undefined) {
-    // The newest `limit` in one O(k) call: negative indexes need no length.
-    const start = Number.isFinite(limit) ? -limit : after;
-    const chunk = parse(await c.lrange(eventsKey, start, -1));
-    return chunk.filter((event) => event.seq > after).reverse();
-  }
-  // `before` may lie past the end, so the top index needs the length.
-  const length = await c.llen(eventsKey);
-  const size = types ? EVENT_CHUNK : limit;
+  // Chunks continue from the last seq seen, so they stay right whatever the log's gaps.
   const out: SessionEvent[] = [];
-  for (let stop = Math.min(length - 1, lastIndex ?? length - 1); stop >= after && out.length < limit; ) {
-    const start = Math.max(after, stop - size + 1);
-    const chunk = parse(await c.lrange(eventsKey, start, stop));
-    for (let i = chunk.length - 1; i >= 0 && out.length < limit; i--) {
-      const event = chunk[i] as SessionEvent;
-      if (!types || types.has(event.type)) out.push(event);
-    }
-    stop = start - 1;
+  while (out.length < limit) {
+    const chunk = await slice(EVENT_CHUNK);
+    if (desc) chunk.reverse();
+    for (const event of chunk) if (types.has(event.type) && out.length < limit) out.push(event);
+    const edge = chunk.at(-1);
+    if (chunk.length < EVENT_CHUNK || !edge) break;
+    if (desc) before = edge.seq;
+    else after = edge.seq;
   }
   return out;
 }
@@ -104,6 +105,9 @@ export async function list(ctx: RedisContext, c: Redis, query: ListQuery): Promi
   // Keyset over the index itself: resume at the last score seen, skipping the members already read there.
   let edge = desc ? high : low;
   let seenAtEdge = 0;
+  // Members whose header Redis already reclaimed (PEXPIRE): nothing of them is listed, and their
+  // entries go now, so no index keeps naming a session, or its owner, that is gone.
+  const reclaimed: SessionKey[] = [];
   scan: for (;;) {
     const reply = desc
       ? await c.zrevrangebyscore(index, scoreArg(edge), scoreArg(low), "WITHSCORES", "LIMIT", seenAtEdge, chunk)
@@ -113,7 +117,12 @@ export async function list(ctx: RedisContext, c: Redis, query: ListQuery): Promi
     const headers = await Promise.all(
       Array.from({ length: count }, (_, i) => {
         const key = keys.parseMember(query.namespace, reply[2 * i] as string);
-        return key ? c.hmget(keys.session(key).header, ...HEADER_FIELDS).then(decodeHeader) : undefined;
+        if (!key) return undefined;
+        return c.hmget(keys.session(key).header, ...HEADER_FIELDS).then((fields) => {
+          const header = decodeHeader(fields);
+          if (!header) reclaimed.push(key);
+          return header;
+        });
       }),
     );
     for (let i = 0; i < count; i++) {
@@ -132,6 +141,7 @@ export async function list(ctx: RedisContext, c: Redis, query: ListQuery): Promi
     }
     if (count < chunk) break;
   }
+  await Promise.all(reclaimed.map((key) => dropReclaimed(ctx, c, key)));
   matched.sort((a, b) => compareListPosition(listPositionOf(a, query.orderBy), listPositionOf(b, query.orderBy)));
   if (desc) matched.reverse();
   return { items: matched.slice(0, limit), hasMore: matched.length > limit };

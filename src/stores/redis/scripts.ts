@@ -38,6 +38,34 @@ local function is_live(x, now)
 end
 `;
 
+// Shared by the scripts that map seqs to list indexes. Events sit in the list in seq order; while
+// nothing was ever removed, seq n sits at index n - 1. A removal leaves gaps: the header's field `p`
+// then lists the runs of consecutive stored seqs as "<first seq>:<its index> …" in ascending order
+// (each run lasts until the next run's index, the last one to the end of the list), and `g` counts
+// the seqs removed, so the list holds lastSeq - g events. A last run that starts past the end of the
+// list (after the newest events were removed) is where appends continue.
+const RUN_HELPERS = `
+local function runs_of(p)
+  if not p or p == '' then return { { 1, 0 } } end
+  local runs = {}
+  for seq, index in string.gmatch(p, '(%d+):(%d+)') do runs[#runs + 1] = { tonumber(seq), tonumber(index) } end
+  return runs
+end
+-- The index of the first stored event whose seq is >= seq; len when there is none. Scans from the
+-- newest run, where most reads start.
+local function index_at(runs, len, seq)
+  for r = #runs, 1, -1 do
+    local run = runs[r]
+    if run[1] <= seq then
+      local next_index = len
+      if r < #runs then next_index = runs[r + 1][2] end
+      return math.min(run[2] + seq - run[1], next_index)
+    end
+  end
+  return 0
+end
+`;
+
 /**
  * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace created, 5 namespace updated,
  *       6 owner created, 7 owner updated, 8 owner expiry, 9 store expiry,
@@ -47,29 +75,41 @@ end
  *       13 channel, 14 idempotency key ("" = none), 15 idempotency JSON, 16 ttlMs ("" = none),
  *       17 absoluteExpiresAt ("" = none), 18…25 stats: messages, toolCalls, toolErrors,
  *       inputTokens, outputTokens, costUsd, durationMs, toolsUsed JSON, 26 event count n,
- *       27…26+n events, then per scoped write: scope, expectedVersion, pair count, field/JSON pairs
+ *       27…26+n events, 27+n and 28+n the removed range's after and before ("" = no removal),
+ *       29+n rewrite count m, then m pairs seq/event JSON, then per scoped write: scope,
+ *       expectedVersion, pair count, field/JSON pairs
+ * A removal costs O(removed + the shorter side of the list around it + runs); a rewrite is one LSET.
+ * A rewrite of a seq past the previous lastSeq replies `FDREWRITE` and changes nothing.
  */
 export const COMMIT = script(
   "commit",
-  `${EXPIRY_HELPERS}
+  `${EXPIRY_HELPERS}${RUN_HELPERS}
 local now = tonumber(ARGV[1])
 local expected = tonumber(ARGV[2])
-local cur = redis.call('HMGET', KEYS[1], 'v', 'x', 's')
+local cur = redis.call('HMGET', KEYS[1], 'v', 'x', 's', 'g', 'p')
 local live = cur[1] ~= false and is_live(cur[2], now)
-local prev_seq = 0
+local prev_seq, removed, len = 0, 0, 0
 if expected == 0 then
   if live then return redis.error_reply('FDCONFLICT ' .. cur[1]) end
 else
   if not live then return redis.error_reply('FDNOTFOUND') end
   if tonumber(cur[1]) ~= expected then return redis.error_reply('FDCONFLICT ' .. cur[1]) end
   prev_seq = tonumber(cur[3])
-  if redis.call('LLEN', KEYS[2]) ~= prev_seq then return redis.error_reply('FDSEQ ' .. prev_seq) end
+  removed = tonumber(cur[4]) or 0
+  len = redis.call('LLEN', KEYS[2])
+  if len ~= prev_seq - removed then return redis.error_reply('FDSEQ ' .. prev_seq) end
 end
 local n = tonumber(ARGV[26])
 if tonumber(ARGV[5]) ~= prev_seq + n then return redis.error_reply('FDSEQ ' .. prev_seq) end
+local remove_after, remove_before = ARGV[27 + n], ARGV[28 + n]
+local m = tonumber(ARGV[29 + n])
+local first_rewrite = 30 + n
+for j = first_rewrite, first_rewrite + 2 * m - 2, 2 do
+  if tonumber(ARGV[j]) > prev_seq then return redis.error_reply('FDREWRITE ' .. prev_seq) end
+end
 
 local writes = {}
-local i = 27 + n
+local i = first_rewrite + 2 * m
 while i <= #ARGV do
   local scope = ARGV[i]
   local state_key, version_key = KEYS[10], KEYS[11]
@@ -87,6 +127,7 @@ end
 if expected == 0 then
   -- Leftovers of an expired session with this key: a create starts from nothing.
   redis.call('DEL', KEYS[2], KEYS[3])
+  if cur[4] or cur[5] then redis.call('HDEL', KEYS[1], 'g', 'p') end
 end
 for _, w in ipairs(writes) do
   for j = w[3], w[3] + 2 * w[4] - 1, 2 do
@@ -97,6 +138,67 @@ for _, w in ipairs(writes) do
     end
   end
   redis.call('INCR', w[2])
+end
+-- A create starts from one run, whatever an expired session left in the header.
+local runs = runs_of(expected ~= 0 and cur[5])
+local first, last = 1, 0
+if remove_after ~= '' then
+  first, last = tonumber(remove_after) + 1, math.min(tonumber(remove_before) - 1, prev_seq)
+end
+local lo, hi = index_at(runs, len, first), index_at(runs, len, last + 1) - 1
+if lo <= hi then
+  -- Cut indexes lo..hi out: LTRIM drops an end; for a middle range the shorter side is set aside
+  -- and put back, so the cost is the removed events plus that side, never the whole list.
+  if lo == 0 then
+    redis.call('LTRIM', KEYS[2], hi + 1, -1)
+  elseif hi == len - 1 then
+    redis.call('LTRIM', KEYS[2], 0, lo - 1)
+  elseif lo <= len - 1 - hi then
+    local head = redis.call('LRANGE', KEYS[2], 0, lo - 1)
+    redis.call('LTRIM', KEYS[2], hi + 1, -1)
+    for j = #head, 1, -500 do
+      local batch = {}
+      for k = j, math.max(1, j - 499), -1 do batch[#batch + 1] = head[k] end
+      redis.call('LPUSH', KEYS[2], unpack(batch))
+    end
+  else
+    local tail = redis.call('LRANGE', KEYS[2], hi + 1, -1)
+    redis.call('LTRIM', KEYS[2], 0, lo - 1)
+    for j = 1, #tail, 500 do redis.call('RPUSH', KEYS[2], unpack(tail, j, math.min(j + 499, #tail))) end
+  end
+  -- The runs left: each old run's seqs minus first..last, renumbered from index 0.
+  local kept, index, kept_last = {}, 0, 0
+  for r, run in ipairs(runs) do
+    local next_index = len
+    if r < #runs then next_index = runs[r + 1][2] end
+    local run_last = run[1] + next_index - run[2] - 1
+    local pieces = {}
+    if run[1] < first then pieces[#pieces + 1] = { run[1], math.min(run_last, first - 1) } end
+    if run_last > last then pieces[#pieces + 1] = { math.max(run[1], last + 1), run_last } end
+    for _, piece in ipairs(pieces) do
+      if piece[2] >= piece[1] then
+        kept[#kept + 1] = string.format('%d:%d', piece[1], index)
+        index = index + piece[2] - piece[1] + 1
+        kept_last = piece[2]
+      end
+    end
+  end
+  -- The newest events went too: the next seq starts a run of its own at the end of the list.
+  if kept_last < prev_seq then kept[#kept + 1] = string.format('%d:%d', prev_seq + 1, index) end
+  runs = runs_of(table.concat(kept, ' '))
+  removed = removed + len - index
+  len = index
+  redis.call('HSET', KEYS[1], 'g', string.format('%d', removed), 'p', table.concat(kept, ' '))
+end
+for j = first_rewrite, first_rewrite + 2 * m - 2, 2 do
+  -- A seq removed by this commit or an earlier one has nothing left to rewrite.
+  local seq = tonumber(ARGV[j])
+  local at = index_at(runs, len, seq)
+  if index_at(runs, len, seq + 1) == at + 1 then
+    -- From the nearer end: a list is walked to the index.
+    if at >= len / 2 then at = at - len end
+    redis.call('LSET', KEYS[2], at, ARGV[j + 1])
+  end
 end
 redis.call('HSET', KEYS[1], 'j', ARGV[3], 'v', ARGV[4], 's', ARGV[5], 'x', ARGV[6], 'a', ARGV[7],
   'u', ARGV[9], 't', ARGV[16], 'b', ARGV[17], 'm', ARGV[18], 'c', ARGV[19], 'r', ARGV[20], 'i', ARGV[21],
@@ -126,7 +228,7 @@ return 1
  * A plain append in one step (the store's `append`): the header's mutable fields are hash fields of
  * their own, so the script checks and advances them without decoding the header JSON `j`, which it
  * leaves as the last commit wrote it (`get` lays the fields over it). It reads only the fields its
- * checks and changes need (a plain message reads `v x s t b m`) and writes only those that change.
+ * checks and changes need (a plain message reads `v x s t b g m`) and writes only those that change.
  * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace updated, 5 owner updated, 6 owner expiry,
  *       7 store expiry
  * ARGV: 1 the counts, one space-separated string: now, expectedVersion ("" = any),
@@ -157,8 +259,8 @@ local p = 3
 if idem then p = 5 end
 local first_event = p + extras
 
--- The fields to read: v x s t b for the checks and the expiry, then only the stats that change.
-local read = { 'v', 'x', 's', 't', 'b' }
+-- The fields to read: v x s t b g for the checks and the expiry, then only the stats that change.
+local read = { 'v', 'x', 's', 't', 'b', 'g' }
 local function want(field)
   read[#read + 1] = field
   return #read
@@ -190,9 +292,9 @@ if prev_seq + n > tonumber(max_events) then return { 'full' } end
 local version = tonumber(h[1])
 if expected ~= '' and version ~= tonumber(expected) then return { 'version_mismatch', h[1] } end
 
--- The events go first: RPUSH answers the list's new length, which is the new lastSeq when the list
--- was in step with \`s\` (seq n sits at index n - 1). A list out of step is put back as it was and
--- the append refused, so the check costs no command of its own.
+-- The events go first: RPUSH answers the list's new length, which is the new lastSeq less the
+-- removed seqs \`g\` when the list was in step with \`s\`. A list out of step is put back as it was
+-- and the append refused, so the check costs no command of its own.
 local last = prev_seq + n
 local last_s = string.format('%d', last)
 local length
@@ -209,7 +311,7 @@ else
     end
   end
 end
-if length ~= last then
+if length ~= last - (tonumber(h[6]) or 0) then
   if length == n then redis.call('DEL', KEYS[2]) else redis.call('LTRIM', KEYS[2], 0, length - n - 1) end
   return redis.error_reply('FDSEQ ' .. h[3])
 end
@@ -352,6 +454,33 @@ redis.call('ZREM', KEYS[9], ARGV[2])
 if x == false then return 0 end
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], '0') end
 return 1
+`,
+);
+
+/**
+ * Reads a slice of the log in one atomic step: the seq bounds become list indexes (the runs of `p`
+ * when events were removed), so a concurrent removal can never shift the list under the read.
+ * KEYS: 1 header, 2 events
+ * ARGV: 1 after (whole, ≥ 0), 2 before ("" = none), 3 limit ("" = all), 4 "desc" for the newest
+ *       `limit` (still returned in ascending order) or "asc" for the oldest
+ * Returns the event JSON strings in ascending seq order.
+ */
+export const READ_EVENTS = script(
+  "read-events",
+  `${RUN_HELPERS}
+local len = redis.call('LLEN', KEYS[2])
+local runs = runs_of(redis.call('HGET', KEYS[1], 'p'))
+local from = index_at(runs, len, tonumber(ARGV[1]) + 1)
+local to = len - 1
+if ARGV[2] ~= '' then to = index_at(runs, len, tonumber(ARGV[2])) - 1 end
+if ARGV[3] ~= '' then
+  if ARGV[4] == 'desc' then from = math.max(from, to - tonumber(ARGV[3]) + 1)
+  else to = math.min(to, from + tonumber(ARGV[3]) - 1) end
+end
+if to < from then return {} end
+-- From the nearer end: a list is walked to the index.
+if from >= len / 2 then from, to = from - len, to - len end
+return redis.call('LRANGE', KEYS[2], from, to)
 `,
 );
 
