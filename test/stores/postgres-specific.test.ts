@@ -273,6 +273,75 @@ describe.skipIf(!url)("postgres store specifics", () => {
     expect(await rows("idempotency")).toBe(1);
   });
 
+  it("removed and rewritten events leave no row holding their old content", async () => {
+    const schema = newSchema();
+    const store = open({ schema });
+    const key: SessionKey = { namespace: "ns", userId: "u1", id: "s1" };
+    const events = Array.from({ length: 6 }, (_, i) => customEvent(i + 1, NOW, `secret-${i + 1}`));
+    await store.commit({ key, expectedVersion: 0, header: headerFor(key, 1, 6), events, now: NOW });
+    await store.commit({
+      key,
+      expectedVersion: 1,
+      header: headerFor(key, 2, 7),
+      events: [customEvent(7, NOW, "appended")],
+      removeEvents: { after: 1, before: 4 },
+      rewrites: [customEvent(5, NOW, "redacted")],
+      now: NOW,
+    });
+    const { rows } = await admin.query<{ seq: string; body: string }>(
+      `SELECT seq, body FROM "${schema}".events ORDER BY seq`,
+    );
+    expect(rows.map((row) => Number(row.seq))).toEqual([1, 4, 5, 6, 7]);
+    const bodies = rows.map((row) => row.body).join("\n");
+    for (const seq of [2, 3, 5]) expect(bodies).not.toContain(`secret-${seq}"`);
+    expect((await store.readEvents(key, { order: "desc", before: 5, limit: 2 })).map((e) => e.seq)).toEqual([4, 1]);
+  });
+
+  it("a rewriting commit whose header does not continue the stored log is invalid_request and changes nothing", async () => {
+    const store = open({ schema: newSchema() });
+    const key: SessionKey = { namespace: "ns", userId: "u1", id: "s1" };
+    await store.commit({
+      key,
+      expectedVersion: 0,
+      header: headerFor(key, 1, 3),
+      events: [1, 2, 3].map(eventOf),
+      now: NOW,
+    });
+    // The header claims a log of 5 events where 3 are stored: seq 4 looks like a stored event.
+    const error = await store
+      .commit({
+        key,
+        expectedVersion: 1,
+        header: headerFor(key, 2, 5),
+        events: [],
+        rewrites: [customEvent(4, NOW, "x")],
+        now: NOW,
+      })
+      .catch((e: unknown) => e);
+    expect(isFrontdeskError(error, "invalid_request")).toBe(true);
+    expect((await store.get(key, NOW))?.version).toBe(1);
+    expect((await store.readEvents(key, {})).map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it("a schema migrated before rewriting commits existed gains them on the next open", async () => {
+    const schema = newSchema();
+    const key: SessionKey = { namespace: "ns", userId: "u1", id: "s1" };
+    await open({ schema }).commit({
+      key,
+      expectedVersion: 0,
+      header: headerFor(key, 1, 2),
+      events: [1, 2].map(eventOf),
+      now: NOW,
+    });
+    await admin.query(`DROP FUNCTION "${schema}".frontdesk_commit_rewriting`);
+    await admin.query(`DELETE FROM "${schema}".frontdesk_migrations WHERE version >= 4`);
+
+    const after = open({ schema });
+    const rewrites = [customEvent(1, NOW, "redacted")];
+    await after.commit({ key, expectedVersion: 1, header: headerFor(key, 2, 2), events: [], rewrites, now: NOW });
+    expect((await after.readEvents(key, { limit: 1 }))[0]).toEqual(rewrites[0]);
+  });
+
   it("the text filter is a literal, case-insensitive substring whatever the database locale", async () => {
     const store = open({ schema: newSchema() });
     const titles = ["100% done_ok", "1000 donexok", "ÉCOLE Straße", null];

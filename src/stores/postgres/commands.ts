@@ -4,7 +4,8 @@
  * one statement's transaction; deletes and sweeps are functions too. This module only binds the
  * parameters in the order each function takes them and hints subscribers after a write (live.ts).
  */
-import type { SessionKey } from "../../core/model.ts";
+import type { SessionEvent, SessionKey } from "../../core/model.ts";
+import { assertCommitShape } from "../shared/commit-shape.ts";
 import type { ApiKeyRecord, Commit, CommitResult, DeleteCondition, ScopedWrite } from "../types.ts";
 import { type PostgresContext, query, retryingConflicts } from "./connection.ts";
 import { hint } from "./live.ts";
@@ -38,9 +39,36 @@ export async function commit(ctx: PostgresContext, commit: Commit): Promise<Comm
     commit.idempotency?.key ?? null,
     commit.idempotency ? JSON.stringify(commit.idempotency) : null,
   ];
-  await retryingConflicts(() => query(ctx, ctx.sql.commit, values));
+  const rewrites = commit.rewrites ?? [];
+  if (commit.removeEvents || rewrites.length > 0) {
+    // The shape is checked here against the log's end the header implies; the function checks
+    // that end against the stored one.
+    const previousLastSeq = header.lastSeq - commit.events.length;
+    assertCommitShape(commit, previousLastSeq);
+    values.push(...removalParams(commit.removeEvents, previousLastSeq), ...rewriteParams(rewrites));
+    await retryingConflicts(() => query(ctx, ctx.sql.commitRewriting, values));
+  } else {
+    await retryingConflicts(() => query(ctx, ctx.sql.commit, values));
+  }
   hint(ctx, key, header.lastSeq);
   return { version: header.version, lastSeq: header.lastSeq };
+}
+
+/** The removed range, clamped to the stored log so both bounds fit a bigint; nulls when none. */
+const removalParams = (removed: Commit["removeEvents"], previousLastSeq: number): [number | null, number | null] =>
+  removed ? [Math.min(removed.after, previousLastSeq), Math.min(removed.before, previousLastSeq + 1)] : [null, null];
+
+/** Rewrites as three arrays; of two for one seq the later wins, as in the reference store. */
+const rewriteParams = (rewrites: readonly SessionEvent[]): [number[], string[], string[]] => {
+  const bySeq = new Map(rewrites.map((event) => [event.seq, event]));
+  const events = [...bySeq.values()];
+  return [events.map((event) => event.seq), events.map((event) => event.type), events.map((e) => JSON.stringify(e))];
+};
+
+/** Removes one owner's `user:` state; their next scoped write starts again at version 0. */
+export async function eraseScope(ctx: PostgresContext, namespace: string, userId: string | null): Promise<boolean> {
+  const result = await query(ctx, ctx.sql.eraseScope, [namespace, ownerOf(userId)]);
+  return (result.rowCount ?? 0) > 0;
 }
 
 export async function touch(

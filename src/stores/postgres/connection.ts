@@ -11,7 +11,7 @@ import pg from "pg";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { SessionKey } from "../../core/model.ts";
 import type { ScopedState } from "../types.ts";
-import { migrate, SQLSTATE_CONFLICT, SQLSTATE_NOT_FOUND } from "./migrations.ts";
+import { migrate, SQLSTATE_CONFLICT, SQLSTATE_INVALID, SQLSTATE_NOT_FOUND } from "./migrations.ts";
 import { quoteIdentifier, type Statement, type Statements, statements } from "./sql.ts";
 
 /** Where the store reports what it cannot throw: idle connection errors, the durability check. */
@@ -273,6 +273,14 @@ function translateError(error: unknown, databaseName?: string): unknown {
   const { code, detail, message } = error as { code?: unknown; detail?: unknown; message?: unknown };
   if (code === SQLSTATE_NO_DATABASE) return missingDatabase(error, databaseName);
   if (code === SQLSTATE_NOT_FOUND) return new FrontdeskError("not_found", "Session not found");
+  if (code === SQLSTATE_INVALID) {
+    return new FrontdeskError(
+      "invalid_request",
+      message === "rewrite"
+        ? "A commit may only rewrite events already in the log"
+        : "The commit's events must continue the log without a gap",
+    );
+  }
   if (code === SQLSTATE_CONFLICT) {
     const currentVersion = Number(detail);
     const scope = typeof message === "string" && message.startsWith("scope:") ? message.slice(6) : undefined;

@@ -112,6 +112,8 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
     list: guarded(ctx, (query) => reads.list(ctx, query)),
     count: guarded(ctx, (namespace, userId, now) => reads.count(ctx, namespace, userId, now)),
     readScope: guarded(ctx, (namespace, scope, userId) => reads.readScope(ctx, namespace, scope, userId)),
+    // No scrub: PostgreSQL keeps removed row versions in its files until VACUUM reuses their space.
+    eraseScope: guarded(ctx, (namespace, userId) => commands.eraseScope(ctx, namespace, userId)),
     findIdempotency: guarded(ctx, (key, idempotencyKey) => reads.findIdempotency(ctx, key, idempotencyKey)),
     findApiKey: guarded(ctx, (hash) => reads.findApiKey(ctx, hash)),
     listApiKeys: guarded(ctx, () => reads.listApiKeys(ctx)),

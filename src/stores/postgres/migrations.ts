@@ -11,6 +11,8 @@ export interface Migration {
 /** The commit function's SQLSTATEs: raised to roll the whole commit back, mapped to error codes by the store. */
 export const SQLSTATE_NOT_FOUND = "FD404";
 export const SQLSTATE_CONFLICT = "FD409";
+/** Raised by `frontdesk_commit_rewriting` for a commit that does not fit the stored log. */
+export const SQLSTATE_INVALID = "FD400";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -95,6 +97,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: "per-key request rate",
     up: (s) => [`ALTER TABLE ${s}.api_keys ADD COLUMN IF NOT EXISTS requests_per_second double precision`],
+  },
+  {
+    version: 4,
+    name: "commits that remove and rewrite stored events",
+    up: (s) => [commitRewritingFunction(s)],
   },
 ];
 
@@ -192,6 +199,57 @@ function commitFunction(s: string): string {
       IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'idempotency', DETAIL = p_version::text;
       END IF;
+    END IF;
+  END
+  $fn$`;
+}
+
+/**
+ * A commit that also removes a range of stored events and replaces others (redaction, pruning,
+ * sealing in place). A function of its own, which calls `frontdesk_commit` for everything else, so
+ * the append path keeps its single statement unchanged and the whole commit is still one
+ * transaction. The log's end is read under the row lock before the commit moves it: removals and
+ * rewrites reach only events stored before this commit, never the ones it appends.
+ */
+function commitRewritingFunction(s: string): string {
+  return `CREATE OR REPLACE FUNCTION ${s}.frontdesk_commit_rewriting(
+    p_namespace text, p_user_id text, p_id text, p_expected integer, p_now bigint,
+    p_version integer, p_last_seq bigint, p_status text, p_title text, p_purpose text,
+    p_title_lc text, p_purpose_lc text, p_tags text[], p_created_at bigint, p_updated_at bigint,
+    p_last_accessed_at bigint, p_expires_at bigint, p_header text,
+    p_seqs bigint[], p_types text[], p_bodies text[],
+    p_scoped jsonb, p_idempotency_key text, p_idempotency_record text,
+    p_remove_after bigint, p_remove_before bigint,
+    p_rewrite_seqs bigint[], p_rewrite_types text[], p_rewrite_bodies text[]
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    v_sid bigint;
+    v_stored_last_seq bigint := 0;
+    v_previous bigint := p_last_seq - cardinality(p_seqs);
+  BEGIN
+    IF p_expected <> 0 THEN
+      SELECT sid, last_seq INTO v_sid, v_stored_last_seq FROM ${s}.sessions
+        WHERE namespace = p_namespace AND user_id = p_user_id AND id = p_id FOR UPDATE;
+    END IF;
+    -- Raises not found or conflict unless the session is live at p_expected.
+    PERFORM ${s}.frontdesk_commit(p_namespace, p_user_id, p_id, p_expected, p_now,
+      p_version, p_last_seq, p_status, p_title, p_purpose, p_title_lc, p_purpose_lc, p_tags,
+      p_created_at, p_updated_at, p_last_accessed_at, p_expires_at, p_header,
+      p_seqs, p_types, p_bodies, p_scoped, p_idempotency_key, p_idempotency_record);
+    IF v_stored_last_seq IS DISTINCT FROM v_previous THEN
+      RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_INVALID}', MESSAGE = 'gap';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(p_rewrite_seqs) AS r(seq) WHERE r.seq < 1 OR r.seq > v_previous) THEN
+      RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_INVALID}', MESSAGE = 'rewrite';
+    END IF;
+    IF p_remove_after IS NOT NULL AND least(p_remove_before, v_previous + 1) > p_remove_after + 1 THEN
+      DELETE FROM ${s}.events
+        WHERE sid = v_sid AND seq > p_remove_after AND seq < least(p_remove_before, v_previous + 1);
+    END IF;
+    IF cardinality(p_rewrite_seqs) > 0 THEN
+      UPDATE ${s}.events e SET type = r.type, body = r.body
+        FROM unnest(p_rewrite_seqs, p_rewrite_types, p_rewrite_bodies) AS r(seq, type, body)
+        WHERE e.sid = v_sid AND e.seq = r.seq;
     END IF;
   END
   $fn$`;

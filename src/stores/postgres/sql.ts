@@ -26,6 +26,7 @@ export function statements(s: string, tag: string) {
   const live = (param: string) => `(expires_at IS NULL OR expires_at > ${param})`;
   const texts = {
     commit: `SELECT ${s}.frontdesk_commit(${Array.from({ length: 24 }, (_, i) => `$${i + 1}`).join(", ")})`,
+    commitRewriting: `SELECT ${s}.frontdesk_commit_rewriting(${Array.from({ length: 29 }, (_, i) => `$${i + 1}`).join(", ")})`,
     get: `SELECT header, last_accessed_at, expires_at FROM ${s}.sessions WHERE ${key} AND ${live("$4")}`,
     touch: `UPDATE ${s}.sessions SET expires_at = $4, last_accessed_at = $5 WHERE ${key} AND ${live("$6")}`,
     count: `SELECT count(*)::integer AS n FROM ${s}.sessions WHERE namespace = $1 AND user_id = $2 AND ${live("$3")}`,
@@ -37,6 +38,7 @@ export function statements(s: string, tag: string) {
     // commit's WAL flush, which serialises every commit (measured: about a fifth of the throughput).
     notify: `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
       SELECT pg_notify($1, payload) FROM async, unnest($2::text[]) AS payload`,
+    eraseScope: `DELETE FROM ${s}.scoped_state WHERE namespace = $1 AND scope = 'user' AND owner = $2`,
     readScope: `SELECT state, version FROM ${s}.scoped_state WHERE namespace = $1 AND scope = $2 AND owner = $3`,
     readScopes: `SELECT k.i AS index, s.state, s.version
       FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(ns, scope, owner, i)

@@ -6,13 +6,14 @@
  * move `PRAGMA data_version`.
  */
 import { FrontdeskError } from "../../core/errors.ts";
-import { type JsonObject, type SessionKey, sessionKeyId } from "../../core/model.ts";
+import { type JsonObject, type SessionKey, scopeKeyId, sessionKeyId } from "../../core/model.ts";
 import { applyDelta } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
 import type { ApiKeyRecord, Commit, CommitResult, DeleteCondition, SessionStore } from "../types.ts";
-import { isConstraintError, type SqliteContext } from "./connection.ts";
+import { isConstraintError, MEMORY_PATH, type SqliteContext } from "./connection.ts";
 import { hintCommitted, hintDeleted } from "./live.ts";
 import {
+  type CheckpointRow,
   type Connection,
   MAX_RID,
   MAX_SEQ,
@@ -48,6 +49,7 @@ function commitRows(c: Connection, commit: Commit): number {
   ];
   // Any throw rolls the whole transaction back, so a refused commit leaves nothing.
   let rid: number | undefined;
+  let previousLastSeq = 0;
   if (commit.expectedVersion === 0) {
     c.deleteExpired.run(key.namespace, owner, key.id, now);
     rid = c.insertSession.get(...columns, header.createdAt, key.namespace, owner, key.id) as number | undefined;
@@ -61,7 +63,7 @@ function commitRows(c: Connection, commit: Commit): number {
   } else {
     // The stored last_seq is matched in the UPDATE itself, so checking that the events continue
     // the log costs no extra read; a miss is diagnosed below.
-    const previousLastSeq = header.lastSeq - commit.events.length;
+    previousLastSeq = header.lastSeq - commit.events.length;
     const updated = c.updateSession.get(
       ...columns,
       key.namespace,
@@ -104,6 +106,14 @@ function commitRows(c: Connection, commit: Commit): number {
     const state = applyDelta(row ? (JSON.parse(row.state) as JsonObject) : {}, write.delta);
     c.writeScope.run(key.namespace, write.scope, scopeOwnerId, JSON.stringify(state), version + 1);
   }
+  const removed = commit.removeEvents;
+  if (removed) {
+    // Only stored events can be removed (never this commit's own), and clamping keeps both bounds
+    // inside this session's eid range.
+    const before = Math.min(removed.before, previousLastSeq + 1);
+    if (before > removed.after + 1) c.removeEvents.run(rid, removed.after, rid, before);
+  }
+  for (const event of commit.rewrites ?? []) c.rewriteEvent.run(event.type, JSON.stringify(event), rid, event.seq);
   for (const event of commit.events) c.insertEvent.run(rid, event.seq, event.type, JSON.stringify(event));
   const record = commit.idempotency;
   if (record) {
@@ -156,6 +166,42 @@ function deleteRowsAtVersion(c: Connection, { key, condition }: { key: SessionKe
   throw new FrontdeskError("conflict", "The session changed since it was read", {
     details: { currentVersion: current.version },
   });
+}
+
+/** Removes one owner's `user:` state; their next scoped write starts again at version 0. */
+export function eraseScope(ctx: SqliteContext, c: Connection, namespace: string, userId: string | null): boolean {
+  ctx.cache.scopes.delete(scopeKeyId(namespace, "user", userId));
+  return c.write.immediate(c.eraseScope, [namespace, ownerOf(userId)]) > 0;
+}
+
+/**
+ * How long a scrub waits for other connections' readers and writer to let go of the WAL. The wait
+ * blocks the event loop (better-sqlite3 is synchronous), so it is short: a reader that stays
+ * longer makes the scrub `pending`, and the caller calls again later.
+ */
+export const SCRUB_WAIT_MS = 50;
+
+/**
+ * With secure_delete on, removed content is already zeroed in the pages that held it, but older
+ * copies of those pages stay in the WAL until a checkpoint has copied every frame back into the
+ * database file and truncated the log. A reader on another connection that still uses the WAL
+ * stops that, and leaves the scrub pending.
+ *
+ * Not covered: when SQLite rebalances a B-tree page it rewrites the cells packed at the page's end
+ * and leaves the page's unused middle as it was, so stale copies of rows that were moved away
+ * can stay there, and secure_delete does not reach them when those rows are deleted later. Only a
+ * VACUUM, which rebuilds every page, removes those; it is not run here because it rewrites the
+ * whole file under the write lock.
+ */
+export function scrub(ctx: SqliteContext, c: Connection): { pending: boolean } {
+  if (ctx.settings.path === MEMORY_PATH) return { pending: false };
+  c.db.pragma(`busy_timeout = ${Math.min(SCRUB_WAIT_MS, ctx.settings.busyTimeoutMs)}`);
+  try {
+    const result = c.checkpoint.get() as CheckpointRow;
+    return { pending: result.busy !== 0 || result.log !== result.checkpointed };
+  } finally {
+    c.db.pragma(`busy_timeout = ${ctx.settings.busyTimeoutMs}`);
+  }
 }
 
 export function sweep(ctx: SqliteContext, c: Connection, now: number, limit: number): number {

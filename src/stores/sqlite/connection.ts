@@ -92,6 +92,11 @@ function openConnection(settings: Settings): Connection {
     db = new Database(settings.path, { timeout: settings.busyTimeoutMs });
     enableWal(db, settings);
     db.pragma(`synchronous = ${settings.durability === "full" ? "FULL" : "NORMAL"}`);
+    // Deleted and overwritten rows (delete, erasure, redaction, pruning) are zeroed in their pages,
+    // and freed pages zeroed too, so removed content does not linger in the file (see scrub in
+    // commands.ts for what this does not reach). An append frees only its session row's old copy,
+    // in a page it writes anyway, so it writes no more bytes than without it.
+    db.pragma("secure_delete = ON");
     db.function(TEXT_MATCH_FUNCTION, { deterministic: true }, textMatch);
     migrate(db);
     return prepareStatements(db);

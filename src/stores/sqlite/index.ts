@@ -69,6 +69,8 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
     list: (query) => reads.list(ctx, query), // several statements for a text search, each through run
     count: (namespace, userId, now) => run(ctx, (c) => reads.count(c, namespace, userId, now)),
     readScope: (namespace, scope, userId) => run(ctx, (c) => reads.readScope(ctx, c, namespace, scope, userId)),
+    eraseScope: (namespace, userId) => run(ctx, (c) => commands.eraseScope(ctx, c, namespace, userId)),
+    scrub: () => run(ctx, (c) => commands.scrub(ctx, c)),
     findIdempotency: (key, idempotencyKey) => run(ctx, (c) => reads.findIdempotency(c, key, idempotencyKey)),
     findApiKey: (hash) => run(ctx, (c) => reads.findApiKey(c, hash)),
     listApiKeys: () => run(ctx, reads.listApiKeys),

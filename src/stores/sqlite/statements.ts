@@ -34,6 +34,8 @@ export interface Connection {
   updateCreatedAt: Database.Statement;
   selectVersion: Database.Statement;
   insertEvent: Database.Statement;
+  removeEvents: Database.Statement;
+  rewriteEvent: Database.Statement;
   writeScope: Database.Statement;
   putIdempotency: Database.Statement;
   deleteLiveAtVersion: Database.Statement;
@@ -41,6 +43,7 @@ export interface Connection {
   touch: Database.Statement;
   deleteSession: Database.Statement;
   sweep: Database.Statement;
+  eraseScope: Database.Statement;
   insertApiKey: Database.Statement;
   revokeApiKey: Database.Statement;
   // Reads (reads.ts).
@@ -58,6 +61,8 @@ export interface Connection {
   // Freshness: the read cache and the poll for other processes' commits (live.ts).
   selectMark: Database.Statement;
   dataVersion: Database.Statement;
+  // Maintenance (commands.ts).
+  checkpoint: Database.Statement;
 }
 
 export interface HeaderRow {
@@ -82,6 +87,12 @@ export interface MarkRow {
   rid: number;
   version: number;
   last_seq: number;
+}
+/** `PRAGMA wal_checkpoint`: busy 1 when a lock stopped it; log and checkpointed count WAL frames. */
+export interface CheckpointRow {
+  busy: number;
+  log: number;
+  checkpointed: number;
 }
 export interface ScopeRow {
   state: string;
@@ -177,6 +188,9 @@ export function prepareStatements(db: Database.Database): Connection {
     updateCreatedAt: db.prepare("UPDATE sessions SET created_at = ? WHERE rid = ?"),
     selectVersion: db.prepare(`SELECT version, expires_at, last_seq FROM sessions WHERE ${BY_KEY}`),
     insertEvent: db.prepare("INSERT INTO events (eid, type, body) VALUES ((? << 32) + ?, ?, ?)"),
+    // Both bounds are exclusive seqs of one session (rid), so the DELETE is one rowid range scan.
+    removeEvents: db.prepare("DELETE FROM events WHERE eid > (? << 32) + ? AND eid < (? << 32) + ?"),
+    rewriteEvent: db.prepare("UPDATE events SET type = ?, body = ? WHERE eid = (? << 32) + ?"),
     writeScope: db.prepare(
       `INSERT INTO scopes (namespace, scope, owner, state, version) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (namespace, scope, owner) DO UPDATE SET state = excluded.state, version = excluded.version`,
@@ -194,6 +208,7 @@ export function prepareStatements(db: Database.Database): Connection {
     sweep: db.prepare(
       "DELETE FROM sessions WHERE rid IN (SELECT rid FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
     ),
+    eraseScope: db.prepare("DELETE FROM scopes WHERE namespace = ? AND scope = 'user' AND owner = ?"),
     insertApiKey: db.prepare(
       `INSERT INTO api_keys (id, hash, prefix, user_id, admin, label, created_at, revoked_at, requests_per_second)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -217,6 +232,7 @@ export function prepareStatements(db: Database.Database): Connection {
 
     selectMark: db.prepare(`SELECT rid, version, last_seq FROM sessions WHERE ${BY_KEY}`),
     dataVersion: db.prepare("PRAGMA data_version").pluck(),
+    checkpoint: db.prepare("PRAGMA wal_checkpoint(TRUNCATE)"),
   };
 }
 
