@@ -291,8 +291,12 @@ export interface SessionStore {
    * `rewrites` unreadable in the files themselves (free pages zeroed, write-ahead log
    * checkpointed and truncated). `pending` when something (a reader holding the WAL) stops it from
    * finishing now; calling it again later finishes it.
+   *
+   * `thorough` also rebuilds every page (SQLite's VACUUM), which reaches the stale copies of rows a
+   * B-tree rebalance leaves in pages' unused space; it rewrites the whole file under the write lock,
+   * so it is for a maintenance window or an offline command, not a serving process.
    */
-  scrub?(): Promise<{ readonly pending: boolean }>;
+  scrub?(options?: { readonly thorough?: boolean }): Promise<{ readonly pending: boolean }>;
   /**
    * Optional, for stores that hold key material (the encrypting wrapper): destroys the owner's data
    * key, so whatever of theirs is left anywhere (a backup, a session not yet deleted) can no longer

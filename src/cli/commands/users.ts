@@ -20,13 +20,18 @@ export function registerUserCommands(program: Command, io: CliIo): void {
     .option("--namespace <name>", "namespace (default: the config file's namespace, else default)")
     .option("--config <file>", "the config file (default: $FRONTDESK_CONFIG, else ./frontdesk.config.json if present)")
     .option("--by <who>", "who asks, for the audit record (default: $USER, else cli)")
+    .option(
+      "--vacuum",
+      "SQLite: also rebuild the file (VACUUM), so no stale copy of the user's rows stays in pages' free space; " +
+        "it locks the store while it runs",
+    )
     .option("--json", "print the result as one JSON object")
-    .action(async (options: TargetOptions & { user: string; by?: string; json?: boolean }) => {
+    .action(async (options: TargetOptions & { user: string; by?: string; json?: boolean; vacuum?: boolean }) => {
       const userId = assertUserId(options.user);
       const target = await openDirectTarget(options, io);
       try {
         const by = options.by ?? io.env.USER ?? "cli";
-        const result = await target.manager.eraseUser(userId, { by });
+        const result = await target.manager.eraseUser(userId, { by, vacuum: options.vacuum === true });
         if (options.json) {
           writeLine(io.stdout, JSON.stringify(result));
           return;

@@ -27,6 +27,12 @@ export interface EraseUserOptions {
   by?: string;
   /** Sessions removed between two turns of the event loop. @default 1 */
   sessionsPerStep?: number;
+  /**
+   * Also rebuild the store's files (SQLite's VACUUM) so that no stale copy of the user's rows is
+   * left in pages' unused space. It blocks the store while it runs: for offline use
+   * (`frontdesk users erase --vacuum`), not inside a serving process. @default false
+   */
+  vacuum?: boolean;
 }
 
 export interface ErasureCounts {
@@ -123,7 +129,7 @@ export async function eraseUser(
   const perStep = options.sessionsPerStep ?? 1;
   const erasureId = `era_${newEventId().slice(3)}`;
   await audit(context, ERASURE_STARTED, { erasureId, userId: user, by });
-  return finishErasure(context, user, by, erasureId, perStep);
+  return finishErasure(context, user, by, erasureId, perStep, options.vacuum === true);
 }
 
 async function finishErasure(
@@ -132,6 +138,7 @@ async function finishErasure(
   by: string,
   erasureId: string,
   perStep: number,
+  vacuum = false,
 ): Promise<ErasureResult> {
   const { store, namespace } = context;
   // The key goes first: from here on whatever is left of the user cannot be read, backups included.
@@ -165,7 +172,7 @@ async function finishErasure(
     }
   }
   if (await store.eraseScope(namespace, user)) counts.scopes++;
-  const scrub = store.scrub ? ((await store.scrub()).pending ? "pending" : "done") : "none";
+  const scrub = store.scrub ? ((await store.scrub({ thorough: vacuum })).pending ? "pending" : "done") : "none";
   await audit(context, ERASURE_FINISHED, { erasureId, userId: user, by, ...counts, scrub });
   if (scrub === "pending") scrubWhenFree(context, erasureId);
   return { erasureId, userId: user, namespace, ...counts, scrub };

@@ -190,11 +190,13 @@ export const SCRUB_WAIT_MS = 50;
  * Not covered: when SQLite rebalances a B-tree page it rewrites the cells packed at the page's end
  * and leaves the page's unused middle as it was, so stale copies of rows that were moved away
  * can stay there, and secure_delete does not reach them when those rows are deleted later. Only a
- * VACUUM, which rebuilds every page, removes those; it is not run here because it rewrites the
- * whole file under the write lock.
+ * VACUUM, which rebuilds every page, removes those: `thorough` runs one first. It is not the
+ * default because it rewrites the whole file under the write lock.
  */
-export function scrub(ctx: SqliteContext, c: Connection): { pending: boolean } {
+export function scrub(ctx: SqliteContext, c: Connection, thorough = false): { pending: boolean } {
   if (ctx.settings.path === MEMORY_PATH) return { pending: false };
+  // With the ordinary busy timeout: a VACUUM is asked for where blocking is acceptable.
+  if (thorough) c.db.exec("VACUUM");
   c.db.pragma(`busy_timeout = ${Math.min(SCRUB_WAIT_MS, ctx.settings.busyTimeoutMs)}`);
   try {
     const result = c.checkpoint.get() as CheckpointRow;

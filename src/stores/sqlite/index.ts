@@ -70,7 +70,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
     count: (namespace, userId, now) => run(ctx, (c) => reads.count(c, namespace, userId, now)),
     readScope: (namespace, scope, userId) => run(ctx, (c) => reads.readScope(ctx, c, namespace, scope, userId)),
     eraseScope: (namespace, userId) => run(ctx, (c) => commands.eraseScope(ctx, c, namespace, userId)),
-    scrub: () => run(ctx, (c) => commands.scrub(ctx, c)),
+    scrub: (options) => run(ctx, (c) => commands.scrub(ctx, c, options?.thorough === true)),
     findIdempotency: (key, idempotencyKey) => run(ctx, (c) => reads.findIdempotency(c, key, idempotencyKey)),
     findApiKey: (hash) => run(ctx, (c) => reads.findApiKey(c, hash)),
     listApiKeys: () => run(ctx, reads.listApiKeys),
