@@ -122,11 +122,23 @@ export function privacyRoutes(context: ServerContext) {
           tags: ["users"],
           security: SECURED,
           params: z.object({ userId: UserIdSchema }),
+          querystring: z.object({
+            vacuum: z
+              .enum(["true", "false"])
+              .optional()
+              .describe(
+                "SQLite: also rebuild the file (VACUUM) so no stale copy of the user's rows stays in pages' unused " +
+                  "space. It locks the store while it runs: for a maintenance window",
+              ),
+          }),
           response: { 200: ErasureSchema, ...ERROR_RESPONSES },
         },
       },
       async (request) =>
-        context.manager.eraseUser(request.params.userId, { by: request.principal?.keyId ?? "unknown" }),
+        context.manager.eraseUser(request.params.userId, {
+          by: request.principal?.keyId ?? "unknown",
+          vacuum: request.query.vacuum === "true",
+        }),
     );
   };
 }
