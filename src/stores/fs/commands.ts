@@ -19,6 +19,7 @@ import {
   type FsContext,
   type KeysFile,
   listDir,
+  logOf,
   type MetadataFile,
   ownersOf,
   readMeta,
@@ -27,8 +28,17 @@ import {
   scanOwner,
   settleScope,
 } from "./context.ts";
-import { appendEvents } from "./event-log.ts";
-import { appendAll, ensureDir, fsyncDir, isMissing, openForAppend, readJsonFile, writeFileAtomic } from "./files.ts";
+import { appendEvents, rewriteLog } from "./event-log.ts";
+import {
+  appendAll,
+  ensureDir,
+  fsyncDir,
+  isMissing,
+  openForAppend,
+  readJsonFile,
+  tempFileOf,
+  writeFileAtomic,
+} from "./files.ts";
 import { isNamespaceSegment, isTombstone, type SessionPaths } from "./layout.ts";
 import { hint } from "./live.ts";
 import { type LockGuard, withLock } from "./lock.ts";
@@ -91,12 +101,22 @@ async function commitLocked(
     // Everything is checked. Until metadata.json is renamed, nothing written below is visible.
     if (meta && !current) await removeFolder(ctx, paths);
     if (!current) await ensureDir(paths.dir, durability);
-    const eventsBytes = await appendEvents(
-      paths,
-      { bytes: current?.eventsBytes ?? 0, lastSeq: previousLastSeq },
-      commit.events,
-      durability,
-    );
+    // A crash right after the last rewrite's commit point left its old log behind: it goes now.
+    if (current?.retiredLog !== undefined) await removeLog(ctx, paths, current.retiredLog);
+    const extent = { bytes: current?.eventsBytes ?? 0, lastSeq: previousLastSeq };
+    let log = current ? logOf(current) : 0;
+    let retiredLog: number | undefined;
+    let eventsBytes: number;
+    if (current && rewritesLog(commit, previousLastSeq)) {
+      retiredLog = log;
+      log += 1;
+      const change = { removeEvents: commit.removeEvents, rewrites: commit.rewrites ?? [], events: commit.events };
+      eventsBytes = await rewriteLog(paths.log(retiredLog), extent, paths.log(log), change, durability);
+      // The new files' names must be durable before metadata.json names them.
+      await fsyncDir(paths.dir, durability);
+    } else {
+      eventsBytes = await appendEvents(paths.log(log), extent, commit.events, durability);
+    }
     let idempotencyBytes = current?.idempotencyBytes ?? 0;
     if (commit.idempotency) {
       const line = Buffer.from(`${JSON.stringify(commit.idempotency)}\n`, "utf8");
@@ -122,9 +142,11 @@ async function commitLocked(
       );
     }
     const nextMeta: MetadataFile = {
-      format: 1,
+      format: log === 0 ? 1 : 2,
       header,
       commitId,
+      ...(log !== 0 && { log }),
+      ...(retiredLog !== undefined && { retiredLog }),
       eventsBytes,
       idempotencyBytes,
       scopeWrites: [...nextScopes.keys()],
@@ -133,6 +155,9 @@ async function commitLocked(
       guard.assertHeld();
       scopeGuard.assertHeld();
     });
+    // Committed: the replaced log holds what the commit removed, so it goes before we return. Should
+    // this fail, `retiredLog` has the next commit (or scrub) try again.
+    if (retiredLog !== undefined) await removeLog(ctx, paths, retiredLog).catch(() => undefined);
     // Committed. Folding `pending` in is tidying: if it fails, the next reader settles it the same way.
     for (const [scope, next] of nextScopes) {
       await writeFileAtomic(
@@ -228,6 +253,23 @@ export async function sweep(ctx: FsContext, now: number, limit: number): Promise
   return removed;
 }
 
+/**
+ * Removes one owner's `user:` state file under the scope's lock, with any temp copy a crashed write
+ * left next to it. A `pending` write is settled first only to answer whether there was any state.
+ */
+export async function eraseScope(ctx: FsContext, namespace: string, userId: string | null): Promise<boolean> {
+  const paths = ctx.layout.scope(namespace, "user", userId);
+  if (!(await exists(paths.dir))) return false;
+  return withLock(paths.lock, ctx.lockSettings, async (guard) => {
+    const settled = await settleScope(ctx, namespace, paths);
+    guard.assertHeld();
+    await rm(paths.file, { force: true });
+    await rm(tempFileOf(paths.file), { force: true });
+    await fsyncDir(paths.dir, ctx.durability);
+    return settled.version > 0;
+  });
+}
+
 export function putApiKey(ctx: FsContext, record: ApiKeyRecord): Promise<void> {
   const { layout } = ctx;
   return withLock(layout.keysLock, ctx.lockSettings, async (guard) => {
@@ -253,6 +295,24 @@ export function revokeApiKey(ctx: FsContext, id: string, at: number): Promise<bo
   });
 }
 
+/**
+ * Whether `commit` changes stored events, so the log is written anew rather than appended to. A
+ * removal that cannot reach a stored seq changes nothing.
+ */
+const rewritesLog = (commit: Commit, previousLastSeq: number): boolean => {
+  const removed = commit.removeEvents;
+  const removes = removed !== undefined && removed.before > removed.after + 1 && removed.after < previousLastSeq;
+  return removes || (commit.rewrites?.length ?? 0) > 0;
+};
+
+/** Unlinks one generation of the session's log (durably: a resurrected file would hold removed content). */
+export async function removeLog(ctx: FsContext, paths: SessionPaths, generation: number): Promise<void> {
+  const files = paths.log(generation);
+  await rm(files.events, { force: true });
+  await rm(files.index, { force: true });
+  await fsyncDir(paths.dir, ctx.durability);
+}
+
 const writeMeta = (ctx: FsContext, paths: SessionPaths, meta: MetadataFile, beforeRename?: () => void): Promise<void> =>
   writeFileAtomic(paths.metadata, `${JSON.stringify(meta)}\n`, ctx.durability, beforeRename);
 
@@ -260,7 +320,7 @@ const writeMeta = (ctx: FsContext, paths: SessionPaths, meta: MetadataFile, befo
  * Renames the folder away first, so a crash mid-delete never leaves a half-deleted live session.
  * The rename is the delete's commit point: `beforeRename` runs right before it (a lock check).
  */
-async function removeFolder(ctx: FsContext, paths: SessionPaths, beforeRename?: () => void): Promise<void> {
+export async function removeFolder(ctx: FsContext, paths: SessionPaths, beforeRename?: () => void): Promise<void> {
   const tombstone = paths.tombstone();
   beforeRename?.();
   try {

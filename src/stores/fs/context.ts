@@ -31,13 +31,24 @@ import type { LockSettings } from "./lock.ts";
 
 export type Scope = "user" | "app";
 
-/** What `metadata.json` holds: the header plus the commit's bookkeeping. */
+/**
+ * What `metadata.json` holds: the header plus the commit's bookkeeping. Format 1 keeps its events
+ * in log generation 0 (`log` absent); format 2 names another generation, so that a version of the
+ * store that knows only `events.jsonl` refuses the session instead of reading it as empty.
+ */
 export interface MetadataFile {
   format: number;
   header: SessionHeader;
   /** Random per commit; a scope's `pending` write counts only if it names this id. */
   commitId: string;
-  /** Committed byte lengths; anything past them is a crashed commit's tail. */
+  /** The current generation of the event log (layout.ts names its files); absent: 0. */
+  log?: number;
+  /**
+   * The generation a rewriting commit replaced. Its files are unlinked right after the commit
+   * point; should a crash come between, the next commit of the session unlinks them (and `scrub`).
+   */
+  retiredLog?: number;
+  /** Committed byte lengths (of the current log); anything past them is a crashed commit's tail. */
   eventsBytes: number;
   idempotencyBytes: number;
   /** Scopes this commit wrote, whose `pending` the next writer of the session settles first. */
@@ -69,6 +80,9 @@ export interface Watch {
   /** The last commit a hint was given for; null when the session was absent. */
   commitId: string | null;
 }
+
+/** The generation of the event log `meta` commits to. */
+export const logOf = (meta: MetadataFile): number => meta.log ?? 0;
 
 /** The store's options, checked and with their defaults filled in. */
 export interface FsSettings {
@@ -147,7 +161,7 @@ export function run<R>(ctx: FsContext, action: string, operation: () => Promise<
 
 export async function readMeta(paths: SessionPaths): Promise<MetadataFile | undefined> {
   const meta = await readJsonFile<MetadataFile>(paths.metadata);
-  if (meta !== undefined && meta.format !== 1) {
+  if (meta !== undefined && meta.format !== 1 && !(meta.format === 2 && Number.isSafeInteger(meta.log))) {
     throw new FrontdeskError("unavailable", "The filesystem store found metadata.json in an unknown format");
   }
   return meta;

@@ -58,6 +58,9 @@ export async function readJsonFile<T>(file: string): Promise<T | undefined> {
   }
 }
 
+/** The temp file {@link writeFileAtomic} writes `file`'s next content to before renaming it. */
+export const tempFileOf = (file: string): string => `${file}.tmp`;
+
 /**
  * Replaces `file` whole: readers see the old or the new content, never a mix, even after a crash.
  * Callers hold the file's lock, so one fixed temp name suffices and a crash leaves at most one
@@ -69,7 +72,7 @@ export async function writeFileAtomic(
   durability: Durability,
   beforeRename?: () => void,
 ): Promise<void> {
-  const temp = `${file}.tmp`;
+  const temp = tempFileOf(file);
   const handle = await open(temp, "w", 0o644);
   try {
     await handle.writeFile(data, "utf8");

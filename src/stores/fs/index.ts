@@ -11,9 +11,19 @@
  * scope's lock and finds a `pending` settles it by asking the session's `metadata.json` whether that
  * commit id made it.
  *
+ * A commit that rewrites or removes stored events (redaction, pruning) cannot append: it writes
+ * the kept log whole into the files of the next log generation, and its `metadata.json` names that
+ * generation, so the same rename is still the one commit point. The replaced generation is
+ * unlinked right after it; `metadata.json` keeps its number as `retiredLog` so that, after a crash
+ * between the two, the next commit (or `scrub`) unlinks it. Reads that meet a log file already
+ * unlinked read `metadata.json` again. `delete` renames the session folder away and removes it;
+ * `eraseScope` unlinks the owner's scope file. Nothing is journaled: once one of them returns, no
+ * file of the store holds what it removed (see scrub.ts for what a crash can leave).
+ *
  * This module is the store's face (its options, its factory and its URL form) and wires the parts
  * together: context.ts holds what they share, commands.ts writes, reads.ts reads, live.ts hints
- * subscribers; layout.ts names the paths, lock.ts, files.ts and event-log.ts do the file work.
+ * subscribers, scrub.ts clears crash leftovers; layout.ts names the paths, lock.ts, files.ts and
+ * event-log.ts do the file work.
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +35,7 @@ import type { Durability } from "./files.ts";
 import { Layout } from "./layout.ts";
 import { stopPolling, subscribe } from "./live.ts";
 import * as reads from "./reads.ts";
+import { scrub } from "./scrub.ts";
 
 export type { Durability } from "./files.ts";
 
@@ -92,6 +103,9 @@ export function createFsStore(options: FsStoreOptions, _context: StoreContext = 
     touch: (key, times, now) => run(ctx, "touch the session", () => commands.touch(ctx, key, times, now)),
     delete: (key, condition) => run(ctx, "delete the session", () => commands.deleteSession(ctx, key, condition)),
     sweep: (now, limit) => run(ctx, "sweep expired sessions", () => commands.sweep(ctx, now, limit)),
+    eraseScope: (namespace, userId) =>
+      run(ctx, "erase scoped state", () => commands.eraseScope(ctx, namespace, userId)),
+    scrub: () => run(ctx, "scrub removed content", () => scrub(ctx)),
     putApiKey: (record) => run(ctx, "store the API key", () => commands.putApiKey(ctx, record)),
     revokeApiKey: (id, at) => run(ctx, "revoke the API key", () => commands.revokeApiKey(ctx, id, at)),
 

@@ -11,8 +11,10 @@
  *     <owner>/                        the user id, or "_" for a null owner
  *       <sessionId>/
  *         metadata.json               header + commit bookkeeping: the commit point
- *         events.jsonl                one event per line
+ *         events.jsonl                one event per line (log generation 0)
  *         events.idx                  byte offset of every INDEX_STRIDE-th event
+ *         events.<n>.jsonl, .idx      the same for generation n: a commit that rewrites or
+ *                                     removes events writes the log anew under the next name
  *         idempotency.jsonl           idempotency records
  *       .<sessionId>.lock/            cross-process lock (transient)
  *       .<sessionId>.del-<random>/    tombstone of a delete in progress
@@ -34,8 +36,7 @@ export const LAYOUT_FORMAT = 1;
 export const KEYS_FILE = "_keys.json";
 export const SCOPES_DIR = "_scopes";
 export const METADATA_FILE = "metadata.json";
-export const EVENTS_FILE = "events.jsonl";
-export const INDEX_FILE = "events.idx";
+const LOG_FILE = /^events(?:\.([1-9][0-9]*))?\.(?:jsonl|idx)$/;
 export const IDEMPOTENCY_FILE = "idempotency.jsonl";
 /** One index entry per this many events: forward reads scan at most this many lines to their start. */
 export const INDEX_STRIDE = 128;
@@ -54,6 +55,18 @@ export const isNamespaceSegment = (segment: string): boolean => NAMESPACE_PATTER
 export const isSessionSegment = (segment: string): boolean => SESSION_ID_PATTERN.test(segment);
 export const isTombstone = (segment: string): boolean => segment.startsWith(".") && segment.includes(TOMBSTONE_MARK);
 
+/** The generation whose log file or index `name` is, or undefined when it is neither. */
+export const logGenerationOf = (name: string): number | undefined => {
+  const match = LOG_FILE.exec(name);
+  return match ? Number(match[1] ?? 0) : undefined;
+};
+
+/** Generation 0 keeps the names the store had before logs were ever rewritten. */
+const logFileNames = (generation: number): { events: string; index: string } =>
+  generation === 0
+    ? { events: "events.jsonl", index: "events.idx" }
+    : { events: `events.${generation}.jsonl`, index: `events.${generation}.idx` };
+
 const invalid = (kind: string): FrontdeskError =>
   new FrontdeskError("invalid_request", `Invalid ${kind} for the filesystem store`);
 
@@ -62,15 +75,21 @@ const checkSegment = (kind: string, pattern: RegExp, value: unknown): string => 
   return value;
 };
 
+/** One generation of a session's event log: the lines and their index. */
+export interface LogPaths {
+  readonly events: string;
+  readonly index: string;
+}
+
 export interface SessionPaths {
   /** `root/<namespace>/<owner>`: holds the session folder, its lock and its tombstones. */
   readonly ownerDir: string;
   readonly dir: string;
   readonly lock: string;
   readonly metadata: string;
-  readonly events: string;
-  readonly index: string;
   readonly idempotency: string;
+  /** The files of log generation `generation` (`metadata.json` names the current one). */
+  log(generation: number): LogPaths;
   /** A fresh tombstone name next to the session folder. */
   tombstone(): string;
 }
@@ -135,9 +154,12 @@ export class Layout {
       dir,
       lock: this.inside(ns, owner, `.${id}.lock`),
       metadata: this.inside(ns, owner, id, METADATA_FILE),
-      events: this.inside(ns, owner, id, EVENTS_FILE),
-      index: this.inside(ns, owner, id, INDEX_FILE),
       idempotency: this.inside(ns, owner, id, IDEMPOTENCY_FILE),
+      log: (generation) => {
+        if (!Number.isSafeInteger(generation) || generation < 0) throw invalid("log generation");
+        const names = logFileNames(generation);
+        return { events: this.inside(ns, owner, id, names.events), index: this.inside(ns, owner, id, names.index) };
+      },
       tombstone: () => this.inside(ns, owner, `.${id}${TOMBSTONE_MARK}${randomBytes(6).toString("hex")}`),
     };
   }

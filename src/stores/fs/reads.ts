@@ -5,12 +5,14 @@
  * scope with a `pending` write, which is settled under the scope's lock before it is answered.
  */
 import { readFile } from "node:fs/promises";
+import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type { ApiKeyRecord, EventRange, IdempotencyRecord, ListPage, ListQuery, ScopedState } from "../types.ts";
 import {
   type FsContext,
   type KeysFile,
+  logOf,
   ownersOf,
   readMeta,
   type ScopeFile,
@@ -26,11 +28,25 @@ export async function get(ctx: FsContext, key: SessionKey, now: number): Promise
   return meta && !isExpired(meta.header, now) ? meta.header : undefined;
 }
 
+/** Rewrites that may land between reading `metadata.json` and opening its log before a read gives up. */
+const MAX_LOG_SWITCHES = 16;
+
 export async function readEvents(ctx: FsContext, key: SessionKey, range: EventRange): Promise<SessionEvent[]> {
   const paths = ctx.layout.session(key);
-  const meta = await readMeta(paths);
+  let meta = await readMeta(paths);
+  for (let switches = 0; meta && switches < MAX_LOG_SWITCHES; switches++) {
+    const extent = { bytes: meta.eventsBytes, lastSeq: meta.header.lastSeq };
+    const events = await readEventRange(paths.log(logOf(meta)), extent, range);
+    if (events) return events;
+    // The log is gone: a rewrite replaced it, or a delete removed the session, since we read metadata.json.
+    const next = await readMeta(paths);
+    if (next?.commitId === meta.commitId) {
+      throw new FrontdeskError("unavailable", "The filesystem store found the event log of its last commit missing");
+    }
+    meta = next;
+  }
   if (!meta) return [];
-  return readEventRange(paths, { bytes: meta.eventsBytes, lastSeq: meta.header.lastSeq }, range);
+  throw new FrontdeskError("unavailable", "The filesystem store's event log kept being rewritten during a read");
 }
 
 export async function list(ctx: FsContext, query: ListQuery): Promise<ListPage> {
