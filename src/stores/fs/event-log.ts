@@ -168,7 +168,10 @@ export async function rewriteLog(
       }
       try {
         if ((await log.stat()).size < extent.bytes) {
-          throw new FrontdeskError("unavailable", "The filesystem store found events.jsonl shorter than its last commit");
+          throw new FrontdeskError(
+            "unavailable",
+            "The filesystem store found events.jsonl shorter than its last commit",
+          );
         }
         // Removing from the start: every line before the block holding `before` goes, so skip them unread.
         const skip =
@@ -177,7 +180,9 @@ export async function rewriteLog(
             : 0;
         for await (const line of linesForward(log, skip, extent.bytes)) {
           const seq = seqAtLineStart(line);
-          if (seq === undefined) throw new FrontdeskError("unavailable", "The filesystem store found a corrupt event line");
+          if (seq === undefined) {
+            throw new FrontdeskError("unavailable", "The filesystem store found a corrupt event line");
+          }
           if (isRemoved(seq)) continue;
           const replacement = replacements.get(seq);
           if (replacement) await add(seq, Buffer.from(lineOf(replacement), "utf8"));
@@ -237,7 +242,9 @@ class IndexBuilder {
       this.firstBlock = blockOf(lastSeq);
       this.entries.push(indexEntry(end));
     } else {
-      for (let block = blockOf(this.lastSeq) + 1; block <= blockOf(lastSeq); block++) this.entries.push(indexEntry(end));
+      for (let block = blockOf(this.lastSeq) + 1; block <= blockOf(lastSeq); block++) {
+        this.entries.push(indexEntry(end));
+      }
     }
     return { firstBlock: this.firstBlock ?? 0, bytes: Buffer.from(this.entries.join(""), "latin1") };
   }
@@ -279,7 +286,9 @@ export async function readEventRange(
       // Start at the first indexed event at or after `before`, or at the end of the log.
       const startBlock = Math.ceil((before - 1) / INDEX_STRIDE);
       const end =
-        blockStart(startBlock) <= extent.lastSeq ? await indexedOffset(handle, paths, startBlock, extent) : extent.bytes;
+        blockStart(startBlock) <= extent.lastSeq
+          ? await indexedOffset(handle, paths, startBlock, extent)
+          : extent.bytes;
       for await (const line of linesBackward(handle, end ?? extent.bytes)) {
         const event = parseLine(line);
         if (event.seq >= before) continue;
