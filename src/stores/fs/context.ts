@@ -82,7 +82,7 @@ export interface Watch {
 }
 
 /** The generation of the event log `meta` commits to. */
-export const logOf = (meta: MetadataFile): number => meta.log ?? 0;
+export const logOf = (meta: MetadataFile): number => (meta.format === 2 ? (meta.log ?? 0) : 0);
 
 /** The store's options, checked and with their defaults filled in. */
 export interface FsSettings {
@@ -161,7 +161,8 @@ export function run<R>(ctx: FsContext, action: string, operation: () => Promise<
 
 export async function readMeta(paths: SessionPaths): Promise<MetadataFile | undefined> {
   const meta = await readJsonFile<MetadataFile>(paths.metadata);
-  if (meta !== undefined && meta.format !== 1 && !(meta.format === 2 && Number.isSafeInteger(meta.log))) {
+  const knownLog = meta?.format === 2 && Number.isSafeInteger(meta.log) && (meta.log as number) >= 1;
+  if (meta !== undefined && meta.format !== 1 && !knownLog) {
     throw new FrontdeskError("unavailable", "The filesystem store found metadata.json in an unknown format");
   }
   return meta;

@@ -12,7 +12,7 @@
  *       <sessionId>/
  *         metadata.json               header + commit bookkeeping: the commit point
  *         events.jsonl                one event per line (log generation 0)
- *         events.idx                  byte offset of every INDEX_STRIDE-th event
+ *         events.idx                  per INDEX_STRIDE seqs, the byte offset where they start
  *         events.<n>.jsonl, .idx      the same for generation n: a commit that rewrites or
  *                                     removes events writes the log anew under the next name
  *         idempotency.jsonl           idempotency records

@@ -1,8 +1,10 @@
 /**
  * The filesystem store's read path. Reads take no lock: `metadata.json` is replaced by rename, so a
- * reader sees one whole commit or the one before, and the byte lengths it records tell the reader
- * where the committed part of `events.jsonl` and `idempotency.jsonl` ends. The one exception is a
- * scope with a `pending` write, which is settled under the scope's lock before it is answered.
+ * reader sees one whole commit or the one before; it names the event log's current generation, and
+ * the byte lengths it records tell the reader where the committed part of that log and of
+ * `idempotency.jsonl` ends. A rewrite may unlink the log a reader was about to open: it then reads
+ * `metadata.json` again. The one exception to taking no lock is a scope with a `pending` write,
+ * which is settled under the scope's lock before it is answered.
  */
 import { readFile } from "node:fs/promises";
 import { FrontdeskError } from "../../core/errors.ts";

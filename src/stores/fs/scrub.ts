@@ -1,9 +1,9 @@
 /**
  * `scrub()`: removes what crashes left in the store's files that may still hold content removed
  * through the store. A commit, delete or `eraseScope` that returns has already unlinked every file
- * holding what it removed (the filesystem keeps no free pages or journal of its own to clean, as
- * far as the store can reach); only a crash between a commit point and the unlinks after it leaves
- * such bytes behind:
+ * holding what it removed, and the store keeps no journal; only a crash between a commit point and
+ * the unlinks after it leaves such bytes behind. (Blocks the filesystem freed are beyond any file,
+ * and beyond the store's reach: encryption at rest is what covers them.) The leftovers:
  * - tombstones of deletes (`.<id>.del-…`), whose folder the delete had renamed away;
  * - log generations other than the current one: the one a rewrite replaced, or one a rewrite
  *   wrote before crashing ahead of its commit point;
