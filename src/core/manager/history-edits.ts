@@ -230,7 +230,7 @@ export async function prune(
   const policy = override === undefined ? undefined : parseRetentionPolicy(override);
   let result: PruneResult = { removed: 0, prunedThrough: 0 };
   await writeUnpresented(context, key, {}, async (current, _scopes, now) => {
-    const effective = policy ?? retentionFor(context, current);
+    const effective = policy ?? retentionFor(context.retention, current);
     const [first] = await context.store.readEvents(key, { limit: 1 });
     const prunedThrough = first && first.type === "custom" && first.name === PRUNED_MARKER ? first.seq : 0;
     result = { removed: 0, prunedThrough };

@@ -32,7 +32,7 @@ export async function pruneWhenDue(
   try {
     const header = await context.store.get(key, context.clock.now());
     if (!header) return;
-    const policy = retentionFor(context, header);
+    const policy = retentionFor(context.retention, header);
     if (!policy) return;
     const margin = Math.max(RETENTION_CHECK_EVERY, Math.ceil(policy.keepLastEvents / 10));
     if (header.lastSeq - policy.keepLastEvents < margin) return;

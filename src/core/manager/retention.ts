@@ -3,7 +3,6 @@
  * A namespace sets it on the manager; a session may carry its own in its metadata.
  */
 import type { Json, SessionHeader } from "../model.ts";
-import type { ManagerContext } from "./context.ts";
 import { invalid } from "./validation.ts";
 
 export interface RetentionPolicy {
@@ -33,14 +32,17 @@ const policyOf = (value: unknown, where: string): RetentionPolicy => {
 export const parseRetentionPolicy = (value: unknown): RetentionPolicy => policyOf(value, "retention");
 
 /** The session's own policy (metadata), else the manager's; undefined: keep everything. */
-export function retentionFor(context: ManagerContext, header: SessionHeader): RetentionPolicy | undefined {
+export function retentionFor(
+  namespaceDefault: RetentionPolicy | undefined,
+  header: SessionHeader,
+): RetentionPolicy | undefined {
   const own = (header.metadata as Record<string, Json>)[RETENTION_METADATA_KEY];
   if (own !== undefined && own !== null) {
     try {
       return policyOf(own, `metadata["${RETENTION_METADATA_KEY}"]`);
     } catch {
-      return context.retention;
+      return namespaceDefault;
     }
   }
-  return context.retention;
+  return namespaceDefault;
 }
