@@ -212,6 +212,11 @@ const bodies = {
     weird,
   ),
   cancel: fc.oneof(fc.constant(undefined), fc.record({ reason: weird, extra: weird }, { requiredKeys: [] }), weird),
+  redact: fc.oneof(fc.record({ reason: fc.oneof(anyText, weird) }, { requiredKeys: [] }), weird),
+  redactLast: fc.oneof(
+    fc.record({ count: fc.oneof(fc.integer({ min: -2, max: 1002 }), weird), reason: fc.oneof(anyText, weird) }),
+    weird,
+  ),
   chat: fc.oneof(
     fc.record(
       {
@@ -358,6 +363,18 @@ const ROUTES: Record<string, RouteCase> = {
   "GET /readyz": { method: "GET", path: () => "/readyz" },
   "GET /metrics": { method: "GET", path: () => "/metrics" },
   "GET /openapi.json": { method: "GET", path: () => "/openapi.json" },
+  "POST /v1/sessions/:id/events/:seq/redact": {
+    method: "POST",
+    path: (id) => `/v1/sessions/${id}/events/${id.length % 3}/redact`,
+    body: bodies.redact,
+  },
+  "POST /v1/sessions/:id/events/redact-last": {
+    method: "POST",
+    path: (id) => `/v1/sessions/${id}/events/redact-last`,
+    body: bodies.redactLast,
+  },
+  // Last: an erasure revokes the erased user's keys, which the routes above still use.
+  "DELETE /v1/users/:userId": { method: "DELETE", path: (id) => `/v1/users/${id}`, body: bodies.none },
 };
 
 const RUNS_PER_ROUTE = 300;
