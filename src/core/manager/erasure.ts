@@ -127,8 +127,10 @@ export async function eraseUser(
   const by = options.by ?? "library";
   if (typeof by !== "string" || by.length === 0 || by.length > 256) throw invalid("`by` is 1-256 characters");
   const perStep = options.sessionsPerStep ?? 1;
-  const erasureId = `era_${newEventId().slice(3)}`;
-  await audit(context, ERASURE_STARTED, { erasureId, userId: user, by });
+  // A run that crashed is finished under its own id, so the audit log pairs every start with an end.
+  const interrupted = [...(await openErasures(context))].find(([, open]) => open.userId === user)?.[0];
+  const erasureId = interrupted ?? `era_${newEventId().slice(3)}`;
+  if (!interrupted) await audit(context, ERASURE_STARTED, { erasureId, userId: user, by });
   return finishErasure(context, user, by, erasureId, perStep, options.vacuum === true);
 }
 
@@ -197,6 +199,15 @@ function scrubWhenFree(context: ManagerContext, erasureId: string, delayMs = 250
  * `finished` one is run again. A server calls it at start-up.
  */
 export async function resumeErasures(context: ManagerContext): Promise<ErasureResult[]> {
+  const results: ErasureResult[] = [];
+  for (const [erasureId, { userId, by }] of await openErasures(context)) {
+    results.push(await finishErasure(context, userId, by, erasureId, 1));
+  }
+  return results;
+}
+
+/** The erasures the audit log shows started and not finished, by id. */
+async function openErasures(context: ManagerContext): Promise<Map<string, { userId: string; by: string }>> {
   const key = logKey(context);
   const open = new Map<string, { userId: string; by: string }>();
   let after = 0;
@@ -214,9 +225,5 @@ export async function resumeErasures(context: ManagerContext): Promise<ErasureRe
     if (batch.length < 500) break;
     after = (batch.at(-1) as SessionEvent).seq;
   }
-  const results: ErasureResult[] = [];
-  for (const [erasureId, { userId, by }] of open) {
-    results.push(await finishErasure(context, userId, by, erasureId, 1));
-  }
-  return results;
+  return open;
 }
