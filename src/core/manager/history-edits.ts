@@ -225,6 +225,12 @@ export async function prune(
   override?: RetentionPolicy,
   /** Prune only when at least this many events would go (automatic pruning works in batches). */
   minimum = 1,
+  /**
+   * Look for the newest summary only after this seq. Automatic pruning bounds its search so that a
+   * session without summaries never costs a scan of its whole log per check; an explicit prune
+   * looks through all of it.
+   */
+  summaryAfter = 0,
 ): Promise<PruneResult> {
   const key = typeof ref === "object" && "namespace" in ref ? ref : keyOf(context, ref);
   const policy = override === undefined ? undefined : parseRetentionPolicy(override);
@@ -237,7 +243,12 @@ export async function prune(
     if (!effective || !first) return "skip";
     let cut = current.lastSeq - effective.keepLastEvents;
     if (effective.onlySummarized) {
-      const [summary] = await context.store.readEvents(key, { types: ["summary"], order: "desc", limit: 1 });
+      const [summary] = await context.store.readEvents(key, {
+        after: summaryAfter,
+        types: ["summary"],
+        order: "desc",
+        limit: 1,
+      });
       if (summary?.type !== "summary" || summary.redacted) return "skip";
       cut = Math.min(cut, summary.throughSeq);
     }

@@ -36,7 +36,10 @@ export async function pruneWhenDue(
     if (!policy) return;
     const margin = Math.max(RETENTION_CHECK_EVERY, Math.ceil(policy.keepLastEvents / 10));
     if (header.lastSeq - policy.keepLastEvents < margin) return;
-    await prune(context, key, policy, margin);
+    // A summary older than this window was acted on at an earlier check, or is left to an
+    // explicit prune (`frontdesk sessions prune`), which searches the whole log.
+    const summaryAfter = Math.max(0, header.lastSeq - policy.keepLastEvents - 4 * margin);
+    await prune(context, key, policy, margin, summaryAfter);
   } catch {
     // The next check point tries again.
   }

@@ -357,6 +357,22 @@ export function privacyCases(ctx: () => CaseContext, { describe, it }: Runner): 
       assert.equal(newest.at(-1)?.type === "message" && newest.at(-1)?.content, "r19 m24");
     });
 
+    it("by default a retention policy removes only what a summary stands for", async () => {
+      const c = ctx();
+      const sessions = c.manager({ retention: { keepLastEvents: 20 } }).forUser("u1");
+      const { id } = await sessions.create();
+      const messages = (n: number, from: number) =>
+        Array.from({ length: n }, (_, i) => ({ type: "message", role: "user", content: `m${from + i}` }));
+      await sessions.appendEvents(id, messages(150, 1));
+      await sessions.appendEvents(id, messages(10, 151));
+      assert.equal((await sessions.readEvents(id, { limit: 1 }))[0]?.seq, 1);
+      await sessions.appendEvents(id, [{ type: "summary", text: "the first hundred", throughSeq: 100 }]);
+      await sessions.appendEvents(id, messages(70, 161));
+      const first = (await sessions.readEvents(id, { limit: 1 }))[0];
+      assert.equal(first?.type === "custom" && first.name, "frontdesk.pruned");
+      assert.equal(first?.seq, 100);
+    });
+
     it("a session's own retention policy in its metadata overrides the manager's", async () => {
       const c = ctx();
       const sessions = c.manager().forUser("u1");
