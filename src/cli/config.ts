@@ -20,6 +20,13 @@ const LimitsSchema = z.strictObject(
   ) as Record<keyof ServerLimits, z.ZodOptional<z.ZodNumber | z.ZodNullable<z.ZodNumber>>>,
 );
 
+const EncryptionSchema = z.strictObject({
+  /** A file of master keys, `id:base64key` per line, the first current; mode 600. */
+  masterKeyFile: z.string().min(1).optional(),
+  /** The key ring's SQLite file: apart from the store, and out of its backups. */
+  keyRing: z.string().min(1).optional(),
+});
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -48,6 +55,11 @@ export const ServeConfigSchema = z.strictObject({
   processMetrics: z.boolean().optional(),
   /** Server and store limits (`ServerLimits`): sizes in bytes, counts, rates; see docs/cli.md. */
   limits: LimitsSchema.optional(),
+  /**
+   * Encryption at rest (docs/encryption.md). Paths only: master keys themselves never go in this
+   * file. `$FRONTDESK_MASTER_KEYS`, `$FRONTDESK_MASTER_KEY_FILE` and `$FRONTDESK_KEY_RING` win.
+   */
+  encryption: EncryptionSchema.optional(),
   /** The agent part (agents, models, prompts, tools, defaultAgent, summarization) is checked by src/agent/config.ts. */
   agents: z.unknown().optional(),
   models: z.unknown().optional(),

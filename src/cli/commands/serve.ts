@@ -13,6 +13,7 @@ import {
   type ServeConfig,
   type SettingSource,
 } from "../config.ts";
+import { encryptIfConfigured } from "../encryption.ts";
 import { UsageError } from "../failures.ts";
 import { type CliIo, writeLine } from "../io.ts";
 import { integerOption } from "../options.ts";
@@ -136,9 +137,15 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       const stop = watchForStop(io);
       let running: Awaited<ReturnType<typeof startServer>> | undefined;
       let opened: SessionStore | undefined;
+      let encryption = "off";
       try {
         // The store's warnings about its server's settings (Redis appendonly, …) go to the log, once.
-        opened = await openStore(store.url, { logger: { warn: (details, message) => logger.warn(details, message) } });
+        const inner = await openStore(store.url, {
+          logger: { warn: (details, message) => logger.warn(details, message) },
+        });
+        const wrapped = await encryptIfConfigured(inner, io, loaded, store.url);
+        opened = wrapped.store;
+        encryption = wrapped.description;
         const keyed = await hasLiveKey(opened);
         if (!keyed && !isLoopbackHost(host)) {
           throw new FrontdeskError(
@@ -179,6 +186,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       );
       writeLine(io.stderr, `store: ${displayUrl(store.url)} (${SOURCE_NAMES.store[store.source]})`);
       writeLine(io.stderr, `limits: ${describeLimits(limits)}`);
+      if (encryption !== "off") writeLine(io.stderr, `encryption: ${encryption}`);
       writeLine(io.stdout, `listening on ${running.url}`);
       const reason = await stop.requested;
       logger.info({ reason }, "draining");

@@ -1,6 +1,7 @@
 import { openStore, type StoreLogger } from "../../stores/registry.ts";
 import type { SessionStore } from "../../stores/types.ts";
 import { type CliConfig, loadCliConfig, type SettingSource } from "../config.ts";
+import { encryptIfConfigured } from "../encryption.ts";
 import { UsageError } from "../failures.ts";
 import type { CliIo } from "../io.ts";
 import { DirectTarget } from "./direct.ts";
@@ -51,7 +52,8 @@ const QUIET_STORE_LOGGER: StoreLogger = { warn: () => {} };
 
 /**
  * Opens the store a command acts on directly (`--store`, `$FRONTDESK_STORE`, the config file's
- * `store`, the default), quiet about the store's server settings.
+ * `store`, the default), quiet about the store's server settings, and encrypting when encryption
+ * is configured (cli/encryption.ts).
  */
 export async function openCommandStore(
   options: { store?: string; config?: string },
@@ -59,7 +61,9 @@ export async function openCommandStore(
   config?: CliConfig,
 ): Promise<SessionStore> {
   const loaded = config ?? (await loadCliConfig(options, io));
-  return openStore(storeUrlFrom(options, io, loaded), { logger: QUIET_STORE_LOGGER });
+  const url = storeUrlFrom(options, io, loaded);
+  // Every command sees the store as the server does: sealed at rest when encryption is configured.
+  return (await encryptIfConfigured(await openStore(url, { logger: QUIET_STORE_LOGGER }), io, loaded, url)).store;
 }
 
 /**
