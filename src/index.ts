@@ -7,6 +7,7 @@ export { type Clock, FakeClock, SYSTEM_CLOCK } from "./core/clock.ts";
 export { ERROR_STATUS, type ErrorCode, FrontdeskError, isFrontdeskError } from "./core/errors.ts";
 export { NAMESPACE_PATTERN, newSessionId, SESSION_ID_PATTERN, USER_ID_PATTERN } from "./core/ids.ts";
 export { DEFAULT_LIMITS, type Limits } from "./core/limits.ts";
+export { HISTORY_CHANGED, isHistoryChanged, isPrunedMarker, PRUNED_MARKER } from "./core/log-markers.ts";
 export * from "./core/model.ts";
 export {
   createDefaultOrchestrationState,
@@ -16,19 +17,38 @@ export {
   RECENT_TOOLS_LIMIT,
 } from "./core/orchestration-state.ts";
 export {
+  type MaskedEvent,
+  type MaskedText,
+  maskPlaceholder,
+  maskSecretsInEvent,
+  maskSecretsInText,
+  SECRET_KINDS,
+  type SecretKind,
+  type TextSpan,
+} from "./core/privacy/secret-masking.ts";
+export {
   type AppendOptions,
   type AppendResult,
   type CreateSessionOptions,
+  type EraseUserOptions,
+  type ErasureCounts,
+  type ErasureResult,
   type EventSubscription,
   EXPORT_FORMAT,
   type ForkOptions,
+  type HideLastResult,
   type ImportOptions,
   type InvocationInput,
   type ListSessionsOptions,
   type MessageInput,
   type MessagesOptions,
   type PatchSessionInput,
+  type PruneAllOptions,
+  type PruneResult,
   type ReadEventsOptions,
+  type RedactInput,
+  type RedactResult,
+  type RetentionPolicy,
   type Session,
   SessionManager,
   type SessionManagerOptions,
@@ -39,6 +59,7 @@ export {
 } from "./core/session-manager.ts";
 export { applyDelta, deepFreeze, mergePatch, PROCESS_PREFIX } from "./core/state.ts";
 export { LiveReply, type OpenReply, TURN_DELTA_EVENT, type TurnDeltaData, turnDeltaOf } from "./core/turn-deltas.ts";
+export * from "./encryption/index.ts";
 export { createMemoryStore, type MemoryStoreOptions } from "./stores/memory/index.ts";
 export { openStore, STORE_SCHEMES, type StoreScheme } from "./stores/registry.ts";
 export type * from "./stores/types.ts";

@@ -6,6 +6,7 @@ import { registerMcpCommand } from "./commands/mcp.ts";
 import { registerRunCommand } from "./commands/run.ts";
 import { registerServeCommand } from "./commands/serve.ts";
 import { registerSessionCommands } from "./commands/sessions.ts";
+import { registerStoreCommands } from "./commands/store.ts";
 import { registerUserCommands } from "./commands/users.ts";
 import { describeFailure, describeStack, EXIT_CODE } from "./failures.ts";
 import { absorbWriteErrors, type CliIo, writeLine } from "./io.ts";
@@ -43,6 +44,7 @@ function buildProgram(io: CliIo): Command {
   registerSessionCommands(program, io);
   registerKeyCommands(program, io);
   registerUserCommands(program, io);
+  registerStoreCommands(program, io);
   registerMcpCommand(program, io);
   // Every subcommand exits and reports the same way as the program.
   const configure = (command: Command): void => {
@@ -87,7 +89,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     if (argv.length === 0) {
       writeLine(
         io.stderr,
-        "frontdesk: usage: missing command (serve, chat, run, sessions, keys, users, mcp); see frontdesk --help",
+        "frontdesk: usage: missing command (serve, chat, run, sessions, keys, users, store, mcp); see frontdesk --help",
       );
       return EXIT_CODE.usage;
     }

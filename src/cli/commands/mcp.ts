@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { encryptIfConfigured } from "../encryption.ts";
 import type { CliIo } from "../io.ts";
 import { storeUrlFrom } from "../targets/index.ts";
 
@@ -12,11 +13,14 @@ export function registerMcpCommand(program: Command, io: CliIo): void {
     .action(async (options: { store?: string; user?: string; namespace?: string }) => {
       // Loaded only here, so other commands never load the MCP SDK.
       const { runStdioServer } = await import("../../mcp/stdio.ts");
-      await runStdioServer({
-        storeUrl: storeUrlFrom(options, io),
-        userId: options.user,
-        namespace: options.namespace,
-        io,
-      });
+      const storeUrl = storeUrlFrom(options, io);
+      // Opened here so that it is sealed at rest when encryption is configured, as for `serve`.
+      const { openStore } = await import("../../stores/registry.ts");
+      const { store } = await encryptIfConfigured(await openStore(storeUrl), io, undefined, storeUrl);
+      try {
+        await runStdioServer({ store, userId: options.user, namespace: options.namespace, io });
+      } finally {
+        await store.close();
+      }
     });
 }
