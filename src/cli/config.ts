@@ -60,6 +60,15 @@ export const ServeConfigSchema = z.strictObject({
    * file. `$FRONTDESK_MASTER_KEYS`, `$FRONTDESK_MASTER_KEY_FILE` and `$FRONTDESK_KEY_RING` win.
    */
   encryption: EncryptionSchema.optional(),
+  /** Mask known secret formats in events before they are stored (docs/privacy.md); default false. */
+  maskSecrets: z.boolean().optional(),
+  /** Prune sessions to this policy as they grow (docs/privacy.md); default: keep everything. */
+  retention: z
+    .strictObject({
+      keepLastEvents: z.number().int().min(1),
+      onlySummarized: z.boolean().optional(),
+    })
+    .optional(),
   /** The agent part (agents, models, prompts, tools, defaultAgent, summarization) is checked by src/agent/config.ts. */
   agents: z.unknown().optional(),
   models: z.unknown().optional(),

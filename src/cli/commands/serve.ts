@@ -167,6 +167,8 @@ export function registerServeCommand(program: Command, io: CliIo): void {
                 : config.defaultTtlSeconds * 1000,
           logger: { level, stream: io.stderr },
           processMetrics: config.processMetrics,
+          maskSecrets: config.maskSecrets,
+          retention: config.retention,
           agents: { config: agentConfig },
         });
         // Only once the port is ours: a key printed by a start that then failed would be easy to miss.
