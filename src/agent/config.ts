@@ -140,6 +140,9 @@ export const SERVER_CONFIG_KEYS = [
   "defaultTtlSeconds",
   "logLevel",
   "processMetrics",
+  "encryption",
+  "maskSecrets",
+  "retention",
 ] as const;
 
 /**

@@ -23,6 +23,8 @@ const EVENT_TEXT_CHARS = 256 * KIB - 512;
 
 /** A model whose window holds every event these tests write, so a turn reads and counts them all. */
 const CONFIG = {
+  // Every event written below then also goes through the secret detectors (issue 19 §4).
+  maskSecrets: true,
   limits: { requestsPerSecond: null, maxStreamsPerKey: 100 },
   defaultAgent: "assistant",
   agents: { assistant: { model: "wide", tools: ["clock", "calculator", "recall"] } },
@@ -47,6 +49,16 @@ const HOSTILE_TEXTS: Record<string, string> = {
   "run backtick": `run \`${"a".repeat(100_000)}`,
   "what is": `what is ${"9 ".repeat(50_000)}`,
   "recall words": `recall ${"z".repeat(100_000)}`,
+};
+
+/** Text built from the secret detectors' anchors with no secret in it, or with thousands of them. */
+const HOSTILE_SECRETS: Record<string, string> = {
+  "PEM BEGIN, no END": "-----BEGIN RSA PRIVATE KEY-----".repeat(8_000),
+  "Bearer repeated": "Bearer ".repeat(37_000),
+  "sk- repeated": "sk-".repeat(87_000),
+  "postgres:// with no @": "postgres://".repeat(23_700),
+  "open quotes after ;pwd=": ";pwd='".repeat(43_500),
+  "sk- keys back to back": `sk-${"a1".repeat(20)} `.repeat(5_900),
 };
 
 const SHARED_BACKENDS = [POSTGRES, REDIS];
@@ -187,6 +199,18 @@ async function runTraffic(url: string, key: string): Promise<Outcome[]> {
       .slice(0, 3)
       .map((text) => ({ type: "message", role: "user", content: text })),
   });
+  const secrets = Object.values(HOSTILE_SECRETS);
+  for (let from = 0; from < secrets.length; from += 3) {
+    await post("events: hostile texts for the secret detectors", "/v1/sessions/big/events", {
+      events: secrets.slice(from, from + 3).map((text) => ({ type: "message", role: "user", content: text })),
+    });
+  }
+  await post("event: a tool call whose input is hostile to the secret detectors", "/v1/sessions/big/events", {
+    type: "tool_call",
+    invocationId: "inv-hostile",
+    tool: "lookup",
+    input: { text: HOSTILE_SECRETS["PEM BEGIN, no END"] },
+  });
 
   // A turn whose message is ~900 KiB of one letter (under the 1 MiB body limit), on an empty session
   // and on one that holds all of the above; then a short turn that reads all that history.
@@ -194,7 +218,8 @@ async function runTraffic(url: string, key: string): Promise<Outcome[]> {
   await turn("900 KiB of one letter over a long history", "big", "m".repeat(900 * KIB));
   const short = await turn("short turn over the long history", "big", "hello there");
   outcomes.push({ what: "the short turn over the long history completed", status: short === "completed" ? 200 : 599 });
-  for (const [name, text] of Object.entries(HOSTILE_TEXTS)) await turn(name, "hostile", text);
+  for (const [name, text] of Object.entries({ ...HOSTILE_TEXTS, ...HOSTILE_SECRETS }))
+    await turn(name, "hostile", text);
 
   // The conversation view, budgeted and not.
   for (const budget of [1, 1000, 100_000, 100_000_000]) {
