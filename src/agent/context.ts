@@ -1,4 +1,5 @@
 import type { ModelMessage } from "ai";
+import { isHistoryChanged } from "../core/log-markers.ts";
 import type { JsonObject, MessagePayload, SessionEvent } from "../core/model.ts";
 import type { SessionManager } from "../core/session-manager.ts";
 import { contentText, countContentTokens, countContentTokensAsync, countTokens, countTokensAsync } from "./tokens.ts";
@@ -153,10 +154,16 @@ export class HistoryWindow {
     if (this.seenThrough < 0 || this.reloadNeeded || throughSeq - this.seenThrough > RELOAD_GAP) {
       await this.load(throughSeq);
     } else if (this.seenThrough < throughSeq) {
+      // Custom events too: a `frontdesk.history_changed` notice says a message already held was
+      // redacted or pruned, and the window must not hand the model its old content again.
       const newer = await this.sessions.readEvents(this.sessionId, {
         after: this.seenThrough,
-        types: ["message", "summary"],
+        types: ["message", "summary", "custom"],
       });
+      if (newer.some(isHistoryChanged)) {
+        await this.load(throughSeq);
+        return;
+      }
       for (const event of newer) if (event.seq > this.seenThrough) this.take(event);
       // The read began after `throughSeq` was committed: everything up to it (or to the newest event read) is seen.
       this.seenThrough = Math.max(throughSeq, newer.at(-1)?.seq ?? 0, this.seenThrough);

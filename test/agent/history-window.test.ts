@@ -114,6 +114,19 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
     expect(systemOf(calls[2] as LanguageModelV3CallOptions)).toContain("Mind the time zone.");
   });
 
+  it("a message redacted between turns never reaches the model again, from the window kept in memory", async () => {
+    const { model, calls } = recordingOffline();
+    const agent = new AgentSession({ sessions: h.sessions, sessionId: "s1", config: roomy, clock: h.clock, model });
+    const first = await agent.runTurn("my card is 4111-1111-1111-1111, compute 1+1");
+    const events = await eventsOf(h.sessions);
+    await h.sessions.redactEvent("s1", userSeqOf(events, first.turnId), { reason: "card number" });
+    await agent.runTurn("compute 2+2");
+    expect(sentLines(calls[0] as LanguageModelV3CallOptions).join("\n")).toContain("4111");
+    const second = sentLines(calls[1] as LanguageModelV3CallOptions);
+    expect(second.join("\n")).not.toContain("4111");
+    expect(second).toContain("user: [redacted]");
+  });
+
   it("after many appends by another writer the next window is read afresh and still holds everything", async () => {
     const { model, calls } = recordingOffline();
     const huge = parseConfig({
