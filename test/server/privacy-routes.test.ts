@@ -2,9 +2,12 @@
  * The privacy routes (docs/http-api.md, "Privacy"): erasure is for admin keys only, a redaction is
  * conditional on If-Match, and a pruned session streams and exports from its marker.
  */
+
+import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { FrontdeskClient } from "../../src/client/http-client.ts";
 import { SessionManager } from "../../src/core/session-manager.ts";
+import { encryptedStore, type MasterKeyProvider, memoryKeyRing, staticMasterKeys } from "../../src/encryption/index.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
 import { type RunningServer, startServer } from "../../src/server/listen.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
@@ -154,5 +157,32 @@ describe("a pruned session over HTTP", () => {
     expect(lines[0].session.lastSeq).toBe(31);
     expect(lines[1].event).toMatchObject({ seq: 20, type: "custom", name: "frontdesk.pruned" });
     expect(lines.slice(1).map((line: { event: { seq: number } }) => line.event.seq)).toEqual(seen);
+  });
+});
+
+describe("encryption at rest over HTTP", () => {
+  it("a key provider that is down answers 503 with an error body, and nothing is written", async () => {
+    let down = false;
+    const keys = staticMasterKeys([{ id: "m1", key: randomBytes(32) }]);
+    const flaky: MasterKeyProvider = {
+      currentKeyId: () => keys.currentKeyId(),
+      wrap: (dataKey) => (down ? Promise.reject(new Error("KMS timeout")) : keys.wrap(dataKey)),
+      unwrap: (id, wrapped) => (down ? Promise.reject(new Error("KMS timeout")) : keys.unwrap(id, wrapped)),
+    };
+    const inner = createMemoryStore();
+    const h = (harness = await createHarness({
+      store: encryptedStore(inner, { masterKeys: flaky, keyRing: memoryKeyRing() }),
+    }));
+    down = true;
+    const create = await h.send(h.keys.alice, "POST", "/v1/sessions", { id: "s", state: { secret: "x" } });
+    expect(create.statusCode).toBe(503);
+    expect(errorCodeOf(create)).toBe("unavailable");
+    expect(create.body).not.toContain("KMS timeout");
+    const listed = await inner.list({ namespace: "default", orderBy: "createdAt", order: "asc", limit: 10, now: 0 });
+    expect(listed.items).toEqual([]);
+    down = false;
+    expect((await h.send(h.keys.alice, "POST", "/v1/sessions", { id: "s", state: { secret: "x" } })).statusCode).toBe(
+      201,
+    );
   });
 });

@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Json, SessionEvent, SessionKey } from "../../src/core/model.ts";
+import { SessionManager } from "../../src/core/session-manager.ts";
 import { createSqliteStore } from "../../src/stores/sqlite/index.ts";
 import type { Commit, SessionStore } from "../../src/stores/types.ts";
 import { customEvent, sessionHeader } from "../../src/testing/conformance/records.ts";
@@ -174,6 +175,23 @@ describe("sqlite store scrub", () => {
     expect(await store.scrub?.()).toEqual({ pending: false });
     expect(filesHolding(file, canary)).toEqual([]);
     expect(await store.get(erased, NOW)).toBeUndefined();
+  });
+
+  it("an erasure answers pending while a reader holds the WAL, and running it again finishes the scrub", async () => {
+    const store = open();
+    const sessions = new SessionManager(() => ({}), store, "ns", { defaultTtlMs: null });
+    await sessions.forUser("gone").create({ sessionId: "s" });
+    await sessions.forUser("gone").addMessage("s", { role: "user", content: `${canary} ${filler}` });
+    const reader = new Database(file);
+    readers.push(reader);
+    reader.prepare("BEGIN").run();
+    reader.prepare("SELECT count(*) FROM events").pluck().get();
+    const first = await sessions.eraseUser("gone");
+    expect(first).toMatchObject({ sessions: 1, scrub: "pending" });
+    reader.prepare("COMMIT").run();
+    const again = await sessions.eraseUser("gone");
+    expect(again).toMatchObject({ sessions: 0, scrub: "done" });
+    expect(filesHolding(file, canary)).toEqual([]);
   });
 
   it("has nothing to do for a :memory: database", async () => {

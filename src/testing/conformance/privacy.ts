@@ -346,6 +346,24 @@ export function privacyCases(ctx: () => CaseContext, { describe, it }: Runner): 
       assert.equal(stats.messages, 20);
     });
 
+    it("pruning or redacting one user's session leaves another user's session with the same id alone", async () => {
+      const c = ctx();
+      const root = c.manager();
+      for (const user of ["u1", "u2"]) {
+        const sessions = root.forUser(user);
+        await sessions.create({ sessionId: "same" });
+        for (let i = 1; i <= 12; i++) await sessions.addMessage("same", { role: "user", content: `${user} m${i}` });
+      }
+      await root.forUser("u1").prune("same", { keepLastEvents: 3, onlySummarized: false });
+      await root.forUser("u1").redactEvent("same", 12, { reason: "x" });
+      const other = await root.forUser("u2").readEvents("same");
+      assert.deepEqual(
+        other.map((e) => (e.type === "message" ? e.content : null)),
+        Array.from({ length: 12 }, (_, i) => `u2 m${i + 1}`),
+      );
+      assert.equal((await root.forUser("u2").get("same")).version, 13);
+    });
+
     it("a retention policy prunes while appending, so a long session keeps a bounded log", async () => {
       const c = ctx();
       const sessions = c.manager({ retention: { keepLastEvents: 50, onlySummarized: false } }).forUser("u1");
