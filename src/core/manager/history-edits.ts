@@ -119,6 +119,19 @@ const notice = (seq: number, now: number, data: JsonObject): SessionEvent => ({
   data,
 });
 
+/** One redaction commit: the tombstones of `targets`, and the notice naming them at the head of the log. */
+const redactionPlan = (lastSeq: number, now: number, targets: readonly SessionEvent[], redacted: Redaction) => ({
+  events: [
+    notice(lastSeq + 1, now, {
+      kind: "redaction",
+      seqs: targets.map((event) => event.seq),
+      by: redacted.by,
+      reason: redacted.reason,
+    }),
+  ],
+  rewrites: targets.map((event) => tombstoneOf(event, redacted)),
+});
+
 /** Replaces one event's content with a tombstone. Redacting a tombstone again changes nothing. */
 export async function redactEvent<S extends object>(
   context: ManagerContext,
@@ -142,19 +155,9 @@ export async function redactEvent<S extends object>(
       tombstone = event;
       return "skip";
     }
-    const redacted = redactionOf(context, input, now);
-    tombstone = tombstoneOf(event, redacted);
-    return {
-      events: [
-        notice(current.lastSeq + 1, now, {
-          kind: "redaction",
-          seqs: [target],
-          by: redacted.by,
-          reason: redacted.reason,
-        }),
-      ],
-      rewrites: [tombstone],
-    };
+    const plan = redactionPlan(current.lastSeq, now, [event], redactionOf(context, input, now));
+    tombstone = plan.rewrites[0];
+    return plan;
   });
   return { session, events: deepFreeze([tombstone as SessionEvent]) };
 }
@@ -183,19 +186,9 @@ export async function hideLastEvents<S extends object>(
       tombstones = [];
       return "skip";
     }
-    const redacted = redactionOf(context, input, now);
-    tombstones = hidden.map((event) => tombstoneOf(event, redacted));
-    return {
-      events: [
-        notice(current.lastSeq + 1, now, {
-          kind: "redaction",
-          seqs: hidden.map((event) => event.seq),
-          by: redacted.by,
-          reason: redacted.reason,
-        }),
-      ],
-      rewrites: tombstones,
-    };
+    const plan = redactionPlan(current.lastSeq, now, hidden, redactionOf(context, input, now));
+    tombstones = plan.rewrites;
+    return plan;
   });
   return { session, events: deepFreeze(tombstones), hidden: deepFreeze(hidden) };
 }

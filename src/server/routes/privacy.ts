@@ -1,6 +1,7 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import type { RedactResult } from "../../core/session-manager.ts";
 import { etagOf, expectedVersionOf, type ServerContext, scopedManager } from "../context.ts";
 import { ERROR_RESPONSES, EventSchema, IdParams, IfMatchHeaders, UserIdSchema, wireEvents } from "../schemas.ts";
 
@@ -34,6 +35,21 @@ const ErasureSchema = z.object({
     .describe("`pending`: a reader holds the SQLite WAL; the scrub of the files finishes as soon as it can"),
 });
 
+/** What both redaction routes pass on: the caller's bound manager, who asks and why, and If-Match. */
+function redactionOf(context: ServerContext, request: FastifyRequest, reason: string) {
+  return {
+    manager: scopedManager(context, request),
+    input: { reason, by: request.principal?.keyId ?? "unknown" },
+    options: { expectedVersion: expectedVersionOf(request.headers["if-match"]) },
+  };
+}
+
+const answerOf = (result: RedactResult) => ({
+  version: result.session.version,
+  lastSeq: result.session.lastSeq,
+  events: wireEvents(result.events),
+});
+
 /** Redaction of events (owners and admins) and the erasure of a user (admins): docs/privacy.md. */
 export function privacyRoutes(context: ServerContext) {
   return async (root: FastifyInstance): Promise<void> => {
@@ -58,18 +74,9 @@ export function privacyRoutes(context: ServerContext) {
         },
       },
       async (request, reply) => {
-        const manager = scopedManager(context, request);
-        const result = await manager.redactEvent(
-          request.params.id,
-          request.params.seq,
-          { reason: request.body.reason, by: request.principal?.keyId ?? "unknown" },
-          { expectedVersion: expectedVersionOf(request.headers["if-match"]) },
-        );
-        return reply.header("etag", etagOf(result.session.version)).send({
-          version: result.session.version,
-          lastSeq: result.session.lastSeq,
-          events: wireEvents(result.events),
-        });
+        const { manager, input, options } = redactionOf(context, request, request.body.reason);
+        const result = await manager.redactEvent(request.params.id, request.params.seq, input, options);
+        return reply.header("etag", etagOf(result.session.version)).send(answerOf(result));
       },
     );
 
@@ -91,19 +98,11 @@ export function privacyRoutes(context: ServerContext) {
         },
       },
       async (request, reply) => {
-        const manager = scopedManager(context, request);
-        const result = await manager.hideLastEvents(
-          request.params.id,
-          request.body.count,
-          { reason: request.body.reason, by: request.principal?.keyId ?? "unknown" },
-          { expectedVersion: expectedVersionOf(request.headers["if-match"]) },
-        );
-        return reply.header("etag", etagOf(result.session.version)).send({
-          version: result.session.version,
-          lastSeq: result.session.lastSeq,
-          events: wireEvents(result.events),
-          hidden: wireEvents(result.hidden),
-        });
+        const { manager, input, options } = redactionOf(context, request, request.body.reason);
+        const result = await manager.hideLastEvents(request.params.id, request.body.count, input, options);
+        return reply
+          .header("etag", etagOf(result.session.version))
+          .send({ ...answerOf(result), hidden: wireEvents(result.hidden) });
       },
     );
 
