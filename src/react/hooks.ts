@@ -36,7 +36,9 @@ const emptyList = () => EMPTY_LIST_SNAPSHOT;
 
 /**
  * One session, live: its header and state, its events, the reply being written and whether a turn
- * runs; a cut connection resumes from the last seq received, with no gap and no duplicate.
+ * runs; a cut connection resumes from the last seq received, with no gap and no duplicate. Events
+ * redacted or pruned meanwhile (anywhere) are replaced by what the server now stores, the
+ * tombstones or the pruned marker, as soon as the `frontdesk.history_changed` notice arrives.
  * Pass `id` undefined to follow nothing (yet).
  *
  * @example
@@ -50,7 +52,10 @@ export function useSession(id: string | undefined, options: UseSessionOptions): 
     () => (id === undefined ? undefined : new SessionFeed(id, options, { after, keepEvents, refreshSession })),
     [id, key, after, keepEvents, refreshSession],
   );
-  if (feed) feed.onEvents = options.onEvents;
+  if (feed) {
+    feed.onEvents = options.onEvents;
+    feed.onRewrite = options.onRewrite;
+  }
   useEffect(() => {
     feed?.start();
     return () => feed?.stop();

@@ -5,6 +5,10 @@
  * The events come from `GET /v1/sessions/{id}/events/stream` through {@link FrontdeskClient.subscribe},
  * which resumes a cut stream with `Last-Event-ID`; when it gives up, the feed opens a new one from
  * the last seq it holds. Either way every seq is taken once and in order: no gap, no duplicate.
+ *
+ * A `frontdesk.history_changed` event says that events already taken were redacted or pruned: the
+ * feed reads them again and puts what the server now stores in their place (history-rewrite.ts),
+ * so a view never keeps showing content that was removed.
  */
 import {
   type FrontdeskClient,
@@ -14,9 +18,11 @@ import {
   type OpenReply,
   TURN_DELTA_EVENT,
 } from "../client/index.ts";
+import { isHistoryChanged } from "../core/log-markers.ts";
 import type { EventSubscription, JsonObject, Session, SessionEvent } from "../index.ts";
 import { clientOf, type FrontdeskConnection, postToSession, reconnectDelayMs, wait } from "./connection.ts";
 import { LiveFeed } from "./feed.ts";
+import { applyRewrite, type HistoryRewrite, readRewrite } from "./history-rewrite.ts";
 
 /** Where the stream stands: `gone` once the session is deleted or expires; `error` for a refusal (a bad key). */
 export type SessionStreamStatus = "connecting" | "live" | "reconnecting" | "gone" | "error";
@@ -52,6 +58,12 @@ export interface SessionFeedOptions {
   refreshSession?: boolean;
   /** Called with each batch of new events, in seq order, before the snapshot changes. */
   onEvents?: (events: readonly SessionEvent[]) => void;
+  /**
+   * Called when events already received were redacted or pruned, with what the server now stores
+   * (after `events` in the snapshot changed). A holder of events kept through `onEvents` applies it
+   * with the rewrite's `prunedThrough` and `events`: drop what is before, replace what it names.
+   */
+  onRewrite?: (rewrite: HistoryRewrite) => void;
 }
 
 /** A detached turn, as `POST /v1/sessions/{id}/turns` answers it. */
@@ -100,7 +112,11 @@ export class SessionFeed extends LiveFeed<SessionSnapshot> {
   private refreshing = false;
   private refreshAgain = false;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** History notices taken whose rewrite is not applied yet, oldest first; kept across stop and start. */
+  private notices: SessionEvent[] = [];
+  private rewriting = false;
   onEvents: ((events: readonly SessionEvent[]) => void) | undefined;
+  onRewrite: ((rewrite: HistoryRewrite) => void) | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -112,12 +128,14 @@ export class SessionFeed extends LiveFeed<SessionSnapshot> {
     this.keepEvents = options.keepEvents ?? true;
     this.refreshSession = options.refreshSession ?? true;
     this.onEvents = options.onEvents;
+    this.onRewrite = options.onRewrite;
     this.client = clientOf(connection, this.trackedFetch(connection.fetch ?? globalThis.fetch.bind(globalThis)));
   }
 
   /** Opens the stream (again after `stop`, from the last seq held). */
   override start(): void {
     super.start();
+    void this.rewriteHeld();
   }
 
   override stop(): void {
@@ -213,6 +231,7 @@ export class SessionFeed extends LiveFeed<SessionSnapshot> {
         else if (event.previous === "running") running = false;
       }
       if (!(event.type === "custom" && event.name === TURN_DELTA_EVENT)) changesHeader = true;
+      if (isHistoryChanged(event)) this.notices.push(event);
     }
     this.onEvents?.(batch);
     const open = this.live.open;
@@ -223,6 +242,59 @@ export class SessionFeed extends LiveFeed<SessionSnapshot> {
       running,
     });
     if (changesHeader && this.refreshSession) this.refreshSoon();
+    if (this.notices.length > 0) void this.rewriteHeld();
+  }
+
+  /**
+   * Applies the notices taken, one at a time and in order, so that a redaction read late never
+   * undoes a later prune. A failed read is retried (the stream reconnects meanwhile); a stopped
+   * feed keeps its notices and goes on when started again.
+   */
+  private async rewriteHeld(): Promise<void> {
+    if (this.rewriting) return;
+    this.rewriting = true;
+    try {
+      let failures = 0;
+      for (;;) {
+        const signal = this.signal;
+        const notice = this.notices[0];
+        if (!notice || !signal || signal.aborted) return;
+        // Nobody holds the events: nothing to read again.
+        if (!this.keepEvents && !this.onRewrite) {
+          this.notices.shift();
+          continue;
+        }
+        try {
+          const rewrite = await readRewrite(this.client, this.sessionId, notice, this.heldLookup());
+          this.notices.shift();
+          failures = 0;
+          if (!rewrite) continue;
+          if (this.keepEvents) {
+            const events = applyRewrite(this.snapshot.events, rewrite);
+            if (events !== this.snapshot.events) this.update({ events });
+          }
+          this.onRewrite?.(rewrite);
+        } catch (error) {
+          if (signal.aborted) return;
+          if (isFrontdeskError(error, "not_found") || isFrontdeskError(error, "forbidden")) {
+            // The session is gone: the stream says so; nothing is left to show.
+            this.notices = [];
+            return;
+          }
+          failures++;
+          await wait(reconnectDelayMs(failures + 1), signal);
+        }
+      }
+    } finally {
+      this.rewriting = false;
+    }
+  }
+
+  /** With events held here only, the reads skip what is not held; a holder elsewhere needs every seq. */
+  private heldLookup(): ((seq: number) => SessionEvent | undefined) | undefined {
+    if (!this.keepEvents || this.onRewrite) return undefined;
+    const bySeq = new Map(this.snapshot.events.map((event) => [event.seq, event]));
+    return (seq) => bySeq.get(seq);
   }
 
   /** One header read at a time, at most every {@link REFRESH_GAP_MS}, the last one after the last change. */
