@@ -1,12 +1,14 @@
 /**
  * How each kind of event looks in the timeline: messages as chat, tool invocations as cards (the
  * call and its result shown together), approvals with their answer, status changes as dividers,
- * summaries and state changes in their own colours. Every event can be forked at or shown raw.
+ * summaries and state changes in their own colours. Every event can be forked at, shown raw and
+ * redacted; tombstones and Frontdesk's markers are drawn by history-views.tsx.
  */
 import { type ReactNode, useState } from "react";
 import type { FrontdeskEvent } from "../api/client.ts";
 import { bytes, clock, cost, dateTime, duration, pretty, preview, tokens } from "../format.ts";
 import { bookkeepingOf, jsonBytes, type MessageToolCall } from "./framework-events.ts";
+import { FoldedRedactions, historyBodyOf, RedactButton, type RedactTarget } from "./history-views.tsx";
 import { JsonTree } from "./json-tree.tsx";
 import { Markdown } from "./markdown.tsx";
 
@@ -18,6 +20,8 @@ export interface RowContext {
   expanded: boolean;
   toggle: () => void;
   onFork: (seq: number) => void;
+  /** Opens the Redact dialog for these events (the row's own, and what is folded into it). */
+  onRedact: (targets: RedactTarget[]) => void;
   onAnswer: (approvalId: string, decision: "approve" | "deny", reason?: string) => Promise<void>;
   /** A turn holds the session's lock, so an unanswered approval request can still be answered. */
   answerable: boolean;
@@ -68,6 +72,7 @@ export function EventRow(props: {
     default:
       body = <div className="ev-generic">{(event as { type: string }).type}</div>;
   }
+  body = historyBodyOf(event) ?? body;
   // A framework's bookkeeping row stays one line: the state it keeps is its own, shown when unfolded.
   const bookkeeping = event.type === "custom" && bookkeepingOf(event.name) !== null;
   const delta = event.type !== "state" && event.stateDelta && !bookkeeping ? Object.keys(event.stateDelta) : [];
@@ -85,6 +90,7 @@ export function EventRow(props: {
       </div>
       <div className="ev-main">
         {body}
+        <FoldedRedactions events={[event, props.result, props.response]} />
         {delta.length > 0 && (
           <button type="button" className="delta-chip" onClick={() => setRaw(!raw)} aria-expanded={raw}>
             Δ state: {delta.join(", ")}
@@ -115,6 +121,7 @@ export function EventRow(props: {
         >
           Fork<span className="sr-only"> here at event {event.seq}</span>
         </button>
+        <RedactButton events={[event, props.result, props.response]} onRedact={ctx.onRedact} />
       </div>
     </article>
   );
@@ -123,14 +130,15 @@ export function EventRow(props: {
 const roleClass = (event: FrontdeskEvent): string => (event.type === "message" ? `ev-role-${event.role}` : "");
 
 function labelOf(event: FrontdeskEvent): string {
+  const redacted = event.redacted ? " (redacted)" : "";
   switch (event.type) {
     case "message":
-      return `Event ${event.seq}: ${event.role} message`;
+      return `Event ${event.seq}: ${event.role} message${redacted}`;
     case "tool_call":
     case "tool_result":
-      return `Event ${event.seq}: tool ${event.tool}`;
+      return `Event ${event.seq}: tool ${event.tool}${redacted}`;
     default:
-      return `Event ${event.seq}: ${event.type}`;
+      return `Event ${event.seq}: ${event.type}${redacted}`;
   }
 }
 

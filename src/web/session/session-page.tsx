@@ -20,7 +20,6 @@ import {
 import { connection } from "../api/connection.ts";
 import { consoleConnection } from "../api/live.ts";
 import { Spinner, StatusBadge, Tag } from "../components/badges.tsx";
-import { Dialog } from "../components/dialog.tsx";
 import { toast } from "../components/toasts.tsx";
 import { takeFirstMessage } from "../first-message.ts";
 import { count, dateTime, duration, timeAgo } from "../format.ts";
@@ -29,9 +28,12 @@ import { followLink, navigate, sessionHref } from "../router.ts";
 import { isTyping } from "../typing.ts";
 import { StatsPanel } from "./charts.tsx";
 import { Chat, type ChatHandle, type PendingApproval, type TurnEnd } from "./chat.tsx";
+import { DeleteDialog } from "./delete-dialog.tsx";
 import { EditDialog } from "./edit-dialog.tsx";
 import { EventLog, INITIAL_WINDOW, loadRange } from "./event-log.ts";
+import type { RedactTarget } from "./history-views.tsx";
 import { JsonTree } from "./json-tree.tsx";
+import { RedactDialog } from "./redact-dialog.tsx";
 import { EVENT_GROUPS, type EventGroup, Timeline, type TimelineHandle } from "./timeline.tsx";
 
 type Phase = "loading" | "ready" | "gone" | "error";
@@ -126,6 +128,7 @@ function SessionView({
   const [hidden, setHidden] = useState<ReadonlySet<EventGroup>>(() => new Set());
   const [tab, setTab] = useState<"state" | "stats">("state");
   const [dialog, setDialog] = useState<"edit" | "delete" | null>(null);
+  const [redacting, setRedacting] = useState<RedactTarget[] | null>(null);
   const timelineRef = useRef<TimelineHandle>(null);
   const chatRef = useRef<ChatHandle>(null);
   const { refresh } = header;
@@ -186,6 +189,8 @@ function SessionView({
     keepEvents: false,
     refreshSession: false,
     onEvents: (batch) => log.add(batch),
+    // A redaction or prune made anywhere: what the log holds becomes the tombstones, or the marker.
+    onRewrite: (rewrite) => log.rewrite(rewrite),
   });
   const followStatus: FollowStatus =
     followFrom === null ? "connecting" : live.status === "error" ? "gone" : live.status;
@@ -438,6 +443,7 @@ function SessionView({
               hidden={hidden}
               draft={draft}
               onFork={(seq) => void fork(seq)}
+              onRedact={setRedacting}
               onAnswer={answer}
               answerable={answerable}
               header={
@@ -489,6 +495,14 @@ function SessionView({
           setDialog(null);
           toast("Saved.");
         }}
+        reload={refresh}
+      />
+      <RedactDialog
+        targets={redacting}
+        session={session}
+        userId={userId}
+        onClose={() => setRedacting(null)}
+        onRedacted={(tombstones) => log.rewrite({ events: tombstones, prunedThrough: 0 })}
         reload={refresh}
       />
       <DeleteDialog open={dialog === "delete"} session={session} userId={userId} onClose={() => setDialog(null)} />
@@ -652,62 +666,5 @@ function StatePanel({ session }: { session: Session }) {
         </>
       )}
     </div>
-  );
-}
-
-function DeleteDialog({
-  open,
-  session,
-  userId,
-  onClose,
-}: {
-  open: boolean;
-  session: Session;
-  userId: string | null;
-  onClose: () => void;
-}) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await send(sessionPath(session.id), { method: "DELETE", query: ownerQuery(userId) });
-      onClose();
-      toast(`Deleted session ${session.id}.`);
-      navigate("/");
-    } catch (failure) {
-      setError(describeError(failure));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <Dialog
-      open={open}
-      onClose={onClose}
-      title="Delete this session?"
-      tone="danger"
-      actions={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="button" className="button button-danger" disabled={busy} onClick={() => void remove()}>
-            {busy ? "Deleting…" : "Delete session"}
-          </button>
-        </>
-      }
-    >
-      <p>
-        <strong>{session.title || session.id}</strong> and its {count(session.lastSeq)} events, state and statistics
-        will be removed for good. Sessions forked from it are kept. This cannot be undone.
-      </p>
-      {error && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
-    </Dialog>
   );
 }

@@ -25,6 +25,7 @@ import {
   type ToolResultEvent,
 } from "./event-views.tsx";
 import { bookkeepingOf, type MessageToolCall, messageToolCalls } from "./framework-events.ts";
+import { isFrontdeskMarker } from "./history-views.tsx";
 
 export const EVENT_GROUPS = {
   messages: { label: "Messages", types: ["message"] },
@@ -66,7 +67,8 @@ export function buildRows(events: readonly FrontdeskEvent[], hidden: ReadonlySet
   const messageCalls = hidden.has("tools") ? new Map<number, MessageToolCall[]>() : messageToolCalls(events);
   const rows: Row[] = [];
   for (const event of events) {
-    if (hiddenTypes.has(event.type)) continue;
+    // Frontdesk's markers say why the log starts late or reads "[redacted]": never filtered out.
+    if (hiddenTypes.has(event.type) && !isFrontdeskMarker(event)) continue;
     // A piece of a reply being written: its text is in the draft row, then in the assistant message.
     if (event.type === "custom" && event.name === TURN_DELTA_EVENT) continue;
     if (event.type === "tool_result" && calls.has(event.invocationId)) continue;
@@ -98,7 +100,7 @@ const estimate = (row: Row | undefined): number => {
     case "approval_request":
       return 150;
     case "custom":
-      return bookkeepingOf(event.name) ? 30 : 52;
+      return bookkeepingOf(event.name) || isFrontdeskMarker(event) ? 30 : 52;
     default:
       return 52;
   }
@@ -115,6 +117,7 @@ export interface TimelineProps {
   hidden: ReadonlySet<EventGroup>;
   draft: string | null;
   onFork: RowContext["onFork"];
+  onRedact: RowContext["onRedact"];
   onAnswer: RowContext["onAnswer"];
   answerable: RowContext["answerable"];
   /** Shown above the first row when older events were not loaded. */
@@ -122,7 +125,7 @@ export interface TimelineProps {
 }
 
 export const Timeline = forwardRef<TimelineHandle, TimelineProps>(function Timeline(props, ref) {
-  const { events, hidden, draft, onFork, onAnswer, answerable } = props;
+  const { events, hidden, draft, onFork, onRedact, onAnswer, answerable } = props;
   const rows = useMemo(() => {
     const built = buildRows(events, hidden);
     if (draft !== null) built.push({ kind: "draft", text: draft });
@@ -257,6 +260,7 @@ export const Timeline = forwardRef<TimelineHandle, TimelineProps>(function Timel
                       expanded: expanded.has(row.event.seq),
                       toggle: () => toggle(row.event.seq),
                       onFork,
+                      onRedact,
                       onAnswer,
                       answerable,
                     }}
