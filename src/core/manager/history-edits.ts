@@ -14,6 +14,7 @@ import { HISTORY_CHANGED, PRUNED_MARKER } from "../log-markers.ts";
 import type { JsonObject, Redaction, SessionEvent, SessionKey } from "../model.ts";
 import { deepFreeze } from "../state.ts";
 import type { ListCursor } from "../store-contract.ts";
+import { TURN_DELTA_EVENT, turnDeltaOf } from "../turn-deltas.ts";
 import { keyOf, keyOfHeader, type ManagerContext } from "./context.ts";
 import { parseRetentionPolicy, type RetentionPolicy, retentionFor } from "./retention.ts";
 import type { Session, SessionRef, WriteOptions } from "./types.ts";
@@ -155,7 +156,8 @@ export async function redactEvent<S extends object>(
       tombstone = event;
       return "skip";
     }
-    const plan = redactionPlan(current.lastSeq, now, [event], redactionOf(context, input, now));
+    const pieces = await turnPiecesOf(context, key, [event]);
+    const plan = redactionPlan(current.lastSeq, now, [event, ...pieces], redactionOf(context, input, now));
     tombstone = plan.rewrites[0];
     return plan;
   });
@@ -186,11 +188,55 @@ export async function hideLastEvents<S extends object>(
       tombstones = [];
       return "skip";
     }
-    const plan = redactionPlan(current.lastSeq, now, hidden, redactionOf(context, input, now));
-    tombstones = plan.rewrites;
+    const pieces = await turnPiecesOf(context, key, hidden);
+    const plan = redactionPlan(current.lastSeq, now, [...hidden, ...pieces], redactionOf(context, input, now));
+    tombstones = plan.rewrites.slice(0, hidden.length);
     return plan;
   });
   return { session, events: deepFreeze(tombstones), hidden: deepFreeze(hidden) };
+}
+
+/** A piece of a streamed reply (`turn.delta`): a copy of text its step's assistant message holds too. */
+const isTurnPiece = (event: SessionEvent): boolean => event.type === "custom" && event.name === TURN_DELTA_EVENT;
+
+/** How far back from an assistant message its turn's pieces are looked for. */
+const PIECE_SEARCH_LIMIT = 10_000;
+
+/**
+ * The streamed pieces (`turn.delta`) of the turns whose assistant messages are among `targets`:
+ * they repeat the message's text, so a redaction of the message takes them too. They sit before the
+ * message, after the turn's user message, so the search stops there.
+ */
+async function turnPiecesOf(
+  context: ManagerContext,
+  key: SessionKey,
+  targets: readonly SessionEvent[],
+): Promise<SessionEvent[]> {
+  const pieces = new Map<number, SessionEvent>();
+  const targetSeqs = new Set(targets.map((event) => event.seq));
+  for (const target of targets) {
+    const turnId = target.type === "message" && target.role === "assistant" ? target.turnId : undefined;
+    if (typeof turnId !== "string") continue;
+    let before = target.seq;
+    let looked = 0;
+    scan: while (looked < PIECE_SEARCH_LIMIT) {
+      const page = await context.store.readEvents(key, {
+        before,
+        limit: 200,
+        order: "desc",
+        types: ["custom", "message"],
+      });
+      for (const event of page) {
+        if (event.type === "message" && event.role === "user" && event.turnId === turnId) break scan;
+        const piece = isTurnPiece(event) ? turnDeltaOf(event) : undefined;
+        if (piece?.turnId === turnId && !event.redacted && !targetSeqs.has(event.seq)) pieces.set(event.seq, event);
+      }
+      looked += page.length;
+      if (page.length < 200) break;
+      before = (page.at(-1) as SessionEvent).seq;
+    }
+  }
+  return [...pieces.values()];
 }
 
 async function newestItems(context: ManagerContext, key: SessionKey, wanted: number): Promise<SessionEvent[]> {
@@ -199,7 +245,7 @@ async function newestItems(context: ManagerContext, key: SessionKey, wanted: num
   for (;;) {
     const page = await context.store.readEvents(key, { before, limit: 100, order: "desc" });
     for (const event of page) {
-      if (isFrontdeskEvent(event) || event.redacted) continue;
+      if (isFrontdeskEvent(event) || isTurnPiece(event) || event.redacted) continue;
       items.push(event);
       if (items.length === wanted) return items.reverse();
     }
