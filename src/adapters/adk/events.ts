@@ -13,6 +13,7 @@
  */
 import { createEvent, type Event } from "@google/adk";
 import { FrontdeskError, type Json, type JsonObject, type SessionEvent } from "../../index.ts";
+import { REDACTED_TEXT } from "../shared/redaction.ts";
 
 /** The extra field of a carrier `message` that holds the ADK event. */
 export const ADK_EVENT_FIELD = "adk";
@@ -195,6 +196,85 @@ export function carriedAdkEvent(event: SessionEvent): JsonObject | undefined {
   else if (event.type === "custom" && event.name === ADK_CUSTOM_NAME) carried = event.data;
   const adk = record(carried);
   return adk && typeof adk.id === "string" ? (adk as JsonObject) : undefined;
+}
+
+/** A redacted carrier: a `message` or `adk.event` tombstone (a redacted view or foreign custom event is not one). */
+export const isRedactedCarrier = (event: SessionEvent): boolean =>
+  event.redacted !== undefined &&
+  (event.type === "message" || (event.type === "custom" && event.name === ADK_CUSTOM_NAME));
+
+/** A `tool_call` or `tool_result` event: the view of a function call or response, written after its carrier. */
+export const isToolView = (event: SessionEvent): boolean => event.type === "tool_call" || event.type === "tool_result";
+
+/** Where a redacted ADK event's author and invocation id are to be taken from, once its neighbours are known. */
+export const NEEDS_IDENTITY = Symbol("adk.redacted");
+
+/**
+ * The ADK event a redacted carrier stood for, rebuilt from what Frontdesk kept: its time, its role,
+ * and the views written after it (`views`, oldest first), which still name its function calls and
+ * responses. The content says "[redacted]"; each call comes back with no arguments and each
+ * response with a "[redacted]" result, so a call and its response stay paired for the model. The
+ * state delta and everything else the event held are gone. Its id is the Frontdesk event's; its
+ * author and invocation id are lost with the rest, and `fillIdentities` takes them from its
+ * neighbours.
+ */
+export function placeholderAdkEvent(event: SessionEvent, views: readonly SessionEvent[]): JsonObject {
+  const role = event.type === "message" ? event.role : "assistant";
+  const parts: JsonObject[] = [];
+  for (const view of views) {
+    if (view.type === "tool_call" && role !== "tool") {
+      parts.push({ functionCall: { id: view.invocationId, name: view.tool, args: {} } });
+    } else if (view.type === "tool_result") {
+      parts.push({ functionResponse: { id: view.invocationId, name: view.tool, response: { result: REDACTED_TEXT } } });
+    }
+  }
+  if (parts.length === 0 || role !== "tool") parts.unshift({ text: REDACTED_TEXT });
+  const placeholder: JsonObject = {
+    id: event.id,
+    invocationId: "",
+    ...(role === "user" ? { author: "user" } : {}),
+    content: { role: role === "assistant" ? "model" : "user", parts },
+    actions: { stateDelta: {}, artifactDelta: {}, requestedAuthConfigs: {}, requestedToolConfirmations: {} },
+    longRunningToolIds: [],
+    timestamp: event.at,
+  };
+  Object.defineProperty(placeholder, NEEDS_IDENTITY, { value: role, enumerable: false });
+  return placeholder;
+}
+
+/**
+ * Gives each placeholder in `events` (oldest first) the author and invocation id its neighbours
+ * suggest: a user's event starts the invocation the next event answers in; an agent's event belongs
+ * to the invocation before it, and to the agent that wrote the nearest event that was not the
+ * user's. With no such neighbour, the author is "model".
+ */
+export function fillIdentities(events: JsonObject[]): void {
+  const known = (index: number) => {
+    const event = events[index] as JsonObject & { [NEEDS_IDENTITY]?: string };
+    return event[NEEDS_IDENTITY] === undefined ? event : undefined;
+  };
+  const nearest = (from: number, step: 1 | -1, test: (event: JsonObject) => boolean): JsonObject | undefined => {
+    for (let i = from + step; i >= 0 && i < events.length; i += step) {
+      const event = known(i);
+      if (event && test(event)) return event;
+    }
+    return undefined;
+  };
+  events.forEach((event, index) => {
+    const role = (event as { [NEEDS_IDENTITY]?: string })[NEEDS_IDENTITY];
+    if (role === undefined) return;
+    const any = () => true;
+    const invocation =
+      role === "user"
+        ? (nearest(index, 1, any) ?? nearest(index, -1, any))
+        : (nearest(index, -1, any) ?? nearest(index, 1, any));
+    if (typeof invocation?.invocationId === "string") event.invocationId = invocation.invocationId;
+    if (role === "user") return;
+    const byAgent = (candidate: JsonObject) => typeof candidate.author === "string" && candidate.author !== "user";
+    const agent = nearest(index, -1, byAgent) ?? nearest(index, 1, byAgent);
+    event.author = (agent?.author as string | undefined) ?? "model";
+    if (agent?.branch !== undefined) event.branch = agent.branch;
+  });
 }
 
 /**

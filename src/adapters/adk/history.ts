@@ -9,10 +9,23 @@
  * bound; an event *at* the timestamp is kept). ADK replaces an appended event that has the id of
  * one already in the session; the log is append-only, so the later copy is read in the earlier
  * one's place.
+ *
+ * An event Frontdesk redacted reads as a placeholder (events.ts, `placeholderAdkEvent`); a pruned
+ * log reads from its `frontdesk.pruned` marker on, and the notices of edits are skipped like any
+ * event that carries no ADK event.
  */
 import type { Event, GetSessionConfig } from "@google/adk";
-import type { JsonObject, SessionManager } from "../../index.ts";
-import { carriedAdkEvent, invalidField, restoreEvent } from "./events.ts";
+import type { JsonObject, SessionEvent, SessionManager } from "../../index.ts";
+import { isPrunedMarker } from "../shared/redaction.ts";
+import {
+  carriedAdkEvent,
+  fillIdentities,
+  invalidField,
+  isRedactedCarrier,
+  isToolView,
+  placeholderAdkEvent,
+  restoreEvent,
+} from "./events.ts";
 
 /** Events per read when the whole log is walked forwards. */
 const FORWARD_PAGE = 1000;
@@ -49,22 +62,51 @@ export async function readAdkEvents(
   );
 }
 
+/** Collects the events of one read, in the order they are met; a redacted carrier waits for its views. */
+class Collected {
+  readonly order: string[] = [];
+  readonly byId = new Map<string, JsonObject>();
+}
+
 async function readAll(manager: SessionManager, sessionId: string, lastSeq: number): Promise<Event[]> {
-  const order: string[] = [];
-  const byId = new Map<string, JsonObject>();
+  const collected = new Collected();
+  let redacted: { event: SessionEvent; views: SessionEvent[] } | undefined;
+  let pruned = false;
+  const settle = () => {
+    if (!redacted) return;
+    const placeholder = placeholderAdkEvent(redacted.event, redacted.views);
+    collected.order.push(placeholder.id as string);
+    collected.byId.set(placeholder.id as string, placeholder);
+    redacted = undefined;
+  };
   for (let seq = 0; seq < lastSeq; ) {
     const page = await manager.readEvents(sessionId, { after: seq, limit: Math.min(FORWARD_PAGE, lastSeq - seq) });
     if (page.length === 0) break;
     for (const event of page) {
+      if (event.seq > lastSeq) break;
+      if (isPrunedMarker(event)) pruned = true;
+      if (redacted && isToolView(event)) {
+        redacted.views.push(event);
+        continue;
+      }
+      settle();
+      if (isRedactedCarrier(event)) {
+        redacted = { event, views: [] };
+        continue;
+      }
       const adk = carriedAdkEvent(event);
       if (!adk) continue;
       const id = adk.id as string;
-      if (!byId.has(id)) order.push(id);
-      byId.set(id, adk);
+      if (!collected.byId.has(id)) collected.order.push(id);
+      collected.byId.set(id, adk);
     }
     seq = (page.at(-1) as { seq: number }).seq;
   }
-  return order.map((id) => restoreEvent(byId.get(id) as JsonObject));
+  settle();
+  const events = collected.order.map((id) => collected.byId.get(id) as JsonObject);
+  // Pruning may have cut a call from its response: a response answering nothing is dropped with it.
+  if (pruned) while (events[0] && onlyResponses(events[0])) events.shift();
+  return restored(events);
 }
 
 async function readNewest(
@@ -77,14 +119,25 @@ async function readNewest(
   // Newest first; an id met again further back is a replaced event, moved to its older place.
   const newestFirst: string[] = [];
   const byId = new Map<string, JsonObject>();
+  // Views met since the last carrier: those of the next (older) carrier, should it be redacted.
+  let views: SessionEvent[] = [];
   // Most ADK events are one Frontdesk event; one with tool calls is a few more.
   let window = Math.min(MAX_BACKWARD_PAGE, Math.max(16, Number.isFinite(count) ? count * 2 : 64));
   let high = lastSeq;
   walk: while (high > 0) {
     const low = Math.max(0, high - window);
-    const page = await manager.readEvents(sessionId, { after: low, limit: high - low });
+    // After a prune, a read from before the marker starts at it and runs on past `high`.
+    const page = (await manager.readEvents(sessionId, { after: low, limit: high - low })).filter(
+      (event) => event.seq <= high,
+    );
     for (let i = page.length - 1; i >= 0; i--) {
-      const adk = carriedAdkEvent(page[i] as (typeof page)[number]);
+      const event = page[i] as SessionEvent;
+      if (isToolView(event)) {
+        views.unshift(event);
+        continue;
+      }
+      const adk = isRedactedCarrier(event) ? placeholderAdkEvent(event, views) : carriedAdkEvent(event);
+      views = [];
       if (!adk) continue;
       const id = adk.id as string;
       if (byId.has(id)) {
@@ -97,8 +150,23 @@ async function readNewest(
       newestFirst.push(id);
       byId.set(id, adk);
     }
+    if (page[0] && isPrunedMarker(page[0])) break;
     high = low;
     window = Math.min(MAX_BACKWARD_PAGE, window * 2);
   }
-  return newestFirst.reverse().map((id) => restoreEvent(byId.get(id) as JsonObject));
+  return restored(newestFirst.reverse().map((id) => byId.get(id) as JsonObject));
+}
+
+const onlyResponses = (stored: JsonObject): boolean => {
+  const parts = (stored.content as { parts?: unknown } | undefined)?.parts;
+  return (
+    Array.isArray(parts) &&
+    parts.length > 0 &&
+    parts.every((part) => typeof part === "object" && part !== null && "functionResponse" in part)
+  );
+};
+
+function restored(events: JsonObject[]): Event[] {
+  fillIdentities(events);
+  return events.map(restoreEvent);
 }

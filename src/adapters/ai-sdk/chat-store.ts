@@ -223,7 +223,8 @@ async function readAllMessages(sessions: SessionManager, sessionId: string, upTo
   while (after < upTo) {
     const page = await sessions.readEvents(sessionId, { after, limit: PAGE });
     if (page.length === 0) break;
-    for (const event of page) if (event.type === "message") events.push(event);
+    // Tool calls name the calls of a message whose events were redacted (redacted.ts).
+    for (const event of page) if (event.type === "message" || event.type === "tool_call") events.push(event);
     after = (page[page.length - 1] as { seq: number }).seq;
   }
   return events;

@@ -22,6 +22,15 @@ import {
   type MessagePayload,
   type SessionEvent,
 } from "../../index.ts";
+import { REDACTED_TEXT } from "../shared/redaction.ts";
+import {
+  callsAfter,
+  closeRedactedResults,
+  pairToolResults,
+  REDACTED_TOOL,
+  redactedCopy,
+  redactedMessage,
+} from "./redacted.ts";
 
 /** The field of a message event that holds the UIMessage it starts (id, role, parts, metadata). */
 export const UI_FIELD = "ui";
@@ -37,19 +46,24 @@ type MessageEvent = SessionEvent & MessagePayload;
 /**
  * Frontdesk message events as AI SDK `ModelMessage`s, oldest first, ready for `streamText`.
  * System messages become `{ role: "system" }` messages; events of other types and messages that
- * carry nothing a model reads (an empty reply) are left out.
+ * carry nothing a model reads (an empty reply) are left out. A redacted message says "[redacted]",
+ * and tool calls and results stay paired around it (redacted.ts).
  *
  * @example const messages = toModelMessages(await sessions.getMessages(id));
  */
 export function toModelMessages(events: readonly SessionEvent[]): ModelMessage[] {
-  const out: ModelMessage[] = [];
+  const out: (ModelMessage | typeof REDACTED_TOOL)[] = [];
   for (const event of events) {
     if (event.type !== "message") continue;
+    if (event.redacted && event.role === "tool") {
+      out.push(REDACTED_TOOL);
+      continue;
+    }
     const converted = toModelMessage(event as MessageEvent);
     if (converted === "system") out.push({ role: "system", content: textOf(event.content) });
     else if (converted) out.push(converted);
   }
-  return out;
+  return pairToolResults(out);
 }
 
 /**
@@ -96,30 +110,97 @@ export function readUIMessages(events: readonly SessionEvent[]): {
   const heads: (number | undefined)[] = [];
   const index = new Map<string, number>();
   const toolParts = new Map<string, JsonObject>();
+  // Ids of saved UIMessages one of whose events was redacted: every copy of them reads redacted.
+  const redactedIds = new Set<string>();
+  // The saved UIMessage whose events are being read, until a message of another starts.
+  let current: { id: string; role: string } | undefined;
   let replyOpen = false;
-  for (const event of events) {
+  const place = (message: UIMessage, seq: number | undefined) => {
+    const at = index.get(message.id);
+    if (at !== undefined && at === out.length - 1) {
+      out[at] = message;
+      heads[at] = seq;
+    } else {
+      index.set(message.id, out.length);
+      out.push(message);
+      heads.push(seq);
+    }
+  };
+  for (const [position, event] of events.entries()) {
     if (event.type !== "message") continue;
     const fields = event as JsonObject;
     const ui = fields[UI_FIELD] as StoredUIMessage | undefined;
     if (ui) {
       replyOpen = false;
-      const at = index.get(ui.id);
-      if (at !== undefined && at === out.length - 1) {
-        out[at] = ui as unknown as UIMessage;
-        heads[at] = event.seq;
-      } else {
-        index.set(ui.id, out.length);
-        out.push(ui as unknown as UIMessage);
-        heads.push(event.seq);
-      }
+      current = { id: ui.id, role: ui.role };
+      if (redactedIds.has(ui.id)) place(redactedCopy(ui), undefined);
+      else place(ui as unknown as UIMessage, event.seq);
       continue;
     }
     // The other events of a saved UIMessage are already in its `ui` copy.
     if (typeof fields[UI_ID_FIELD] === "string") continue;
+    if (event.redacted) {
+      const owner = ownerOf(events, position, current, index);
+      if (owner) {
+        // One of a saved message's events: that message reads redacted wherever it is.
+        redactedIds.add(owner);
+        const at = index.get(owner);
+        const stored = at === undefined ? undefined : (out[at] as unknown as StoredUIMessage | undefined);
+        if (at !== undefined && stored) {
+          out[at] = redactedCopy(stored);
+          heads[at] = undefined;
+        } else {
+          // Its first event: the message's id is named by the events after it.
+          replyOpen = false;
+          current = { id: owner, role: event.role };
+          place(redactedMessage(owner, uiRole(event.role), callsAfter(events, position)), undefined);
+        }
+        continue;
+      }
+      if (event.role === "tool") {
+        closeRedactedResults(toolParts);
+        continue;
+      }
+      current = undefined;
+      const calls = callsAfter(events, position);
+      const content = [
+        { type: "text", text: REDACTED_TEXT },
+        ...calls.map((call) => ({ type: "tool-call", toolCallId: call.invocationId, toolName: call.tool, input: {} })),
+      ];
+      replyOpen = appendConverted(out, { ...event, content } as MessageEvent, toolParts, replyOpen);
+      while (heads.length < out.length) heads.push(undefined);
+      continue;
+    }
+    current = undefined;
     replyOpen = appendConverted(out, event as MessageEvent, toolParts, replyOpen);
     while (heads.length < out.length) heads.push(undefined);
   }
   return { messages: out, heads };
+}
+
+const uiRole = (role: string): UIMessage["role"] => (role === "user" || role === "system" ? role : "assistant");
+
+/**
+ * The saved UIMessage a redacted message event belonged to, if it was one's: the message the
+ * events after it name; else, for a tool message, or an assistant message read among an assistant
+ * message's events, the message being read.
+ */
+function ownerOf(
+  events: readonly SessionEvent[],
+  position: number,
+  current: { id: string; role: string } | undefined,
+  index: ReadonlyMap<string, number>,
+): string | undefined {
+  for (let i = position + 1; i < events.length; i++) {
+    const next = events[i] as SessionEvent;
+    if (next.type !== "message") continue;
+    const id = (next as JsonObject)[UI_ID_FIELD];
+    if (typeof id === "string" && (current?.id === id || !index.has(id))) return id;
+    break;
+  }
+  const role = (events[position] as { role?: string }).role;
+  if (current?.role === "assistant" && (role === "tool" || role === "assistant")) return current.id;
+  return undefined;
 }
 
 /**

@@ -14,6 +14,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import { isBaseMessage } from "@langchain/core/messages";
 import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import { FrontdeskError, type Json, type JsonObject, type MessageRole } from "../../index.ts";
+import { REDACTED_TEXT } from "../shared/redaction.ts";
 
 /** A stored value: serializer JSON inline (`j`), or bytes in base64 with the serializer's type (`b`, `t`). */
 export type EncodedValue = { j: Json } | { t: string; b: string };
@@ -131,6 +132,49 @@ export function eventToMessage(serde: SerializerProtocol, event: JsonObject): Pr
     if (lc.noCalls) kwargs.tool_calls = [];
   }
   const serialized = { lc: lc.lc ?? 1, type: lc.type ?? "constructor", id: lc.id, kwargs };
+  return serde.loadsTyped("json", JSON.stringify(serialized)) as Promise<BaseMessage>;
+}
+
+const CLASSES: Record<string, string> = {
+  user: "HumanMessage",
+  assistant: "AIMessage",
+  tool: "ToolMessage",
+  system: "SystemMessage",
+};
+
+/** What a redacted message's events still name: its calls (an AI message's), or the call it answers. */
+export interface RedactedCalls {
+  calls: { id: string; name: string }[];
+  toolName?: string;
+}
+
+/**
+ * The message a redacted message event stood for, rebuilt from what its tombstone keeps: the same
+ * kind of message saying "[redacted]". An AI message keeps its tool calls (named by the `tool_call`
+ * events after it) with no arguments, and a tool message the id of the call it answers, so calls
+ * and results stay paired. Its id is the event's, prefixed: the original id was in what the
+ * redaction removed.
+ */
+export function redactedMessage(
+  serde: SerializerProtocol,
+  event: JsonObject,
+  named: RedactedCalls,
+): Promise<BaseMessage> {
+  const role = String(event.role);
+  const kwargs: JsonObject = { content: REDACTED_TEXT, id: `redacted:${String(event.id)}` };
+  if (role === "assistant") {
+    kwargs.tool_calls = named.calls.map((call) => ({ id: call.id, name: call.name, args: {}, type: "tool_call" }));
+  }
+  if (role === "tool") {
+    kwargs.tool_call_id = typeof event.toolCallId === "string" ? event.toolCallId : "";
+    if (named.toolName !== undefined) kwargs.name = named.toolName;
+  }
+  const serialized = {
+    lc: 1,
+    type: "constructor",
+    id: ["langchain_core", "messages", CLASSES[role] ?? "AIMessage"],
+    kwargs,
+  };
   return serde.loadsTyped("json", JSON.stringify(serialized)) as Promise<BaseMessage>;
 }
 

@@ -29,6 +29,12 @@ class BackScan {
     return this.checkpoints.get(id);
   }
 
+  /** The newest checkpoint of the namespace left in the log. */
+  async newest(): Promise<LoadedCheckpoint | undefined> {
+    while (this.checkpoints.size === 0 && !this.done) await this.page();
+    return this.checkpoints.values().next().value;
+  }
+
   /** The checkpoint's writes: those after it, which the scan has passed, and any stored before its put. */
   async writesOf(checkpoint: LoadedCheckpoint): Promise<WritesEvent[]> {
     const after = this.writes.get(checkpoint.data.id) ?? [];
@@ -76,6 +82,16 @@ export async function findCheckpoint(
 ): Promise<{ loaded: LoadedCheckpoint; writes: WritesEvent[] } | undefined> {
   const scan = new BackScan(view, ns);
   const loaded = await scan.find(id);
+  return loaded && { loaded, writes: await scan.writesOf(loaded) };
+}
+
+/** The newest checkpoint of a namespace left in the log (the newest put may have been redacted), with its writes. */
+export async function newestCheckpoint(
+  view: ThreadView,
+  ns: string,
+): Promise<{ loaded: LoadedCheckpoint; writes: WritesEvent[] } | undefined> {
+  const scan = new BackScan(view, ns);
+  const loaded = await scan.newest();
   return loaded && { loaded, writes: await scan.writesOf(loaded) };
 }
 

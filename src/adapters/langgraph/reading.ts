@@ -3,6 +3,8 @@
  * message runs decoded once per process, pending writes deduplicated and put in `writesSortKey`
  * order as the saver contract asks.
  */
+
+import type { BaseMessage } from "@langchain/core/messages";
 import type { CheckpointPendingWrite, CheckpointTuple, SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import {
   compareWritesSortKeys,
@@ -12,18 +14,40 @@ import {
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
 import { FrontdeskError, type JsonObject, type SessionEvent } from "../../index.ts";
-import { decodeValue, type EncodedValue, eventToMessage } from "./codec.ts";
-import { CHECKPOINT_EVENT, type CheckpointData, type Run, type ValueRef, type WritesData } from "./layout.ts";
+import { decodeValue, type EncodedValue, eventToMessage, redactedMessage } from "./codec.ts";
+import {
+  CHECKPOINT_EVENT,
+  type CheckpointData,
+  pushRun,
+  type Run,
+  runsLength,
+  type ValueRef,
+  type WritesData,
+} from "./layout.ts";
 import { type LoadedCheckpoint, type MessageEntry, messageList, type ThreadView, type WritesEvent } from "./thread.ts";
 
+/** A checkpoint event; a redacted one holds no checkpoint any more, and reads as absent. */
 export const checkpointOf = (event: SessionEvent): LoadedCheckpoint | undefined =>
-  event.type === "custom" && event.name === CHECKPOINT_EVENT
+  event.type === "custom" && event.name === CHECKPOINT_EVENT && !event.redacted
     ? { seq: event.seq, data: event.data as unknown as CheckpointData, messages: new Map(), written: new Map() }
     : undefined;
 
 /** A ref that points at nothing: the session was changed by hand, or is not the saver's. */
 const missing = (thread: ThreadView, what: string): FrontdeskError =>
   new FrontdeskError("internal", `LangGraph thread ${thread.threadId}: ${what} is missing from its session`);
+
+/** A message list that lost its start to a prune: tool messages answering calls that went with it go too. */
+function withoutOrphans(entries: MessageEntry[]): MessageEntry[] {
+  let start = 0;
+  while (start < entries.length && (entries[start] as MessageEntry).message.getType() === "tool") start += 1;
+  return start === 0 ? entries : entries.slice(start);
+}
+
+const runsOf = (entries: readonly MessageEntry[]): Run[] => {
+  const runs: Run[] = [];
+  for (const entry of entries) pushRun(runs, entry.seq, entry.ordinal);
+  return runs;
+};
 
 /** Resolves refs against the log; `known` holds events already read by a scan. */
 export class Reader {
@@ -35,27 +59,35 @@ export class Reader {
     private readonly known: Map<number, SessionEvent> = new Map(),
   ) {}
 
-  /** The messages of runs, decoded once per reader. */
+  /**
+   * The messages of runs, decoded once per reader. A redacted message reads as a placeholder of
+   * the same kind (codec.ts); messages a prune removed are left out, with the tool messages that
+   * answered calls among them.
+   */
   async messages(runs: readonly Run[]): Promise<MessageEntry[]> {
     const cached = runs.map((run) => this.thread.cachedRun(run));
     const read = await this.runEventsKnown(runs.filter((_, i) => cached[i] === undefined));
     const entries: MessageEntry[] = [];
+    let lost = false;
     for (const [r, run] of runs.entries()) {
       const hit = cached[r];
       if (hit) {
         entries.push(...hit);
         continue;
       }
-      const [first, count, ordinal] = run;
-      const events = read.get(String(run)) ?? [];
-      if (events.length !== count) {
-        throw missing(this.thread, `the messages at seq ${first}`);
+      const [first, count] = run;
+      let events = read.get(String(run)) ?? [];
+      let ordinal = run[2];
+      if (events.length !== count || events[0]?.seq !== first) {
+        const left = await this.survivors(run);
+        if (!left) throw missing(this.thread, `the messages at seq ${first}`);
+        ({ events, ordinal } = left);
+        lost = true;
       }
-      for (let i = 0; i < count; i += 1) {
-        const event = events[i] as SessionEvent;
+      for (const [i, event] of events.entries()) {
         let entry = this.decoded.get(event.seq);
         if (!entry) {
-          const message = await eventToMessage(this.serde, event as unknown as JsonObject);
+          const message = await this.decode(event);
           entry = { message, seq: event.seq, ordinal: ordinal + i, id: message.id };
           this.decoded.set(event.seq, entry);
           this.thread.learn(entry);
@@ -63,7 +95,31 @@ export class Reader {
         entries.push(entry);
       }
     }
-    return entries;
+    return lost ? withoutOrphans(entries) : entries;
+  }
+
+  private async decode(event: SessionEvent): Promise<BaseMessage> {
+    if (!event.redacted) return eventToMessage(this.serde, event as unknown as JsonObject);
+    const tools = event.type === "message" && event.role !== "user" ? await this.thread.toolEventsAfter(event.seq) : [];
+    const calls = tools.flatMap((tool) =>
+      tool.type === "tool_call" ? [{ id: tool.invocationId, name: tool.tool }] : [],
+    );
+    const result = tools.find((tool) => tool.type === "tool_result");
+    const toolName = result?.type === "tool_result" ? result.tool : undefined;
+    return redactedMessage(this.serde, event as unknown as JsonObject, { calls, ...(toolName ? { toolName } : {}) });
+  }
+
+  /** What a prune left of a run: its messages after the marker, by ordinal; undefined when no prune explains the gap. */
+  private async survivors([first, count, ordinal]: Run): Promise<
+    { events: SessionEvent[]; ordinal: number } | undefined
+  > {
+    const log = await this.thread.pruned();
+    if (!log || first > log.cut) return undefined;
+    const from = Math.max(ordinal, log.firstOrdinal);
+    const seqs = log.seqs.slice(from - log.firstOrdinal, ordinal + count - log.firstOrdinal);
+    const found = seqs.length > 0 ? await this.thread.eventsAt(seqs) : new Map<number, SessionEvent>();
+    const events = seqs.map((seq) => found.get(seq)).filter((event) => event?.type === "message") as SessionEvent[];
+    return events.length === seqs.length ? { events, ordinal: from } : undefined;
   }
 
   /** Run events, from the scan's events when it read them, else from the log. */
@@ -95,7 +151,10 @@ export class Reader {
     return events;
   }
 
-  /** One value: inline, carried over from an earlier checkpoint, or a list of messages. */
+  /**
+   * One value: inline, carried over from an earlier checkpoint, or a list of messages; undefined
+   * when it was carried over from a checkpoint that is gone (no stored value is undefined).
+   */
   async value(ref: ValueRef, channel: string): Promise<unknown> {
     if ("m" in ref) {
       const entries = await this.messages(ref.m);
@@ -105,7 +164,9 @@ export class Reader {
     }
     if ("r" in ref) {
       const event = this.known.get(ref.r) ?? (await this.thread.eventsAt([ref.r])).get(ref.r);
-      const origin = event && checkpointOf(event);
+      // Redacted, or removed by a prune: the value it held is gone with it, and the channel reads as empty.
+      if (!event || event.redacted) return undefined;
+      const origin = checkpointOf(event);
       const stored = origin?.data.values[channel];
       if (!origin || !stored || "r" in stored) {
         throw missing(this.thread, `channel ${channel} at seq ${ref.r}`);
@@ -116,7 +177,11 @@ export class Reader {
     return decodeValue(this.serde, ref as EncodedValue);
   }
 
-  /** The checkpoint's channel values; message lists are kept on `loaded` for the next `put`. */
+  /**
+   * The checkpoint's channel values; message lists are kept on `loaded` for the next `put`. A list
+   * that lost messages to a prune is kept with the runs of what is left, which the next `put`
+   * extends; a value that is gone leaves its channel empty.
+   */
   async channelValues(loaded: LoadedCheckpoint): Promise<Record<string, unknown>> {
     const values: Record<string, unknown> = {};
     await Promise.all(
@@ -124,12 +189,17 @@ export class Reader {
         if ("m" in ref && !ref.one && !ref.snap) {
           let list = loaded.messages.get(channel);
           if (!list) {
-            list = messageList(await this.messages(ref.m));
+            const entries = await this.messages(ref.m);
+            if (entries.length !== runsLength(ref.m)) {
+              loaded.data = { ...loaded.data, values: { ...loaded.data.values, [channel]: { m: runsOf(entries) } } };
+            }
+            list = messageList(entries);
             loaded.messages.set(channel, list);
           }
           values[channel] = list.messages.slice(0, list.length);
         } else {
-          values[channel] = await this.value(ref, channel);
+          const value = await this.value(ref, channel);
+          if (value !== undefined) values[channel] = value;
         }
       }),
     );
@@ -209,7 +279,8 @@ export class Reader {
   }
 }
 
+/** A writes event; a redacted one holds no writes any more. */
 export const writesOf = (event: SessionEvent): WritesEvent | undefined =>
-  event.type === "custom" && event.name === "langgraph.writes"
+  event.type === "custom" && event.name === "langgraph.writes" && !event.redacted
     ? { seq: event.seq, data: event.data as unknown as WritesData }
     : undefined;

@@ -22,7 +22,7 @@ import {
 import { FrontdeskError, isFrontdeskError, type JsonObject, type SessionManager } from "../../index.ts";
 import { AdapterBackend, type AdapterOptions, externalSessionId } from "../shared/backend.ts";
 import { titleOf } from "./codec.ts";
-import { deltaHistory, findCheckpoint, listThread } from "./history.ts";
+import { deltaHistory, findCheckpoint, listThread, newestCheckpoint } from "./history.ts";
 import { FRAMEWORK, THREAD_TAG } from "./layout.ts";
 import { Pairing } from "./pairing.ts";
 import { checkpointOf, Reader, writesOf } from "./reading.ts";
@@ -110,7 +110,7 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
     if (view && !fresh && view.version > 0) return view;
     view ??= new ThreadView(manager, sessionId, target.threadId);
     try {
-      view.absorb(await manager.get(sessionId));
+      await view.refresh(await manager.get(sessionId));
     } catch (error) {
       if (!isFrontdeskError(error, "not_found")) throw error;
       this.threads.delete(key);
@@ -203,8 +203,17 @@ export class FrontdeskSaver extends BaseCheckpointSaver {
       if (!loaded) {
         const event = events.get(head.seq);
         loaded = event && checkpointOf(event);
-        if (!loaded)
-          throw new FrontdeskError("internal", `LangGraph thread ${view.threadId}: checkpoint ${head.id} is missing`);
+        if (!loaded) {
+          // Redacted (or pruned) since it was put: that checkpoint is gone, and the thread goes on
+          // from the newest one left, as after a rewind. A read by its id answers nothing.
+          if ((event && !event.redacted) || (event === undefined && !(await view.pruned()))) {
+            throw new FrontdeskError("internal", `LangGraph thread ${view.threadId}: checkpoint ${head.id} is missing`);
+          }
+          if (id !== undefined) return undefined;
+          const newest = await newestCheckpoint(view, ns);
+          if (newest) view.remember(newest.loaded);
+          return newest;
+        }
         view.remember(loaded);
       }
       loaded.writeEvents ??= new Map();

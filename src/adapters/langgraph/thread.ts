@@ -10,6 +10,7 @@
  */
 import type { BaseMessage } from "@langchain/core/messages";
 import type { JsonObject, Session, SessionEvent, SessionKey, SessionManager } from "../../index.ts";
+import { isHistoryChanged, isPrunedMarker } from "../shared/redaction.ts";
 import type { CheckpointData, Head, Run, WritesData } from "./layout.ts";
 import { headOf } from "./layout.ts";
 import { callsOf } from "./tool-events.ts";
@@ -77,6 +78,15 @@ export interface WritesEvent {
   data: WritesData;
 }
 
+/** A pruned log: its marker's seq, the seqs of its message events left, and the first one's ordinal. */
+export interface PrunedLog {
+  cut: number;
+  seqs: number[];
+  firstOrdinal: number;
+}
+
+/** Past this many events committed by others, the caches are dropped rather than the events read. */
+const REFRESH_SCAN = 1024;
 const LOADED_PER_THREAD = 4;
 const EARLY_PER_THREAD = 16;
 const ORDINALS_PER_THREAD = 20_000;
@@ -99,6 +109,7 @@ export class ThreadView {
   unwritten = false;
   state: Readonly<JsonObject> = {};
   private createdAt: number | undefined;
+  private prunedView: { lastSeq: number; log: PrunedLog | undefined } | undefined;
   private loaded = new Map<string, LoadedCheckpoint>();
   private early = new Map<string, EarlyWrites>();
   /** Every message object this process wrote or read in this thread, with where it is stored. */
@@ -125,21 +136,80 @@ export class ThreadView {
 
   /** Takes the facts of a session header just read or written. */
   absorb(session: Session): void {
-    if (this.createdAt !== undefined && this.createdAt !== session.createdAt) {
-      // The thread was deleted and begun again elsewhere: nothing remembered of the old one holds.
-      this.loaded = new Map();
-      this.early = new Map();
-      this.known = new WeakMap();
-      this.byOrdinal = new Map();
-      this.byId = new Map();
-      this.toolNames = new Map();
-    }
+    // The thread was deleted and begun again elsewhere: nothing remembered of the old one holds.
+    if (this.createdAt !== undefined && this.createdAt !== session.createdAt) this.forget();
     this.createdAt = session.createdAt;
     this.version = session.version;
     this.lastSeq = session.lastSeq;
     this.messageCount = session.stats.messages;
     this.title = session.title;
     this.state = session.state;
+  }
+
+  /**
+   * Takes a header just read, first checking what others committed since this process last knew
+   * the thread: a redaction or a prune (each leaves a `frontdesk.history_changed` notice) changed
+   * events this process may hold decoded, so it forgets them all and reads them again.
+   */
+  async refresh(session: Session): Promise<void> {
+    const gap = session.lastSeq - this.lastSeq;
+    if (this.version > 0 && session.version !== this.version && session.createdAt === this.createdAt && gap > 0) {
+      const edited =
+        gap > REFRESH_SCAN ||
+        (
+          await this.manager.store.readEvents(this.key, {
+            after: this.lastSeq,
+            limit: gap,
+            types: ["custom"],
+            order: "asc",
+          })
+        ).some((event) => event.seq <= session.lastSeq && isHistoryChanged(event));
+      if (edited) this.forget();
+    }
+    this.absorb(session);
+  }
+
+  private forget(): void {
+    this.loaded = new Map();
+    this.early = new Map();
+    this.known = new WeakMap();
+    this.byOrdinal = new Map();
+    this.byId = new Map();
+    this.toolNames = new Map();
+    this.prunedView = undefined;
+  }
+
+  /**
+   * Where pruning cut the log, if it did: the marker's seq, and the seqs of the message events left
+   * (whose ordinals end at the thread's message count). Read once per state of the log.
+   */
+  async pruned(): Promise<PrunedLog | undefined> {
+    if (this.prunedView && this.prunedView.lastSeq === this.lastSeq) return this.prunedView.log;
+    const [first] = await this.manager.store.readEvents(this.key, { limit: 1, order: "asc" });
+    let log: PrunedLog | undefined;
+    if (first && isPrunedMarker(first)) {
+      const seqs: number[] = [];
+      for (let after = first.seq; ; ) {
+        const page = await this.manager.store.readEvents(this.key, { after, limit: 1000, types: ["message"] });
+        for (const event of page) if (event.seq <= this.lastSeq) seqs.push(event.seq);
+        if (page.length < 1000) break;
+        after = (page.at(-1) as SessionEvent).seq;
+      }
+      log = { cut: first.seq, seqs, firstOrdinal: this.messageCount - seqs.length };
+    }
+    this.prunedView = { lastSeq: this.lastSeq, log };
+    return log;
+  }
+
+  /** The `tool_call` and `tool_result` events written right after the message event at `seq`. */
+  async toolEventsAfter(seq: number): Promise<SessionEvent[]> {
+    const page = await this.manager.store.readEvents(this.key, { after: seq, limit: 64, order: "asc" });
+    const tools: SessionEvent[] = [];
+    for (const event of page) {
+      if (event.type !== "tool_call" && event.type !== "tool_result") break;
+      tools.push(event);
+    }
+    return tools;
   }
 
   head(ns: string): Head | undefined {

@@ -11,6 +11,7 @@
 import type { MastraDBMessage, StorageThreadType } from "@mastra/core/memory";
 import type { StorageResourceType } from "@mastra/core/storage";
 import type { EventInput, JsonObject, Session, SessionEvent } from "../../index.ts";
+import { REDACTED_TEXT } from "../shared/redaction.ts";
 
 /** The tag every thread session carries, so thread listings skip other sessions of the owner. */
 export const THREAD_TAG = "mastra.thread";
@@ -181,12 +182,37 @@ export const deletionEvent = (ids: string[], movedTo?: string): EventInput => ({
   data: movedTo === undefined ? { ids } : { ids, movedTo },
 });
 
-/** The Mastra message an event holds: an original `message` event, or a revision. */
+/** The Mastra message an event holds: an original `message` event, or a revision; a redacted one holds none. */
 export function storedMessageOf(event: SessionEvent): JsonObject | undefined {
+  if (event.redacted) return undefined;
   if (event.type === "message") {
     const stored = (event as unknown as { mastra?: JsonObject }).mastra;
     return stored && typeof stored.id === "string" ? stored : undefined;
   }
   if (event.type === "custom" && event.name === REVISED_EVENT) return (event.data as JsonObject).message as JsonObject;
   return undefined;
+}
+
+/**
+ * The Mastra message a redacted version stands for: its id, role, time and thread where they are
+ * still known (from the place that holds it, else the tombstone), its text "[redacted]". A message
+ * whose place was redacted has lost its id unless it was revised since (the thread's log names it
+ * then); it reads under the id `redacted:<event id>`.
+ */
+export function redactedMessageOf(
+  session: Session,
+  tombstone: SessionEvent,
+  known: { id?: string; place?: JsonObject },
+): JsonObject {
+  const record = threadRecordOf(session);
+  const place = known.place;
+  const role = (place?.role as string | undefined) ?? (tombstone.type === "message" ? tombstone.role : "assistant");
+  return {
+    id: known.id ?? (place?.id as string | undefined) ?? `redacted:${tombstone.id}`,
+    role,
+    createdAt: (place?.createdAt as string | undefined) ?? new Date(tombstone.at).toISOString(),
+    ...(record ? { threadId: record.threadId, resourceId: record.resourceId } : {}),
+    type: "text",
+    content: { format: 2, parts: [{ type: "text", text: REDACTED_TEXT }], content: REDACTED_TEXT },
+  };
 }

@@ -18,6 +18,7 @@ import {
   logOf,
   type MessageLog,
   messageEvents,
+  redactedMessageOf,
   revisionEvent,
   storedMessageOf,
 } from "./codec.ts";
@@ -28,6 +29,10 @@ export interface PlacedMessage {
   at: number;
   latest: number;
   stored: JsonObject;
+  /** When its place was redacted, while its newest version is still to be read. */
+  redactedAt?: number | undefined;
+  /** Its place was redacted and no version of it is left to tell its `createdAt`. */
+  timeLost?: boolean | undefined;
 }
 
 const READ_CHUNK = 1000;
@@ -46,11 +51,33 @@ async function eventAt(thread: ThreadSession, seq: number): Promise<SessionEvent
   return event?.seq === seq ? event : undefined;
 }
 
-/** The live places among `events` (originals, in seq order), each resolved to its newest version. */
+/**
+ * The live places among `events` (originals, in seq order), each resolved to its newest version. A
+ * message reads "[redacted]" when the version it reads was redacted, or when its place was redacted
+ * after its newest version was written (the redaction was meant for the message, and every version
+ * of it holds what it removed); a version written after the redaction is new, and reads as it is.
+ */
 async function placesIn(thread: ThreadSession, log: MessageLog, events: readonly SessionEvent[]) {
   const places: PlacedMessage[] = [];
+  let byPlace: Map<number, string> | undefined;
   for (const event of events) {
-    const stored = event.type === "message" ? storedMessageOf(event) : undefined;
+    if (event.type !== "message") continue;
+    if (event.redacted) {
+      // Its id went with the redaction; the log still names it if the message was revised or moved.
+      byPlace ??= new Map(Object.entries(log.changed).map(([id, [at]]) => [at, id]));
+      const id = byPlace.get(event.seq);
+      const changed = id === undefined ? undefined : log.changed[id];
+      if (changed?.[1] === 0) continue;
+      places.push({
+        at: event.seq,
+        latest: changed?.[1] ?? event.seq,
+        stored: redactedMessageOf(thread.session, event, { id }),
+        redactedAt: (event.redacted as { at: number }).at,
+        timeLost: changed === undefined,
+      });
+      continue;
+    }
+    const stored = storedMessageOf(event);
     if (!stored || !isLivePlace(log, stored.id as string, event.seq)) continue;
     places.push({ at: event.seq, latest: log.changed[stored.id as string]?.[1] ?? event.seq, stored });
   }
@@ -59,11 +86,35 @@ async function placesIn(thread: ThreadSession, log: MessageLog, events: readonly
       .filter((place) => place.latest !== place.at)
       .map(async (place) => {
         const newest = await eventAt(thread, place.latest);
-        const stored = newest && storedMessageOf(newest);
-        if (!stored) throw new FrontdeskError("internal", `message revision at seq ${place.latest} is missing`);
-        place.stored = stored;
+        if (!newest) throw new FrontdeskError("internal", `message revision at seq ${place.latest} is missing`);
+        const redactedAt = place.redactedAt;
+        place.redactedAt = undefined;
+        if (newest.redacted) {
+          place.stored = redactedMessageOf(thread.session, newest, { place: place.stored });
+          // Both its place and its newest version were redacted: nothing tells its time any more.
+          place.timeLost = redactedAt !== undefined;
+        } else if (redactedAt === undefined || newest.at > redactedAt) {
+          place.stored = storedMessageOf(newest) as JsonObject;
+        } else {
+          // Redacted after this version was written: its id, role and time still place the message.
+          place.stored = redactedMessageOf(thread.session, newest, { place: storedMessageOf(newest) });
+        }
       }),
   );
+  // A redacted message whose time went with it sits where its place is: just after the message
+  // before it, or just before the one after it (a tie would put it on the wrong side when sorted).
+  places.forEach((place, index) => {
+    if (!place.timeLost) return;
+    const before = places[index - 1];
+    const after = places.slice(index + 1).find((next) => !next.timeLost);
+    const next = after && createdAtOf(after.stored);
+    let time: number | undefined;
+    if (before)
+      time = next !== undefined && next <= createdAtOf(before.stored) + 1 ? next : createdAtOf(before.stored) + 1;
+    else if (next !== undefined) time = next - 1;
+    if (time !== undefined) place.stored = { ...place.stored, createdAt: new Date(time).toISOString() };
+    place.timeLost = undefined;
+  });
   return places;
 }
 
@@ -120,9 +171,9 @@ export async function findMessage(thread: ThreadSession, id: string): Promise<Pl
   const changed = log.changed[id];
   if (changed) {
     if (changed[1] === 0) return undefined;
-    const event = await eventAt(thread, changed[1]);
-    const stored = event && storedMessageOf(event);
-    return stored ? { at: changed[0], latest: changed[1], stored } : undefined;
+    // Its place too: a redaction of the place hides the versions written before it.
+    const place = await eventAt(thread, changed[0]);
+    return place ? (await placesIn(thread, log, [place]))[0] : undefined;
   }
   const total = thread.session.stats.messages;
   for (let want = 32; ; want *= 2) {

@@ -62,7 +62,10 @@ export async function listMessages(
   const [only] = threads;
   if (perPage > 0 && threads.length === 1 && only && canReadFromEnds(only) && !filter?.dateRange && !metadataFilter) {
     total = logOf(only.session).count;
-    const places = await readEnd(only, direction, Math.min(total, offset + perPage));
+    const wanted = Math.min(total, offset + perPage);
+    const places = await readEnd(only, direction, wanted);
+    // Fewer than asked: every live message was read, and a prune removed the others the count holds.
+    if (places.length < wanted) total = places.length;
     pageItems = places
       .map((place) => readBack(only, place))
       .sort(byCreatedAt(direction))

@@ -6,9 +6,16 @@
  * (its marker's seq `head` and its last seq `end`), the live count and an epoch, so it stays O(1)
  * however long the history, and reading the newest k items reads k item events plus at most two
  * markers per run crossed, never the history before them.
+ *
+ * Frontdesk's edits of the log (docs/privacy.md) never break the chain: a redacted item reads as a
+ * placeholder (items.ts) in its place; a redacted marker has lost where the history beneath it
+ * continues, so the history ends there; a pruned log has lost everything before its
+ * `frontdesk.pruned` marker, so the history ends at the first item after it. The notices those
+ * edits append sit between runs, never inside one, and the walk never reads them.
  */
 import type { AgentInputItem } from "@openai/agents-core";
 import { type EventInput, FrontdeskError, type SessionEvent } from "../../index.ts";
+import { isPrunedMarker } from "../shared/redaction.ts";
 import { storedItem } from "./items.ts";
 
 /** The session state key that holds {@link HistoryState}. */
@@ -65,7 +72,9 @@ export function markerEvent(op: MarkerOp, below: Position, extra: Record<string,
   } as EventInput;
 }
 
+/** Where the history beneath a marker continues; a redacted marker no longer says, so nothing is. */
 function belowOf(event: SessionEvent): Position {
+  if (event.redacted && event.type === "custom" && event.name === MARKER_EVENT) return BOTTOM;
   const data = (event as { name?: string; data?: { below?: Partial<Position> } }).data;
   const below = data?.below;
   if (
@@ -110,21 +119,22 @@ export async function walk(
     const { head, end } = position;
     if (end === head) {
       if (head === 0) break;
-      position = belowOf(await readOne(read, head));
+      const marker = await readRange(read, head, head);
+      position = marker.pruned ? BOTTOM : belowOf(marker.events[0] as SessionEvent);
       continue;
     }
     const wanted = limit - entries.length;
     if (wanted < end - head) {
-      const events = await readRange(read, end - wanted + 1, end);
+      const { events, pruned } = await readRange(read, end - wanted + 1, end);
       for (let i = events.length - 1; i >= 0; i--) entries.push(entryOf(events[i] as SessionEvent, head));
-      position = { head, end: end - wanted };
+      position = pruned ? BOTTOM : { head, end: end - wanted };
       continue;
     }
     // The whole run is wanted: its marker comes in the same read, and says where to go next.
-    const events = await readRange(read, head === 0 ? 1 : head, end);
-    const first = head === 0 ? 0 : 1;
+    const { events, pruned } = await readRange(read, head === 0 ? 1 : head, end);
+    const first = head === 0 || pruned ? 0 : 1;
     for (let i = events.length - 1; i >= first; i--) entries.push(entryOf(events[i] as SessionEvent, head));
-    position = head === 0 ? BOTTOM : belowOf(events[0] as SessionEvent);
+    position = head === 0 || pruned ? BOTTOM : belowOf(events[0] as SessionEvent);
   }
   return { entries, rest: position };
 }
@@ -136,14 +146,26 @@ export async function normalized(read: RangeReader, position: Position): Promise
 
 const entryOf = (event: SessionEvent, head: number): Entry => ({ seq: event.seq, head, item: storedItem(event) });
 
-async function readOne(read: RangeReader, seq: number): Promise<SessionEvent> {
-  return (await readRange(read, seq, seq))[0] as SessionEvent;
-}
-
-async function readRange(read: RangeReader, from: number, to: number): Promise<readonly SessionEvent[]> {
-  const events = await read(from, to);
-  if (events.length !== to - from + 1 || events.some((event, i) => event.seq !== from + i)) {
+/**
+ * Events `from..to`, gapless. When pruning removed the start of the range, only what is left after
+ * the `frontdesk.pruned` marker comes back, with `pruned` set: nothing before it can be read again.
+ */
+async function readRange(
+  read: RangeReader,
+  from: number,
+  to: number,
+): Promise<{ events: readonly SessionEvent[]; pruned: boolean }> {
+  let events = await read(from, to);
+  let start = from;
+  const marker = events[0];
+  const pruned = marker !== undefined && marker.seq >= from && isPrunedMarker(marker);
+  if (pruned) {
+    start = marker.seq + 1;
+    events = events.filter((event) => event.seq >= start && event.seq <= to);
+  }
+  const length = Math.max(0, to - start + 1);
+  if (events.length !== length || events.some((event, i) => event.seq !== start + i)) {
     throw new FrontdeskError("internal", `Session events ${from}..${to} of the item history are missing`);
   }
-  return events;
+  return { events, pruned };
 }

@@ -4,10 +4,12 @@
  * read them, and the item's other fields beside them); a function call and its result are a
  * `tool_call` and a `tool_result` of one invocation (so they show as one tool card), each carrying
  * the exact item; every other kind (reasoning, hosted tools, compaction…) is a `custom` event.
- * Decoding gives back an item deep-equal to the one stored.
+ * Decoding gives back an item deep-equal to the one stored, or, for an event Frontdesk redacted, a
+ * placeholder item built from what its tombstone keeps (see `placeholderItem`).
  */
 import type { AgentInputItem } from "@openai/agents-core";
 import { type EventInput, FrontdeskError, type JsonObject, MESSAGE_ROLES, type SessionEvent } from "../../index.ts";
+import { REDACTED_TEXT } from "../shared/redaction.ts";
 
 /** The `custom` event name of items no Frontdesk event kind describes. */
 export const ITEM_EVENT = "openai-agents.item";
@@ -71,8 +73,56 @@ export function itemEvent(raw: AgentInputItem): EventInput {
   return { type: "custom", name: ITEM_EVENT, data: item } as EventInput;
 }
 
+const ITEM_STATUS: Record<string, "completed" | "incomplete" | "in_progress"> = {
+  success: "completed",
+  error: "incomplete",
+  denied: "incomplete",
+  cancelled: "incomplete",
+  pending: "in_progress",
+};
+
+const redactedAssistant = (): AgentInputItem => ({
+  type: "message",
+  role: "assistant",
+  status: "completed",
+  content: [{ type: "output_text", text: REDACTED_TEXT }],
+});
+
+/**
+ * The item a tombstone stands for, rebuilt from what it keeps, so that a history with a redacted
+ * item stays one the SDK and the model accept: a message of the same role saying "[redacted]", a
+ * function call with its callId and name and no arguments, a result of the same call saying
+ * "[redacted]" (so a call and its result stay paired). A redacted item of another kind (reasoning,
+ * hosted tools…) keeps nothing of what it was, and reads as an assistant message saying "[redacted]".
+ */
+function placeholderItem(event: SessionEvent): AgentInputItem | undefined {
+  switch (event.type) {
+    case "message":
+      if (event.role === "assistant") return redactedAssistant();
+      if (event.role === "user" || event.role === "system") {
+        return { type: "message", role: event.role, content: REDACTED_TEXT } as AgentInputItem;
+      }
+      return undefined;
+    case "tool_call":
+      return { type: "function_call", callId: event.invocationId, name: event.tool, arguments: "{}" };
+    case "tool_result":
+      return {
+        type: "function_call_result",
+        callId: event.invocationId,
+        name: event.tool,
+        status: ITEM_STATUS[event.status] ?? "completed",
+        output: { type: "text", text: REDACTED_TEXT },
+      };
+    case "custom":
+      return event.name === ITEM_EVENT ? redactedAssistant() : undefined;
+    default:
+      return undefined;
+  }
+}
+
 /** The item an event stores, or undefined when the event is not an item. */
 export function eventItem(event: SessionEvent): AgentInputItem | undefined {
+  if (event.redacted) return placeholderItem(event);
   const payload = event as unknown as Record<string, unknown>;
   switch (event.type) {
     case "message": {

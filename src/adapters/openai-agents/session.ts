@@ -138,7 +138,8 @@ export class FrontdeskSession implements SessionHistoryTransactionAwareSession, 
       if (history.count === 0) return { result: undefined };
       const { entries, rest } = await walk(read, history, 1, true);
       const top = entries[0];
-      if (!top) throw new FrontdeskError("internal", "The item history counts items it does not hold");
+      // Fewer items than counted: pruning, or a redacted marker, ended the history below them.
+      if (!top) return { result: undefined };
       return {
         result: structuredClone(top.item),
         events: [markerEvent("pop", rest, { seq: top.seq })],
@@ -230,7 +231,9 @@ export class FrontdeskSession implements SessionHistoryTransactionAwareSession, 
       );
       if (applied) {
         const [marker] = await read(applied.firstSeq, applied.firstSeq);
-        if ((marker as { data?: { digest?: string } } | undefined)?.data?.digest !== digest) {
+        // A marker pruned or redacted since no longer tells which transaction it was: the id was applied.
+        const recorded = marker?.seq === applied.firstSeq && !marker.redacted;
+        if (recorded && (marker as { data?: { digest?: string } }).data?.digest !== digest) {
           throw new FrontdeskError("conflict", "This operationId was applied with a different history transaction");
         }
         return { result: undefined };

@@ -13,6 +13,11 @@
  * event that opened it (its first streamed piece, or its first tool call), because the reply
  * streams long before the message that closes it is written. A tool result is named by its
  * `tool_result` event id, and a tool call by its invocation id.
+ *
+ * A log Frontdesk edited (docs/privacy.md) folds like any other: a redacted message reads
+ * "[redacted]" (its text replaces whatever its streamed pieces said), a redacted tool call has
+ * no arguments and a redacted result says "[redacted]"; the `frontdesk.history_changed` notices and
+ * the `frontdesk.pruned` marker are custom events, which build no message.
  */
 import {
   type AssistantMessage,
@@ -83,8 +88,12 @@ export function stateDeltaPatch(state: Record<string, unknown>, delta: JsonObjec
   return ops;
 }
 
-/** A tool result as the one string an AG-UI tool message holds. */
+/** What a redacted event's content reads as (docs/privacy.md). */
+const REDACTED_TEXT = "[redacted]";
+
+/** A tool result as the one string an AG-UI tool message holds; a redacted one says so. */
 function resultTextOf(event: Extract<SessionEvent, { type: "tool_result" }>): string {
+  if (event.redacted) return REDACTED_TEXT;
   if (event.status === "success") {
     return typeof event.output === "string" ? event.output : JSON.stringify(event.output ?? null);
   }

@@ -5,11 +5,19 @@
  * history as UI messages. A live reply, a replay after a reload and the stored message are so
  * built by the same code from the same events, which is what makes a resumed message equal to
  * the stored one, byte for byte.
+ *
+ * A log Frontdesk edited (docs/privacy.md) folds too: a redacted message reads "[redacted]", a
+ * redacted tool call has no input and a redacted result says "[redacted]"; the notices of edits and
+ * the marker of a prune are custom events, which add no chunk. A redacted user message no longer
+ * names its turn: the exchange takes the turn id of the first event after it that names one.
  */
 import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 import { textOfContent } from "../../core/message-text.ts";
 import type { JsonObject, SessionEvent } from "../../core/model.ts";
 import { turnDeltaOf } from "../../core/turn-deltas.ts";
+
+/** What a redacted event's content reads as. */
+const REDACTED_TEXT = "[redacted]";
 
 /** The data part a status event becomes: `data-frontdesk-status`. */
 export const STATUS_DATA_PART = "data-frontdesk-status";
@@ -46,6 +54,14 @@ export class UiMessageFold {
   private reasoning: { id: string } | undefined;
   private partCount = 0;
   private finished = false;
+  /** The exchange's user message was redacted, and with it the id of its turn. */
+  private turnLost = false;
+
+  /**
+   * @param hiddenSteps `turnId:step` of steps whose streamed pieces are not to be shown: their
+   *   closing message was redacted, and its "[redacted]" stands for the whole step.
+   */
+  constructor(private readonly hiddenSteps: ReadonlySet<string> = new Set()) {}
 
   /** The id of the assistant message being built. */
   get currentMessageId(): string | undefined {
@@ -62,10 +78,16 @@ export class UiMessageFold {
     if (event.type === "message" && event.role === "user") {
       this.reset();
       this.turnId = typeof event.turnId === "string" ? event.turnId : undefined;
+      this.turnLost = event.redacted !== undefined;
       return [];
     }
     const out: Chunk[] = [];
     const piece = turnDeltaOf(event);
+    if (piece && this.hiddenSteps.has(`${piece.turnId}:${piece.step}`)) {
+      // Not shown, but it still names the turn a redacted user message no longer does.
+      if (this.turnLost && this.turnId === undefined && this.messageId === undefined) this.turnId = piece.turnId;
+      return out;
+    }
     if (piece) {
       this.open(out, event);
       if (piece.step !== this.step) {
@@ -134,7 +156,7 @@ export class UiMessageFold {
           out.push({
             type: "tool-output-available",
             toolCallId: event.invocationId,
-            output: event.output ?? null,
+            output: event.redacted ? REDACTED_TEXT : (event.output ?? null),
             dynamic: true,
           });
         } else if (event.status === "denied") {
@@ -143,7 +165,7 @@ export class UiMessageFold {
           out.push({
             type: "tool-output-error",
             toolCallId: event.invocationId,
-            errorText: event.error?.message ?? event.status,
+            errorText: event.redacted ? REDACTED_TEXT : (event.error?.message ?? event.status),
             dynamic: true,
           });
         }
@@ -189,6 +211,7 @@ export class UiMessageFold {
     this.reasoning = undefined;
     this.partCount = 0;
     this.finished = false;
+    this.turnLost = false;
   }
 
   private nextPart(): number {
@@ -198,6 +221,7 @@ export class UiMessageFold {
   /** Starts the assistant message at its first chunk. */
   private open(out: Chunk[], event: SessionEvent): void {
     if (this.messageId !== undefined && !this.finished) return;
+    if (this.turnLost && this.turnId === undefined) this.turnId = turnOf(event);
     // Another message after a finished one, with no user message between (appended by hand), is one of its own.
     if (this.finished) this.reset();
     this.messageId = this.turnId ?? `msg_${event.id}`;
@@ -238,6 +262,30 @@ export class UiMessageFold {
   }
 }
 
+/** The turn an event of a reply names: a piece's, or a turn's message's. */
+function turnOf(event: SessionEvent): string | undefined {
+  const named = turnDeltaOf(event)?.turnId ?? (event.type === "message" ? event.turnId : undefined);
+  return typeof named === "string" ? named : undefined;
+}
+
+/**
+ * The steps whose closing assistant message was redacted: the pieces streamed before it, and not
+ * closed by an earlier message, are its text, which the redaction took away.
+ */
+export function redactedSteps(events: readonly SessionEvent[]): Set<string> {
+  const hidden = new Set<string>();
+  let open = new Set<string>();
+  for (const event of events) {
+    const piece = turnDeltaOf(event);
+    if (piece) open.add(`${piece.turnId}:${piece.step}`);
+    else if (event.type === "message" && event.role === "assistant") {
+      if (event.redacted) for (const key of open) hidden.add(key);
+      open = new Set();
+    } else if (event.type === "message" && event.role === "user") open = new Set();
+  }
+  return hidden;
+}
+
 /**
  * The stored history as UI messages: user messages as they were sent, and each exchange's
  * assistant message as the fold builds it. The reply of `runningTurnId` is left out: a resume of
@@ -247,7 +295,7 @@ export async function uiMessagesOf(
   events: readonly SessionEvent[],
   runningTurnId: string | undefined,
 ): Promise<FrontdeskUIMessage[]> {
-  const fold = new UiMessageFold();
+  const fold = new UiMessageFold(redactedSteps(events));
   const out: (FrontdeskUIMessage | Chunk[])[] = [];
   let chunks: Chunk[] | undefined;
   for (const event of events) {
