@@ -5,7 +5,9 @@
  * same kind (calls and results still paired), the notices the edits append and the marker a prune
  * leaves are skipped, and everything else comes back as it was.
  */
-import { createEvent, type Event } from "@google/adk";
+import { createEvent } from "@google/adk";
+import { AIMessage } from "@langchain/core/messages";
+import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import type { MastraDBMessage } from "@mastra/core/memory";
 import { run, setTracingDisabled } from "@openai/agents-core";
 import { convertToModelMessages, streamText, validateUIMessages } from "ai";
@@ -15,16 +17,18 @@ import { createChatStore, toModelMessages } from "../../src/adapters/ai-sdk/inde
 import { FrontdeskSaver } from "../../src/adapters/langgraph/index.ts";
 import { FrontdeskMemoryStorage } from "../../src/adapters/mastra/index.ts";
 import { FrontdeskSession } from "../../src/adapters/openai-agents/index.ts";
-import { createSessionManager, type EventInput, isFrontdeskError, type SessionManager } from "../../src/index.ts";
+import { createSessionManager, isFrontdeskError, type SessionManager } from "../../src/index.ts";
 import { ThreadFold } from "../../src/server/protocols/ag-ui.ts";
 import { uiMessagesOf } from "../../src/server/protocols/ui-message-stream.ts";
 import { chatGraph, transcript, userTurn } from "../fixtures/langgraph-chat.ts";
 import { storeLocations } from "../support/store-locations.ts";
 import { chatWithTool, scriptedModel, userMessage } from "./ai-sdk-support.ts";
 import { ScriptedModel, weatherAgent } from "./openai-agents/scripted-model.ts";
+import { adkScript, agentTurn, mastraMessage, second } from "./redaction-fixtures.ts";
 
 const STORES = storeLocations("memory", "sqlite");
 const REDACTED = "[redacted]";
+const config = { configurable: { thread_id: "t1" } };
 const why = { reason: "pasted by mistake" };
 
 beforeAll(() => setTracingDisabled(true));
@@ -35,9 +39,12 @@ afterEach(async () => {
 });
 
 /** An opened store of this kind, shared by the adapter under test and the manager that edits. */
-async function openShared(store: (typeof STORES)[number]): Promise<SessionManager> {
+async function openShared(
+  store: (typeof STORES)[number],
+  retention?: { keepLastEvents: number; onlySummarized: false },
+): Promise<SessionManager> {
   const { url, cleanup } = store.open();
-  const sessions = await createSessionManager({ store: url, defaultTtlMs: null });
+  const sessions = await createSessionManager({ store: url, defaultTtlMs: null, ...(retention ? { retention } : {}) });
   cleanups.push(async () => {
     await sessions.store.close();
     await cleanup();
@@ -55,50 +62,11 @@ async function seqOf(sessions: SessionManager, id: string, test: (event: Record<
 describe.each(STORES)("on $name", (store) => {
   describe("ADK: FrontdeskSessionService", () => {
     const KEY = { appName: "calc-app", userId: "ada", sessionId: "s1" };
-    const at = 1_700_000_000_000;
-    const script = (): Event[] => [
-      createEvent({
-        id: "ev1",
-        invocationId: "inv1",
-        author: "user",
-        timestamp: at,
-        content: { role: "user", parts: [{ text: "My card is 4111 1111 1111 1111, what is 2+3?" }] },
-        actions: { stateDelta: { card: "4111" } },
-      }),
-      createEvent({
-        id: "ev2",
-        invocationId: "inv1",
-        author: "calc",
-        timestamp: at + 10,
-        content: {
-          role: "model",
-          parts: [{ text: "Adding." }, { functionCall: { id: "call-1", name: "add", args: { a: 2 } } }],
-        },
-      }),
-      createEvent({
-        id: "ev3",
-        invocationId: "inv1",
-        author: "calc",
-        timestamp: at + 20,
-        content: {
-          role: "user",
-          parts: [{ functionResponse: { id: "call-1", name: "add", response: { result: 5 } } }],
-        },
-      }),
-      createEvent({
-        id: "ev4",
-        invocationId: "inv1",
-        author: "calc",
-        timestamp: at + 30,
-        content: { role: "model", parts: [{ text: "2+3 = 5" }] },
-      }),
-    ];
-
     async function written() {
       const sessions = await openShared(store);
       const service = new FrontdeskSessionService({ sessions });
       const session = await service.createSession(KEY);
-      for (const event of script()) await service.appendEvent({ session, event });
+      for (const event of adkScript()) await service.appendEvent({ session, event });
       const calc = sessions.forNamespace("calc-app").forUser("ada");
       return { service, calc, before: (await service.getSession(KEY))?.events ?? [] };
     }
@@ -145,7 +113,7 @@ describe.each(STORES)("on $name", (store) => {
       await calc.hideLastEvents("s1", 2, { reason: "rewind" });
       const session = (await service.getSession(KEY)) as NonNullable<Awaited<ReturnType<typeof service.getSession>>>;
       expect(session.events.at(-1)?.content?.parts).toEqual([{ text: REDACTED }]);
-      const next = createEvent({ id: "ev5", invocationId: "inv2", author: "user", timestamp: at + 50 });
+      const next = createEvent({ id: "ev5", invocationId: "inv2", author: "user", timestamp: Date.now() });
       await service.appendEvent({ session, event: { ...next, content: { role: "user", parts: [{ text: "again" }] } } });
       const events = (await service.getSession(KEY))?.events ?? [];
       expect(events.map((event) => event.id).slice(0, 2)).toEqual(["ev1", "ev2"]);
@@ -223,65 +191,31 @@ describe.each(STORES)("on $name", (store) => {
       expect(await convertToModelMessages(loaded)).toBeDefined();
     });
 
-    it("skips the marker of a prune and the notices, and loads the messages left", async () => {
+    it("loads the messages a prune left, and saves both from a client that holds them all and one that reloaded", async () => {
       const { chats, alice } = await saved();
-      await chats.saveChat({ id: "chat-1", messages: [...chatWithTool(), userMessage("u2", "Bergen?")] });
+      const all = [...chatWithTool(), userMessage("u2", "Bergen?")];
+      await chats.saveChat({ id: "chat-1", messages: all });
       await alice.prune("chat-1", { keepLastEvents: 3, onlySummarized: false });
       const loaded = await chats.loadChat("chat-1");
-      expect(loaded.at(-1)).toEqual(userMessage("u2", "Bergen?"));
+      expect(loaded).toEqual([userMessage("u2", "Bergen?")]);
       expect(await validateUIMessages({ messages: loaded })).toEqual(loaded);
-      await chats.saveChat({ id: "chat-1", messages: [...loaded, userMessage("u3", "Thanks")] });
-      expect((await chats.loadChat("chat-1")).at(-1)?.id).toBe("u3");
+      // The open page still holds the pruned messages: only what is new is stored.
+      await chats.saveChat({ id: "chat-1", messages: [...all, userMessage("u3", "Thanks")] });
+      // A page that reloaded holds only what is left.
+      await chats.saveChat({
+        id: "chat-1",
+        messages: [...loaded, userMessage("u3", "Thanks"), userMessage("u4", "Bye")],
+      });
+      expect((await chats.loadChat("chat-1")).map((message) => message.id)).toEqual(["u2", "u3", "u4"]);
     });
   });
 
   describe("the AI SDK chat view and the AG-UI view of an agent's log", () => {
-    /** What an agent's turn writes: the user message, streamed pieces, a step with a tool, the reply, its end. */
-    const turn = (id: string, text: string, reply: string): EventInput[] =>
-      [
-        { type: "message", role: "user", content: text, turnId: id },
-        { type: "status", status: "running", scope: "agent", previous: "ready" },
-        { type: "custom", name: "turn.delta", data: { turnId: id, step: 0, part: "text", text: "Checking " } },
-        { type: "tool_call", invocationId: `${id}-c`, tool: "weather", input: { city: text } },
-        {
-          type: "tool_result",
-          invocationId: `${id}-c`,
-          tool: "weather",
-          status: "success",
-          output: { sky: `snow in ${text}` },
-        },
-        {
-          type: "message",
-          role: "assistant",
-          content: [
-            { type: "text", text: "Checking " },
-            { type: "tool-call", toolCallId: `${id}-c`, toolName: "weather", input: { city: text } },
-          ],
-          turnId: id,
-        },
-        {
-          type: "message",
-          role: "tool",
-          content: [
-            {
-              type: "tool-result",
-              toolCallId: `${id}-c`,
-              toolName: "weather",
-              output: { type: "json", value: { sky: `snow in ${text}` } },
-            },
-          ],
-          turnId: id,
-        },
-        { type: "custom", name: "turn.delta", data: { turnId: id, step: 1, part: "text", text: reply } },
-        { type: "message", role: "assistant", content: reply, turnId: id },
-        { type: "status", status: "ready", scope: "agent", previous: "running" },
-      ] as EventInput[];
-
     async function agentLog() {
       const sessions = await openShared(store);
       await sessions.create({ sessionId: "s" });
-      await sessions.appendEvents("s", turn("t1", "Oslo", "Snowing in Oslo."));
-      await sessions.appendEvents("s", turn("t2", "Bergen", "Rain in Bergen."));
+      await sessions.appendEvents("s", agentTurn("t1", "Oslo", "Snowing in Oslo."));
+      await sessions.appendEvents("s", agentTurn("t2", "Bergen", "Rain in Bergen."));
       return sessions;
     }
 
@@ -339,7 +273,6 @@ describe.each(STORES)("on $name", (store) => {
   });
 
   describe("LangGraph: FrontdeskSaver", () => {
-    const config = { configurable: { thread_id: "t1" } };
     async function thread() {
       const sessions = await openShared(store);
       const saver = new FrontdeskSaver({ sessions });
@@ -426,27 +359,44 @@ describe.each(STORES)("on $name", (store) => {
     });
   });
 
+  it("LangGraph under a retention policy: pruned while it runs, the thread stays bounded and no message is stored twice", async () => {
+    const sessions = await openShared(store, { keepLastEvents: 40, onlySummarized: false });
+    // Ids unique across the thread (the chat fixture's repeat once a prune shortens the history).
+    let replies = 0;
+    const graph = new StateGraph(MessagesAnnotation)
+      .addNode("agent", ({ messages }) => ({
+        messages: [new AIMessage({ id: `ai-${++replies}`, content: `seen ${messages.length}` })],
+      }))
+      .addEdge(START, "agent")
+      .addEdge("agent", END)
+      .compile({ checkpointer: new FrontdeskSaver({ sessions }) });
+    for (let n = 1; n <= 60; n += 1) {
+      const { messages } = await graph.invoke({ messages: [userTurn(n)] }, config);
+      expect(messages.at(-1)?.id).toBe(`ai-${n}`);
+    }
+    expect((await sessions.get("t1")).stats.messages).toBe(120);
+    expect((await sessions.readEvents("t1")).length).toBeLessThan(40 + 64 + 16);
+    const kept = (await new FrontdeskSaver({ sessions }).getTuple(config))?.checkpoint.channel_values.messages;
+    expect((kept as AIMessage[]).at(-1)?.id).toBe("ai-60");
+  });
+
   describe("Mastra: FrontdeskMemoryStorage", () => {
-    const at = (second: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, second));
-    const message = (id: string, second: number, text: string) =>
-      ({
-        id,
-        threadId: "t1",
-        resourceId: "alice",
-        role: second % 2 === 0 ? "user" : "assistant",
-        createdAt: at(second),
-        content: { format: 2, parts: [{ type: "text", text }], content: text },
-      }) as MastraDBMessage;
     const texts = (messages: MastraDBMessage[]) => messages.map((stored) => [stored.id, stored.content.content]);
 
     async function thread() {
       const sessions = await openShared(store);
       const storage = new FrontdeskMemoryStorage({ sessions });
-      await storage.saveThread({ thread: { id: "t1", resourceId: "alice", createdAt: at(1), updatedAt: at(1) } });
-      await storage.saveMessages({
-        messages: [message("m1", 10, "my card is 4111"), message("m2", 11, "noted"), message("m3", 12, "three")],
+      await storage.saveThread({
+        thread: { id: "t1", resourceId: "alice", createdAt: second(1), updatedAt: second(1) },
       });
-      await storage.saveMessages({ messages: [message("m2", 11, "noted, revised")] });
+      await storage.saveMessages({
+        messages: [
+          mastraMessage("m1", 10, "my card is 4111"),
+          mastraMessage("m2", 11, "noted"),
+          mastraMessage("m3", 12, "three"),
+        ],
+      });
+      await storage.saveMessages({ messages: [mastraMessage("m2", 11, "noted, revised")] });
       return { storage, alice: sessions.forUser("alice") };
     }
 
@@ -462,7 +412,12 @@ describe.each(STORES)("on $name", (store) => {
         ["m2", REDACTED],
         ["m3", "three"],
       ]);
-      expect(messages[1]).toMatchObject({ role: "assistant", threadId: "t1", resourceId: "alice", createdAt: at(11) });
+      expect(messages[1]).toMatchObject({
+        role: "assistant",
+        threadId: "t1",
+        resourceId: "alice",
+        createdAt: second(11),
+      });
       expect(texts((await storage.listMessagesById({ messageIds: ["m2", "m3"] })).messages)).toEqual([
         ["m2", REDACTED],
         ["m3", "three"],
@@ -473,7 +428,7 @@ describe.each(STORES)("on $name", (store) => {
         ["m2", REDACTED],
       ]);
       // A version written after the redaction is the message's new content.
-      await storage.saveMessages({ messages: [message("m2", 11, "written again")] });
+      await storage.saveMessages({ messages: [mastraMessage("m2", 11, "written again")] });
       expect(texts((await storage.listMessages({ threadId: "t1" })).messages)[1]).toEqual(["m2", "written again"]);
       // A redacted revision reads as [redacted] too.
       const revisions = (await alice.readEvents("t1")).filter(
@@ -493,7 +448,7 @@ describe.each(STORES)("on $name", (store) => {
         ["m3", "three"],
       ]);
       expect([total, hasMore]).toEqual([2, false]);
-      await storage.saveMessages({ messages: [message("m4", 14, "four")] });
+      await storage.saveMessages({ messages: [mastraMessage("m4", 14, "four")] });
       expect(
         texts((await storage.listMessages({ threadId: "t1", perPage: 1, orderBy: { direction: "DESC" } })).messages),
       ).toEqual([["m4", "four"]]);
@@ -571,6 +526,23 @@ describe.each(STORES)("on $name", (store) => {
       expect(await session.popItem()).toBeUndefined();
       await session.addItems([{ role: "user", content: "fresh start" }]);
       expect(await session.getItems()).toEqual([{ role: "user", content: "fresh start" }]);
+    });
+
+    it("runs under a retention policy that prunes the session while it runs", async () => {
+      const sessions = await openShared(store, { keepLastEvents: 30, onlySummarized: false });
+      const session = new FrontdeskSession({ sessions, sessionId: "chat-1" });
+      for (let turn = 0; turn < 40; turn++) {
+        const result = await run(
+          weatherAgent(new ScriptedModel()),
+          turn % 4 === 1 ? `weather in c${turn}` : `hi ${turn}`,
+          {
+            session,
+          },
+        );
+        expect(result.finalOutput).toBeTruthy();
+      }
+      expect((await sessions.readEvents(session.frontdeskSessionId)).length).toBeLessThan(30 + 64 + 8);
+      expect((await session.getItems()).at(-1)).toMatchObject({ role: "assistant" });
     });
 
     it("reads a pruned history from the first item after the marker", async () => {

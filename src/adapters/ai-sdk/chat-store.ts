@@ -6,6 +6,7 @@
 import { consumeStream, generateId, type UIMessage, type UIMessageStreamOnFinishCallback } from "ai";
 import { type EventInput, FrontdeskError, isFrontdeskError, type Session, type SessionManager } from "../../index.ts";
 import { AdapterBackend, type AdapterOptions, externalSessionId, findSession } from "../shared/backend.ts";
+import { isPrunedMarker } from "../shared/redaction.ts";
 import { readUIMessages, type StoredUIMessage, storedUIMessage, UI_FIELD, uiMessageEvents } from "./convert.ts";
 import { CHAT_STATE_KEY, type ChatFingerprint, chain, chainOf, EMPTY_FINGERPRINT, planSave } from "./history.ts";
 
@@ -122,7 +123,12 @@ export function createChatStore(options: AdapterOptions = {}): ChatStore {
             title: titleOf(incoming),
           }));
         const { fingerprint, readLast } = await fingerprintOf(sessions, session);
-        const plan = await planSave(fingerprint, incoming, readLast);
+        const plan = await planSave(fingerprint, incoming, readLast).catch(async (error: unknown) => {
+          // A pruned chat holds only the end of the client's list: match it against that end.
+          if (!isFrontdeskError(error, "conflict") || !(await isPruned(sessions, session.id))) throw error;
+          const rebuilt = await rebuiltFingerprint(sessions, session);
+          return planSave(rebuilt.fingerprint, incoming, rebuilt.readLast, true);
+        });
         const fresh = incoming.slice(plan.from);
         if (fresh.length === 0) return;
         const events: EventInput[] = [];
@@ -183,6 +189,14 @@ async function fingerprintOf(
     return { fingerprint: kept, readLast: () => readHead(sessions, session.id, kept.lastHeadSeq) };
   }
   if (session.lastSeq === 0) return { fingerprint: EMPTY_FINGERPRINT, readLast: async () => undefined };
+  return rebuiltFingerprint(sessions, session);
+}
+
+/** The chat's fingerprint rebuilt from its events. */
+async function rebuiltFingerprint(
+  sessions: SessionManager,
+  session: Session,
+): Promise<{ fingerprint: ChatFingerprint; readLast: () => Promise<StoredUIMessage | undefined> }> {
   const { messages, heads } = readUIMessages(await readAllMessages(sessions, session.id, session.lastSeq));
   const stored = messages.map((message) => storedUIMessage(message));
   let hash = "";
@@ -205,6 +219,12 @@ async function fingerprintOf(
     // A message converted from an agent's events has no whole copy to continue.
     readLast: async () => (lastHeadSeq > 0 ? last : undefined),
   };
+}
+
+/** Whether the chat's log starts at a `frontdesk.pruned` marker: the messages before it are gone. */
+async function isPruned(sessions: SessionManager, sessionId: string): Promise<boolean> {
+  const [first] = await sessions.readEvents(sessionId, { limit: 1 });
+  return first !== undefined && isPrunedMarker(first);
 }
 
 async function readHead(

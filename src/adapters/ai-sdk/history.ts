@@ -69,9 +69,17 @@ export async function planSave(
   stored: ChatFingerprint,
   incoming: readonly StoredUIMessage[],
   readLast: () => Promise<StoredUIMessage | undefined>,
+  pruned = false,
 ): Promise<SavePlan> {
   const n = stored.count;
   if (n === 0) return { from: 0 };
+  // A pruned chat stores the end of the conversation the client holds: the messages before it,
+  // which the prune removed, are skipped, and the stored ones are checked where they sit.
+  const skip = pruned ? alignment(stored, incoming) : 0;
+  if (skip > 0) {
+    const plan = await planSave(stored, incoming.slice(skip), readLast);
+    return { ...plan, from: plan.from + skip };
+  }
   if (incoming.length < n) {
     throw new FrontdeskError("conflict", `the chat has ${n} stored messages; ${incoming.length} were sent`, {
       details: { reason: "dropped", stored: n, sent: incoming.length },
@@ -91,6 +99,14 @@ export async function planSave(
       : `the messages before message ${n - 1} differ from the stored history`,
     { details: { reason: "rewritten", stored: n } },
   );
+}
+
+/** Where the stored messages start in the client's list: its last stored message's place, less the others. */
+function alignment(stored: ChatFingerprint, incoming: readonly StoredUIMessage[]): number {
+  for (let at = stored.count - 1; at < incoming.length; at++) {
+    if ((incoming[at] as StoredUIMessage).id === stored.lastId) return at - (stored.count - 1);
+  }
+  return 0;
 }
 
 const STATE_RANK: Record<string, number> = {

@@ -148,8 +148,12 @@ export class ThreadView {
 
   /**
    * Takes a header just read, first checking what others committed since this process last knew
-   * the thread: a redaction or a prune (each leaves a `frontdesk.history_changed` notice) changed
-   * events this process may hold decoded, so it forgets them all and reads them again.
+   * the thread. A redaction or a prune (each leaves a `frontdesk.history_changed` notice) changed
+   * events this process may hold decoded: it drops the decoded checkpoints and message lists, so
+   * the next read decodes them again, placeholders and cuts included. It keeps which stored event
+   * each message object it handed out is: a graph run under way still holds the old messages, and
+   * its next `put` then points at their events (read as placeholders, or cut) instead of storing
+   * them again.
    */
   async refresh(session: Session): Promise<void> {
     const gap = session.lastSeq - this.lastSeq;
@@ -164,7 +168,10 @@ export class ThreadView {
             order: "asc",
           })
         ).some((event) => event.seq <= session.lastSeq && isHistoryChanged(event));
-      if (edited) this.forget();
+      if (edited) {
+        this.loaded = new Map();
+        this.byOrdinal = new Map();
+      }
     }
     this.absorb(session);
   }
