@@ -118,6 +118,20 @@ describe.each(STORES)("on $name", (store) => {
       const events = (await service.getSession(KEY))?.events ?? [];
       expect(events.map((event) => event.id).slice(0, 2)).toEqual(["ev1", "ev2"]);
       expect(events.at(-1)).toMatchObject({ id: "ev5", content: { parts: [{ text: "again" }] } });
+
+      // An event without content (a state change) comes back without content, and without its delta.
+      const change = createEvent({
+        id: "ev6",
+        invocationId: "inv2",
+        author: "calc",
+        actions: { stateDelta: { mood: "ok" } },
+      });
+      await service.appendEvent({ session, event: change });
+      await calc.hideLastEvents("s1", 1, { reason: "rewind" });
+      const got = await service.getSession(KEY);
+      expect(got?.events.at(-1)).toMatchObject({ author: "calc", invocationId: "inv2", actions: { stateDelta: {} } });
+      expect(got?.events.at(-1)?.content).toBeUndefined();
+      expect(got?.state).toMatchObject({ mood: "ok" });
     });
 
     it("reads a pruned session from the marker on, never starting with a response to a call that is gone", async () => {

@@ -213,13 +213,19 @@ export const NEEDS_IDENTITY = Symbol("adk.redacted");
  * The ADK event a redacted carrier stood for, rebuilt from what Frontdesk kept: its time, its role,
  * and the views written after it (`views`, oldest first), which still name its function calls and
  * responses. The content says "[redacted]"; each call comes back with no arguments and each
- * response with a "[redacted]" result, so a call and its response stay paired for the model. The
- * state delta and everything else the event held are gone. Its id is the Frontdesk event's; its
- * author and invocation id are lost with the rest, and `fillIdentities` takes them from its
- * neighbours.
+ * response with a "[redacted]" result, so a call and its response stay paired for the model. A
+ * redacted `adk.event` (an event without content) comes back without content. The state delta and
+ * everything else the event held are gone. Its id is the Frontdesk event's; its author and
+ * invocation id are lost with the rest, and `fillIdentities` takes them from its neighbours.
  */
 export function placeholderAdkEvent(event: SessionEvent, views: readonly SessionEvent[]): JsonObject {
-  const role = event.type === "message" ? event.role : "assistant";
+  if (event.type !== "message") {
+    // An event without content (a state change, a transfer, an end): nothing of it is left to say.
+    const placeholder: JsonObject = { ...emptyEvent(event), invocationId: "" };
+    Object.defineProperty(placeholder, NEEDS_IDENTITY, { value: "assistant", enumerable: false });
+    return placeholder;
+  }
+  const role = event.role;
   const parts: JsonObject[] = [];
   for (const view of views) {
     if (view.type === "tool_call" && role !== "tool") {
@@ -230,17 +236,22 @@ export function placeholderAdkEvent(event: SessionEvent, views: readonly Session
   }
   if (parts.length === 0 || role !== "tool") parts.unshift({ text: REDACTED_TEXT });
   const placeholder: JsonObject = {
-    id: event.id,
+    ...emptyEvent(event),
     invocationId: "",
     ...(role === "user" ? { author: "user" } : {}),
     content: { role: role === "assistant" ? "model" : "user", parts },
-    actions: { stateDelta: {}, artifactDelta: {}, requestedAuthConfigs: {}, requestedToolConfirmations: {} },
-    longRunningToolIds: [],
-    timestamp: event.at,
   };
   Object.defineProperty(placeholder, NEEDS_IDENTITY, { value: role, enumerable: false });
   return placeholder;
 }
+
+/** The fields every ADK event has, empty, at the time and under the id of a Frontdesk event. */
+const emptyEvent = (event: SessionEvent): JsonObject => ({
+  id: event.id,
+  actions: { stateDelta: {}, artifactDelta: {}, requestedAuthConfigs: {}, requestedToolConfirmations: {} },
+  longRunningToolIds: [],
+  timestamp: event.at,
+});
 
 /**
  * Gives each placeholder in `events` (oldest first) the author and invocation id its neighbours
