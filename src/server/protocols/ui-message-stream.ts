@@ -8,8 +8,10 @@
  *
  * A log Frontdesk edited (docs/privacy.md) folds too: a redacted message reads "[redacted]", a
  * redacted tool call has no input and a redacted result says "[redacted]"; the notices of edits and
- * the marker of a prune are custom events, which add no chunk. A redacted user message no longer
- * names its turn: the exchange takes the turn id of the first event after it that names one.
+ * the marker of a prune are custom events, which add no chunk (a redacted reply's streamed pieces
+ * are tombstones too, with it). A redacted user message no longer names its turn: its exchange
+ * still runs to the turn's closing status, and takes the turn id of the first event after it that
+ * names one.
  */
 import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 import { textOfContent } from "../../core/message-text.ts";
@@ -57,12 +59,6 @@ export class UiMessageFold {
   /** The exchange's user message was redacted, and with it the id of its turn. */
   private turnLost = false;
 
-  /**
-   * @param hiddenSteps `turnId:step` of steps whose streamed pieces are not to be shown: their
-   *   closing message was redacted, and its "[redacted]" stands for the whole step.
-   */
-  constructor(private readonly hiddenSteps: ReadonlySet<string> = new Set()) {}
-
   /** The id of the assistant message being built. */
   get currentMessageId(): string | undefined {
     return this.messageId;
@@ -83,11 +79,6 @@ export class UiMessageFold {
     }
     const out: Chunk[] = [];
     const piece = turnDeltaOf(event);
-    if (piece && this.hiddenSteps.has(`${piece.turnId}:${piece.step}`)) {
-      // Not shown, but it still names the turn a redacted user message no longer does.
-      if (this.turnLost && this.turnId === undefined && this.messageId === undefined) this.turnId = piece.turnId;
-      return out;
-    }
     if (piece) {
       this.open(out, event);
       if (piece.step !== this.step) {
@@ -129,7 +120,7 @@ export class UiMessageFold {
           out.push({ type: "text-delta", id: this.text.id, delta: rest });
         }
         this.closeStep(out);
-        if (this.turnId === undefined) this.finish(out, { finish: event.finish ?? "complete" });
+        if (!this.inTurn) this.finish(out, { finish: event.finish ?? "complete" });
         return out;
       }
       case "tool_call":
@@ -172,7 +163,7 @@ export class UiMessageFold {
         return out;
       case "status": {
         // A status belongs to the exchange under way; one between exchanges (the agent starting up) to none.
-        const underWay = this.messageId !== undefined ? !this.finished : this.turnId !== undefined;
+        const underWay = this.messageId !== undefined ? !this.finished : this.inTurn;
         if (!underWay) return out;
         this.open(out, event);
         out.push({
@@ -186,7 +177,7 @@ export class UiMessageFold {
             seq: event.seq,
           },
         } as Chunk);
-        if (endsTurn(event) && this.turnId !== undefined) {
+        if (endsTurn(event) && this.inTurn) {
           this.closeStep(out);
           const error = event.status === "error" ? failureOf(event.reason) : undefined;
           this.finish(out, {
@@ -199,6 +190,11 @@ export class UiMessageFold {
       default:
         return out;
     }
+  }
+
+  /** The exchange is an agent's turn, which its closing status ends: named, or whose name was redacted. */
+  private get inTurn(): boolean {
+    return this.turnId !== undefined || this.turnLost;
   }
 
   private reset(): void {
@@ -269,24 +265,6 @@ function turnOf(event: SessionEvent): string | undefined {
 }
 
 /**
- * The steps whose closing assistant message was redacted: the pieces streamed before it, and not
- * closed by an earlier message, are its text, which the redaction took away.
- */
-export function redactedSteps(events: readonly SessionEvent[]): Set<string> {
-  const hidden = new Set<string>();
-  let open = new Set<string>();
-  for (const event of events) {
-    const piece = turnDeltaOf(event);
-    if (piece) open.add(`${piece.turnId}:${piece.step}`);
-    else if (event.type === "message" && event.role === "assistant") {
-      if (event.redacted) for (const key of open) hidden.add(key);
-      open = new Set();
-    } else if (event.type === "message" && event.role === "user") open = new Set();
-  }
-  return hidden;
-}
-
-/**
  * The stored history as UI messages: user messages as they were sent, and each exchange's
  * assistant message as the fold builds it. The reply of `runningTurnId` is left out: a resume of
  * the stream gives it, from its start.
@@ -295,7 +273,7 @@ export async function uiMessagesOf(
   events: readonly SessionEvent[],
   runningTurnId: string | undefined,
 ): Promise<FrontdeskUIMessage[]> {
-  const fold = new UiMessageFold(redactedSteps(events));
+  const fold = new UiMessageFold();
   const out: (FrontdeskUIMessage | Chunk[])[] = [];
   let chunks: Chunk[] | undefined;
   for (const event of events) {
