@@ -35,7 +35,9 @@ describe.each(STORES)("redacting an agent's reply ($name store)", (storeCase) =>
     const reply = replyOf(before);
     const pieces = before.filter(isPiece);
     expect(pieces.length).toBeGreaterThan(0);
-    expect(pieces.map((piece) => (piece as unknown as { data: { text: string } }).data.text).join("")).toBe(reply.content);
+    expect(pieces.map((piece) => (piece as unknown as { data: { text: string } }).data.text).join("")).toBe(
+      reply.content,
+    );
 
     await h.sessions.redactEvent("s1", reply.seq, { reason: "wrong answer shown to a customer" });
     const after = await eventsOf(h.sessions);
