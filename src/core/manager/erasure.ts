@@ -164,13 +164,21 @@ async function finishErasure(
     });
     if (page.items.length === 0) break;
     let step = 0;
+    let removed = 0;
     for (const header of page.items) {
       const key = { namespace, userId: user, id: header.id };
       if (await store.delete(key)) {
+        removed++;
         counts.sessions++;
         counts.events += header.lastSeq;
       }
       if (++step % perStep === 0) await yieldToEventLoop();
+    }
+    // A store that lists sessions it then finds nothing to delete for would keep this loop going.
+    if (removed === 0) {
+      throw new FrontdeskError("unavailable", "The store lists sessions of this user that it cannot delete", {
+        details: { sessions: page.items.map((header) => header.id).slice(0, 10) },
+      });
     }
   }
   if (await store.eraseScope(namespace, user)) counts.scopes++;
