@@ -2,13 +2,14 @@
  * `npm run bench`: measures Frontdesk against the raw drivers in one run and writes BENCHMARKS.md.
  * Not a test: numbers depend on the machine; the ratios are what the goals are stated in.
  */
-import { arch, cpus, totalmem } from "node:os";
+import { arch, cpus, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { benchAgent } from "./agent.ts";
 import { benchHttp } from "./http.ts";
 import { benchInstructions } from "./instructions.ts";
 import { benchMcp } from "./mcp.ts";
 import type { Measurement, Section } from "./measure.ts";
+import { benchPrivacy } from "./privacy.ts";
 import { writeSection } from "./sections.ts";
 import { benchStores } from "./stores.ts";
 
@@ -39,6 +40,10 @@ if (wanted("http")) sections.push(...(await benchHttp()));
 if (wanted("mcp")) sections.push(...(await benchMcp()));
 if (wanted("agent")) sections.push(...(await benchAgent()));
 if (wanted("instructions")) sections.push(...(await benchInstructions()));
+// Issue 19's numbers take minutes, so they keep a section of their own: `npm run bench privacy`
+// rewrites only that one, and a run without it leaves the privacy numbers as they were.
+const privacyLoad = loadavg()[0] ?? 0;
+const privacy = wanted("privacy") ? await benchPrivacy() : [];
 
 function withStoreChecks(found: Section[]): Section[] {
   const rows = found.flatMap((s) => s.rows);
@@ -69,15 +74,11 @@ function withStoreChecks(found: Section[]): Section[] {
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${arch()}, Node ${process.version}`;
-const body = [
-  "# Benchmarks",
-  "",
-  `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, on ${machine}.`,
-  "Every ratio compares numbers taken in the same run on the same machine; absolute numbers vary between machines, ratios much less.",
-  "Run it again with `npm run bench` (set `FRONTDESK_TEST_REDIS_URL` / `FRONTDESK_TEST_POSTGRES_URL` to include the shared stores).",
-  "",
-  ...sections.flatMap((s) => [
-    `## ${s.title}`,
+const measuredOn = `${new Date().toISOString().slice(0, 10)}, on ${machine}`;
+
+const render = (found: Section[], heading: string): string[] =>
+  found.flatMap((s) => [
+    `${heading} ${s.title}`,
     "",
     `How: ${s.method}`,
     "",
@@ -85,9 +86,33 @@ const body = [
     ...(s.checks && s.checks.length > 0
       ? ["Goals checked in this run:", "", ...s.checks.map((c) => `- ${c.met ? "✅" : "❌"} ${c.goal}: ${c.value}`), ""]
       : []),
-  ]),
-].join("\n");
+  ]);
 
-// Only this benchmark's section: the peer benchmark (`npm run bench:peers`) keeps its own below.
-writeSection(resolve(import.meta.dirname, "../BENCHMARKS.md"), "bench", body, { whenAbsent: "start" });
-process.stdout.write(body);
+const file = resolve(import.meta.dirname, "../BENCHMARKS.md");
+// Only the sections that ran: the peer benchmark (`npm run bench:peers`) keeps its own below, and
+// `npm run bench privacy` alone must not blank the main numbers.
+if (sections.length > 0) {
+  const body = [
+    "# Benchmarks",
+    "",
+    `Measured by \`npm run bench\` on ${measuredOn}.`,
+    "Every ratio compares numbers taken in the same run on the same machine; absolute numbers vary between machines, ratios much less.",
+    "Run it again with `npm run bench` (set `FRONTDESK_TEST_REDIS_URL` / `FRONTDESK_TEST_POSTGRES_URL` to include the shared stores).",
+    "",
+    ...render(sections, "##"),
+  ].join("\n");
+  writeSection(file, "bench", body, { whenAbsent: "start" });
+  process.stdout.write(body);
+}
+if (privacy.length > 0) {
+  const body = [
+    "## Privacy: erasure, pruning, masking",
+    "",
+    `Measured by \`npm run bench privacy\` on ${measuredOn} (load average ${privacyLoad.toFixed(1)} as it began), with the same caveats as above.`,
+    "Set `FRONTDESK_TEST_POSTGRES_URL` / `FRONTDESK_TEST_REDIS_URL` to include the shared stores.",
+    "",
+    ...render(privacy, "###"),
+  ].join("\n");
+  writeSection(file, "bench-privacy", body, { whenAbsent: "end" });
+  process.stdout.write(body);
+}
