@@ -6,7 +6,7 @@ import type { ChildProcess } from "node:child_process";
 import { Agent, request } from "node:http";
 import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
-import { ERASURE_FINISHED, ERASURE_LOG_ID, ERASURE_STARTED } from "../src/core/manager/erasure.ts";
+import { ERASURE_FINISHED, ERASURE_LOG_ID } from "../src/core/manager/erasure.ts";
 import { SessionManager } from "../src/core/session-manager.ts";
 import type { SessionStore } from "../src/core/store-contract.ts";
 import { createApiKey } from "../src/server/api-keys.ts";
@@ -191,18 +191,16 @@ async function fill(store: SessionStore, userId: string, sessions: number, event
   return ids;
 }
 
-/** The erasure log's started and finished records: who finished what, with the counts. */
-async function erasureRecords(store: SessionStore) {
+/**
+ * The sessions each finished run of an erasure removed, from the audit log. A run that resumes an
+ * interrupted erasure (at start-up, or a new DELETE for the same user) finishes under its id, so
+ * one id can have several.
+ */
+async function finishedRuns(store: SessionStore): Promise<number[]> {
   const events = await store.readEvents({ namespace: NAMESPACE, userId: null, id: ERASURE_LOG_ID }, {});
-  const started = new Set<string>();
-  const finished = new Map<string, { sessions: number; scrub: string }>();
-  for (const event of events) {
-    if (event.type !== "custom") continue;
-    const data = event.data as { erasureId: string; sessions: number; scrub: string };
-    if (event.name === ERASURE_STARTED) started.add(data.erasureId);
-    if (event.name === ERASURE_FINISHED) finished.set(data.erasureId, data);
-  }
-  return { started, finished };
+  return events.flatMap((event) =>
+    event.type === "custom" && event.name === ERASURE_FINISHED ? [(event.data as { sessions: number }).sessions] : [],
+  );
 }
 
 async function eraseAtScale(
@@ -264,15 +262,14 @@ async function eraseAtScale(
       sessions: "?",
       scrub: "?",
     }));
-    let records = await erasureRecords(setup);
+    // Run 2 ends when two runs have written their record: the second DELETE's, and the start-up
+    // resume's of the killed run (or run 1's own, had it finished before the kill).
+    const expectedRuns = 2;
+    let runs = await finishedRuns(setup);
     // A resume that fails is logged by the server, not answered: give up on it at the goal's limit.
-    while (
-      !("error" in second) &&
-      [...records.started].some((id) => !records.finished.has(id)) &&
-      performance.now() - run1Start < ERASURE_GOAL_MS
-    ) {
+    while (!("error" in second) && runs.length < expectedRuns && performance.now() - run1Start < ERASURE_GOAL_MS) {
       await new Promise((r) => setTimeout(r, 100));
-      records = await erasureRecords(setup);
+      runs = await finishedRuns(setup);
     }
     const run2Ms = performance.now() - run2Start;
     const health = await prober.stop();
@@ -301,9 +298,8 @@ async function eraseAtScale(
     } finally {
       await fresh.close();
     }
-    const resumed = [...records.finished.entries()].filter(
-      ([id]) => id !== second.erasureId && id !== firstAnswer?.erasureId,
-    );
+    // What the second DELETE did not remove after the restart, the start-up resume did.
+    const byResume = runs.reduce((a, b) => a + b, 0) - Number(second.sessions) - Number(firstAnswer?.sessions ?? 0);
     const totalMs = run1Ms + run2Ms;
     log(`${label}: erased in ${fmtMs(totalMs)}; /healthz max ${health.max.toFixed(1)} ms`);
     const scale = `${fmtInt(SESSIONS)} sessions × ${fmtInt(EVENTS_PER_SESSION)} events`;
@@ -321,7 +317,7 @@ async function eraseAtScale(
             `${fmtMs(totalMs)} in all: run 1 removed ${removedByRun1} sessions in ${fmtMs(run1Ms)} ` +
             `${firstAnswer ? "and finished before the SIGKILL came" : "before SIGKILL"}; ` +
             `after the restart (listening in ${fmtMs(restartMs)}) the start-up resume removed ` +
-            `${resumed.map(([, r]) => r.sessions).join(" + ") || 0} and the second DELETE ${String(second.sessions)} ` +
+            `${Number.isNaN(byResume) ? "?" : byResume} and the second DELETE alongside it ${String(second.sessions)} ` +
             `in ${fmtMs(run2Ms)}; scrub ${String(second.scrub)}; ${left} sessions left, ` +
             `${keptIntact}/${KEPT_SESSIONS} of the other user's intact` +
             ("error" in second ? `; the second DELETE failed: ${String(second.error)}` : ""),
