@@ -7,9 +7,8 @@
  * Browser-safe, like the client: the console's own event log (src/web) applies rewrites with
  * {@link applyRewrite} too.
  */
-import type { FrontdeskClient } from "../client/index.ts";
-import { isHistoryChanged, isPrunedMarker } from "../core/log-markers.ts";
-import type { SessionEvent } from "../core/model.ts";
+import { type FrontdeskClient, isHistoryChanged, isPrunedMarker } from "../client/index.ts";
+import type { SessionEvent } from "../index.ts";
 
 /** Events as the server now stores them, to put in place of the copies a reader holds. */
 export interface HistoryRewrite {
@@ -26,10 +25,14 @@ export interface HistoryRewrite {
 /** Seqs one read covers at most (the API's page size). */
 const READ_SPAN = 1000;
 
-type Notice = { kind: "redaction"; seqs: number[] } | { kind: "prune"; throughSeq: number } | { kind: "unknown" };
+/** What a `frontdesk.history_changed` notice says changed. */
+export type HistoryNotice =
+  | { kind: "redaction"; seqs: number[] }
+  | { kind: "prune"; throughSeq: number }
+  | { kind: "unknown" };
 
 /** The notice's data, checked: a reader must never act on a malformed one. */
-export function noticeOf(event: SessionEvent): Notice {
+export function noticeOf(event: SessionEvent): HistoryNotice {
   if (!isHistoryChanged(event) || event.type !== "custom") return { kind: "unknown" };
   const data = event.data as { kind?: unknown; seqs?: unknown; throughSeq?: unknown } | undefined;
   if (data?.kind === "redaction" && Array.isArray(data.seqs)) {

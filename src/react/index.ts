@@ -8,7 +8,7 @@
  * const { reply, events, running, send, cancel } = useSession(id, { baseUrl, apiKey });
  */
 export type { FrontdeskConnection } from "./connection.ts";
-export type { HistoryRewrite } from "./history-rewrite.ts";
+export { applyRewrite, type HistoryNotice, type HistoryRewrite, noticeOf } from "./history-rewrite.ts";
 export {
   type UseSessionOptions,
   type UseSessionResult,

@@ -14,11 +14,11 @@ import {
   type FrontdeskClient,
   FrontdeskError,
   isFrontdeskError,
+  isHistoryChanged,
   LiveReply,
   type OpenReply,
   TURN_DELTA_EVENT,
 } from "../client/index.ts";
-import { isHistoryChanged } from "../core/log-markers.ts";
 import type { EventSubscription, JsonObject, Session, SessionEvent } from "../index.ts";
 import { clientOf, type FrontdeskConnection, postToSession, reconnectDelayMs, wait } from "./connection.ts";
 import { LiveFeed } from "./feed.ts";

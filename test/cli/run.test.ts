@@ -230,7 +230,7 @@ describe("frontdesk mcp", () => {
     }
     const missing = await run([]);
     expect(missing.stderr).toBe(
-      "frontdesk: usage: missing command (serve, chat, run, sessions, keys, mcp); see frontdesk --help\n",
+      "frontdesk: usage: missing command (serve, chat, run, sessions, keys, users, store, mcp); see frontdesk --help\n",
     );
     const bad = await run(["mcp", "--store", temp.url, "--user", "../x"], { stdin: "" });
     expect(bad.code).toBe(2);

@@ -77,6 +77,12 @@ describe("architecture", () => {
     expect(crossings("stores", ({ target }) => target.startsWith("core/") || target.startsWith("stores/"))).toEqual([]);
   });
 
+  it("encryption wraps any store through the contract: it imports only core and its own folder", () => {
+    expect(
+      crossings("encryption", ({ target }) => target.startsWith("core/") || target.startsWith("encryption/")),
+    ).toEqual([]);
+  });
+
   it("a store's folder imports no other store's folder", () => {
     const folderOf = (path: string) => path.split("/").slice(0, -1).join("/");
     const ownOrShared = ({ target }: Import, file: string) =>

@@ -8,8 +8,8 @@
  * its own: the only gap the log accepts is the one before it. When the past changes while the page
  * is open (a redaction, a prune), `rewrite` puts what the server now stores in place of what is held.
  */
-import { isPrunedMarker } from "../../core/log-markers.ts";
-import { applyRewrite } from "../../react/history-rewrite.ts";
+import { isPrunedMarker } from "../../client/index.ts";
+import { applyRewrite } from "../../react/index.ts";
 import { type EventPage, type FrontdeskEvent, getJson, ownerQuery, sessionPath } from "../api/client.ts";
 
 const PAGE = 1000;

@@ -5,9 +5,9 @@
  * events. docs/privacy.md says what each one is.
  */
 import type { ReactNode } from "react";
-import { isHistoryChanged, isPrunedMarker } from "../../core/log-markers.ts";
+import { isHistoryChanged, isPrunedMarker } from "../../client/index.ts";
 import type { Redaction } from "../../core/model.ts";
-import { noticeOf } from "../../react/history-rewrite.ts";
+import { noticeOf } from "../../react/index.ts";
 import type { FrontdeskEvent } from "../api/client.ts";
 import { dateTime, timeAgo } from "../format.ts";
 
