@@ -290,7 +290,9 @@ export function registerSessionCommands(program: Command, io: CliIo): void {
           else progress.increment();
         },
       });
-      progress.finish(`pruned ${seen} sessions: removed ${removed} events`);
+      progress.finish(
+        `pruned ${seen} ${seen === 1 ? "session" : "sessions"}: removed ${removed} ${removed === 1 ? "event" : "events"}`,
+      );
     } catch (error) {
       progress.abort();
       throw error;

@@ -36,10 +36,12 @@ export function registerUserCommands(program: Command, io: CliIo): void {
           writeLine(io.stdout, JSON.stringify(result));
           return;
         }
+        const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
         writeLine(
           io.stdout,
-          `erased user ${userId} in ${result.namespace}: ${result.sessions} sessions, ${result.events} events, ` +
-            `${result.scopes} user: state, ${result.apiKeys} API keys revoked (erasure ${result.erasureId})`,
+          `erased user ${userId} in ${result.namespace}: ${count(result.sessions, "session", "sessions")}, ` +
+            `${count(result.events, "event", "events")}, ${result.scopes > 0 ? "their user: state" : "no user: state"}, ` +
+            `${count(result.apiKeys, "API key", "API keys")} revoked (erasure ${result.erasureId})`,
         );
         if (result.scrub === "pending") {
           writeLine(
