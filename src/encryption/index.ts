@@ -24,6 +24,7 @@ export {
   staticMasterKeys,
   type WrappedKey,
 } from "./master-keys.ts";
+export { type PostgresKeyRingOptions, postgresKeyRing } from "./postgres-key-ring.ts";
 export { type RotateMasterKeyOptions, type RotateMasterKeyResult, rotateMasterKey } from "./rotate.ts";
 export { isSealed, SEALED_PREFIX } from "./seal.ts";
 export { type SqliteKeyRingOptions, sqliteKeyRing } from "./sqlite-key-ring.ts";
