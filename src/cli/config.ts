@@ -23,7 +23,7 @@ const LimitsSchema = z.strictObject(
 const EncryptionSchema = z.strictObject({
   /** A file of master keys, `id:base64key` per line, the first current; mode 600. */
   masterKeyFile: z.string().min(1).optional(),
-  /** The key ring's SQLite file: apart from the store, and out of its backups. */
+  /** The key ring: a SQLite file or a `postgres://` URL, apart from the store and out of its backups. */
   keyRing: z.string().min(1).optional(),
 });
 

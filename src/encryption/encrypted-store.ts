@@ -85,7 +85,15 @@ export function encryptedStore(inner: SessionStore, options: EncryptionOptions):
     readScope: async (namespace, scope, userId) =>
       codec.openScope(namespace, scope, userId, await inner.readScope(namespace, scope, userId)),
     eraseScope: (namespace, userId) => inner.eraseScope(namespace, userId),
-    ...(scrub && { scrub: (options) => scrub.call(inner, options) }),
+    // The destroyed keys' bytes must leave the key ring's files too (a checkpoint, VACUUM FULL), and
+    // the erasure that destroyed them calls this once it is done.
+    ...((scrub || options.keyRing.scrub) && {
+      scrub: async (scrubOptions) => {
+        const stored = scrub ? await scrub.call(inner, scrubOptions) : { pending: false };
+        const ring = options.keyRing.scrub ? await options.keyRing.scrub() : { pending: false };
+        return { pending: stored.pending || ring.pending };
+      },
+    }),
     forgetUser: async (namespace, userId) => {
       await codec.forget(namespace, userId);
       await inner.forgetUser?.(namespace, userId);

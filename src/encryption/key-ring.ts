@@ -40,7 +40,7 @@ export interface KeyRing {
   delete(namespace: string, userId: string | null): Promise<boolean>;
   /** Every entry, for rotation. Entries written or deleted during the walk may or may not appear. */
   entries(): AsyncIterable<KeyRingEntry>;
-  /** Optional: makes replaced and deleted wrappings unreadable in the ring's files (after a rotation). */
+  /** Optional: makes replaced and deleted wrappings unreadable in the ring's files (after a rotation, and after an erasure: the encrypting store's scrub calls it). */
   scrub?(): Promise<{ readonly pending: boolean }>;
   /** Idempotent. */
   close(): Promise<void>;
