@@ -18,6 +18,9 @@ import { AppendGroups } from "./append-groups.ts";
 import { addMessage, appendEvents, linkInvocation } from "./manager/appends.ts";
 import { createContext, type ManagerContext } from "./manager/context.ts";
 import { type EraseUserOptions, type ErasureResult, eraseUser, resumeErasures } from "./manager/erasure.ts";
+
+export { ERASURE_LOG_ID } from "./manager/erasure.ts";
+
 import {
   type HideLastResult,
   hideLastEvents,

@@ -373,6 +373,7 @@ const ROUTES: Record<string, RouteCase> = {
     path: (id) => `/v1/sessions/${id}/events/redact-last`,
     body: bodies.redactLast,
   },
+  "GET /v1/erasures": { method: "GET", path: () => "/v1/erasures" },
   // Last: an erasure revokes the erased user's keys, which the routes above still use.
   "DELETE /v1/users/:userId": { method: "DELETE", path: (id) => `/v1/users/${id}`, body: bodies.none },
 };

@@ -33,6 +33,7 @@ async function seed(h: Harness, key: string, id: string, messages: string[]): Pr
 describe("DELETE /v1/users/{userId}", () => {
   it("is refused to non-admin keys, for another user and for themselves, and changes nothing", async () => {
     const h = (harness = await createHarness({ keyCacheTtlMs: 0 }));
+    expect((await h.send(h.keys.admin, "GET", "/v1/erasures")).json()).toEqual({ items: [], nextAfter: null });
     await seed(h, h.keys.bob, "b1", ["bob's secret"]);
     for (const [key, user] of [
       [h.keys.alice, "bob"],
@@ -61,6 +62,19 @@ describe("DELETE /v1/users/{userId}", () => {
     expect((await h.send(h.keys.alice, "GET", "/v1/sessions/a1")).statusCode).toBe(200);
     const again = await h.send(h.keys.admin, "DELETE", "/v1/users/bob");
     expect(again.json()).toMatchObject({ sessions: 0, events: 0, apiKeys: 0 });
+    // The audit log: who, when, which user and the counts, and none of the erased content.
+    expect((await h.send(h.keys.alice, "GET", "/v1/erasures")).statusCode).toBe(403);
+    const log = await h.send(h.keys.admin, "GET", "/v1/erasures?limit=3");
+    expect(log.statusCode).toBe(200);
+    const records = log.json().items as { name: string; data: Record<string, unknown> }[];
+    expect(records.map((record) => record.name)).toEqual([
+      "frontdesk.erasure.started",
+      "frontdesk.erasure.finished",
+      "frontdesk.erasure.started",
+    ]);
+    expect(records[1]?.data).toMatchObject({ userId: "bob", sessions: 2, events: 3, apiKeys: 1 });
+    expect(log.json().nextAfter).toBe(3);
+    expect(log.body).not.toMatch(/"one"|"two"|"three"/);
     expect((await h.send(h.keys.admin, "DELETE", "/v1/users/not%20valid")).statusCode).toBe(400);
   });
 });

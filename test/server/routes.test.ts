@@ -696,6 +696,7 @@ describe("operations", () => {
       "POST /v1/sessions/{id}/events/{seq}/redact",
       "POST /v1/sessions/{id}/events/redact-last",
       "DELETE /v1/users/{userId}",
+      "GET /v1/erasures",
       "POST /v1/sessions/{id}/turns",
       "POST /v1/chat",
       "GET /v1/chat/{id}/stream",

@@ -1,9 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import type { RedactResult } from "../../core/session-manager.ts";
+import { isFrontdeskError } from "../../core/errors.ts";
+import type { SessionEvent } from "../../core/model.ts";
+import { ERASURE_LOG_ID, type RedactResult } from "../../core/session-manager.ts";
 import { etagOf, expectedVersionOf, type ServerContext, scopedManager } from "../context.ts";
-import { ERROR_RESPONSES, EventSchema, IdParams, IfMatchHeaders, UserIdSchema, wireEvents } from "../schemas.ts";
+import {
+  ERROR_RESPONSES,
+  EventPageSchema,
+  EventSchema,
+  IdParams,
+  IfMatchHeaders,
+  UserIdSchema,
+  wireEvents,
+} from "../schemas.ts";
 
 const SECURED = [{ bearerAuth: [] }];
 
@@ -20,6 +30,10 @@ const RedactResultSchema = z.object({
 });
 const RedactLastResultSchema = RedactResultSchema.extend({
   hidden: z.array(EventSchema).describe("The items as they were before, oldest first (OpenAI Agents `popItem`)"),
+});
+const ErasureLogQuery = z.object({
+  after: z.coerce.number().int().min(0).optional().describe("Only records with seq > after"),
+  limit: z.coerce.number().int().min(1).max(1000).optional().describe("Default 100"),
 });
 const SeqParams = IdParams.extend({ seq: z.coerce.number().int().min(1) });
 const ErasureSchema = z.object({
@@ -103,6 +117,41 @@ export function privacyRoutes(context: ServerContext) {
         return reply
           .header("etag", etagOf(result.session.version))
           .send({ ...answerOf(result), hidden: wireEvents(result.hidden) });
+      },
+    );
+
+    app.get(
+      "/v1/erasures",
+      {
+        config: { auth: "admin" },
+        schema: {
+          summary: "The erasure audit log",
+          description:
+            "Admin keys only. The `frontdesk.erasures` log of this server's namespace: a `frontdesk.erasure.started` " +
+            "and a `frontdesk.erasure.finished` custom event per erasure (who, when, which user, the counts), and " +
+            "`frontdesk.erasure.scrubbed` when a pending scrub finished. Paged like the events of a session.",
+          tags: ["users"],
+          security: SECURED,
+          querystring: ErasureLogQuery,
+          response: { 200: EventPageSchema, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => {
+        const limit = request.query.limit ?? 100;
+        let read: readonly SessionEvent[];
+        try {
+          read = await context.manager.readEvents(
+            { id: ERASURE_LOG_ID, userId: null },
+            { after: request.query.after ?? 0, limit: limit + 1 },
+          );
+        } catch (error) {
+          // No erasure yet: the log is created by the first one.
+          if (!isFrontdeskError(error, "not_found")) throw error;
+          read = [];
+        }
+        const items = read.slice(0, limit);
+        const last = items.at(-1);
+        return { items: wireEvents(items), nextAfter: read.length > limit && last ? last.seq : null };
       },
     );
 
