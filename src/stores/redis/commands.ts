@@ -19,6 +19,13 @@ import type {
 import { type RedisContext, readyClient, rethrowTranslated, run, translate } from "./connection.ts";
 import { APPEND_KEYS, type SessionKeys } from "./keys.ts";
 import { hintLocally } from "./live.ts";
+import {
+  barrierChannel,
+  commandReplicated,
+  confirmReplicated,
+  requireAcknowledged,
+  runScriptReplicated,
+} from "./replicas.ts";
 import { APPEND, COMMIT, PUT_API_KEY, REMOVE, REVOKE_API_KEY, runScript, runScriptWith, TOUCH } from "./scripts.ts";
 
 export async function commit(ctx: RedisContext, c: Redis, commit: Commit): Promise<CommitResult> {
@@ -66,8 +73,22 @@ export async function commit(ctx: RedisContext, c: Redis, commit: Commit): Promi
     args.push(write.scope, write.expectedVersion, pairs.length);
     for (const [field, value] of pairs) args.push(field, JSON.stringify(value));
   }
-  await runScript(c, COMMIT, [...everySessionKey(k), user.state, user.version, app.state, app.version], args);
-  hintLocally(ctx, k.channel, header.lastSeq);
+  const scriptKeys = [...everySessionKey(k), user.state, user.version, app.state, app.version];
+  if (ctx.replicas) {
+    const [, acknowledged] = await runScriptReplicated(
+      c,
+      COMMIT,
+      scriptKeys.length,
+      [...scriptKeys, ...args],
+      ctx.replicas,
+    );
+    // The commit is on the master either way: local listeners re-read it whatever WAIT said.
+    hintLocally(ctx, k.channel, header.lastSeq);
+    requireAcknowledged(ctx.replicas, acknowledged);
+  } else {
+    await runScript(c, COMMIT, scriptKeys, args);
+    hintLocally(ctx, k.channel, header.lastSeq);
+  }
   return { version: header.version, lastSeq: header.lastSeq };
 }
 
@@ -117,7 +138,7 @@ const appendOn = (ctx: RedisContext, c: Redis, request: AppendRequest): Promise<
     // The script prepends `{"seq":<n>,`: every event starts with its id, so never with `}`.
     argv.push(JSON.stringify(event).slice(1));
   }
-  return runScriptWith(c, APPEND, APPEND_KEYS, argv).then((answer) => {
+  const outcome = (answer: unknown): AppendOutcome | undefined => {
     const reply = answer as [string, ...(string | number)[]];
     switch (reply[0]) {
       case "appended": {
@@ -136,6 +157,15 @@ const appendOn = (ctx: RedisContext, c: Redis, request: AppendRequest): Promise<
       default:
         return undefined; // "legacy": a header from before the field layout; the commit path rewrites it
     }
+  };
+  const wait = ctx.replicas;
+  if (!wait) return runScriptWith(c, APPEND, APPEND_KEYS, argv).then(outcome);
+  return runScriptReplicated(c, APPEND, APPEND_KEYS, argv, wait).then(async ([answer, acknowledged]) => {
+    const result = outcome(answer);
+    // The other outcomes wrote nothing: there is nothing to lose.
+    if (result?.outcome === "appended") requireAcknowledged(wait, acknowledged);
+    else if (result?.outcome === "replayed") await confirmReplicated(c, wait, barrierChannel(k.channel));
+    return result;
   });
 };
 
@@ -172,9 +202,23 @@ export async function deleteSession(
   const k = ctx.keys.session(key);
   // With a condition the script checks expiry and version before deleting, atomically.
   const args = [k.member, k.ref, "", k.channel, condition?.expectedVersion ?? "", condition?.now ?? ""];
-  const removed = (await runScript(c, REMOVE, everySessionKey(k), args)) === 1;
-  if (removed) hintLocally(ctx, k.channel, 0);
-  return removed;
+  const scriptKeys = everySessionKey(k);
+  if (!ctx.replicas) {
+    const removed = (await runScript(c, REMOVE, scriptKeys, args)) === 1;
+    if (removed) hintLocally(ctx, k.channel, 0);
+    return removed;
+  }
+  const [reply, acknowledged] = await runScriptReplicated(
+    c,
+    REMOVE,
+    scriptKeys.length,
+    [...scriptKeys, ...args],
+    ctx.replicas,
+  );
+  if (reply !== 1) return false;
+  hintLocally(ctx, k.channel, 0);
+  requireAcknowledged(ctx.replicas, acknowledged);
+  return true;
 }
 
 /**
@@ -199,7 +243,11 @@ export async function eraseScope(
 ): Promise<boolean> {
   const k = ctx.keys.userScope(namespace, userId);
   // Both keys carry the scope's hash tag, so one DEL removes them together, in one slot.
-  return (await c.del(k.state, k.version)) > 0;
+  if (!ctx.replicas) return (await c.del(k.state, k.version)) > 0;
+  // An erasure a failover undoes would bring the data back: it waits like a delete.
+  const [removed, acknowledged] = await commandReplicated(c, ctx.replicas, () => c.del(k.state, k.version));
+  if (removed > 0) requireAcknowledged(ctx.replicas, acknowledged);
+  return removed > 0;
 }
 
 export async function sweep(ctx: RedisContext, c: Redis, now: number, limit: number): Promise<number> {
@@ -226,17 +274,30 @@ export async function sweep(ctx: RedisContext, c: Redis, now: number, limit: num
 
 export async function putApiKey(ctx: RedisContext, c: Redis, record: ApiKeyRecord): Promise<void> {
   const { records, byHash, revoked } = ctx.keys.apiKeys;
-  await runScript(
-    c,
-    PUT_API_KEY,
-    [records, byHash, revoked],
-    [record.id, record.hash, JSON.stringify({ ...record, revokedAt: null }), record.revokedAt ?? ""],
-  );
+  const scriptKeys = [records, byHash, revoked];
+  const args = [record.id, record.hash, JSON.stringify({ ...record, revokedAt: null }), record.revokedAt ?? ""];
+  if (!ctx.replicas) {
+    await runScript(c, PUT_API_KEY, scriptKeys, args);
+    return;
+  }
+  const [, acknowledged] = await runScriptReplicated(c, PUT_API_KEY, 3, [...scriptKeys, ...args], ctx.replicas);
+  requireAcknowledged(ctx.replicas, acknowledged);
 }
 
 export async function revokeApiKey(ctx: RedisContext, c: Redis, id: string, at: number): Promise<boolean> {
   const { records, revoked } = ctx.keys.apiKeys;
-  return (await runScript(c, REVOKE_API_KEY, [records, revoked], [id, at])) === 1;
+  if (!ctx.replicas) return (await runScript(c, REVOKE_API_KEY, [records, revoked], [id, at])) === 1;
+  // A revocation a failover undoes would let the key in again.
+  const [reply, acknowledged] = await runScriptReplicated(
+    c,
+    REVOKE_API_KEY,
+    2,
+    [records, revoked, id, at],
+    ctx.replicas,
+  );
+  if (reply !== 1) return false;
+  requireAcknowledged(ctx.replicas, acknowledged);
+  return true;
 }
 
 /** PEXPIRE milliseconds, relative to the caller's clock so a fake clock cannot make Redis drop a live session. */

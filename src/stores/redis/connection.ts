@@ -9,6 +9,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { SessionKey } from "../../core/model.ts";
 import type { AppendKeys, Keyspace } from "./keys.ts";
+import type { ReplicaWait } from "./replicas.ts";
 
 /** Where the store's operational warnings go (pino and console both fit). */
 export interface RedisStoreLogger {
@@ -31,6 +32,8 @@ export interface RedisContext {
   readonly sessionKeys: (key: SessionKey) => AppendKeys;
   /** PEXPIRE slack after `expiresAt`, whole milliseconds. */
   readonly reclaimGraceMs: number;
+  /** Set by `waitReplicas`: the writes that must survive a failover WAIT for this many replicas (replicas.ts). */
+  readonly replicas: ReplicaWait | undefined;
   readonly logger: RedisStoreLogger;
   /** The connection the caller owns, if any: used, never closed. */
   readonly callerClient: Redis | undefined;
@@ -66,6 +69,7 @@ export interface ConnectionSettings {
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly reclaimGraceMs: number;
+  readonly replicas: ReplicaWait | undefined;
   readonly logger: RedisStoreLogger;
 }
 
@@ -75,6 +79,7 @@ export function createContext(settings: ConnectionSettings): RedisContext {
     keys: settings.keys,
     sessionKeys: settings.sessionKeys,
     reclaimGraceMs: settings.reclaimGraceMs,
+    replicas: settings.replicas,
     logger: settings.logger,
     callerClient: settings.callerClient,
     url: settings.url,

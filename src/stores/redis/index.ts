@@ -14,6 +14,7 @@ import { closeConnections, createContext, type RedisContext, type RedisStoreLogg
 import { cachedSessionKeys, createKeyspace } from "./keys.ts";
 import { subscribe } from "./live.ts";
 import * as reads from "./reads.ts";
+import type { ReplicaWait } from "./replicas.ts";
 
 export type { RedisStoreLogger } from "./connection.ts";
 
@@ -46,6 +47,17 @@ export interface RedisStoreOptions {
    * between the application and Redis. @default 86_400_000 (one day)
    */
   reclaimGraceMs?: number;
+  /**
+   * Replicas that must acknowledge a write before the store resolves it (Redis `WAIT`, sent right
+   * after the write on the same connection). Applies to commits, appends, deletes, `user:` state
+   * erasure and API key writes, and to idempotent replays. When fewer acknowledge within
+   * `waitTimeoutMs`, the write is on the master but may be lost on failover: the call fails with
+   * `unavailable` and `details.outcome: "unknown"`, and a retry with the same idempotency key is
+   * safe. docs/stores/redis.md says what each setting loses on a failover. @default 0 (no WAIT)
+   */
+  waitReplicas?: number;
+  /** How long one `WAIT` blocks at most; whole milliseconds, below `commandTimeoutMs`. @default 500 */
+  waitTimeoutMs?: number;
   /** Receives the startup configuration warnings and connection trouble. @default console.warn */
   logger?: RedisStoreLogger;
 }
@@ -62,6 +74,7 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
   const commandTimeoutMs = positive(options.commandTimeoutMs ?? 5_000, "commandTimeoutMs");
   const connectTimeoutMs = positive(options.connectTimeoutMs ?? 5_000, "connectTimeoutMs");
   const reclaimGraceMs = positive(options.reclaimGraceMs ?? 86_400_000, "reclaimGraceMs");
+  const replicas = replicaWait(options, commandTimeoutMs);
   const keys = createKeyspace(options.keyPrefix ?? "fd");
   const callerClient = options.client;
   if (callerClient?.options.keyPrefix) {
@@ -78,6 +91,7 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
     commandTimeoutMs,
     connectTimeoutMs,
     reclaimGraceMs: Math.ceil(reclaimGraceMs),
+    replicas,
     logger: options.logger ?? {
       warn: (details, message) => console.warn(`[frontdesk:redis] ${message}`, details),
     },
@@ -119,22 +133,56 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
 }
 
 /**
- * `redis://[[user]:password@]host:port/db?prefix=fd` or `rediss://…`: `prefix` becomes
- * `keyPrefix`; any other query parameter goes to ioredis as an option.
+ * `redis://[[user]:password@]host:port/db?prefix=fd&waitReplicas=1&waitTimeoutMs=500` or
+ * `rediss://…`: `prefix` becomes `keyPrefix`, `waitReplicas` and `waitTimeoutMs` the options of
+ * those names; any other query parameter goes to ioredis as an option.
  */
 export function openFromUrl(url: URL, context: StoreContext & { logger?: RedisStoreLogger }): SessionStore {
   const connection = new URL(url.href);
   const prefix = connection.searchParams.get("prefix");
+  const waitReplicas = integerParam(connection, "waitReplicas");
+  const waitTimeoutMs = integerParam(connection, "waitTimeoutMs");
   connection.searchParams.delete("prefix");
   return createRedisStore(
     {
       url: connection.href,
       ...(prefix ? { keyPrefix: prefix } : {}),
+      ...(waitReplicas === undefined ? {} : { waitReplicas }),
+      ...(waitTimeoutMs === undefined ? {} : { waitTimeoutMs }),
       ...(context.logger ? { logger: context.logger } : {}),
     },
     context,
   );
 }
+
+/** Takes a whole-number query parameter off the URL, so ioredis never sees it. The message never quotes the URL. */
+const integerParam = (url: URL, name: string): number | undefined => {
+  const raw = url.searchParams.get(name);
+  url.searchParams.delete(name);
+  if (raw === null) return undefined;
+  if (!/^\d+$/.test(raw)) {
+    throw new FrontdeskError("invalid_request", `The Redis URL parameter ${name} must be a whole number`);
+  }
+  return Number(raw);
+};
+
+const replicaWait = (options: RedisStoreOptions, commandTimeoutMs: number): ReplicaWait | undefined => {
+  const count = options.waitReplicas ?? 0;
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new FrontdeskError("invalid_request", "The Redis store option waitReplicas must be a whole number ≥ 0");
+  }
+  // The default must not clash with a short commandTimeoutMs in a store that never WAITs.
+  if (count === 0 && options.waitTimeoutMs === undefined) return undefined;
+  const timeoutMs = options.waitTimeoutMs ?? Math.min(500, Math.floor(commandTimeoutMs / 2));
+  // WAIT 0 would block forever; a WAIT longer than the command timeout would be cut off before it answers.
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs >= commandTimeoutMs) {
+    throw new FrontdeskError(
+      "invalid_request",
+      "The Redis store option waitTimeoutMs must be a whole number of milliseconds > 0 and below commandTimeoutMs",
+    );
+  }
+  return count === 0 ? undefined : { count, timeoutMs };
+};
 
 const positive = (value: number, name: string): number => {
   if (!Number.isFinite(value) || value <= 0) {

@@ -12,6 +12,7 @@ import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from
 import type { ApiKeyRecord, EventRange, IdempotencyRecord, ListPage, ListQuery, ScopedState } from "../types.ts";
 import { dropReclaimed } from "./commands.ts";
 import type { RedisContext } from "./connection.ts";
+import { barrierChannel, confirmReplicated } from "./replicas.ts";
 import { FIND_API_KEY, READ_EVENTS, runScript } from "./scripts.ts";
 
 export async function get(
@@ -176,8 +177,12 @@ export async function findIdempotency(
   key: SessionKey,
   idempotencyKey: string,
 ): Promise<IdempotencyRecord | undefined> {
-  const record = await c.hget(ctx.keys.session(key).idempotency, idempotencyKey);
-  return record === null ? undefined : (JSON.parse(record) as IdempotencyRecord);
+  const k = ctx.keys.session(key);
+  const record = await c.hget(k.idempotency, idempotencyKey);
+  if (record === null) return undefined;
+  // The caller answers a replay from this record: it must be as safe from a failover as a fresh write.
+  if (ctx.replicas) await confirmReplicated(c, ctx.replicas, barrierChannel(k.channel));
+  return JSON.parse(record) as IdempotencyRecord;
 }
 
 export async function findApiKey(ctx: RedisContext, c: Redis, hash: string): Promise<ApiKeyRecord | undefined> {
