@@ -107,9 +107,17 @@ export function toHttpError(error: unknown, media: MediaTypeContext = {}): HttpE
       headers["retry-after"] = "1";
       // The server's own refusals (draining, not ready) say what they are; a backend's failure says nothing about it.
       const own = SERVER_UNAVAILABLE.has(error);
+      // A write the store ran but could not confirm (Redis waitReplicas): the client must learn that
+      // the outcome is unknown, so it retries with its Idempotency-Key instead of assuming a failure.
+      const unknown = error.details?.outcome === "unknown";
+      const message = own
+        ? error.message
+        : unknown
+          ? "The write may or may not have been stored; retry with the same Idempotency-Key"
+          : "The session store is unavailable; retry shortly";
       return {
         status: 503,
-        body: body("unavailable", own ? error.message : "The session store is unavailable; retry shortly"),
+        body: body("unavailable", message, unknown ? safeDetails(error.details) : undefined),
         headers,
         unexpected: !own,
       };

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { FrontdeskClient } from "../../src/client/http-client.ts";
+import { FrontdeskError } from "../../src/core/errors.ts";
 import { SessionManager } from "../../src/core/session-manager.ts";
 import { encryptedStore, type MasterKeyProvider, memoryKeyRing, staticMasterKeys } from "../../src/encryption/index.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
@@ -198,5 +199,35 @@ describe("encryption at rest over HTTP", () => {
     expect((await h.send(h.keys.alice, "POST", "/v1/sessions", { id: "s", state: { secret: "x" } })).statusCode).toBe(
       201,
     );
+  });
+});
+
+describe("a write whose outcome the store cannot confirm", () => {
+  it("is a 503 that says so, with the details a client needs to retry with its Idempotency-Key", async () => {
+    const store = createMemoryStore();
+    const unconfirmed = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === "append") return undefined;
+        if (property === "commit") {
+          return async (...args: Parameters<typeof store.commit>) => {
+            await target.commit(...args);
+            throw new FrontdeskError("unavailable", "1 of 2 replicas acknowledged", {
+              details: { outcome: "unknown", replicasAcknowledged: 1, replicasRequired: 2 },
+            });
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const h = (harness = await createHarness({ store: unconfirmed }));
+    const response = await h.send(h.keys.alice, "POST", "/v1/sessions", { id: "s" });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers["retry-after"]).toBe("1");
+    expect(response.json().error).toEqual({
+      code: "unavailable",
+      message: "The write may or may not have been stored; retry with the same Idempotency-Key",
+      details: { outcome: "unknown", replicasAcknowledged: 1, replicasRequired: 2 },
+    });
   });
 });
