@@ -13,6 +13,7 @@ import type { Json, SessionEvent, SessionHeader, SessionKey } from "../../src/co
 import { createFsStore, type FsStoreOptions } from "../../src/stores/fs/index.ts";
 import type { Commit, SessionStore } from "../../src/stores/types.ts";
 import { customEvent, sessionHeader } from "../../src/testing/conformance/records.ts";
+import { eventsInRange } from "../support/event-range.ts";
 import { seeded } from "../support/seeded.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -239,15 +240,7 @@ describe("fs store: removed content leaves the files", () => {
             order: fc.constantFrom("asc" as const, "desc" as const),
           }),
           async (range) => {
-            const matching = model.filter(
-              (e) =>
-                e.seq > (range.after ?? 0) &&
-                e.seq < (range.before ?? Number.POSITIVE_INFINITY) &&
-                (!range.types || range.types.includes(e.type)),
-            );
-            if (range.order === "desc") matching.reverse();
-            const expected = matching.slice(0, range.limit ?? matching.length);
-            expect(await store.readEvents(key, range)).toEqual(expected);
+            expect(await store.readEvents(key, range)).toEqual(eventsInRange(model, range));
           },
         ),
         { numRuns: 150 },

@@ -13,6 +13,7 @@ import { openStore, type StoreModule } from "../../src/stores/registry.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 import { codeOf } from "../../src/testing/conformance/context.ts";
 import { customEvent, sessionHeader } from "../../src/testing/conformance/records.ts";
+import { eventsInRange } from "../support/event-range.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
 
@@ -378,14 +379,7 @@ describe("fs store specifics", () => {
             order: fc.constantFrom("asc" as const, "desc" as const),
           }),
           async (range) => {
-            const matching = all.filter(
-              (e) =>
-                e.seq > (range.after ?? 0) &&
-                e.seq < (range.before ?? Number.POSITIVE_INFINITY) &&
-                (!range.types || range.types.includes(e.type)),
-            );
-            if (range.order === "desc") matching.reverse();
-            const expected = matching.slice(0, range.limit ?? matching.length).map((e) => e.seq);
+            const expected = eventsInRange(all, range).map((e) => e.seq);
             const got = (await store.readEvents(key, range)).map((e) => e.seq);
             expect(got).toEqual(expected);
           },
