@@ -65,7 +65,11 @@ const logKey = (context: ManagerContext): SessionKey => ({
   id: ERASURE_LOG_ID,
 });
 
-/** Appends audit records, creating the log on first use. The records name the user, never their data. */
+/**
+ * Appends audit records, creating the log on first use. The records name the user, never their data.
+ * Written through the store, not the manager's write path, so that the namespace's retention policy
+ * never prunes the audit log and no default TTL or per-user session limit applies to it.
+ */
 async function audit(context: ManagerContext, name: string, data: Record<string, unknown>): Promise<void> {
   const key = logKey(context);
   for (let attempt = 0; attempt < 50; attempt++) {
