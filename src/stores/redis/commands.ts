@@ -4,7 +4,7 @@
  * order each script documents and reads its verdict. Writes hint this process's subscribers at once
  * (live.ts); the scripts publish for the other instances.
  */
-import type { Redis } from "ioredis";
+
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionKey } from "../../core/model.ts";
 import type {
@@ -16,8 +16,10 @@ import type {
   DeleteCondition,
   IdempotencyRecord,
 } from "../types.ts";
+import type { RedisClient } from "./connection.ts";
 import { type RedisContext, readyClient, rethrowTranslated, run, translate } from "./connection.ts";
 import { APPEND_KEYS, type SessionKeys } from "./keys.ts";
+import { DECISION_TTL_MS, type LeasedWrite, prepare, release, settle } from "./leases.ts";
 import { hintLocally } from "./live.ts";
 import {
   barrierChannel,
@@ -28,13 +30,11 @@ import {
 } from "./replicas.ts";
 import { APPEND, COMMIT, PUT_API_KEY, REMOVE, REVOKE_API_KEY, runScript, runScriptWith, TOUCH } from "./scripts.ts";
 
-export async function commit(ctx: RedisContext, c: Redis, commit: Commit): Promise<CommitResult> {
+export async function commit(ctx: RedisContext, c: RedisClient, commit: Commit): Promise<CommitResult> {
   const { key, header, events, now } = commit;
   validateCommit(commit);
   const { keys } = ctx;
   const k = keys.session(key);
-  const user = keys.userScope(key.namespace, key.userId);
-  const app = keys.appScope(key.namespace);
   const args: (string | number)[] = [
     now,
     commit.expectedVersion,
@@ -68,27 +68,50 @@ export async function commit(ctx: RedisContext, c: Redis, commit: Commit): Promi
     commit.rewrites?.length ?? 0,
   ];
   for (const event of commit.rewrites ?? []) args.push(event.seq, JSON.stringify(event));
+  // A scope in the session's slot (or any scope, on a single Redis) is written by the script itself;
+  // on a Cluster, one in another slot is leased first and applied after (leases.ts).
+  const scriptKeys = everySessionKey(k);
+  const leasedWrites: LeasedWrite[] = [];
   for (const write of commit.scoped ?? []) {
-    const pairs = Object.entries(write.delta).filter(([, value]) => value !== undefined);
-    args.push(write.scope, write.expectedVersion, pairs.length);
-    for (const [field, value] of pairs) args.push(field, JSON.stringify(value));
+    const pairs = Object.entries(write.delta)
+      .filter(([, value]) => value !== undefined)
+      .map(([field, value]): [string, string] => [field, JSON.stringify(value)]);
+    const scope = write.scope === "app" ? keys.appScope(key.namespace) : keys.userScope(key.namespace, key.userId);
+    if (ctx.cluster && !keys.scopeInSessionSlot(key, write.scope)) {
+      leasedWrites.push({ scope: write.scope, keys: scope, expectedVersion: write.expectedVersion, pairs });
+      continue;
+    }
+    args.push(write.scope, write.expectedVersion, pairs.length, ...pairs.flat());
+    scriptKeys.push(scope.state, scope.version);
   }
-  const scriptKeys = [...everySessionKey(k), user.state, user.version, app.state, app.version];
-  if (ctx.replicas) {
-    const [, acknowledged] = await runScriptReplicated(
-      c,
-      COMMIT,
-      scriptKeys.length,
-      [...scriptKeys, ...args],
-      ctx.replicas,
-    );
-    // The commit is on the master either way: local listeners re-read it whatever WAIT said.
-    hintLocally(ctx, k.channel, header.lastSeq);
-    requireAcknowledged(ctx.replicas, acknowledged);
-  } else {
-    await runScript(c, COMMIT, scriptKeys, args);
-    hintLocally(ctx, k.channel, header.lastSeq);
+  const transaction = leasedWrites.length > 0 ? await prepare(ctx, c, key, leasedWrites, now) : undefined;
+  if (transaction) {
+    args.push("#decision", DECISION_TTL_MS);
+    scriptKeys.push(transaction.decision);
   }
+  const script = ctx.cluster ? COMMIT.cluster : COMMIT.standalone;
+  let acknowledged: number | undefined;
+  try {
+    if (ctx.replicas) {
+      [, acknowledged] = await runScriptReplicated(
+        c,
+        script,
+        scriptKeys.length,
+        [...scriptKeys, ...args],
+        ctx.replicas,
+      );
+    } else {
+      await runScript(c, script, scriptKeys, args);
+    }
+  } catch (error) {
+    // Refused or lost: the decision record says which, and the leases follow it.
+    if (transaction) await settle(ctx, c, transaction);
+    throw error;
+  }
+  // The commit is on the master either way: local listeners re-read it whatever WAIT said.
+  hintLocally(ctx, k.channel, header.lastSeq);
+  if (transaction) await release(ctx, c, transaction, "apply");
+  if (ctx.replicas) requireAcknowledged(ctx.replicas, acknowledged);
   return { version: header.version, lastSeq: header.lastSeq };
 }
 
@@ -107,7 +130,7 @@ export function append(ctx: RedisContext, request: AppendRequest): Promise<Appen
 }
 
 /** The one-step append on a ready connection. */
-const appendOn = (ctx: RedisContext, c: Redis, request: AppendRequest): Promise<AppendOutcome | undefined> => {
+const appendOn = (ctx: RedisContext, c: RedisClient, request: AppendRequest): Promise<AppendOutcome | undefined> => {
   const { key, events, stats, now } = request;
   const k = ctx.sessionKeys(key);
   const idempotency = request.idempotency;
@@ -159,8 +182,9 @@ const appendOn = (ctx: RedisContext, c: Redis, request: AppendRequest): Promise<
     }
   };
   const wait = ctx.replicas;
-  if (!wait) return runScriptWith(c, APPEND, APPEND_KEYS, argv).then(outcome);
-  return runScriptReplicated(c, APPEND, APPEND_KEYS, argv, wait).then(async ([answer, acknowledged]) => {
+  const script = ctx.cluster ? APPEND.cluster : APPEND.standalone;
+  if (!wait) return runScriptWith(c, script, APPEND_KEYS, argv).then(outcome);
+  return runScriptReplicated(c, script, APPEND_KEYS, argv, wait).then(async ([answer, acknowledged]) => {
     const result = outcome(answer);
     // The other outcomes wrote nothing: there is nothing to lose.
     if (result?.outcome === "appended") requireAcknowledged(wait, acknowledged);
@@ -171,7 +195,7 @@ const appendOn = (ctx: RedisContext, c: Redis, request: AppendRequest): Promise<
 
 export async function touch(
   ctx: RedisContext,
-  c: Redis,
+  c: RedisClient,
   key: SessionKey,
   times: { expiresAt: number | null; lastAccessedAt: number },
   now: number,
@@ -195,7 +219,7 @@ export async function touch(
 
 export async function deleteSession(
   ctx: RedisContext,
-  c: Redis,
+  c: RedisClient,
   key: SessionKey,
   condition: DeleteCondition | undefined,
 ): Promise<boolean> {
@@ -203,14 +227,15 @@ export async function deleteSession(
   // With a condition the script checks expiry and version before deleting, atomically.
   const args = [k.member, k.ref, "", k.channel, condition?.expectedVersion ?? "", condition?.now ?? ""];
   const scriptKeys = everySessionKey(k);
+  const remove = ctx.cluster ? REMOVE.cluster : REMOVE.standalone;
   if (!ctx.replicas) {
-    const removed = (await runScript(c, REMOVE, scriptKeys, args)) === 1;
+    const removed = (await runScript(c, remove, scriptKeys, args)) === 1;
     if (removed) hintLocally(ctx, k.channel, 0);
     return removed;
   }
   const [reply, acknowledged] = await runScriptReplicated(
     c,
-    REMOVE,
+    remove,
     scriptKeys.length,
     [...scriptKeys, ...args],
     ctx.replicas,
@@ -226,9 +251,16 @@ export async function deleteSession(
  * entries and any leftover key. A session whose header is there, live or expired, is left alone,
  * checked atomically, so a create racing this keeps its session.
  */
-export async function dropReclaimed(ctx: RedisContext, c: Redis, key: SessionKey): Promise<void> {
+export async function dropReclaimed(ctx: RedisContext, c: RedisClient, key: SessionKey): Promise<void> {
   const k = ctx.keys.session(key);
-  await runScript(c, REMOVE, everySessionKey(k), [k.member, k.ref, ONLY_WITHOUT_HEADER, "", "", ""]);
+  await runScript(c, ctx.cluster ? REMOVE.cluster : REMOVE.standalone, everySessionKey(k), [
+    k.member,
+    k.ref,
+    ONLY_WITHOUT_HEADER,
+    "",
+    "",
+    "",
+  ]);
 }
 
 /** REMOVE's sweep clock before which every stored header counts as live: only a missing one is removed. */
@@ -237,42 +269,64 @@ const ONLY_WITHOUT_HEADER = String(-Number.MAX_VALUE);
 /** Drops one owner's `user:` scope: its state and its version, which then reads 0 again. */
 export async function eraseScope(
   ctx: RedisContext,
-  c: Redis,
+  c: RedisClient,
   namespace: string,
   userId: string | null,
 ): Promise<boolean> {
   const k = ctx.keys.userScope(namespace, userId);
-  // Both keys carry the scope's hash tag, so one DEL removes them together, in one slot.
-  if (!ctx.replicas) return (await c.del(k.state, k.version)) > 0;
+  // The keys carry the scope's hash tag, so one DEL removes them together, in one slot: a pending
+  // two-phase change (leases.ts) goes with them.
+  const lease = ctx.keys.scopeLease(k);
+  if (!ctx.replicas) return (await c.del(k.state, k.version, lease)) > 0;
   // An erasure a failover undoes would bring the data back: it waits like a delete.
-  const [removed, acknowledged] = await commandReplicated(c, ctx.replicas, () => c.del(k.state, k.version));
-  if (removed > 0) requireAcknowledged(ctx.replicas, acknowledged);
-  return removed > 0;
+  const [removed, acknowledged] = await commandReplicated(c, ctx.replicas, "DEL", [k.state, k.version, lease]);
+  if (Number(removed) > 0) requireAcknowledged(ctx.replicas, acknowledged);
+  return Number(removed) > 0;
 }
 
-export async function sweep(ctx: RedisContext, c: Redis, now: number, limit: number): Promise<number> {
+/**
+ * Sweeps bucket after bucket, from where the last limited sweep stopped, so a bounded sweep of a
+ * large store reaches every bucket over successive calls.
+ */
+export async function sweep(ctx: RedisContext, c: RedisClient, now: number, limit: number): Promise<number> {
   const { keys } = ctx;
+  const { expiries } = keys;
   let removed = 0;
-  // Every candidate leaves the expiry range (deleted, cleaned or re-scored), so rounds advance.
-  while (removed < limit) {
-    const batch = Math.min(limit - removed, 200);
-    const refs = await c.zrangebyscore(keys.expiry, "-inf", now, "LIMIT", 0, batch);
-    if (refs.length === 0) break;
-    const results = await Promise.all(
-      refs.map(async (ref) => {
-        const key = keys.parseRef(ref);
-        if (!key) return c.zrem(keys.expiry, ref).then(() => 0);
-        const k = keys.session(key);
-        return runScript(c, REMOVE, everySessionKey(k), [k.member, k.ref, now, "", "", ""]);
-      }),
-    );
-    removed += results.filter((r) => r === 1).length;
-    if (refs.length < batch) break;
+  for (let visited = 0; visited < expiries.length && removed < limit; visited++) {
+    const bucket = ctx.sweepFrom % expiries.length;
+    const expiry = expiries[bucket] as string;
+    // Every candidate leaves the expiry range (deleted, cleaned or re-scored), so rounds advance.
+    let exhausted = false;
+    while (removed < limit) {
+      const batch = Math.min(limit - removed, 200);
+      const refs = await c.zrangebyscore(expiry, "-inf", now, "LIMIT", 0, batch);
+      const results = await Promise.all(
+        refs.map(async (ref) => {
+          const key = keys.parseRef(ref);
+          if (!key) return c.zrem(expiry, ref).then(() => 0);
+          const k = keys.session(key);
+          return runScript(c, ctx.cluster ? REMOVE.cluster : REMOVE.standalone, everySessionKey(k), [
+            k.member,
+            k.ref,
+            now,
+            "",
+            "",
+            "",
+          ]);
+        }),
+      );
+      removed += results.filter((r) => r === 1).length;
+      if (refs.length < batch) {
+        exhausted = true;
+        break;
+      }
+    }
+    if (exhausted) ctx.sweepFrom = bucket + 1;
   }
   return removed;
 }
 
-export async function putApiKey(ctx: RedisContext, c: Redis, record: ApiKeyRecord): Promise<void> {
+export async function putApiKey(ctx: RedisContext, c: RedisClient, record: ApiKeyRecord): Promise<void> {
   const { records, byHash, revoked } = ctx.keys.apiKeys;
   const scriptKeys = [records, byHash, revoked];
   const args = [record.id, record.hash, JSON.stringify({ ...record, revokedAt: null }), record.revokedAt ?? ""];
@@ -284,7 +338,7 @@ export async function putApiKey(ctx: RedisContext, c: Redis, record: ApiKeyRecor
   requireAcknowledged(ctx.replicas, acknowledged);
 }
 
-export async function revokeApiKey(ctx: RedisContext, c: Redis, id: string, at: number): Promise<boolean> {
+export async function revokeApiKey(ctx: RedisContext, c: RedisClient, id: string, at: number): Promise<boolean> {
   const { records, revoked } = ctx.keys.apiKeys;
   if (!ctx.replicas) return (await runScript(c, REVOKE_API_KEY, [records, revoked], [id, at])) === 1;
   // A revocation a failover undoes would let the key in again.

@@ -5,11 +5,20 @@
  * connection with its one-time configuration check, and the mapping of every Redis failure to a
  * contract code all live here, where each method's call passes through.
  */
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { SessionKey } from "../../core/model.ts";
-import type { AppendKeys, Keyspace } from "./keys.ts";
+import { type AppendKeys, cachedSessionKeys, createKeyspace, type Keyspace } from "./keys.ts";
 import type { ReplicaWait } from "./replicas.ts";
+
+/** A standalone connection or a Cluster: every command the store sends exists on both. */
+export type RedisClient = Redis | Cluster;
+
+/** Where a Cluster store connects: its seed nodes and the options given to `ioredis.Cluster`. */
+export interface ClusterSettings {
+  readonly nodes: readonly ClusterNode[];
+  readonly options: ClusterOptions;
+}
 
 /** Where the store's operational warnings go (pino and console both fit). */
 export interface RedisStoreLogger {
@@ -27,16 +36,25 @@ export interface HintChannel {
 
 /** What the store's parts share: its settings, its connections and the live channels. One per store. */
 export interface RedisContext {
-  readonly keys: Keyspace;
+  /** Set again by the startup check when the layout marker names another bucket count than assumed. */
+  keys: Keyspace;
   /** {@link Keyspace.session} with the append KEYS, cached for hot sessions. */
-  readonly sessionKeys: (key: SessionKey) => AppendKeys;
+  sessionKeys: (key: SessionKey) => AppendKeys;
+  /** The `buckets` option: undefined means the stored layout's, or the default for a new store. */
+  readonly requestedBuckets: number | undefined;
+  /** Set for a Cluster store: scripts SPUBLISH, hints use sharded subscribers, `app:` commits in two phases. */
+  readonly cluster: ClusterSettings | undefined;
   /** PEXPIRE slack after `expiresAt`, whole milliseconds. */
   readonly reclaimGraceMs: number;
+  /** How long a two-phase commit may hold a scope's lease before a reader aborts it (leases.ts). */
+  readonly leaseMs: number;
+  /** The caller's clock, for the reads that get no `now` (a lease's deadline). */
+  readonly now: () => number;
   /** Set by `waitReplicas`: the writes that must survive a failover WAIT for this many replicas (replicas.ts). */
   readonly replicas: ReplicaWait | undefined;
   readonly logger: RedisStoreLogger;
   /** The connection the caller owns, if any: used, never closed. */
-  readonly callerClient: Redis | undefined;
+  readonly callerClient: RedisClient | undefined;
   readonly url: string;
   readonly reliability: RedisOptions;
   readonly connectTimeoutMs: number;
@@ -44,7 +62,9 @@ export interface RedisContext {
   readonly onError: (error: Error) => void;
   readonly onReady: () => void;
 
-  client: Redis | undefined;
+  client: RedisClient | undefined;
+  /** The bucket the next sweep starts in (commands.ts). */
+  sweepFrom: number;
   connecting: Promise<void> | undefined;
   configChecked: Promise<void> | undefined;
   /** Set once the startup check is done: from then on a ready connection needs no `use()` turn. */
@@ -55,30 +75,40 @@ export interface RedisContext {
   closing: Promise<void> | undefined;
 
   /** The pub/sub connection (live.ts): opened by the first subscribe. */
-  subscriber: Redis | undefined;
-  subscriberReady: Promise<Redis> | undefined;
+  subscriber: RedisClient | undefined;
+  subscriberReady: Promise<RedisClient> | undefined;
   /** One subscription per session channel, shared by every local listener. */
   readonly channels: Map<string, HintChannel>;
 }
 
 export interface ConnectionSettings {
   readonly url: string;
-  readonly callerClient: Redis | undefined;
-  readonly keys: Keyspace;
-  readonly sessionKeys: (key: SessionKey) => AppendKeys;
+  readonly cluster: ClusterSettings | undefined;
+  readonly callerClient: RedisClient | undefined;
+  readonly keyPrefix: string;
+  readonly buckets: number | undefined;
   readonly commandTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly reclaimGraceMs: number;
   readonly replicas: ReplicaWait | undefined;
   readonly logger: RedisStoreLogger;
+  readonly now: () => number;
 }
 
 export function createContext(settings: ConnectionSettings): RedisContext {
   const { commandTimeoutMs, connectTimeoutMs } = settings;
+  const cluster =
+    settings.cluster ?? (settings.callerClient instanceof Cluster ? { nodes: [], options: {} } : undefined);
+  const keys = createKeyspace(settings.keyPrefix, settings.buckets ?? defaultBuckets(cluster !== undefined));
   const context: RedisContext = {
-    keys: settings.keys,
-    sessionKeys: settings.sessionKeys,
+    keys,
+    sessionKeys: cachedSessionKeys(keys),
+    requestedBuckets: settings.buckets,
+    cluster,
     reclaimGraceMs: settings.reclaimGraceMs,
+    // Two command timeouts: a commit still within its own timeout is never aborted under it.
+    leaseMs: 2 * commandTimeoutMs,
+    now: settings.now,
     replicas: settings.replicas,
     logger: settings.logger,
     callerClient: settings.callerClient,
@@ -108,6 +138,7 @@ export function createContext(settings: ConnectionSettings): RedisContext {
       context.everReady = true;
     },
     client: undefined,
+    sweepFrom: 0,
     connecting: undefined,
     configChecked: undefined,
     checked: false,
@@ -122,15 +153,50 @@ export function createContext(settings: ConnectionSettings): RedisContext {
   return context;
 }
 
-const openClient = (ctx: RedisContext): Redis => {
-  const c = ctx.callerClient ?? new Redis(ctx.url, ctx.reliability);
+/**
+ * A new store's bucket count: one on a single Redis, where a script may touch any key and one
+ * namespace index per order serves `list` in one walk; 256 on a Cluster, evenly spread over its
+ * slots, so that a reshard moves buckets in small steps and a listing reads 256 indexes.
+ */
+const defaultBuckets = (cluster: boolean): number => (cluster ? 256 : 1);
+
+/**
+ * Cluster settings on top of the store's: a redirect (MOVED, ASK) and a refusal that ran nothing
+ * (TRYAGAIN, CLUSTERDOWN) are retried inside the store, but a command whose connection closed is
+ * never resent (`retryDelayOnFailover: 0`), since it may have run: a second commit could append twice.
+ * The Cluster's own queue is on, because ioredis opens a node's connection on its first command and
+ * refuses the commands that come while it connects otherwise; `use()` fails fast instead whenever
+ * the Cluster as a whole is not ready, and each node's commands keep the command timeout.
+ */
+export const clusterOptions = (ctx: Pick<RedisContext, "reliability">, given: ClusterOptions): ClusterOptions => {
+  const { lazyConnect, enableOfflineQueue: _queueOnNodes, ...node } = ctx.reliability;
+  return {
+    maxRedirections: 16,
+    retryDelayOnTryAgain: 50,
+    retryDelayOnClusterDown: 100,
+    slotsRefreshTimeout: 2_000,
+    ...given,
+    lazyConnect,
+    enableOfflineQueue: true,
+    retryDelayOnFailover: 0,
+    scaleReads: "master",
+    redisOptions: { ...given.redisOptions, ...node },
+  };
+};
+
+const openClient = (ctx: RedisContext): RedisClient => {
+  const c =
+    ctx.callerClient ??
+    (ctx.cluster
+      ? new Cluster([...ctx.cluster.nodes], clusterOptions(ctx, ctx.cluster.options))
+      : new Redis(ctx.url, ctx.reliability));
   c.on("error", ctx.onError);
   c.on("ready", ctx.onReady);
   return c;
 };
 
 /** The command connection, connected, with the startup check done: every public method starts here. */
-export async function use(ctx: RedisContext): Promise<Redis> {
+export async function use(ctx: RedisContext): Promise<RedisClient> {
   if (ctx.closed) throw new FrontdeskError("unavailable", "The Redis store is closed");
   // Our connection gave up for good (ioredis ends it on some connector failures): open anew.
   if (ctx.client && !ctx.callerClient && ctx.client.status === "end") ctx.client = undefined;
@@ -144,18 +210,28 @@ export async function use(ctx: RedisContext): Promise<Redis> {
     ctx.connecting = firstConnection(c, ctx.connectTimeoutMs).finally(() => (ctx.connecting = undefined));
   }
   if (ctx.connecting) await ctx.connecting;
-  ctx.configChecked ??= checkConfig(c, ctx.logger);
-  await ctx.configChecked;
+  // A Cluster that lost every node queues commands until it is back: fail fast instead, like a single Redis.
+  if (c instanceof Cluster && ctx.everReady && c.status !== "ready") {
+    throw new FrontdeskError("unavailable", "The Redis Cluster is unavailable");
+  }
+  ctx.configChecked ??= Promise.all([checkConfig(c, ctx.logger), checkLayout(ctx, c)]).then(() => undefined);
+  try {
+    await ctx.configChecked;
+  } catch (error) {
+    // A layout refused now (an old layout, another bucket count) is refused again on every call.
+    if (!isFrontdeskError(error)) ctx.configChecked = undefined;
+    throw error;
+  }
   ctx.checked = true;
   return c;
 }
 
 /** The connection when it can take a call at once, without `use()`. */
-export const readyClient = (ctx: RedisContext): Redis | undefined =>
+export const readyClient = (ctx: RedisContext): RedisClient | undefined =>
   ctx.checked && !ctx.closed && ctx.client !== undefined && ctx.client.status === "ready" ? ctx.client : undefined;
 
 /** Runs one store call on a usable connection; whatever fails leaves as a contract error. */
-export async function run<T>(ctx: RedisContext, body: (c: Redis) => Promise<T>): Promise<T> {
+export async function run<T>(ctx: RedisContext, body: (c: RedisClient) => Promise<T>): Promise<T> {
   try {
     const c = readyClient(ctx);
     if (c) return await body(c);
@@ -183,7 +259,7 @@ export async function closeConnections(ctx: RedisContext): Promise<void> {
 }
 
 /** Startup check (once, never fatal): names every setting that weakens what the store promises. */
-async function checkConfig(c: Redis, logger: RedisStoreLogger): Promise<void> {
+async function checkConfig(c: RedisClient, logger: RedisStoreLogger): Promise<void> {
   const read = async (name: string): Promise<string | undefined> => {
     try {
       const reply = (await c.call("CONFIG", "GET", name)) as string[];
@@ -219,7 +295,62 @@ async function checkConfig(c: Redis, logger: RedisStoreLogger): Promise<void> {
   }
 }
 
-const firstConnection = (c: Redis, timeoutMs: number): Promise<void> =>
+/**
+ * The layout marker: a store without one is new (it writes one with its bucket count) unless it
+ * holds sessions in the layout before buckets, which only `frontdesk store migrate-redis` reads.
+ * A marker naming another bucket count than the `buckets` option is an error: the keys would not
+ * be found; without the option the marker's count is used.
+ */
+async function checkLayout(ctx: RedisContext, c: RedisClient): Promise<void> {
+  const { prefix } = ctx.keys;
+  let marker = await c.get(ctx.keys.layoutMarker);
+  if (marker === null) {
+    if ((await c.exists(legacyExpiryIndex(prefix))) === 1) {
+      throw new FrontdeskError(
+        "unavailable",
+        `This Redis holds sessions under the prefix "${prefix}" in the layout of Frontdesk before buckets; run \`frontdesk store migrate-redis\` on it once (docs/stores/redis.md, "Migrating")`,
+      );
+    }
+    const created = JSON.stringify({ layout: LAYOUT_VERSION, buckets: ctx.keys.buckets });
+    marker =
+      (await c.set(ctx.keys.layoutMarker, created, "NX")) === "OK" ? created : await c.get(ctx.keys.layoutMarker);
+  }
+  const stored = parseLayout(marker);
+  if (!stored) {
+    throw new FrontdeskError(
+      "unavailable",
+      `The layout marker ${ctx.keys.layoutMarker} is not one this version of Frontdesk wrote`,
+    );
+  }
+  if (stored.buckets === ctx.keys.buckets) return;
+  if (ctx.requestedBuckets !== undefined) {
+    throw new FrontdeskError(
+      "invalid_request",
+      `The Redis store was created with buckets=${stored.buckets}, not ${ctx.requestedBuckets}; drop the option, or move the data with \`frontdesk store migrate-redis\``,
+    );
+  }
+  ctx.keys = createKeyspace(prefix, stored.buckets);
+  ctx.sessionKeys = cachedSessionKeys(ctx.keys);
+}
+
+/** The stored layout's version: 2 is the bucketed one (keys.ts). */
+export const LAYOUT_VERSION = 2;
+
+/** The store-wide expiry index of the layout before buckets: a store holding it holds sessions in that layout. */
+export const legacyExpiryIndex = (prefix: string): string => `${prefix}:{x}:expiry`;
+
+const parseLayout = (marker: string | null): { buckets: number } | undefined => {
+  try {
+    const parsed = JSON.parse(marker ?? "") as { layout?: unknown; buckets?: unknown };
+    return parsed.layout === LAYOUT_VERSION && Number.isSafeInteger(parsed.buckets)
+      ? { buckets: parsed.buckets as number }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const firstConnection = (c: RedisClient, timeoutMs: number): Promise<void> =>
   new Promise((resolve, reject) => {
     const settle = (error?: Error): void => {
       clearTimeout(timer);
@@ -235,7 +366,7 @@ const firstConnection = (c: Redis, timeoutMs: number): Promise<void> =>
     c.once("close", onClose);
   });
 
-const quit = async (c: Redis): Promise<void> => {
+const quit = async (c: RedisClient): Promise<void> => {
   if (c.status === "ready") {
     try {
       await c.quit();
@@ -257,6 +388,9 @@ const UNAVAILABLE_REPLIES = [
   "TRYAGAIN",
   "NOREPLICAS",
   "MISCONF",
+  // A Cluster redirect still failing after ioredis's redirections (a reshard in full swing): nothing ran.
+  "MOVED",
+  "ASK",
 ];
 
 /**
@@ -287,6 +421,11 @@ export function translate(error: unknown): FrontdeskError {
       case "FDSCOPE":
         return new FrontdeskError("conflict", `The ${rest[0]}: state changed since it was read`, {
           details: { scope: rest[0], currentVersion: Number(rest[1]) },
+        });
+      case "FDABORTED":
+        // A two-phase commit that outlived its lease: a reader rolled it back first, nothing was written.
+        return new FrontdeskError("conflict", "The commit outlived its lease on shared state and was rolled back", {
+          details: { scope: "lease" },
         });
       case "FDSEQ":
         return new FrontdeskError("invalid_request", "A commit's events must continue the session's seq");

@@ -6,12 +6,12 @@
  * connections and error mapping), commands.ts (writes), reads.ts and live.ts (hints).
  */
 // biome-ignore lint/style/useImportType: the declarations keep the value import the API report pins (api/).
-import { Redis } from "ioredis";
+import { Cluster, type ClusterNode, type ClusterOptions, Redis } from "ioredis";
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionStore, StoreContext } from "../types.ts";
 import * as commands from "./commands.ts";
 import { closeConnections, createContext, type RedisContext, type RedisStoreLogger, run } from "./connection.ts";
-import { cachedSessionKeys, createKeyspace } from "./keys.ts";
+import { MAX_BUCKETS } from "./keys.ts";
 import { subscribe } from "./live.ts";
 import * as reads from "./reads.ts";
 import type { ReplicaWait } from "./replicas.ts";
@@ -26,17 +26,30 @@ export interface RedisStoreOptions {
    */
   url?: string;
   /**
-   * A connection you own: the store uses it but never closes it. Give it `enableOfflineQueue: false`
-   * so an outage fails fast, and no `keyPrefix` (use this store's `keyPrefix`). The store opens its
-   * own subscriber connection from it with `duplicate()`, and closes that one.
+   * Redis Cluster: the seed nodes (any few of the cluster's nodes) and options for `ioredis.Cluster`.
+   * The URL form is `redis+cluster://host:port/?nodes=host2:port2,host3:port3`. The store always sets
+   * the options that keep a write from being applied twice (docs/stores/redis.md, "Redis Cluster").
    */
-  client?: Redis;
+  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
+  /**
+   * A connection you own, a `Redis` or a `Cluster`: the store uses it but never closes it. Give it
+   * `enableOfflineQueue: false` so an outage fails fast, no `keyPrefix` (use this store's `keyPrefix`),
+   * and for a Cluster `retryDelayOnFailover: 0`, so a command whose connection closed is never resent.
+   * The store opens its own subscriber connection from it with `duplicate()`, and closes that one.
+   */
+  client?: Redis | Cluster;
   /**
    * Prepended to every key and channel, so several stores can share one database. No braces or
    * whitespace.
    * @default "fd"
    */
   keyPrefix?: string;
+  /**
+   * How many hash-tag buckets the sessions are spread over (docs/stores/redis.md, "Key layout"): on a
+   * Cluster each is one slot. Fixed when the store is first written; a store opened without it uses
+   * the stored count. @default 1 on a single Redis, 256 on a Cluster
+   */
+  buckets?: number;
   /** A command without a reply after this long fails with `unavailable`. @default 5_000 */
   commandTimeoutMs?: number;
   /** A connection attempt that takes longer fails (and is retried in the background). @default 5_000 */
@@ -70,14 +83,26 @@ export const STORE_NAME = "redis";
  * @example const store = createRedisStore({ url: "redis://127.0.0.1:6379/0", keyPrefix: "myapp" });
  */
 export function createRedisStore(options: RedisStoreOptions = {}, context: StoreContext = {}): SessionStore {
-  void context; // expiry always uses the `now` each call passes; there is no background work.
   const commandTimeoutMs = positive(options.commandTimeoutMs ?? 5_000, "commandTimeoutMs");
   const connectTimeoutMs = positive(options.connectTimeoutMs ?? 5_000, "connectTimeoutMs");
   const reclaimGraceMs = positive(options.reclaimGraceMs ?? 86_400_000, "reclaimGraceMs");
   const replicas = replicaWait(options, commandTimeoutMs);
-  const keys = createKeyspace(options.keyPrefix ?? "fd");
   const callerClient = options.client;
-  if (callerClient?.options.keyPrefix) {
+  const callerPrefix =
+    callerClient instanceof Cluster ? callerClient.options.keyPrefix : callerClient?.options.keyPrefix;
+  if (
+    options.buckets !== undefined &&
+    !(Number.isSafeInteger(options.buckets) && options.buckets >= 1 && options.buckets <= MAX_BUCKETS)
+  ) {
+    throw new FrontdeskError(
+      "invalid_request",
+      `The Redis store option buckets must be a whole number from 1 to ${MAX_BUCKETS}`,
+    );
+  }
+  if (options.cluster && options.cluster.nodes.length === 0) {
+    throw new FrontdeskError("invalid_request", "The Redis store option cluster needs at least one seed node");
+  }
+  if (callerPrefix) {
     throw new FrontdeskError(
       "invalid_request",
       "The Redis client given to the store must not set keyPrefix: use the store's keyPrefix option",
@@ -85,13 +110,16 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
   }
   const ctx: RedisContext = createContext({
     url: options.url ?? "redis://127.0.0.1:6379",
+    cluster: options.cluster ? { nodes: options.cluster.nodes, options: options.cluster.options ?? {} } : undefined,
     callerClient,
-    keys,
-    sessionKeys: cachedSessionKeys(keys),
+    keyPrefix: options.keyPrefix ?? "fd",
+    buckets: options.buckets,
     commandTimeoutMs,
     connectTimeoutMs,
     reclaimGraceMs: Math.ceil(reclaimGraceMs),
     replicas,
+    // Expiry always uses the `now` each call passes; only a lease's deadline needs a clock of its own.
+    now: () => (context.clock ?? Date).now(),
     logger: options.logger ?? {
       warn: (details, message) => console.warn(`[frontdesk:redis] ${message}`, details),
     },
@@ -134,26 +162,52 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
 
 /**
  * `redis://[[user]:password@]host:port/db?prefix=fd&waitReplicas=1&waitTimeoutMs=500` or
- * `rediss://…`: `prefix` becomes `keyPrefix`, `waitReplicas` and `waitTimeoutMs` the options of
- * those names; any other query parameter goes to ioredis as an option.
+ * `rediss://…`: `prefix` becomes `keyPrefix`; `waitReplicas`, `waitTimeoutMs` and `buckets` the
+ * options of those names; any other query parameter goes to ioredis as an option.
+ * A Cluster is `redis+cluster://[[user]:password@]host:port/?nodes=host2:port2,host3:port3&prefix=fd`
+ * (`rediss+cluster://` for TLS): the authority and every `nodes` entry are seed nodes.
  */
 export function openFromUrl(url: URL, context: StoreContext & { logger?: RedisStoreLogger }): SessionStore {
   const connection = new URL(url.href);
   const prefix = connection.searchParams.get("prefix");
   const waitReplicas = integerParam(connection, "waitReplicas");
   const waitTimeoutMs = integerParam(connection, "waitTimeoutMs");
+  const buckets = integerParam(connection, "buckets");
   connection.searchParams.delete("prefix");
-  return createRedisStore(
-    {
-      url: connection.href,
-      ...(prefix ? { keyPrefix: prefix } : {}),
-      ...(waitReplicas === undefined ? {} : { waitReplicas }),
-      ...(waitTimeoutMs === undefined ? {} : { waitTimeoutMs }),
-      ...(context.logger ? { logger: context.logger } : {}),
-    },
-    context,
-  );
+  const common = {
+    ...(prefix ? { keyPrefix: prefix } : {}),
+    ...(waitReplicas === undefined ? {} : { waitReplicas }),
+    ...(waitTimeoutMs === undefined ? {} : { waitTimeoutMs }),
+    ...(buckets === undefined ? {} : { buckets }),
+    ...(context.logger ? { logger: context.logger } : {}),
+  };
+  const cluster = clusterFromUrl(connection);
+  return createRedisStore(cluster ? { ...common, cluster } : { ...common, url: connection.href }, context);
 }
+
+/** The seed nodes and connection options of a `redis+cluster:` URL; undefined for a plain `redis:` one. */
+const clusterFromUrl = (url: URL): { nodes: ClusterNode[]; options: ClusterOptions } | undefined => {
+  const tls = url.protocol === "rediss+cluster:";
+  if (!tls && url.protocol !== "redis+cluster:") return undefined;
+  const seeds = [url.host, ...(url.searchParams.get("nodes") ?? "").split(",")].filter((node) => node.length > 0);
+  url.searchParams.delete("nodes");
+  const nodes = seeds.map((seed) => {
+    const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(seed);
+    if (!match) {
+      throw new FrontdeskError("invalid_request", "Each Redis Cluster seed node must be host:port");
+    }
+    // An IPv6 host comes bracketed, as URLs write it; ioredis wants it bare.
+    return { host: (match[1] as string).replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) };
+  });
+  if (nodes.length === 0) throw new FrontdeskError("invalid_request", "A redis+cluster: URL names no seed node");
+  const redisOptions: Record<string, unknown> = {};
+  if (url.username) redisOptions.username = decodeURIComponent(url.username);
+  if (url.password) redisOptions.password = decodeURIComponent(url.password);
+  if (tls) redisOptions.tls = {};
+  // Like ioredis's own URL options, any other parameter is a connection option (numbers as numbers).
+  for (const [name, value] of url.searchParams) redisOptions[name] = /^\d+$/.test(value) ? Number(value) : value;
+  return { nodes, options: { redisOptions } };
+};
 
 /** Takes a whole-number query parameter off the URL, so ioredis never sees it. The message never quotes the URL. */
 const integerParam = (url: URL, name: string): number | undefined => {

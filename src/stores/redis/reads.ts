@@ -5,19 +5,20 @@
  * LRANGE, and one that can is a script (READ_EVENTS) that maps seqs to indexes atomically; either way
  * k events cost O(k). Listing walks a sorted-set index and filters like list-filter.ts.
  */
-import type { Redis } from "ioredis";
+
 import { FrontdeskError } from "../../core/errors.ts";
 import type { Json, SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
 import { compareListPosition, isExpired, listPositionOf, matchesListQuery } from "../shared/list-filter.ts";
 import type { ApiKeyRecord, EventRange, IdempotencyRecord, ListPage, ListQuery, ScopedState } from "../types.ts";
 import { dropReclaimed } from "./commands.ts";
-import type { RedisContext } from "./connection.ts";
+import type { RedisClient, RedisContext } from "./connection.ts";
+import { finishLease } from "./leases.ts";
 import { barrierChannel, confirmReplicated } from "./replicas.ts";
 import { FIND_API_KEY, READ_EVENTS, runScript } from "./scripts.ts";
 
 export async function get(
   ctx: RedisContext,
-  c: Redis,
+  c: RedisClient,
   key: SessionKey,
   now: number,
 ): Promise<SessionHeader | undefined> {
@@ -30,7 +31,7 @@ const EVENT_CHUNK = 256;
 
 export async function readEvents(
   ctx: RedisContext,
-  c: Redis,
+  c: RedisClient,
   key: SessionKey,
   range: EventRange,
 ): Promise<SessionEvent[]> {
@@ -84,21 +85,37 @@ const scoreArg = (score: number): string =>
   score === Number.POSITIVE_INFINITY ? "+inf" : score === Number.NEGATIVE_INFINITY ? "-inf" : String(score);
 
 /**
- * Walks the owner's (or the namespace's) sorted set by the order field in chunks, keeping only
- * headers that match every filter (list-filter.ts is the reference), until `limit + 1` matched and
- * every entry sharing the last one's score has been seen, then sorts by the exact keyset order.
+ * Lists from the owner's index, or from every bucket's share of the namespace's (or of the
+ * owner-less sessions'): each index gives its first `limit + 1` matches in order, and the page is
+ * the first `limit` of them all, so it is exact whatever the bucket count.
  */
-export async function list(ctx: RedisContext, c: Redis, query: ListQuery): Promise<ListPage> {
+export async function list(ctx: RedisContext, c: RedisClient, query: ListQuery): Promise<ListPage> {
+  const limit = Math.max(0, Math.floor(query.limit));
+  const indexes = ctx.keys.listIndexes(query.namespace, query.userId, query.orderBy);
+  const found = await Promise.all(indexes.map((index) => listIndex(ctx, c, query, index)));
+  const matched = found.length === 1 ? (found[0] as SessionHeader[]) : found.flat();
+  if (found.length > 1) {
+    matched.sort((a, b) => compareListPosition(listPositionOf(a, query.orderBy), listPositionOf(b, query.orderBy)));
+    if (query.order === "desc") matched.reverse();
+  }
+  return { items: matched.slice(0, limit), hasMore: matched.length > limit };
+}
+
+/**
+ * Walks one sorted set by the order field in chunks, keeping only headers that match every filter
+ * (list-filter.ts is the reference), until `limit + 1` matched and every entry sharing the last
+ * one's score has been seen; returns them in the page's order.
+ */
+async function listIndex(ctx: RedisContext, c: RedisClient, query: ListQuery, index: string): Promise<SessionHeader[]> {
   const { keys } = ctx;
   const limit = Math.max(0, Math.floor(query.limit));
-  const index = keys.listIndex(query.namespace, query.userId, query.orderBy);
   const desc = query.order === "desc";
   const byCreated = query.orderBy === "createdAt";
   let low = (byCreated ? query.createdAfter : query.updatedAfter) ?? Number.NEGATIVE_INFINITY;
   let high = (byCreated ? query.createdBefore : query.updatedBefore) ?? Number.POSITIVE_INFINITY;
   if (query.after && desc) high = Math.min(high, query.after.value);
   if (query.after && !desc) low = Math.max(low, query.after.value);
-  if (low > high) return { items: [], hasMore: false };
+  if (low > high) return [];
 
   const chunk = Math.min(Math.max(limit + 1, 50), 500);
   const matched: SessionHeader[] = [];
@@ -145,35 +162,53 @@ export async function list(ctx: RedisContext, c: Redis, query: ListQuery): Promi
   await Promise.all(reclaimed.map((key) => dropReclaimed(ctx, c, key)));
   matched.sort((a, b) => compareListPosition(listPositionOf(a, query.orderBy), listPositionOf(b, query.orderBy)));
   if (desc) matched.reverse();
-  return { items: matched.slice(0, limit), hasMore: matched.length > limit };
+  return matched;
 }
 
-export const count = (ctx: RedisContext, c: Redis, namespace: string, userId: string | null, now: number) =>
-  c.zcount(ctx.keys.ownerExpiry(namespace, userId), `(${now}`, "+inf");
+export async function count(
+  ctx: RedisContext,
+  c: RedisClient,
+  namespace: string,
+  userId: string | null,
+  now: number,
+): Promise<number> {
+  const counts = await Promise.all(
+    ctx.keys.ownerExpiries(namespace, userId).map((index) => c.zcount(index, `(${now}`, "+inf")),
+  );
+  return counts.reduce((sum, n) => sum + n, 0);
+}
 
 export async function readScope(
   ctx: RedisContext,
-  c: Redis,
+  c: RedisClient,
   namespace: string,
   scope: "user" | "app",
   userId: string | null,
 ): Promise<ScopedState> {
   const k = scope === "app" ? ctx.keys.appScope(namespace) : ctx.keys.userScope(namespace, userId);
-  const reply = await c.multi().hgetall(k.state).get(k.version).exec();
+  // On a Cluster the scopes outside the buckets may hold a two-phase commit's lease (leases.ts):
+  // one that is decided is finished before the state is read, so a committed change is never missed.
+  const leased = ctx.cluster !== undefined && (scope === "app" || userId === null);
+  const read = c.multi().hgetall(k.state).get(k.version);
+  if (leased) read.exists(ctx.keys.scopeLease(k));
+  const reply = await read.exec();
   if (!reply) throw new FrontdeskError("unavailable", "Redis aborted the scope read");
-  const [[stateError, state], [versionError, version]] = reply as [[Error | null, unknown], [Error | null, unknown]];
-  if (stateError || versionError) throw stateError ?? versionError;
+  for (const [error] of reply) if (error) throw error;
+  const [[, state], [, version], lease] = reply as [
+    [null, Record<string, string>],
+    [null, string | null],
+    [null, number]?,
+  ];
+  if (lease?.[1] === 1 && (await finishLease(ctx, c, k, ctx.now()))) return readScope(ctx, c, namespace, scope, userId);
   return {
-    state: Object.fromEntries(
-      Object.entries(state as Record<string, string>).map(([field, value]) => [field, JSON.parse(value) as Json]),
-    ),
+    state: Object.fromEntries(Object.entries(state).map(([field, value]) => [field, JSON.parse(value) as Json])),
     version: version === null ? 0 : Number(version),
   };
 }
 
 export async function findIdempotency(
   ctx: RedisContext,
-  c: Redis,
+  c: RedisClient,
   key: SessionKey,
   idempotencyKey: string,
 ): Promise<IdempotencyRecord | undefined> {
@@ -185,13 +220,13 @@ export async function findIdempotency(
   return JSON.parse(record) as IdempotencyRecord;
 }
 
-export async function findApiKey(ctx: RedisContext, c: Redis, hash: string): Promise<ApiKeyRecord | undefined> {
+export async function findApiKey(ctx: RedisContext, c: RedisClient, hash: string): Promise<ApiKeyRecord | undefined> {
   const { records, byHash, revoked } = ctx.keys.apiKeys;
   const reply = (await runScript(c, FIND_API_KEY, [byHash, records, revoked], [hash])) as [string, string] | null;
   return reply ? decodeApiKey(reply[0], reply[1]) : undefined;
 }
 
-export async function listApiKeys(ctx: RedisContext, c: Redis): Promise<ApiKeyRecord[]> {
+export async function listApiKeys(ctx: RedisContext, c: RedisClient): Promise<ApiKeyRecord[]> {
   const { records, revoked } = ctx.keys.apiKeys;
   const reply = await c.multi().hvals(records).hgetall(revoked).exec();
   if (!reply) throw new FrontdeskError("unavailable", "Redis aborted the API key read");

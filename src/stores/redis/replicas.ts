@@ -9,8 +9,9 @@
  * is unknown, so the caller gets `unavailable` with `details.outcome: "unknown"` and may retry with
  * the same idempotency key (docs/stores/redis.md).
  */
-import type { Redis } from "ioredis";
+import { Cluster } from "ioredis";
 import { FrontdeskError } from "../../core/errors.ts";
+import type { RedisClient } from "./connection.ts";
 import type { LuaScript } from "./scripts.ts";
 
 export interface ReplicaWait {
@@ -34,21 +35,32 @@ export const outcomeUnknown = (wait: ReplicaWait, acknowledged: number | undefin
     },
   );
 
-const sendWait = (c: Redis, wait: ReplicaWait): Promise<number> =>
-  c.call("WAIT", wait.count, wait.timeoutMs) as Promise<number>;
-
 /**
  * Sends one write and its WAIT together. A write that failed is the write's error; a write that
  * succeeded comes back with the replicas that acknowledged it (undefined when WAIT itself failed,
- * e.g. the connection dropped: the write is then just as uncertain).
+ * e.g. the connection dropped: the write is then just as uncertain). A Cluster routes a command
+ * without a key to any node, so there the two go as one pipeline, which it sends to the write's
+ * node on one connection; a single Redis has one connection, where call order is socket order.
  */
-async function writeThenWait<T>(
-  c: Redis,
+async function writeThenWait(
+  c: RedisClient,
   wait: ReplicaWait,
-  write: () => Promise<T>,
-): Promise<[T, number | undefined]> {
-  const reply = write();
-  const acknowledged = sendWait(c, wait).then(
+  command: string,
+  args: readonly (string | number)[],
+): Promise<[unknown, number | undefined]> {
+  if (c instanceof Cluster) {
+    const replies = await c
+      .pipeline()
+      .call(command, ...args)
+      .call("WAIT", wait.count, wait.timeoutMs)
+      .exec();
+    if (!replies) throw new FrontdeskError("unavailable", "Redis aborted a write");
+    const [[writeError, reply] = [null, undefined], [waitError, acknowledged] = [null, undefined]] = replies;
+    if (writeError) throw writeError;
+    return [reply, waitError ? undefined : Number(acknowledged)];
+  }
+  const reply = c.call(command, ...args);
+  const acknowledged = (c.call("WAIT", wait.count, wait.timeoutMs) as Promise<number>).then(
     (n) => n,
     () => undefined,
   );
@@ -60,31 +72,27 @@ async function writeThenWait<T>(
  * EVALSHA covers only earlier writes: the source goes again with a WAIT of its own.
  */
 export async function runScriptReplicated(
-  c: Redis,
+  c: RedisClient,
   lua: LuaScript,
   numKeys: number,
   keysAndArgs: readonly (string | number)[],
   wait: ReplicaWait,
 ): Promise<[unknown, number | undefined]> {
-  // ioredis flattens an array argument into the command's arguments (its typings omit that).
-  const flat = c as unknown as {
-    evalsha(sha: string, numKeys: number, keysAndArgs: readonly (string | number)[]): Promise<unknown>;
-    eval(source: string, numKeys: number, keysAndArgs: readonly (string | number)[]): Promise<unknown>;
-  };
   try {
-    return await writeThenWait(c, wait, () => flat.evalsha(lua.sha, numKeys, keysAndArgs));
+    return await writeThenWait(c, wait, "EVALSHA", [lua.sha, numKeys, ...keysAndArgs]);
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-    return await writeThenWait(c, wait, () => flat.eval(lua.source, numKeys, keysAndArgs));
+    return await writeThenWait(c, wait, "EVAL", [lua.source, numKeys, ...keysAndArgs]);
   }
 }
 
 /** Any command that writes (DEL, …), then WAIT. */
-export const commandReplicated = <T>(
-  c: Redis,
+export const commandReplicated = (
+  c: RedisClient,
   wait: ReplicaWait,
-  write: () => Promise<T>,
-): Promise<[T, number | undefined]> => writeThenWait(c, wait, write);
+  command: string,
+  args: readonly (string | number)[],
+): Promise<[unknown, number | undefined]> => writeThenWait(c, wait, command, args);
 
 /** Throws the outcome-unknown error unless enough replicas acknowledged. */
 export function requireAcknowledged(wait: ReplicaWait, acknowledged: number | undefined): void {
@@ -98,10 +106,12 @@ export const barrierChannel = (hintChannel: string): string => `${hintChannel}:b
  * Before answering a replay: the record found was written earlier, perhaps by another instance
  * whose own WAIT fell short, so a WAIT on this connection alone would not cover it (WAIT waits for
  * this connection's last write). A PUBLISH is replicated in order after the record on a standalone
- * Redis, so once enough replicas acknowledged it they hold the record too. The channel has no
- * subscribers.
+ * Redis, so once enough replicas acknowledged it they hold the record too; on a Cluster an SPUBLISH
+ * to a channel in the record's slot goes to that slot's master and its replicas. The channel has
+ * no subscribers.
  */
-export async function confirmReplicated(c: Redis, wait: ReplicaWait, barrierChannel: string): Promise<void> {
-  const [, acknowledged] = await writeThenWait(c, wait, () => c.publish(barrierChannel, ""));
+export async function confirmReplicated(c: RedisClient, wait: ReplicaWait, barrierChannel: string): Promise<void> {
+  const publish = c instanceof Cluster ? "SPUBLISH" : "PUBLISH";
+  const [, acknowledged] = await writeThenWait(c, wait, publish, [barrierChannel, ""]);
   requireAcknowledged(wait, acknowledged);
 }

@@ -8,7 +8,7 @@
  * `connection.ts` maps to FrontdeskError codes.
  */
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.ts";
 
 export interface LuaScript {
   readonly name: string;
@@ -20,6 +20,21 @@ const script = (name: string, source: string): LuaScript => ({
   name,
   source,
   sha: createHash("sha1").update(source).digest("hex"),
+});
+
+/**
+ * A script that hints subscribers, in two builds: PUBLISH on a single Redis, SPUBLISH on a
+ * Cluster, where a plain PUBLISH would be broadcast to every node and a shard channel in the
+ * script's slot reaches that slot's subscribers only.
+ */
+export interface HintingScript {
+  readonly standalone: LuaScript;
+  readonly cluster: LuaScript;
+}
+
+const hinting = (name: string, source: string): HintingScript => ({
+  standalone: script(name, source),
+  cluster: script(`${name}-cluster`, source.replaceAll("redis.call('PUBLISH'", "redis.call('SPUBLISH'")),
 });
 
 // Shared by the scripts that (re)write expiry: "" means "never expires".
@@ -68,8 +83,8 @@ end
 
 /**
  * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace created, 5 namespace updated,
- *       6 owner created, 7 owner updated, 8 owner expiry, 9 store expiry,
- *       10 user scope state, 11 user scope version, 12 app scope state, 13 app scope version
+ *       6 owner created, 7 owner updated, 8 owner expiry, 9 bucket expiry, then the state and
+ *       version keys of each scoped write in ARGV's order, then a two-phase commit's decision key
  * ARGV: 1 now, 2 expectedVersion, 3 header JSON, 4 version, 5 lastSeq, 6 expiresAt ("" = never),
  *       7 lastAccessedAt, 8 createdAt, 9 updatedAt, 10 member, 11 ref, 12 reclaim ms ("" = never),
  *       13 channel, 14 idempotency key ("" = none), 15 idempotency JSON, 16 ttlMs ("" = none),
@@ -77,11 +92,13 @@ end
  *       inputTokens, outputTokens, costUsd, durationMs, toolsUsed JSON, 26 event count n,
  *       27…26+n events, 27+n and 28+n the removed range's after and before ("" = no removal),
  *       29+n rewrite count m, then m pairs seq/event JSON, then per scoped write: scope,
- *       expectedVersion, pair count, field/JSON pairs
+ *       expectedVersion, pair count, field/JSON pairs; and last, for a commit whose out-of-slot
+ *       scope is leased (commands.ts): "#decision" and the record's lifetime in ms. A decision
+ *       already recorded (a recovery's "aborted") replies `FDABORTED` and changes nothing.
  * A removal costs O(removed + the shorter side of the list around it + runs); a rewrite is one LSET.
  * A rewrite of a seq past the previous lastSeq replies `FDREWRITE` and changes nothing.
  */
-export const COMMIT = script(
+export const COMMIT = hinting(
   "commit",
   `${EXPIRY_HELPERS}${RUN_HELPERS}
 local now = tonumber(ARGV[1])
@@ -109,21 +126,30 @@ for j = first_rewrite, first_rewrite + 2 * m - 2, 2 do
 end
 
 local writes = {}
+local decision, decision_ms = false, nil
 local i = first_rewrite + 2 * m
 while i <= #ARGV do
   local scope = ARGV[i]
-  local state_key, version_key = KEYS[10], KEYS[11]
-  if scope == 'app' then state_key, version_key = KEYS[12], KEYS[13] end
-  local version = redis.call('GET', version_key) or '0'
-  if tonumber(version) ~= tonumber(ARGV[i + 1]) then
-    return redis.error_reply('FDSCOPE ' .. scope .. ' ' .. version)
+  local next_key = 10 + 2 * #writes
+  if scope == '#decision' then
+    -- A two-phase commit's record: a recovery that already decided "aborted" wins.
+    decision, decision_ms = KEYS[next_key], ARGV[i + 1]
+    if redis.call('EXISTS', decision) == 1 then return redis.error_reply('FDABORTED') end
+    i = i + 2
+  else
+    local state_key, version_key = KEYS[next_key], KEYS[next_key + 1]
+    local version = redis.call('GET', version_key) or '0'
+    if tonumber(version) ~= tonumber(ARGV[i + 1]) then
+      return redis.error_reply('FDSCOPE ' .. scope .. ' ' .. version)
+    end
+    local pairs_count = tonumber(ARGV[i + 2])
+    writes[#writes + 1] = { state_key, version_key, i + 3, pairs_count }
+    i = i + 3 + 2 * pairs_count
   end
-  local pairs_count = tonumber(ARGV[i + 2])
-  writes[#writes + 1] = { state_key, version_key, i + 3, pairs_count }
-  i = i + 3 + 2 * pairs_count
 end
 
 -- Every check passed: from here on nothing can fail, so the commit is whole.
+if decision then redis.call('SET', decision, 'committed', 'PX', decision_ms) end
 if expected == 0 then
   -- Leftovers of an expired session with this key: a create starts from nothing.
   redis.call('DEL', KEYS[2], KEYS[3])
@@ -230,7 +256,7 @@ return 1
  * leaves as the last commit wrote it (`get` lays the fields over it). It reads only the fields its
  * checks and changes need (a plain message reads `v x s t b g m`) and writes only those that change.
  * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace updated, 5 owner updated, 6 owner expiry,
- *       7 store expiry
+ *       7 bucket expiry
  * ARGV: 1 the counts, one space-separated string: now, expectedVersion ("" = any),
  *       maxEventsPerSession, reclaim grace ms (whole), messages, toolCalls, toolErrors, the length x
  *       of the extras (0 when the events use no tool and add to no sum), the event count n;
@@ -240,13 +266,14 @@ return 1
  *       and that many addends), then the n events, each the JSON of `{ id, at, ... }` without its
  *       opening brace.
  * The index members and the hint channel are not sent: they are derived from KEYS[1]
- * (`<prefix>:{s:<ref>}:h`, where ref is `<ns>:<owner>:<id>`, member is `<owner>:<id>` and the
- * channel is `<prefix>:{s:<ref>}:hint`, as keys.ts builds them; no segment holds a raw `:`, `{` or `}`).
+ * (`<prefix>:{<tag>}:s:<ref>:h`, where ref is `<ns>:<owner>:<id>`, member is `<owner>:<id>` and
+ * the channel is `<prefix>:{<tag>}:s:<ref>:hint`, as keys.ts builds them; no segment holds a raw
+ * `:`, `{` or `}`).
  * Replies { "appended", version, lastSeq }, { "replayed", record JSON }, { "not_found" },
  * { "full" }, { "version_mismatch", version } or { "legacy" } (a header written before these
  * fields existed: the caller commits instead, which writes them).
  */
-export const APPEND = script(
+export const APPEND = hinting(
   "append",
   `
 local now_s, expected, max_events, grace, messages, tool_calls, tool_errors, extras, n =
@@ -374,8 +401,9 @@ if idem then
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3] .. string.format('%d', prev_seq + 1) .. ',"lastSeq":' ..
     last_s .. ',"version":' .. next_version .. ARGV[4])
 end
--- KEYS[1] is \`<prefix>:{s:<ref>}:h\` (the prefix has no brace) and ref is \`<ns>:<member>\` (no raw \`:\` in ns).
-local ref = string.sub(KEYS[1], string.find(KEYS[1], '{s:', 1, true) + 3, -4)
+-- KEYS[1] is \`<prefix>:{<tag>}:s:<ref>:h\` (neither prefix nor tag has a brace) and ref is
+-- \`<ns>:<member>\` (no raw \`:\` in ns).
+local ref = string.sub(KEYS[1], string.find(KEYS[1], '}:s:', 1, true) + 4, -3)
 local member = string.sub(ref, string.find(ref, ':', 1, true) + 1)
 redis.call('ZADD', KEYS[4], now_s, member)
 redis.call('ZADD', KEYS[5], now_s, member)
@@ -400,7 +428,7 @@ return { 'appended', version + 1, last }
 );
 
 /**
- * KEYS: 1 header, 2 events, 3 idempotency, 4 owner expiry, 5 store expiry
+ * KEYS: 1 header, 2 events, 3 idempotency, 4 owner expiry, 5 bucket expiry
  * ARGV: 1 now, 2 expiresAt ("" = never), 3 lastAccessedAt, 4 reclaim ms ("" = never), 5 member, 6 ref
  * Returns 1 when touched, 0 when absent or expired (never revived).
  */
@@ -421,7 +449,7 @@ return 1
 /**
  * Deletes one session with its events, idempotency records and index entries.
  * KEYS: 1 header, 2 events, 3 idempotency, 4 namespace created, 5 namespace updated,
- *       6 owner created, 7 owner updated, 8 owner expiry, 9 store expiry
+ *       6 owner created, 7 owner updated, 8 owner expiry, 9 bucket expiry
  * ARGV: 1 member, 2 ref, 3 now ("" = unconditional delete; else only when expired at now, for
  *       sweep), 4 channel ("" = no hint), 5 expectedVersion ("" = any; else a conditional delete:
  *       only a session live at ARGV 6 and at exactly this version), 6 now of the condition
@@ -430,7 +458,7 @@ return 1
  * expired session touches nothing). A conditional delete of another version replies
  * `FDCONFLICT <version>` and deletes nothing.
  */
-export const REMOVE = script(
+export const REMOVE = hinting(
   "remove",
   `${EXPIRY_HELPERS}
 local cur = redis.call('HMGET', KEYS[1], 'x', 'v')
@@ -485,6 +513,61 @@ return redis.call('LRANGE', KEYS[2], from, to)
 );
 
 /**
+ * Phase one of a commit whose scope lives in another slot than the session (the `app:` scope, and
+ * the owner-less `user:` scope, on a Cluster): checks the scope's version and leases it to one
+ * transaction, the change kept in the lease, until the session's slot records the decision.
+ * KEYS: 1 scope state, 2 scope version, 3 lease
+ * ARGV: 1 expectedVersion, 2 scope name, 3 transaction id, 4 decision key, 5 deadline (ms), then
+ *       field/JSON pairs ("null" deletes)
+ * Replies { "prepared" } or { "leased" } (another transaction holds the scope); a version other than
+ * expected replies `FDSCOPE <scope> <version>`.
+ */
+export const LEASE_SCOPE = script(
+  "lease-scope",
+  `
+if redis.call('EXISTS', KEYS[3]) == 1 then return { 'leased' } end
+local version = redis.call('GET', KEYS[2]) or '0'
+if tonumber(version) ~= tonumber(ARGV[1]) then return redis.error_reply('FDSCOPE ' .. ARGV[2] .. ' ' .. version) end
+local lease = { '#tx', ARGV[3], '#decision', ARGV[4], '#deadline', ARGV[5] }
+for j = 6, #ARGV, 2 do
+  lease[#lease + 1] = 'f:' .. ARGV[j]
+  lease[#lease + 1] = ARGV[j + 1]
+end
+redis.call('HSET', KEYS[3], unpack(lease))
+return { 'prepared' }
+`,
+);
+
+/**
+ * Phase two: applies a leased change (and counts the scope's version up) or drops it, only while
+ * the lease is still the named transaction's.
+ * KEYS: 1 scope state, 2 scope version, 3 lease. ARGV: 1 transaction id, 2 "apply" or "abort".
+ * Returns 1 when it resolved the lease, 0 when the lease was gone or another's.
+ */
+export const RESOLVE_LEASE = script(
+  "resolve-lease",
+  `
+if redis.call('HGET', KEYS[3], '#tx') ~= ARGV[1] then return 0 end
+if ARGV[2] == 'apply' then
+  local lease = redis.call('HGETALL', KEYS[3])
+  for j = 1, #lease, 2 do
+    local field = lease[j]
+    if string.sub(field, 1, 2) == 'f:' then
+      if lease[j + 1] == 'null' then
+        redis.call('HDEL', KEYS[1], string.sub(field, 3))
+      else
+        redis.call('HSET', KEYS[1], string.sub(field, 3), lease[j + 1])
+      end
+    end
+  end
+  redis.call('INCR', KEYS[2])
+end
+redis.call('DEL', KEYS[3])
+return 1
+`,
+);
+
+/**
  * KEYS: 1 records, 2 byHash, 3 revoked. ARGV: 1 id, 2 hash, 3 record JSON, 4 revokedAt ("" = none)
  */
 export const PUT_API_KEY = script(
@@ -526,7 +609,7 @@ return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
  * cached yet (NOSCRIPT after a restart, a failover or SCRIPT FLUSH); EVAL caches it again.
  */
 export async function runScript(
-  client: Redis,
+  client: RedisClient,
   lua: LuaScript,
   keys: readonly string[],
   args: readonly (string | number)[],
@@ -544,7 +627,7 @@ export async function runScript(
  * paths: nothing is copied or spread again on the way to the connection.
  */
 export function runScriptWith(
-  client: Redis,
+  client: RedisClient,
   lua: LuaScript,
   numKeys: number,
   keysAndArgs: readonly (string | number)[],
