@@ -22,7 +22,16 @@ export interface StoreModule {
 }
 
 /** The URL schemes `openStore` knows. */
-export type StoreScheme = "memory:" | "sqlite:" | "file:" | "redis:" | "rediss:" | "postgres:" | "postgresql:";
+export type StoreScheme =
+  | "memory:"
+  | "sqlite:"
+  | "file:"
+  | "redis:"
+  | "rediss:"
+  | "redis+cluster:"
+  | "rediss+cluster:"
+  | "postgres:"
+  | "postgresql:";
 
 /**
  * Scheme → lazy import: a backend's driver is loaded only when a URL asks for it. Typed by
@@ -34,6 +43,8 @@ const STORES: Record<StoreScheme, () => Promise<StoreModule>> = {
   "file:": () => import("./fs/index.ts"),
   "redis:": () => import("./redis/index.ts"),
   "rediss:": () => import("./redis/index.ts"),
+  "redis+cluster:": () => import("./redis/index.ts"),
+  "rediss+cluster:": () => import("./redis/index.ts"),
   "postgres:": () => import("./postgres/index.ts"),
   "postgresql:": () => import("./postgres/index.ts"),
 };
@@ -44,13 +55,15 @@ const DRIVER_PACKAGES: Record<string, string> = {
   "sqlite:": "better-sqlite3",
   "redis:": "ioredis",
   "rediss:": "ioredis",
+  "redis+cluster:": "ioredis",
+  "rediss+cluster:": "ioredis",
   "postgres:": "pg",
   "postgresql:": "pg",
 };
 
 /**
  * Opens a store from its URL: `memory:`, `sqlite:./path.db` (or `sqlite::memory:`), `file:./dir`,
- * `redis://host:6379/0`, `postgres://user@host/db`.
+ * `redis://host:6379/0`, `redis+cluster://host:7001/?nodes=host:7002,host:7003`, `postgres://user@host/db`.
  * @example const store = await openStore("sqlite:./.frontdesk/frontdesk.db");
  */
 export async function openStore(url: string, context: OpenStoreOptions = {}): Promise<SessionStore> {

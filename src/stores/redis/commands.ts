@@ -118,7 +118,7 @@ export async function commit(ctx: RedisContext, c: RedisClient, commit: Commit):
 /** Every append's path: on a ready connection it is {@link appendOn} with no async layer of its own. */
 export function append(ctx: RedisContext, request: AppendRequest): Promise<AppendOutcome | undefined> {
   const c = readyClient(ctx);
-  if (c) {
+  if (c && !ctx.cluster) {
     // The common case, as in run() but with one promise fewer.
     try {
       return appendOn(ctx, c, request).catch(rethrowTranslated);

@@ -48,6 +48,8 @@ export interface RedisContext {
   readonly reclaimGraceMs: number;
   /** How long a two-phase commit may hold a scope's lease before a reader aborts it (leases.ts). */
   readonly leaseMs: number;
+  /** Also how long a Cluster call keeps trying through a slot migration (`throughRedirects`). */
+  readonly commandTimeoutMs: number;
   /** The caller's clock, for the reads that get no `now` (a lease's deadline). */
   readonly now: () => number;
   /** Set by `waitReplicas`: the writes that must survive a failover WAIT for this many replicas (replicas.ts). */
@@ -108,6 +110,7 @@ export function createContext(settings: ConnectionSettings): RedisContext {
     reclaimGraceMs: settings.reclaimGraceMs,
     // Two command timeouts: a commit still within its own timeout is never aborted under it.
     leaseMs: 2 * commandTimeoutMs,
+    commandTimeoutMs,
     now: settings.now,
     replicas: settings.replicas,
     logger: settings.logger,
@@ -234,12 +237,44 @@ export const readyClient = (ctx: RedisContext): RedisClient | undefined =>
 export async function run<T>(ctx: RedisContext, body: (c: RedisClient) => Promise<T>): Promise<T> {
   try {
     const c = readyClient(ctx);
-    if (c) return await body(c);
-    return await body(await use(ctx));
+    if (c) return await (ctx.cluster ? throughRedirects(ctx, () => body(c)) : body(c));
+    const ready = await use(ctx);
+    return await (ctx.cluster ? throughRedirects(ctx, () => body(ready)) : body(ready));
   } catch (error) {
     throw translate(error);
   }
 }
+
+/**
+ * ioredis gives up on a command after `maxRedirections` redirects. While a slot migrates, a script
+ * whose keys are split between the two masters, or that creates a key, is refused with TRYAGAIN
+ * until the last key moved and the slot changed owner: for a bucket with many keys that outlasts
+ * ioredis's budget. A refusal that ran nothing (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) is safe to send
+ * again, so the call is tried again until the command timeout; anything else, a closed connection
+ * above all, is not.
+ */
+export async function throughRedirects<T>(ctx: RedisContext, call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ctx.commandTimeoutMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isRedirectExhausted(error) || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, REDIRECT_PAUSE_MS));
+    }
+  }
+}
+
+const REDIRECT_PAUSE_MS = 25;
+const REDIRECTS_EXHAUSTED =
+  /^Too many Cluster redirections\. Last error: ReplyError: (MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+// A MULTI or a pipeline is not redirected by ioredis: its EXEC answers the refusal itself.
+const REFUSED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+const isRedirectExhausted = (error: unknown): boolean =>
+  error instanceof Error &&
+  (REDIRECTS_EXHAUSTED.test(error.message) || (error.name === "ReplyError" && REFUSED.test(error.message)));
 
 /** Closes what the store opened: the subscriber always, the command connection unless the caller owns it. */
 export async function closeConnections(ctx: RedisContext): Promise<void> {

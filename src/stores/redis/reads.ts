@@ -184,6 +184,7 @@ export async function readScope(
   namespace: string,
   scope: "user" | "app",
   userId: string | null,
+  leaseFinished = false,
 ): Promise<ScopedState> {
   const k = scope === "app" ? ctx.keys.appScope(namespace) : ctx.keys.userScope(namespace, userId);
   // On a Cluster the scopes outside the buckets may hold a two-phase commit's lease (leases.ts):
@@ -199,7 +200,10 @@ export async function readScope(
     [null, string | null],
     [null, number]?,
   ];
-  if (lease?.[1] === 1 && (await finishLease(ctx, c, k, ctx.now()))) return readScope(ctx, c, namespace, scope, userId);
+  // Read again once after finishing a lease; a newer lease then is in flight, and the state read is its pre-image.
+  if (lease?.[1] === 1 && !leaseFinished && (await finishLease(ctx, c, k, ctx.now()))) {
+    return readScope(ctx, c, namespace, scope, userId, true);
+  }
   return {
     state: Object.fromEntries(Object.entries(state).map(([field, value]) => [field, JSON.parse(value) as Json])),
     version: version === null ? 0 : Number(version),
