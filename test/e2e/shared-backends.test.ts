@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, revokeApiKey } from "../../src/server/api-keys.ts";
 import { openStore } from "../../src/stores/registry.ts";
 import { assertBuilt, type CliProcess, startServe } from "../cli/processes.ts";
-import { POSTGRES, REDIS, type SharedBackend, uniquePrefix } from "../support/backends.ts";
+import { POSTGRES, REDIS, REDIS_CLUSTER, type SharedBackend, uniquePrefix } from "../support/backends.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 
 /**
@@ -13,7 +13,7 @@ import { TcpProxy } from "./tcp-proxy.ts";
  * them, live events cross from one to the other, a revoked key stops everywhere, and a backend
  * outage is survived without a restart.
  */
-const BACKENDS: SharedBackend[] = [REDIS, POSTGRES];
+const BACKENDS: SharedBackend[] = [REDIS, REDIS_CLUSTER, POSTGRES];
 
 const RELAXED_LIMITS = { limits: { requestsPerSecond: null, maxStreamsPerKey: 200 } };
 
@@ -195,6 +195,10 @@ for (const backend of BACKENDS) {
     }, 30_000);
   });
 
+  // A Cluster's outage and failover have their own test (test/isolated/redis-cluster-changes.test.ts):
+  // a proxy in front of one seed node cannot cut the connections to the other nodes.
+  // (Generated only for the single-node backends, so CI never reports it skipped.)
+  if (backend === REDIS_CLUSTER) continue;
   describe.skipIf(!backend.url)(`frontdesk servers through a ${backend.name} outage`, () => {
     const url = backend.url ?? "unset://localhost:1";
     const prefix = uniquePrefix("out");

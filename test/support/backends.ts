@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 
 export interface SharedBackend {
-  name: "redis" | "postgres";
+  name: "redis" | "redis cluster" | "postgres";
   /** The environment variable that names the test server. */
   variable: string;
   /** The test server's URL; undefined (or empty) when the variable is not set. */
@@ -21,7 +21,7 @@ export interface SharedBackend {
 const withParam = (url: string, param: string, value: string) =>
   `${url}${url.includes("?") ? "&" : "?"}${param}=${value}`;
 
-export const REDIS: SharedBackend = {
+export const REDIS: SharedBackend & { name: "redis" } = {
   name: "redis",
   variable: "FRONTDESK_TEST_REDIS_URL",
   url: process.env.FRONTDESK_TEST_REDIS_URL,
@@ -39,7 +39,32 @@ export const REDIS: SharedBackend = {
   },
 };
 
-export const POSTGRES: SharedBackend = {
+export const REDIS_CLUSTER: SharedBackend = {
+  name: "redis cluster",
+  variable: "FRONTDESK_TEST_REDIS_CLUSTER_URL",
+  url: process.env.FRONTDESK_TEST_REDIS_CLUSTER_URL || undefined,
+  scoped: (url, prefix) => withParam(url, "prefix", prefix),
+  async cleanup(url, prefix) {
+    const { Cluster } = await import("ioredis");
+    const { clusterSeedNodes } = await import("./redis-cluster.ts");
+    const cluster = new Cluster(clusterSeedNodes(url));
+    // SCAN walks one node: every master is scanned for the prefix.
+    await Promise.all(
+      cluster.nodes("master").map(async (node) => {
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+          cursor = next;
+          // Keys of different slots cannot share one DEL on a Cluster.
+          for (const key of keys) await node.del(key);
+        } while (cursor !== "0");
+      }),
+    );
+    await cluster.quit();
+  },
+};
+
+export const POSTGRES: SharedBackend & { name: "postgres" } = {
   name: "postgres",
   variable: "FRONTDESK_TEST_POSTGRES_URL",
   url: process.env.FRONTDESK_TEST_POSTGRES_URL,

@@ -31,7 +31,7 @@ const inTempDir = (name: StoreName, scheme: string, path: string): StoreLocation
   },
 });
 
-const onServer = (backend: SharedBackend): StoreLocation => ({
+const onServer = (backend: SharedBackend & { name: StoreName }): StoreLocation => ({
   name: backend.name,
   available: Boolean(backend.url),
   open() {
