@@ -85,28 +85,14 @@ const scoreArg = (score: number): string =>
   score === Number.POSITIVE_INFINITY ? "+inf" : score === Number.NEGATIVE_INFINITY ? "-inf" : String(score);
 
 /**
- * Lists from the owner's index, or from every bucket's share of the namespace's (or of the
- * owner-less sessions'): each index gives its first `limit + 1` matches in order, and the page is
- * the first `limit` of them all, so it is exact whatever the bucket count.
+ * Walks the owner's sorted set, or every bucket's share of the namespace's (or of the owner-less
+ * sessions'), by the order field, keeping only headers that match every filter (list-filter.ts is
+ * the reference), until `limit + 1` matched and every entry sharing the last one's score has been
+ * seen; then sorts by the exact keyset order. Several indexes are merged by score as they are read,
+ * each fetched in small chunks, so a page across 256 buckets reads about `limit + 1` headers, not
+ * `limit + 1` per bucket.
  */
 export async function list(ctx: RedisContext, c: RedisClient, query: ListQuery): Promise<ListPage> {
-  const limit = Math.max(0, Math.floor(query.limit));
-  const indexes = ctx.keys.listIndexes(query.namespace, query.userId, query.orderBy);
-  const found = await Promise.all(indexes.map((index) => listIndex(ctx, c, query, index)));
-  const matched = found.length === 1 ? (found[0] as SessionHeader[]) : found.flat();
-  if (found.length > 1) {
-    matched.sort((a, b) => compareListPosition(listPositionOf(a, query.orderBy), listPositionOf(b, query.orderBy)));
-    if (query.order === "desc") matched.reverse();
-  }
-  return { items: matched.slice(0, limit), hasMore: matched.length > limit };
-}
-
-/**
- * Walks one sorted set by the order field in chunks, keeping only headers that match every filter
- * (list-filter.ts is the reference), until `limit + 1` matched and every entry sharing the last
- * one's score has been seen; returns them in the page's order.
- */
-async function listIndex(ctx: RedisContext, c: RedisClient, query: ListQuery, index: string): Promise<SessionHeader[]> {
   const { keys } = ctx;
   const limit = Math.max(0, Math.floor(query.limit));
   const desc = query.order === "desc";
@@ -115,26 +101,41 @@ async function listIndex(ctx: RedisContext, c: RedisClient, query: ListQuery, in
   let high = (byCreated ? query.createdBefore : query.updatedBefore) ?? Number.POSITIVE_INFINITY;
   if (query.after && desc) high = Math.min(high, query.after.value);
   if (query.after && !desc) low = Math.max(low, query.after.value);
-  if (low > high) return [];
+  if (low > high) return { items: [], hasMore: false };
 
-  const chunk = Math.min(Math.max(limit + 1, 50), 500);
+  const indexes = keys.listIndexes(query.namespace, query.userId, query.orderBy);
+  const batch = Math.min(Math.max(limit + 1, 50), 500);
+  const firstChunk =
+    indexes.length === 1 ? batch : Math.min(batch, Math.max(4, Math.ceil((2 * (limit + 1)) / indexes.length)));
+  const cursors = indexes.map((index) => new IndexCursor(c, index, desc, low, high, firstChunk));
+  // Before the smallest head can be taken, every index that may hold a smaller one must show its head.
+  const fill = () => Promise.all(cursors.filter((cursor) => cursor.needsFetch()).map((cursor) => cursor.fetch()));
+  const before = (a: number, b: number) => (desc ? a > b : a < b);
+
   const matched: SessionHeader[] = [];
   let boundary: number | undefined;
-  // Keyset over the index itself: resume at the last score seen, skipping the members already read there.
-  let edge = desc ? high : low;
-  let seenAtEdge = 0;
   // Members whose header Redis already reclaimed (PEXPIRE): nothing of them is listed, and their
   // entries go now, so no index keeps naming a session, or its owner, that is gone.
   const reclaimed: SessionKey[] = [];
   scan: for (;;) {
-    const reply = desc
-      ? await c.zrevrangebyscore(index, scoreArg(edge), scoreArg(low), "WITHSCORES", "LIMIT", seenAtEdge, chunk)
-      : await c.zrangebyscore(index, scoreArg(edge), scoreArg(high), "WITHSCORES", "LIMIT", seenAtEdge, chunk);
-    const count = reply.length / 2;
-    if (count === 0) break;
+    await fill();
+    const taken: [string, number][] = [];
+    while (taken.length < batch) {
+      let best: IndexCursor | undefined;
+      for (const cursor of cursors) {
+        const head = cursor.head();
+        if (head && (!best || before(head[1], (best.head() as [string, number])[1]))) best = cursor;
+      }
+      if (!best) break;
+      const entry = best.take();
+      if (boundary !== undefined && entry[1] !== boundary) break;
+      taken.push(entry);
+      if (best.needsFetch()) break;
+    }
+    if (taken.length === 0) break;
     const headers = await Promise.all(
-      Array.from({ length: count }, (_, i) => {
-        const key = keys.parseMember(query.namespace, reply[2 * i] as string);
+      taken.map(([member]) => {
+        const key = keys.parseMember(query.namespace, member);
         if (!key) return undefined;
         return c.hmget(keys.session(key).header, ...HEADER_FIELDS).then((fields) => {
           const header = decodeHeader(fields);
@@ -143,26 +144,92 @@ async function listIndex(ctx: RedisContext, c: RedisClient, query: ListQuery, in
         });
       }),
     );
-    for (let i = 0; i < count; i++) {
-      const score = Number(reply[2 * i + 1]);
+    for (let i = 0; i < taken.length; i++) {
+      const score = (taken[i] as [string, number])[1];
       if (boundary !== undefined && score !== boundary) break scan;
       const header = headers[i];
       if (header && matchesListQuery(header, query)) {
         matched.push(header);
         if (boundary === undefined && matched.length > limit) boundary = score;
       }
-      if (score === edge) seenAtEdge++;
-      else {
-        edge = score;
-        seenAtEdge = 1;
-      }
     }
-    if (count < chunk) break;
   }
   await Promise.all(reclaimed.map((key) => dropReclaimed(ctx, c, key)));
   matched.sort((a, b) => compareListPosition(listPositionOf(a, query.orderBy), listPositionOf(b, query.orderBy)));
   if (desc) matched.reverse();
-  return matched;
+  return { items: matched.slice(0, limit), hasMore: matched.length > limit };
+}
+
+/**
+ * Reads one sorted set in score order, a chunk at a time, resuming at the last score fetched and
+ * skipping the members already fetched there (a keyset over the index itself); chunks double up
+ * to 500 as the walk goes on.
+ */
+class IndexCursor {
+  private entries: [string, number][] = [];
+  private next = 0;
+  private done = false;
+  private edge: number;
+  private seenAtEdge = 0;
+
+  constructor(
+    private readonly c: RedisClient,
+    private readonly index: string,
+    private readonly desc: boolean,
+    private readonly low: number,
+    private readonly high: number,
+    private chunk: number,
+  ) {
+    this.edge = desc ? high : low;
+  }
+
+  head(): [string, number] | undefined {
+    return this.entries[this.next];
+  }
+
+  take(): [string, number] {
+    return this.entries[this.next++] as [string, number];
+  }
+
+  needsFetch(): boolean {
+    return !this.done && this.next >= this.entries.length;
+  }
+
+  async fetch(): Promise<void> {
+    const { c, index, chunk } = this;
+    const reply = this.desc
+      ? await c.zrevrangebyscore(
+          index,
+          scoreArg(this.edge),
+          scoreArg(this.low),
+          "WITHSCORES",
+          "LIMIT",
+          this.seenAtEdge,
+          chunk,
+        )
+      : await c.zrangebyscore(
+          index,
+          scoreArg(this.edge),
+          scoreArg(this.high),
+          "WITHSCORES",
+          "LIMIT",
+          this.seenAtEdge,
+          chunk,
+        );
+    this.entries = [];
+    this.next = 0;
+    for (let i = 0; i < reply.length; i += 2) {
+      const score = Number(reply[i + 1]);
+      this.entries.push([reply[i] as string, score]);
+      if (score === this.edge) this.seenAtEdge++;
+      else {
+        this.edge = score;
+        this.seenAtEdge = 1;
+      }
+    }
+    if (this.entries.length < chunk) this.done = true;
+    this.chunk = Math.min(chunk * 2, 500);
+  }
 }
 
 export async function count(
