@@ -600,6 +600,36 @@ describe.skipIf(!url)("redis store specifics", () => {
     expect(await admin.zcard(keys.listIndexes("ns", undefined, "createdAt")[0] as string)).toBe(1);
   });
 
+  it("limited sweeps over several buckets reach every bucket, each call within its limit", async () => {
+    const prefix = `t${randomBytes(5).toString("hex")}`;
+    const store = open({ keyPrefix: prefix, buckets: 7 });
+    const now = Date.UTC(2026, 0, 1);
+    const owners = Array.from({ length: 30 }, (_, i) => `owner-${i}`);
+    for (const userId of owners) {
+      const k = { namespace: "ns", userId, id: "s" };
+      await store.commit({
+        key: k,
+        expectedVersion: 0,
+        header: headerFor(k, now, 1, 1),
+        events: [eventAt(1, now)],
+        now,
+      });
+    }
+    const keys = createKeyspace(prefix, 7);
+    const buckets = new Set(owners.map((userId) => keys.session({ namespace: "ns", userId, id: "s" }).expiry));
+    expect(buckets.size).toBeGreaterThan(3);
+    const swept: number[] = [];
+    for (let round = 0; round < 20; round++) {
+      const n = await store.sweep(now + 60_000, 4);
+      if (n === 0) break;
+      swept.push(n);
+    }
+    expect(Math.max(...swept)).toBeLessThanOrEqual(4);
+    expect(swept.reduce((a, b) => a + b, 0)).toBe(30);
+    for (const expiry of keys.expiries) expect(await admin.zcard(expiry)).toBe(0);
+    expect(await store.count("ns", "owner-0", now)).toBe(0);
+  });
+
   it("recovers by itself when Redis comes back after an outage", async () => {
     const target = new URL(url as string);
     const sockets = new Set<net.Socket>();
