@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import { assertNamespace } from "../../core/ids.ts";
+import { MAX_BUCKETS } from "../../stores/redis/keys.ts";
 import { loadCliConfig } from "../config.ts";
 import { openEncryption } from "../encryption.ts";
 import { CommandExit, UsageError } from "../failures.ts";
-import type { CliIo } from "../io.ts";
+import { type CliIo, writeLine } from "../io.ts";
 import { collectOption, integerOption } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { onStopSignals, type StopSignal, signalExitCode } from "../signals.ts";
@@ -24,7 +25,9 @@ interface EncryptOptions {
 
 /** `frontdesk store …`: operations on a store's encryption at rest (docs/encryption.md). */
 export function registerStoreCommands(program: Command, io: CliIo): void {
-  const store = program.command("store").description("encrypt a store in place and rotate its master key");
+  const store = program
+    .command("store")
+    .description("encrypt a store in place, rotate its master key, migrate a Redis store's key layout");
 
   store
     .command("encrypt")
@@ -130,4 +133,103 @@ export function registerStoreCommands(program: Command, io: CliIo): void {
         await setup.keyRing.close();
       }
     });
+
+  store
+    .command("migrate-redis")
+    .description(
+      "move a Redis store from the key layout before buckets to layout 2, resumably: safe to stop and run again " +
+        "(stop every server of the old version first)",
+    )
+    .argument("<url>", "the standalone Redis holding the store: redis://… or rediss://…, as the store's URL")
+    .option("--prefix <p>", "the store's key prefix (default: the URL's prefix parameter, else fd)")
+    .option(
+      "--buckets <n>",
+      "buckets of the new layout (default: the URL's buckets parameter, else the count a former run recorded, else 1; " +
+        "a store bound for a Cluster wants 256)",
+      integerOption(1, MAX_BUCKETS),
+    )
+    .option("--batch <n>", "sessions moved per round trip (default: 200)", integerOption(1, 100_000))
+    .action(async (url: string, options: MigrateOptions) => {
+      const target = migrationTarget(url, options);
+      const { migrateRedisLayout } = await import("../../stores/redis/migrate.ts");
+      const progress = createProgress(io, { label: "migrating", unit: "sessions" });
+      const stop = new AbortController();
+      let stoppedBy: StopSignal | undefined;
+      const removeSignals = onStopSignals(io, (signal) => {
+        stoppedBy ??= signal;
+        stop.abort();
+      });
+      let started = false;
+      let shown = 0;
+      try {
+        const result = await migrateRedisLayout({
+          ...target,
+          batch: options.batch,
+          signal: stop.signal,
+          onProgress: (now) => {
+            if (!started) {
+              started = true;
+              progress.start(now.migrated + now.remaining);
+            }
+            progress.increment(now.migrated - shown);
+            shown = now.migrated;
+          },
+        });
+        progress.abort();
+        const where = `prefix ${target.keyPrefix}, layout 2 with ${result.buckets} bucket${result.buckets === 1 ? "" : "s"}`;
+        if (result.alreadyMigrated) {
+          writeLine(io.stdout, `nothing to migrate: ${where}`);
+          return;
+        }
+        const summary =
+          `moved ${result.sessions} sessions and ${result.scopes} user: scopes; removed the index entries of ` +
+          `${result.reclaimed} sessions Redis had reclaimed and ${result.staleIndexes} stale index keys`;
+        if (!result.finished) {
+          throw new CommandExit(signalExitCode(stoppedBy ?? "SIGINT"), `stopped: ${summary}; run it again to finish`);
+        }
+        writeLine(io.stdout, `migrated ${where}: ${summary}`);
+      } catch (error) {
+        progress.abort();
+        throw error;
+      } finally {
+        removeSignals();
+      }
+    });
+}
+
+interface MigrateOptions {
+  prefix?: string;
+  buckets?: number;
+  batch?: number;
+}
+
+/**
+ * The URL as a store takes it (`?prefix=…&buckets=…`, docs/stores/redis.md) or bare with the flags;
+ * a flag that contradicts the URL is refused rather than guessed between.
+ */
+function migrationTarget(text: string, options: MigrateOptions): { url: string; keyPrefix: string; buckets?: number } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError("The Redis URL is not a URL: expected redis://host:port/db or rediss://…");
+  }
+  const fromUrl = url.searchParams.get("prefix") ?? undefined;
+  const bucketsParam = url.searchParams.get("buckets");
+  const bucketsFromUrl = bucketsParam === null ? undefined : Number(bucketsParam);
+  if (
+    bucketsFromUrl !== undefined &&
+    !(/^\d+$/.test(bucketsParam ?? "") && bucketsFromUrl >= 1 && bucketsFromUrl <= MAX_BUCKETS)
+  ) {
+    throw new UsageError(`The URL's buckets parameter must be a whole number from 1 to ${MAX_BUCKETS}`);
+  }
+  for (const name of ["prefix", "buckets", "waitReplicas", "waitTimeoutMs"]) url.searchParams.delete(name);
+  if (options.prefix !== undefined && fromUrl !== undefined && options.prefix !== fromUrl) {
+    throw new UsageError("--prefix and the URL's prefix parameter differ: give one");
+  }
+  if (options.buckets !== undefined && bucketsFromUrl !== undefined && options.buckets !== bucketsFromUrl) {
+    throw new UsageError("--buckets and the URL's buckets parameter differ: give one");
+  }
+  const buckets = options.buckets ?? bucketsFromUrl;
+  return { url: url.href, keyPrefix: options.prefix ?? fromUrl ?? "fd", ...(buckets === undefined ? {} : { buckets }) };
 }
