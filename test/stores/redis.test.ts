@@ -32,3 +32,12 @@ describe.skipIf(!url)("redis store in 7 buckets", () => {
 describe.skipIf(!REDIS_CLUSTER_SEEDS && !process.env.CI)("redis cluster store", () => {
   conformance("redis cluster", { cluster: { nodes: REDIS_CLUSTER_SEEDS ?? [] } });
 });
+
+// Every write then goes with its WAIT in one pipeline to the write's master (replicas.ts), leases included.
+describe.skipIf(!REDIS_CLUSTER_SEEDS && !process.env.CI)("redis cluster store waiting for a replica", () => {
+  conformance("redis cluster (waitReplicas 1)", {
+    cluster: { nodes: REDIS_CLUSTER_SEEDS ?? [] },
+    waitReplicas: 1,
+    waitTimeoutMs: 2_000,
+  });
+});

@@ -18,6 +18,7 @@ import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionKey } from "../../core/model.ts";
 import type { RedisClient, RedisContext } from "./connection.ts";
 import type { ScopeKeys } from "./keys.ts";
+import { runScriptReplicated } from "./replicas.ts";
 import { LEASE_SCOPE, RESOLVE_LEASE, runScript } from "./scripts.ts";
 
 /** How long a decision record outlives its commit: far longer than any lease waits to be finished. */
@@ -60,9 +61,9 @@ export async function prepare(
     for (const write of writes) {
       const args = [write.expectedVersion, write.scope, id, transaction.decision, now + ctx.leaseMs];
       for (const [field, value] of write.pairs) args.push(field, value);
-      let reply = (await runScript(c, LEASE_SCOPE, leaseKeys(ctx, write.keys), args)) as [string];
+      let reply = await lease(ctx, c, write.keys, args);
       if (reply[0] === "leased" && (await finishLease(ctx, c, write.keys, now))) {
-        reply = (await runScript(c, LEASE_SCOPE, leaseKeys(ctx, write.keys), args)) as [string];
+        reply = await lease(ctx, c, write.keys, args);
       }
       if (reply[0] !== "prepared") {
         throw new FrontdeskError("conflict", `The ${write.scope}: state is being changed by another commit`, {
@@ -76,6 +77,36 @@ export async function prepare(
     await release(ctx, c, transaction, "abort");
     throw error;
   }
+}
+
+/**
+ * One lease script. With `waitReplicas`, the lease must be on the replicas before the session commit
+ * records its decision: a failover that lost the lease would lose a committed change. A lease the
+ * replicas did not confirm is dropped again and the commit fails before anything was committed.
+ * Applying needs no wait: a lease a failover brings back is applied again by the next reader.
+ */
+async function lease(ctx: RedisContext, c: RedisClient, keys: ScopeKeys, args: (string | number)[]): Promise<[string]> {
+  const scriptKeys = leaseKeys(ctx, keys);
+  if (!ctx.replicas) return (await runScript(c, LEASE_SCOPE, scriptKeys, args)) as [string];
+  const [reply, acknowledged] = await runScriptReplicated(
+    c,
+    LEASE_SCOPE,
+    scriptKeys.length,
+    [...scriptKeys, ...args],
+    ctx.replicas,
+  );
+  const answer = reply as [string];
+  if (answer[0] === "prepared" && (acknowledged === undefined || acknowledged < ctx.replicas.count)) {
+    await runScript(c, RESOLVE_LEASE, scriptKeys, [String(args[2]), "abort"]).catch(() => undefined);
+    throw new FrontdeskError(
+      "unavailable",
+      "Redis replicas did not confirm the shared state's lease in time; nothing was committed",
+      {
+        details: { replicasAcknowledged: acknowledged, replicasRequired: ctx.replicas.count },
+      },
+    );
+  }
+  return answer;
 }
 
 /** Step 3: applies (after the commit) or drops (when it failed for sure) every lease of the transaction. */
