@@ -19,7 +19,7 @@ import type { SessionKey } from "../../core/model.ts";
 import type { RedisClient, RedisContext } from "./connection.ts";
 import type { ScopeKeys } from "./keys.ts";
 import { runScriptReplicated } from "./replicas.ts";
-import { LEASE_SCOPE, RESOLVE_LEASE, runScript } from "./scripts.ts";
+import { runScript, script } from "./scripts.ts";
 
 /** How long a decision record outlives its commit: far longer than any lease waits to be finished. */
 export const DECISION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -157,3 +157,58 @@ export async function finishLease(ctx: RedisContext, c: RedisClient, keys: Scope
   );
   return true;
 }
+
+/**
+ * Phase one of a commit whose scope lives in another slot than the session (the `app:` scope, and
+ * the owner-less `user:` scope, on a Cluster): checks the scope's version and leases it to one
+ * transaction, the change kept in the lease, until the session's slot records the decision.
+ * KEYS: 1 scope state, 2 scope version, 3 lease
+ * ARGV: 1 expectedVersion, 2 scope name, 3 transaction id, 4 decision key, 5 deadline (ms), then
+ *       field/JSON pairs ("null" deletes)
+ * Replies { "prepared" } or { "leased" } (another transaction holds the scope); a version other than
+ * expected replies `FDSCOPE <scope> <version>`.
+ */
+export const LEASE_SCOPE = script(
+  "lease-scope",
+  `
+if redis.call('EXISTS', KEYS[3]) == 1 then return { 'leased' } end
+local version = redis.call('GET', KEYS[2]) or '0'
+if tonumber(version) ~= tonumber(ARGV[1]) then return redis.error_reply('FDSCOPE ' .. ARGV[2] .. ' ' .. version) end
+local lease = { '#tx', ARGV[3], '#decision', ARGV[4], '#deadline', ARGV[5] }
+for j = 6, #ARGV, 2 do
+  lease[#lease + 1] = 'f:' .. ARGV[j]
+  lease[#lease + 1] = ARGV[j + 1]
+end
+redis.call('HSET', KEYS[3], unpack(lease))
+return { 'prepared' }
+`,
+);
+
+/**
+ * Phase two: applies a leased change (and counts the scope's version up) or drops it, only while
+ * the lease is still the named transaction's.
+ * KEYS: 1 scope state, 2 scope version, 3 lease. ARGV: 1 transaction id, 2 "apply" or "abort".
+ * Returns 1 when it resolved the lease, 0 when the lease was gone or another's.
+ */
+export const RESOLVE_LEASE = script(
+  "resolve-lease",
+  `
+if redis.call('HGET', KEYS[3], '#tx') ~= ARGV[1] then return 0 end
+if ARGV[2] == 'apply' then
+  local lease = redis.call('HGETALL', KEYS[3])
+  for j = 1, #lease, 2 do
+    local field = lease[j]
+    if string.sub(field, 1, 2) == 'f:' then
+      if lease[j + 1] == 'null' then
+        redis.call('HDEL', KEYS[1], string.sub(field, 3))
+      else
+        redis.call('HSET', KEYS[1], string.sub(field, 3), lease[j + 1])
+      end
+    end
+  end
+  redis.call('INCR', KEYS[2])
+end
+redis.call('DEL', KEYS[3])
+return 1
+`,
+);
