@@ -10,10 +10,13 @@ import { configDefaults, defineConfig } from "vitest/config";
  */
 const ALONE = ["test/isolated/**/*.test.ts", "test/package/**/*.test.ts"];
 
-// The Redis and PostgreSQL suites skip when their URL is unset, which is right on a laptop. Under CI
-// that would pass a run that never tested two stores, so it fails instead, as a missing tool does.
+// The Redis, Redis Cluster and PostgreSQL suites skip when their URL is unset, which is right on a
+// laptop. Under CI that would pass a run that never tested those stores, so it fails instead, as a
+// missing tool does.
 if (process.env.CI) {
-  const unset = ["FRONTDESK_TEST_REDIS_URL", "FRONTDESK_TEST_POSTGRES_URL"].filter((name) => !process.env[name]);
+  const unset = ["FRONTDESK_TEST_REDIS_URL", "FRONTDESK_TEST_REDIS_CLUSTER_URL", "FRONTDESK_TEST_POSTGRES_URL"].filter(
+    (name) => !process.env[name],
+  );
   if (unset.length > 0) {
     throw new Error(`CI is set, so the store suites must not skip, but these are unset: ${unset.join(", ")}`);
   }
