@@ -169,8 +169,12 @@ describe.skipIf(!hasRedis && !process.env.CI)("frontdesk on a Redis Cluster that
     );
     console.log(
       `${name}: lost ${check.lostIncrements.length} acknowledged increments and ${check.lostAppends.length} ` +
-        `acknowledged appends; 503'd increments applied ${check.unknownIncrementsApplied}, not applied ` +
-        `${check.unknownIncrementsNotApplied}; unacknowledged appends applied ${check.unacknowledgedAppendsApplied}`,
+        `acknowledged appends; increments answered 503 "outcome unknown": ${check.unknownIncrementsApplied} ` +
+        `applied, ${check.unknownIncrementsNotApplied} not; answered a plain 503: ` +
+        `${check.unavailableIncrementsApplied} applied, ${check.unavailableIncrementsNotApplied} not; appends ` +
+        `replayed after a 503 (the first attempt was stored): ${check.appendsReplayedAfterUnknown} after ` +
+        `"outcome unknown", ${check.appendsReplayedAfterPlain503} after a plain 503; unacknowledged appends ` +
+        `applied ${check.unacknowledgedAppendsApplied}`,
     );
     if (load.unexpected.length > 0) console.log(`${name}: client-visible errors: ${load.unexpected.slice(0, 10)}`);
     if (servers) {
@@ -243,6 +247,8 @@ describe.skipIf(!hasRedis && !process.env.CI)("frontdesk on a Redis Cluster that
     expect(reshard.stdout).toContain("Moving slot");
     expect(after.find((node) => node.id === from.id)?.slots).toBe(from.slots - 4096);
     expect(after.find((node) => node.id === to.id)?.slots).toBe(to.slots + 4096);
+    // Live sessions moved while they were written: the MOVED/ASK path was taken, not just empty slots.
+    expect(moved.find((node) => node.id === from.id)?.keys).toBeLessThan(from.keys);
     expect(load.unexpected).toEqual([]);
     expect(load.failed.map((failure) => failure.what)).toEqual([]);
     expect(check.gaps).toEqual([]);

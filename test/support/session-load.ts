@@ -47,9 +47,18 @@ export interface LedgerCheck {
   events: number;
   acknowledgedIncrements: number;
   acknowledgedAppends: number;
-  /** Increments answered 503 that the log shows applied, and those it shows were not. */
+  /** Increments answered 503 with `details.outcome: "unknown"` that the log shows applied, and not. */
   unknownIncrementsApplied: number;
   unknownIncrementsNotApplied: number;
+  /** Increments answered a plain 503 (no `outcome`) that the log shows applied, and not. */
+  unavailableIncrementsApplied: number;
+  unavailableIncrementsNotApplied: number;
+  /**
+   * Appends whose 201 was a replay (`Idempotent-Replayed`) after 503s: the first attempt had been
+   * stored. By whether any of those 503s said `outcome: "unknown"`.
+   */
+  appendsReplayedAfterUnknown: number;
+  appendsReplayedAfterPlain503: number;
   /** Appends never acknowledged (still being retried when the load stopped) found in the log. */
   unacknowledgedAppendsApplied: number;
   lostIncrements: string[];
@@ -69,6 +78,9 @@ interface Answer {
   what: string;
 }
 
+/** A 503 body that says the write may have been stored (docs/http-api.md, Errors). */
+const UNKNOWN = /"outcome":\s*"unknown"/;
+
 const ID = (session: LoadSession) => `${session.user}/${session.id}`;
 
 /** A client's backoff before its next try; clients that retried in step would collide again. */
@@ -86,6 +98,9 @@ export class SessionLoad {
 
   private readonly ackedIncrements = new Map<string, Set<string>>();
   private readonly unknownIncrements = new Map<string, Set<string>>();
+  private readonly unavailableIncrements = new Map<string, Set<string>>();
+  private replayedAfterUnknown = 0;
+  private replayedAfterPlain503 = 0;
   private readonly ackedAppends = new Map<string, Set<string>>();
   private readonly pendingAppends = new Map<string, Set<string>>();
   private stopping = false;
@@ -170,9 +185,10 @@ export class SessionLoad {
         await write.response?.body?.cancel();
         this.preconditionFailures++;
       } else {
-        // A 503 may have been applied (outcome unknown): the log decides; the next attempt is a new increment.
-        if (write.status === 503) add(this.unknownIncrements, id, token);
-        await this.failure(session, "increment", write, writeStarted);
+        // A 503 may have been applied: the log decides; the next attempt is a new increment.
+        const text = await this.failure(session, "increment", write, writeStarted);
+        if (write.status === 503)
+          add(UNKNOWN.test(text) ? this.unknownIncrements : this.unavailableIncrements, id, token);
       }
       await backoff(attempt, 250);
     }
@@ -186,17 +202,23 @@ export class SessionLoad {
     // Unlike an increment, an append is retried until acknowledged even after stop(): its key must
     // end either acknowledged or provably unanswered, never abandoned mid-outage.
     const deadline = performance.now() + 30_000;
+    const answered503 = { unknown: false, plain: false };
     for (let attempt = 0; performance.now() < deadline; attempt++) {
       const startedAt = performance.now();
       const response = await this.call("POST", session, path, body, { "idempotency-key": key });
       if (response.status === 201) {
         await response.response?.body?.cancel();
+        if (response.response?.headers.get("idempotent-replayed") === "true") {
+          if (answered503.unknown) this.replayedAfterUnknown++;
+          else if (answered503.plain) this.replayedAfterPlain503++;
+        }
         this.pendingAppends.get(id)?.delete(key);
         add(this.ackedAppends, id, key);
         this.ack(session, "append", startedAt);
         return;
       }
-      await this.failure(session, "append", response, startedAt);
+      const text = await this.failure(session, "append", response, startedAt);
+      if (response.status === 503) answered503[UNKNOWN.test(text) ? "unknown" : "plain"] = true;
       if (response.status !== 503 && response.status !== 0) return;
       await backoff(attempt, 250);
     }
@@ -208,13 +230,20 @@ export class SessionLoad {
     this.lastWrite.set(ID(session), Math.max(this.lastWrite.get(ID(session)) ?? startedAt, startedAt));
   }
 
-  private async failure(session: LoadSession, kind: Failed["kind"], answer: Answer, startedAt: number): Promise<void> {
+  /** Records a failed attempt; returns the answer's body. */
+  private async failure(
+    session: LoadSession,
+    kind: Failed["kind"],
+    answer: Answer,
+    startedAt: number,
+  ): Promise<string> {
     const endedAt = performance.now();
-    const detail = answer.response ? ` ${(await answer.response.text()).slice(0, 300)}` : "";
-    const what = `${kind} ${ID(session)}: ${answer.what}${detail}`;
+    const text = (await answer.response?.text()) ?? "";
+    const what = `${kind} ${ID(session)}: ${answer.what} ${text.slice(0, 300)}`;
     this.failed.push({ session: ID(session), kind, startedAt, endedAt, what });
     // A 503 is the store saying "retry"; anything else (a 500, a 4xx, no answer at all) is a client-visible error.
     if (answer.status !== 503) this.unexpected.push(what);
+    return text;
   }
 
   /** One request; one that got no answer (refused, reset, timed out) comes back with status 0. */
@@ -258,6 +287,10 @@ export class SessionLoad {
       acknowledgedAppends: total(this.ackedAppends),
       unknownIncrementsApplied: 0,
       unknownIncrementsNotApplied: 0,
+      unavailableIncrementsApplied: 0,
+      unavailableIncrementsNotApplied: 0,
+      appendsReplayedAfterUnknown: this.replayedAfterUnknown,
+      appendsReplayedAfterPlain503: this.replayedAfterPlain503,
       unacknowledgedAppendsApplied: 0,
       lostIncrements: [],
       lostAppends: [],
@@ -299,6 +332,10 @@ export class SessionLoad {
       for (const op of this.unknownIncrements.get(id) ?? []) {
         if (applied.has(op)) result.unknownIncrementsApplied++;
         else result.unknownIncrementsNotApplied++;
+      }
+      for (const op of this.unavailableIncrements.get(id) ?? []) {
+        if (applied.has(op)) result.unavailableIncrementsApplied++;
+        else result.unavailableIncrementsNotApplied++;
       }
 
       const appended = tally(
