@@ -134,7 +134,7 @@ describe.skipIf(!hasRedis && !process.env.CI)("frontdesk on a Redis Cluster that
   }
 
   /** What the servers logged (warn and above), one line per distinct message: for a failure's report. */
-  const serverErrors = (processes: CliProcess[]) => [
+  const serverWarnings = (processes: CliProcess[]) => [
     ...new Set(
       processes.flatMap((cli) =>
         cli.stderr
@@ -178,8 +178,8 @@ describe.skipIf(!hasRedis && !process.env.CI)("frontdesk on a Redis Cluster that
     );
     if (load.unexpected.length > 0) console.log(`${name}: client-visible errors: ${load.unexpected.slice(0, 10)}`);
     if (servers) {
-      const errors = serverErrors(servers.processes);
-      if (errors.length > 0) console.log(`${name}: server errors: ${errors.slice(0, 10).join(" | ")}`);
+      const errors = serverWarnings(servers.processes);
+      if (errors.length > 0) console.log(`${name}: server warnings: ${errors.slice(0, 10).join(" | ")}`);
     }
   }
 
@@ -210,7 +210,7 @@ describe.skipIf(!hasRedis && !process.env.CI)("frontdesk on a Redis Cluster that
     const [from, to] = await mastersByKeys(BASE_PORT);
     if (!from || !to) throw new Error("the cluster has fewer than two masters");
 
-    const started = performance.now();
+    const reshardStarted = performance.now();
     const reshard = await run(
       "redis-cli",
       [
@@ -237,7 +237,7 @@ describe.skipIf(!hasRedis && !process.env.CI)("frontdesk on a Redis Cluster that
     const moved = await mastersByKeys(BASE_PORT);
     console.log(
       `reshard: 4096 slots from :${from.port} (${from.keys} keys) to :${to.port} (${to.keys} keys) in ` +
-        `${Math.round(finished - started)} ms; afterwards :${from.port} holds ` +
+        `${Math.round(finished - reshardStarted)} ms; afterwards :${from.port} holds ` +
         `${moved.find((node) => node.id === from.id)?.keys} keys and :${to.port} ` +
         `${moved.find((node) => node.id === to.id)?.keys}`,
     );
