@@ -8,13 +8,13 @@
 import { execFileSync } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isFrontdeskError } from "../../src/core/errors.ts";
 import type { SessionHeader, SessionKey } from "../../src/core/model.ts";
 import { createRedisStore } from "../../src/stores/redis/index.ts";
 import { createKeyspace } from "../../src/stores/redis/keys.ts";
 import { type MigrateProgress, migrateRedisLayout } from "../../src/stores/redis/migrate.ts";
 import { compareListPosition, listPositionOf, matchesListQuery } from "../../src/stores/shared/list-filter.ts";
 import type { ListQuery, SessionStore } from "../../src/stores/types.ts";
+import { codeOf } from "../../src/testing/conformance/context.ts";
 import { assertBuilt, CliProcess, runCli } from "../cli/processes.ts";
 import { REDIS, uniquePrefix } from "../support/backends.ts";
 import { eventsInRange } from "../support/event-range.ts";
@@ -200,16 +200,6 @@ async function expectModel(store: SessionStore, fixture: V1Fixture): Promise<voi
     expect(await store.readEvents(keyOf(session.header), {})).toEqual([]);
   }
 }
-
-const codeOf = async (promise: Promise<unknown>): Promise<string> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (isFrontdeskError(error)) return error.code;
-    throw error;
-  }
-  return "resolved";
-};
 
 describe.skipIf(!url && process.env.CI !== "true")("redis layout migration", () => {
   let admin: Redis;

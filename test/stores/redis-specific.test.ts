@@ -578,16 +578,7 @@ describe.skipIf(!url)("redis store specifics", () => {
     const prefix = `t${randomBytes(5).toString("hex")}`;
     const store = open({ keyPrefix: prefix });
     const now = Date.UTC(2026, 0, 1);
-    for (let i = 0; i < 5; i++) {
-      const k = { ...key, id: `s${i}` };
-      await store.commit({
-        key: k,
-        expectedVersion: 0,
-        header: headerFor(k, now, 1, 1),
-        events: [eventAt(1, now)],
-        now,
-      });
-    }
+    for (let i = 0; i < 5; i++) await createOneEvent(store, { ...key, id: `s${i}` }, now);
     const keep = { ...key, id: "s0" };
     await store.touch(keep, { expiresAt: now + 120_000, lastAccessedAt: now }, now);
     expect(await store.sweep(now + 60_000, 2)).toBe(2);
@@ -605,16 +596,7 @@ describe.skipIf(!url)("redis store specifics", () => {
     const store = open({ keyPrefix: prefix, buckets: 7 });
     const now = Date.UTC(2026, 0, 1);
     const owners = Array.from({ length: 30 }, (_, i) => `owner-${i}`);
-    for (const userId of owners) {
-      const k = { namespace: "ns", userId, id: "s" };
-      await store.commit({
-        key: k,
-        expectedVersion: 0,
-        header: headerFor(k, now, 1, 1),
-        events: [eventAt(1, now)],
-        now,
-      });
-    }
+    for (const userId of owners) await createOneEvent(store, { namespace: "ns", userId, id: "s" }, now);
     const keys = createKeyspace(prefix, 7);
     const buckets = new Set(owners.map((userId) => keys.session({ namespace: "ns", userId, id: "s" }).expiry));
     expect(buckets.size).toBeGreaterThan(3);
@@ -683,3 +665,7 @@ describe.skipIf(!url)("redis store specifics", () => {
     }
   });
 });
+
+/** Creates a session with one event, expiring a minute after `now`. */
+const createOneEvent = (store: SessionStore, k: SessionKey, now: number) =>
+  store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 1), events: [eventAt(1, now)], now });

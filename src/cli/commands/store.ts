@@ -58,36 +58,22 @@ export function registerStoreCommands(program: Command, io: CliIo): void {
         await opened.close();
         throw new UsageError(NOT_CONFIGURED);
       }
-      const progress = createProgress(io, { label: "sealing", unit: "sessions" });
-      const stop = new AbortController();
-      let stoppedBy: StopSignal | undefined;
-      const removeSignals = onStopSignals(io, (signal) => {
-        stoppedBy ??= signal;
-        stop.abort();
-      });
-      let started = false;
-      let shown = 0;
+      const run = stoppableRun(io, "sealing");
+      const { progress } = run;
       try {
         const result = await encryptInPlace(opened, {
           namespaces,
           chunkSize: options.chunkSize,
           thorough: options.vacuum === true,
-          signal: stop.signal,
-          onProgress: (now) => {
-            if (!started) {
-              started = true;
-              progress.start(now.sessionsTotal);
-            }
-            progress.increment(now.sessionsDone - shown);
-            shown = now.sessionsDone;
-          },
+          signal: run.signal,
+          onProgress: (now) => run.report(now.sessionsDone, now.sessionsTotal),
         });
         const summary =
           `sealed ${result.events} events and ${result.values} values in ${result.sessionsDone} of ` +
           `${result.sessionsTotal} sessions (${result.commits} commits)`;
         if (!result.finished) {
           progress.abort();
-          throw new CommandExit(signalExitCode(stoppedBy ?? "SIGINT"), `stopped: ${summary}; run it again to finish`);
+          throw run.stopped(summary);
         }
         const scrub =
           result.scrub === "pending"
@@ -98,7 +84,7 @@ export function registerStoreCommands(program: Command, io: CliIo): void {
         progress.abort();
         throw error;
       } finally {
-        removeSignals();
+        run.dispose();
         await opened.close();
       }
     });
@@ -152,28 +138,14 @@ export function registerStoreCommands(program: Command, io: CliIo): void {
     .action(async (url: string, options: MigrateOptions) => {
       const target = migrationTarget(url, options);
       const { migrateRedisLayout } = await import("../../stores/redis/migrate.ts");
-      const progress = createProgress(io, { label: "migrating", unit: "sessions" });
-      const stop = new AbortController();
-      let stoppedBy: StopSignal | undefined;
-      const removeSignals = onStopSignals(io, (signal) => {
-        stoppedBy ??= signal;
-        stop.abort();
-      });
-      let started = false;
-      let shown = 0;
+      const run = stoppableRun(io, "migrating");
+      const { progress } = run;
       try {
         const result = await migrateRedisLayout({
           ...target,
           batch: options.batch,
-          signal: stop.signal,
-          onProgress: (now) => {
-            if (!started) {
-              started = true;
-              progress.start(now.migrated + now.remaining);
-            }
-            progress.increment(now.migrated - shown);
-            shown = now.migrated;
-          },
+          signal: run.signal,
+          onProgress: (now) => run.report(now.migrated, now.migrated + now.remaining),
         });
         progress.abort();
         const where = `prefix ${target.keyPrefix}, layout 2 with ${result.buckets} bucket${result.buckets === 1 ? "" : "s"}`;
@@ -184,15 +156,13 @@ export function registerStoreCommands(program: Command, io: CliIo): void {
         const summary =
           `moved ${result.sessions} sessions and ${result.scopes} user: scopes; removed the index entries of ` +
           `${result.reclaimed} sessions Redis had reclaimed and ${result.staleIndexes} stale index keys`;
-        if (!result.finished) {
-          throw new CommandExit(signalExitCode(stoppedBy ?? "SIGINT"), `stopped: ${summary}; run it again to finish`);
-        }
+        if (!result.finished) throw run.stopped(summary);
         writeLine(io.stdout, `migrated ${where}: ${summary}`);
       } catch (error) {
         progress.abort();
         throw error;
       } finally {
-        removeSignals();
+        run.dispose();
       }
     });
 }
@@ -232,4 +202,35 @@ function migrationTarget(text: string, options: MigrateOptions): { url: string; 
   }
   const buckets = options.buckets ?? bucketsFromUrl;
   return { url: url.href, keyPrefix: options.prefix ?? fromUrl ?? "fd", ...(buckets === undefined ? {} : { buckets }) };
+}
+
+/**
+ * A long, resumable store command's progress bar and its stop signals: SIGINT, SIGTERM or SIGHUP
+ * abort `signal`, the command stops between batches, and `stopped` is its exit (128 + the signal).
+ */
+function stoppableRun(io: CliIo, label: string) {
+  const progress = createProgress(io, { label, unit: "sessions" });
+  const stop = new AbortController();
+  let stoppedBy: StopSignal | undefined;
+  const dispose = onStopSignals(io, (signal) => {
+    stoppedBy ??= signal;
+    stop.abort();
+  });
+  let started = false;
+  let shown = 0;
+  return {
+    progress,
+    signal: stop.signal,
+    dispose,
+    report(done: number, total: number): void {
+      if (!started) {
+        started = true;
+        progress.start(total);
+      }
+      progress.increment(done - shown);
+      shown = done;
+    },
+    stopped: (summary: string): CommandExit =>
+      new CommandExit(signalExitCode(stoppedBy ?? "SIGINT"), `stopped: ${summary}; run it again to finish`),
+  };
 }
