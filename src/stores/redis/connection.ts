@@ -8,11 +8,11 @@
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
 import type { SessionKey } from "../../core/model.ts";
+import type { RedisClient } from "./client.ts";
 import { type AppendKeys, cachedSessionKeys, createKeyspace, type Keyspace } from "./keys.ts";
 import type { ReplicaWait } from "./replicas.ts";
 
-/** A standalone connection or a Cluster: every command the store sends exists on both. */
-export type RedisClient = Redis | Cluster;
+export type { RedisClient } from "./client.ts";
 
 /** Where a Cluster store connects: its seed nodes and the options given to `ioredis.Cluster`. */
 export interface ClusterSettings {

@@ -11,7 +11,7 @@
  */
 import { Cluster } from "ioredis";
 import { FrontdeskError } from "../../core/errors.ts";
-import type { RedisClient } from "./connection.ts";
+import type { RedisClient } from "./client.ts";
 import type { LuaScript } from "./scripts.ts";
 
 export interface ReplicaWait {

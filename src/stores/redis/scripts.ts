@@ -8,7 +8,7 @@
  * `connection.ts` maps to FrontdeskError codes.
  */
 import { createHash } from "node:crypto";
-import type { RedisClient } from "./connection.ts";
+import type { RedisClient } from "./client.ts";
 
 export interface LuaScript {
   readonly name: string;
