@@ -10,6 +10,7 @@ import { benchInstructions } from "./instructions.ts";
 import { benchMcp } from "./mcp.ts";
 import type { Measurement, Section } from "./measure.ts";
 import { benchPrivacy } from "./privacy.ts";
+import { benchScaling } from "./scaling.ts";
 import { writeSection } from "./sections.ts";
 import { benchStores } from "./stores.ts";
 
@@ -44,6 +45,9 @@ if (wanted("instructions")) sections.push(...(await benchInstructions()));
 // rewrites only that one, and a run without it leaves the privacy numbers as they were.
 const privacyLoad = loadavg()[0] ?? 0;
 const privacy = wanted("privacy") ? await benchPrivacy() : [];
+// docs/scaling.md's inputs: the same arrangement as privacy, in `bench-scaling`.
+const scalingLoad = loadavg()[0] ?? 0;
+const scaling = wanted("scaling") ? await benchScaling() : [];
 
 function withStoreChecks(found: Section[]): Section[] {
   const rows = found.flatMap((s) => s.rows);
@@ -114,5 +118,17 @@ if (privacy.length > 0) {
     ...render(privacy, "###"),
   ].join("\n");
   writeSection(file, "bench-privacy", body, { whenAbsent: "end" });
+  process.stdout.write(body);
+}
+if (scaling.length > 0) {
+  const body = [
+    "## Scaling: per node, per process, bytes (the inputs of docs/scaling.md)",
+    "",
+    `Measured by \`npm run bench scaling\` on ${measuredOn} (load average ${scalingLoad.toFixed(1)} as it began), with the same caveats as above.`,
+    "Set `FRONTDESK_TEST_REDIS_URL` / `FRONTDESK_TEST_POSTGRES_URL` to include the shared stores.",
+    "",
+    ...render(scaling, "###"),
+  ].join("\n");
+  writeSection(file, "bench-scaling", body, { whenAbsent: "end" });
   process.stdout.write(body);
 }
