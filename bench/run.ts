@@ -72,6 +72,15 @@ function withStoreChecks(found: Section[]): Section[] {
       });
     }
   }
+  const many = (d: string) => rows.find((r) => r.name === `sqlite (${d}): 32 appenders on 32 sessions`)?.opsPerSec;
+  const [full, normal] = [many("full"), many("normal")];
+  if (full !== undefined && normal !== undefined) {
+    checks.push({
+      goal: "32-session appends at full ≥ 90% of normal",
+      met: full >= 0.9 * normal,
+      value: `${fmt((full / normal) * 100)}%`,
+    });
+  }
   const last = found.at(-1);
   if (last) last.checks = checks;
   return found;

@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { SessionManager } from "../src/core/session-manager.ts";
 import type { SessionStore } from "../src/core/store-contract.ts";
 import { openStore } from "../src/stores/registry.ts";
+import { createSqliteStore } from "../src/stores/sqlite/index.ts";
 import { interleaved, type Measurement, type Section } from "./measure.ts";
 
 /** One backend to measure, with the raw driver doing the nearest thing to one append. */
@@ -37,6 +38,7 @@ export async function benchStores(): Promise<Section[]> {
   const throughput: Measurement[] = [];
   const history: Measurement[] = [];
   try {
+    if (targets.some((t) => t.name.startsWith("sqlite"))) throughput.push(...(await manySessionsOf(dir)));
     for (const target of targets) {
       const store = await openStore(target.url);
       try {
@@ -108,6 +110,43 @@ async function throughputOf(target: Target, store: SessionStore): Promise<Measur
     row("get", "ratio against the same raw append"),
     row("update", "ratio against the same raw append"),
   ];
+}
+
+const MANY_SESSIONS = 32;
+
+/**
+ * 32 appenders, each on its own session, at both durabilities, in alternating rounds so that load
+ * changes hit both alike: a wave is 32 concurrent `addMessage` calls, one per session, awaited together.
+ * At `full` each transaction pays an fsync, so this measures how many commits share one.
+ */
+export async function manySessionsOf(dir: string): Promise<Measurement[]> {
+  const durabilities = ["full", "normal"] as const;
+  const opened = durabilities.map((durability) =>
+    createSqliteStore({ path: join(dir, `many-${durability}.db`), durability }),
+  );
+  try {
+    const ops: Record<string, () => unknown> = {};
+    for (const [i, durability] of durabilities.entries()) {
+      const sessions = new SessionManager(() => ({}), opened[i] as SessionStore, "bench-many", { defaultTtlMs: null });
+      const ids: string[] = [];
+      for (let n = 0; n < MANY_SESSIONS; n++) ids.push((await sessions.create()).id);
+      const message = { role: "user" as const, content: "hello, how are you today?" };
+      ops[durability] = () => Promise.all(ids.map((id) => sessions.addMessage(id, message)));
+    }
+    for (const op of Object.values(ops)) for (let i = 0; i < WARMUP_OPS / MANY_SESSIONS; i++) await op();
+    const results = await interleaved(ops, { rounds: 7, perRound: Math.round(APPEND_OPS / MANY_SESSIONS) });
+    return durabilities.map((durability) => {
+      const wave = results[durability] as { meanUs: number };
+      return {
+        name: `sqlite (${durability}): ${MANY_SESSIONS} appenders on ${MANY_SESSIONS} sessions`,
+        opsPerSec: (MANY_SESSIONS * 1e6) / wave.meanUs,
+        meanUs: wave.meanUs / MANY_SESSIONS,
+        note: `waves of ${MANY_SESSIONS} concurrent \`addMessage\`, one per session; mean µs is per append`,
+      };
+    });
+  } finally {
+    for (const store of opened) await store.close();
+  }
 }
 
 async function historyCostOf(target: Target, store: SessionStore): Promise<Measurement[]> {

@@ -1,7 +1,8 @@
 /**
- * The SQLite store's write path. Each write is one `BEGIN IMMEDIATE` transaction that rolls back on
- * any error, so a refused commit leaves nothing; the checks run inside it, interleaved with the
- * writes, so no other process can slip in between a check and the write it guards. A write drops
+ * The SQLite store's write path. Each write runs in a `BEGIN IMMEDIATE` transaction that rolls back
+ * on any error, so a refused write leaves nothing (commits share one, a savepoint each: see
+ * group-commit.ts); the checks run inside it, interleaved with the writes, so no other process can
+ * slip in between a check and the write it guards. A write drops
  * what it changes from the read cache before it runs, because this connection's own writes do not
  * move `PRAGMA data_version`.
  */
@@ -9,9 +10,9 @@ import { FrontdeskError } from "../../core/errors.ts";
 import { type JsonObject, type SessionKey, scopeKeyId, sessionKeyId } from "../../core/model.ts";
 import { applyDelta } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
-import type { ApiKeyRecord, Commit, CommitResult, DeleteCondition, SessionStore } from "../types.ts";
+import type { ApiKeyRecord, Commit, DeleteCondition, SessionStore } from "../types.ts";
 import { isConstraintError, MEMORY_PATH, type SqliteContext } from "./connection.ts";
-import { hintCommitted, hintDeleted } from "./live.ts";
+import { hintDeleted } from "./live.ts";
 import {
   type CheckpointRow,
   type Connection,
@@ -23,16 +24,11 @@ import {
   type VersionRow,
 } from "./statements.ts";
 
-export function commit(ctx: SqliteContext, c: Connection, commit: Commit): CommitResult {
-  ctx.cache.forgetCommit(commit);
-  const rid = c.transaction.immediate(commitRows, c, commit);
-  const { version, lastSeq } = commit.header;
-  hintCommitted(ctx, commit.key, rid, version, lastSeq);
-  return { version, lastSeq };
-}
-
-/** The commit's transaction: checks and writes interleave; returns the session's row id. */
-function commitRows(c: Connection, commit: Commit): number {
+/**
+ * One commit's checks and writes, interleaved; returns the session's row id. It runs inside a
+ * transaction (or a savepoint of one) that group-commit.ts opens for several commits at once.
+ */
+export function commitRows(c: Connection, commit: Commit): number {
   const { key, header, now } = commit;
   const owner = ownerOf(key.userId);
   const columns = [
@@ -47,7 +43,7 @@ function commitRows(c: Connection, commit: Commit): number {
     header.expiresAt,
     JSON.stringify(header),
   ];
-  // Any throw rolls the whole transaction back, so a refused commit leaves nothing.
+  // Any throw rolls back the enclosing transaction or savepoint, so a refused commit leaves nothing.
   let rid: number | undefined;
   let previousLastSeq = 0;
   if (commit.expectedVersion === 0) {

@@ -145,7 +145,7 @@ export const isConstraintError = (error: unknown): boolean =>
   error instanceof Database.SqliteError && error.code.startsWith("SQLITE_CONSTRAINT");
 
 /** Driver failures become `unavailable`, with a message that names no path; our own errors pass through. */
-function translateError(error: unknown): unknown {
+export function translateError(error: unknown): unknown {
   if (isFrontdeskError(error) || !(error instanceof Database.SqliteError)) return error;
   const message = isBusyError(error)
     ? "The SQLite database stayed locked by another writer for longer than busyTimeoutMs"

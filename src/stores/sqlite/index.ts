@@ -9,6 +9,7 @@ import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionStore, StoreContext } from "../types.ts";
 import * as commands from "./commands.ts";
 import { closeConnection, createContext, MEMORY_PATH, run, type Settings } from "./connection.ts";
+import { CommitQueue } from "./group-commit.ts";
 import { stopPolling, subscribe } from "./live.ts";
 import * as reads from "./reads.ts";
 
@@ -47,30 +48,39 @@ export const STORE_NAME = "sqlite";
 
 /**
  * Opens a SQLite store. Nothing touches the disk until the first call: the database is opened and
- * migrated once, then every method runs synchronous prepared statements, each write inside one
- * `BEGIN IMMEDIATE` transaction that rolls back on any error.
+ * migrated once, then every method runs synchronous prepared statements, each write inside a
+ * `BEGIN IMMEDIATE` transaction that rolls back on any error; commits submitted in one turn of the
+ * event loop share one transaction, a savepoint each.
  * @example const store = createSqliteStore({ path: "./.frontdesk/frontdesk.db" });
  */
 export function createSqliteStore(options: SqliteStoreOptions, _context: StoreContext = {}): SessionStore {
   const ctx = createContext(readOptions(options));
+  const commits = new CommitQueue(ctx);
+  // Other writes go after the commits submitted before them, as they did when each commit ran at once.
+  const write = <T>(body: Parameters<typeof run<T>>[1]): Promise<T> => {
+    commits.flushAll();
+    return run(ctx, body);
+  };
   return {
     name: STORE_NAME,
     capabilities: ctx.capabilities,
 
-    commit: (commit) => run(ctx, (c) => commands.commit(ctx, c, commit)),
-    touch: (key, times, now) => run(ctx, (c) => commands.touch(ctx, c, key, times, now)),
-    delete: (key, condition) => run(ctx, (c) => commands.deleteSession(ctx, c, key, condition)),
-    sweep: (now, limit) => run(ctx, (c) => commands.sweep(ctx, c, now, limit)),
-    putApiKey: (record) => run(ctx, (c) => commands.putApiKey(c, record)),
-    revokeApiKey: (id, at) => run(ctx, (c) => commands.revokeApiKey(c, id, at)),
+    // Commits of one turn share a transaction (group-commit.ts), which opens the database and
+    // refuses on a closed store when it writes them.
+    commit: (commit) => commits.submit(commit),
+    touch: (key, times, now) => write((c) => commands.touch(ctx, c, key, times, now)),
+    delete: (key, condition) => write((c) => commands.deleteSession(ctx, c, key, condition)),
+    sweep: (now, limit) => write((c) => commands.sweep(ctx, c, now, limit)),
+    putApiKey: (record) => write((c) => commands.putApiKey(c, record)),
+    revokeApiKey: (id, at) => write((c) => commands.revokeApiKey(c, id, at)),
 
     get: (key, now) => run(ctx, (c) => reads.get(ctx, c, key, now)),
     readEvents: (key, range) => run(ctx, (c) => reads.readEvents(c, key, range)),
     list: (query) => reads.list(ctx, query), // several statements for a text search, each through run
     count: (namespace, userId, now) => run(ctx, (c) => reads.count(c, namespace, userId, now)),
     readScope: (namespace, scope, userId) => run(ctx, (c) => reads.readScope(ctx, c, namespace, scope, userId)),
-    eraseScope: (namespace, userId) => run(ctx, (c) => commands.eraseScope(ctx, c, namespace, userId)),
-    scrub: (options) => run(ctx, (c) => commands.scrub(ctx, c, options?.thorough === true)),
+    eraseScope: (namespace, userId) => write((c) => commands.eraseScope(ctx, c, namespace, userId)),
+    scrub: (options) => write((c) => commands.scrub(ctx, c, options?.thorough === true)),
     findIdempotency: (key, idempotencyKey) => run(ctx, (c) => reads.findIdempotency(c, key, idempotencyKey)),
     findApiKey: (hash) => run(ctx, (c) => reads.findApiKey(c, hash)),
     listApiKeys: () => run(ctx, reads.listApiKeys),
@@ -79,6 +89,7 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
 
     async close() {
       if (ctx.closed) return;
+      commits.flushAll();
       ctx.closed = true;
       stopPolling(ctx);
       ctx.subscriptions.clear();
