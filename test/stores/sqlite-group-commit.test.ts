@@ -159,7 +159,7 @@ describe("sqlite group commit across sessions", () => {
         Array.from({ length: 32 }, (_, i) => store.commit(i === 4 ? next(key(i), 7, 1) : next(key(i), 1, 1))),
       );
       expect(outcomes.map(codeOf)).toEqual(Array(32).fill("unavailable"));
-      blocker.exec("ROLLBACK");
+      blocker.prepare("ROLLBACK").run();
       for (let i = 0; i < 32; i++) {
         const header = await store.get(key(i), NOW);
         expect([i, header?.version, (await store.readEvents(key(i), {})).length]).toEqual([i, 1, 1]);
