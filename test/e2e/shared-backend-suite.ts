@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, revokeApiKey } from "../../src/server/api-keys.ts";
 import { openStore } from "../../src/stores/registry.ts";
 import { assertBuilt, type CliProcess, startServe } from "../cli/processes.ts";
-import { POSTGRES, REDIS, REDIS_CLUSTER, type SharedBackend, uniquePrefix } from "../support/backends.ts";
+import { REDIS_CLUSTER, type SharedBackend, uniquePrefix } from "../support/backends.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
 
 /**
@@ -13,7 +13,6 @@ import { TcpProxy } from "./tcp-proxy.ts";
  * them, live events cross from one to the other, a revoked key stops everywhere, and a backend
  * outage is survived without a restart.
  */
-const BACKENDS: SharedBackend[] = [REDIS, REDIS_CLUSTER, POSTGRES];
 
 const RELAXED_LIMITS = { limits: { requestsPerSecond: null, maxStreamsPerKey: 200 } };
 
@@ -72,7 +71,11 @@ async function readSse(response: Response, count: number): Promise<{ seq: number
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-for (const backend of BACKENDS) {
+/**
+ * The suite for one backend. Each backend has a test file of its own (shared-*.test.ts), so the
+ * three run side by side on the test workers instead of one after another in one file.
+ */
+export function describeSharedBackend(backend: SharedBackend): void {
   describe.skipIf(!backend.url)(`two frontdesk servers on one ${backend.name}`, () => {
     const url = backend.url ?? "unset://";
     const prefix = uniquePrefix("e2e");
@@ -198,7 +201,7 @@ for (const backend of BACKENDS) {
   // A Cluster's outage and failover have their own test (test/isolated/redis-cluster-changes.test.ts):
   // a proxy in front of one seed node cannot cut the connections to the other nodes.
   // (Generated only for the single-node backends, so CI never reports it skipped.)
-  if (backend === REDIS_CLUSTER) continue;
+  if (backend === REDIS_CLUSTER) return;
   describe.skipIf(!backend.url)(`frontdesk servers through a ${backend.name} outage`, () => {
     const url = backend.url ?? "unset://localhost:1";
     const prefix = uniquePrefix("out");
