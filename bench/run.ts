@@ -117,27 +117,25 @@ if (sections.length > 0) {
   writeSection(file, "bench", body, { whenAbsent: "start" });
   process.stdout.write(body);
 }
-if (privacy.length > 0) {
+/** A part that keeps a section of its own, rewritten only by a run that includes the part. */
+function writeOwnSection(id: string, title: string, part: string, load: number, found: Section[]): void {
+  if (found.length === 0) return;
   const body = [
-    "## Privacy: erasure, pruning, masking",
+    `## ${title}`,
     "",
-    `Measured by \`npm run bench privacy\` on ${measuredOn} (load average ${privacyLoad.toFixed(1)} as it began), with the same caveats as above.`,
-    "Set `FRONTDESK_TEST_POSTGRES_URL` / `FRONTDESK_TEST_REDIS_URL` to include the shared stores.",
-    "",
-    ...render(privacy, "###"),
-  ].join("\n");
-  writeSection(file, "bench-privacy", body, { whenAbsent: "end" });
-  process.stdout.write(body);
-}
-if (scaling.length > 0) {
-  const body = [
-    "## Scaling: per node, per process, bytes (the inputs of docs/scaling.md)",
-    "",
-    `Measured by \`npm run bench scaling\` on ${measuredOn} (load average ${scalingLoad.toFixed(1)} as it began), with the same caveats as above.`,
+    `Measured by \`npm run bench ${part}\` on ${measuredOn} (load average ${load.toFixed(1)} as it began), with the same caveats as above.`,
     "Set `FRONTDESK_TEST_REDIS_URL` / `FRONTDESK_TEST_POSTGRES_URL` to include the shared stores.",
     "",
-    ...render(scaling, "###"),
+    ...render(found, "###"),
   ].join("\n");
-  writeSection(file, "bench-scaling", body, { whenAbsent: "end" });
+  writeSection(file, id, body, { whenAbsent: "end" });
   process.stdout.write(body);
 }
+writeOwnSection("bench-privacy", "Privacy: erasure, pruning, masking", "privacy", privacyLoad, privacy);
+writeOwnSection(
+  "bench-scaling",
+  "Scaling: per node, per process, bytes (the inputs of docs/scaling.md)",
+  "scaling",
+  scalingLoad,
+  scaling,
+);
