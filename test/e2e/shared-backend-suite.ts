@@ -75,7 +75,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * The suite for one backend. Each backend has a test file of its own (shared-*.test.ts), so the
  * three run side by side on the test workers instead of one after another in one file.
  */
-export function describeSharedBackend(backend: SharedBackend): void {
+export function describeSharedBackend(backend: SharedBackend, options: { incrementsPerClient?: number } = {}): void {
+  const perClient = options.incrementsPerClient ?? 100;
+  const total = 50 * perClient;
   describe.skipIf(!backend.url)(`two frontdesk servers on one ${backend.name}`, () => {
     const url = backend.url ?? "unset://";
     const prefix = uniquePrefix("e2e");
@@ -104,7 +106,7 @@ export function describeSharedBackend(backend: SharedBackend): void {
       rmSync(dir, { recursive: true, force: true });
     }, 60_000);
 
-    it("50 clients × 100 If-Match increments spread over both instances end at exactly 5,000, with no 5xx", async () => {
+    it(`50 clients × ${perClient} If-Match increments spread over both instances end at exactly ${total.toLocaleString("en")}, with no 5xx`, async () => {
       const instances = [a as Instance, b as Instance];
       const created = await fetch(`${instances[0]?.url}/v1/sessions`, {
         method: "POST",
@@ -117,7 +119,7 @@ export function describeSharedBackend(backend: SharedBackend): void {
       await Promise.all(
         Array.from({ length: 50 }, async (_, client) => {
           let failures = 0;
-          for (let done = 0; done < 100; ) {
+          for (let done = 0; done < perClient; ) {
             const base = (instances[(client + done) % 2] as Instance).url;
             const read = await fetch(`${base}/v1/sessions/counter`, { headers: jsonHeaders(key) });
             if (read.status >= 500) serverErrors++;
@@ -147,7 +149,7 @@ export function describeSharedBackend(backend: SharedBackend): void {
       const final = await fetch(`${(instances[1] as Instance).url}/v1/sessions/counter`, { headers: jsonHeaders(key) });
       const session = (await final.json()) as { state: { count: number }; version: number };
       expect(serverErrors).toBe(0);
-      expect(session.state.count).toBe(5000);
+      expect(session.state.count).toBe(total);
       expect(preconditionFailures).toBeGreaterThan(0);
     }, 300_000);
 
