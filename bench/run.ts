@@ -9,6 +9,7 @@ import { benchHttp } from "./http.ts";
 import { benchInstructions } from "./instructions.ts";
 import { benchMcp } from "./mcp.ts";
 import type { Measurement, Section } from "./measure.ts";
+import { benchMillion } from "./million.ts";
 import { benchPrivacy } from "./privacy.ts";
 import { benchScaling } from "./scaling.ts";
 import { writeSection } from "./sections.ts";
@@ -35,6 +36,8 @@ const table = (rows: Measurement[]): string => {
 const sections: Section[] = [];
 const only = process.argv.slice(2);
 const wanted = (name: string) => only.length === 0 || only.includes(name);
+// Parts too long for every run: only when named, as in `npm run bench million`.
+const named = (name: string) => only.includes(name);
 
 if (wanted("stores")) sections.push(...withStoreChecks(await benchStores()));
 if (wanted("http")) sections.push(...(await benchHttp()));
@@ -48,6 +51,9 @@ const privacy = wanted("privacy") ? await benchPrivacy() : [];
 // docs/scaling.md's inputs: the same arrangement as privacy, in `bench-scaling`.
 const scalingLoad = loadavg()[0] ?? 0;
 const scaling = wanted("scaling") ? await benchScaling() : [];
+// Issue 21 §3: builds (or reuses) a million-session store, minutes on first run.
+const millionLoad = loadavg()[0] ?? 0;
+const million = named("million") ? await benchMillion() : [];
 
 function withStoreChecks(found: Section[]): Section[] {
   const rows = found.flatMap((s) => s.rows);
@@ -139,3 +145,4 @@ writeOwnSection(
   scalingLoad,
   scaling,
 );
+writeOwnSection("bench-million", "A million sessions (SQLite and PostgreSQL)", "million", millionLoad, million);
