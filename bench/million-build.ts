@@ -14,6 +14,7 @@ import type { SessionHeader } from "../src/core/model.ts";
 import { LATEST_VERSION } from "../src/stores/postgres/migrations.ts";
 import { openStore } from "../src/stores/registry.ts";
 import { SCHEMA_VERSION } from "../src/stores/sqlite/migrations.ts";
+import { seeded } from "../test/support/seeded.ts";
 
 export const NAMESPACE = "default";
 export const USERS = 100_000;
@@ -54,16 +55,7 @@ export const heavyUser = (h: number): string => `heavy-${h}`;
 export const mainUser = (u: number): string => `user-${u.toString().padStart(6, "0")}`;
 
 /** A small, fast PRNG per session index, so row i is the same whichever order it is made in. */
-function random(seed: number): () => number {
-  let a = (seed * 2654435761) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = (seed: number): (() => number) => seeded((seed * 2654435761) >>> 0);
 
 export interface Row {
   userId: string;
