@@ -11,7 +11,6 @@ import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionStore, StoreContext } from "../types.ts";
 import * as commands from "./commands.ts";
 import { closeConnections, createContext, type RedisContext, type RedisStoreLogger, run } from "./connection.ts";
-import { MAX_BUCKETS } from "./keys.ts";
 import { subscribe } from "./live.ts";
 import * as reads from "./reads.ts";
 import type { ReplicaWait } from "./replicas.ts";
@@ -90,15 +89,6 @@ export function createRedisStore(options: RedisStoreOptions = {}, context: Store
   const callerClient = options.client;
   const callerPrefix =
     callerClient instanceof Cluster ? callerClient.options.keyPrefix : callerClient?.options.keyPrefix;
-  if (
-    options.buckets !== undefined &&
-    !(Number.isSafeInteger(options.buckets) && options.buckets >= 1 && options.buckets <= MAX_BUCKETS)
-  ) {
-    throw new FrontdeskError(
-      "invalid_request",
-      `The Redis store option buckets must be a whole number from 1 to ${MAX_BUCKETS}`,
-    );
-  }
   if (options.cluster && options.cluster.nodes.length === 0) {
     throw new FrontdeskError("invalid_request", "The Redis store option cluster needs at least one seed node");
   }
