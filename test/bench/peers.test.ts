@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { conversationSuite } from "../../bench/peers/conversation/run.ts";
 import { CONVERSATION_LABELS } from "../../bench/peers/conversation/suite.ts";
+import type { WorkloadResult } from "../../bench/peers/harness.ts";
 import { formatBytes, formatMicros, lineChartSvg, logTicks } from "../../bench/peers/plot.ts";
-import { checkLine, peerSection } from "../../bench/peers/report.ts";
+import { ceilingTable, checkLine, compare, comparisonChecks, peerSection } from "../../bench/peers/report.ts";
 import { peerSettings, runOptionsOf } from "../../bench/peers/suite.ts";
 import { replaceSection } from "../../bench/sections.ts";
 
@@ -93,6 +94,45 @@ describe("the BENCHMARKS.md section writer", () => {
     expect(replaceSection(onlyPeers, "bench", "core", { whenAbsent: "start" })).toBe(
       `<!-- bench:start -->\ncore\n<!-- bench:end -->\n\n${onlyPeers}`,
     );
+  });
+});
+
+describe("the ceiling of a peer comparison", () => {
+  const cell = (contender: string, medianUs: number) => ({
+    contender,
+    metric: "append",
+    size: 1000,
+    medianUs,
+    roundsUs: [medianUs],
+    calls: 1,
+  });
+  const result = {
+    workload: { id: "w", title: "W", method: "", operations: [{ name: "append" }], contenders: [] },
+    cells: [cell("peer", 2000), cell("frontdesk", 100), cell("raw", 50), cell("frontdesk fast", 60)],
+    bytes: [],
+    growth: {},
+    notes: [],
+  } satisfies WorkloadResult;
+  const comparison = { label: "peer append", metric: "append", size: 1000, peer: "peer", raw: "raw", goal: 0.8 };
+
+  it("divides Frontdesk's lead over the peer by the raw driver's, and checks the share against the goal", () => {
+    const slow = compare(result, { ...comparison, frontdesk: "frontdesk" });
+    expect(slow).toMatchObject({ ratio: 20, ceiling: 40, share: 0.5 });
+    const fast = compare(result, { ...comparison, frontdesk: "frontdesk fast" });
+    expect(fast?.share).toBeCloseTo(50 / 60);
+    const checks = comparisonChecks(result, [
+      { ...comparison, frontdesk: "frontdesk" },
+      { ...comparison, frontdesk: "frontdesk fast" },
+      { ...comparison, frontdesk: "not measured" },
+    ]);
+    expect(checks.map((c) => [c.met, c.value.slice(0, c.value.indexOf(" ("))])).toEqual([
+      [false, "ratio 20×, ceiling 40×, share 50%"],
+      [true, "ratio 33×, ceiling 40×, share 83%"],
+    ]);
+    const table = ceilingTable([
+      { result, reference: "frontdesk", labels: {}, checks, comparisons: [{ ...comparison, frontdesk: "frontdesk" }] },
+    ]);
+    expect(table).toContain("| peer append | 2 ms | 100 µs | 50 µs | 20× | 40× | **50%** |");
   });
 });
 

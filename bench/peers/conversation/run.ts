@@ -1,8 +1,13 @@
 /** The conversation suite: runs the workload and states its goals. Needs only the repository's install. */
 import { runWorkload } from "../harness.ts";
-import type { ReportedWorkload } from "../report.ts";
+import { comparisonChecks, type ReportedWorkload } from "../report.ts";
 import type { SuiteContext } from "../suite.ts";
-import { CONVERSATION_LABELS, CONVERSATION_REFERENCE, conversationWorkload } from "./suite.ts";
+import {
+  CONVERSATION_COMPARISONS,
+  CONVERSATION_LABELS,
+  CONVERSATION_REFERENCE,
+  conversationWorkload,
+} from "./suite.ts";
 
 export async function conversationSuite(
   context: SuiteContext,
@@ -11,7 +16,11 @@ export async function conversationSuite(
   const workload = conversationWorkload(context.dir, options);
   workload.bytesAt = [context.bytesSize];
   const result = await runWorkload(workload, context.run);
-  // Issue 21 states these rows' goals against the raw driver's ceiling; until that column exists
-  // the tables carry the ratios and no goal is checked here.
-  return { result, reference: CONVERSATION_REFERENCE, labels: CONVERSATION_LABELS, checks: [] };
+  return {
+    result,
+    reference: CONVERSATION_REFERENCE,
+    labels: CONVERSATION_LABELS,
+    comparisons: CONVERSATION_COMPARISONS,
+    checks: comparisonChecks(result, CONVERSATION_COMPARISONS),
+  };
 }

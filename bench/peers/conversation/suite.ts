@@ -3,6 +3,8 @@
  * AgentDock-style "rewrite the whole session value" design, on the same backends.
  */
 import type { Workload } from "../harness.ts";
+import { RAW_CONVERSATION_OPS, rawContenders, rawSqliteName } from "../raw.ts";
+import type { Comparison } from "../report.ts";
 import { agentDockRedis, agentDockSqlite } from "./agentdock.ts";
 import { frontdeskBackends, frontdeskContender } from "./frontdesk.ts";
 
@@ -15,12 +17,24 @@ export const CONVERSATION_LABELS: Record<string, string> = {
 
 export const CONVERSATION_REFERENCE = "Frontdesk SQLite (full)";
 
+/** Issue 21's AgentDock-style rows: at NORMAL, the durability the AgentDock-style store runs at. */
+export const CONVERSATION_COMPARISONS: Comparison[] = [1000, 10_000].map((size) => ({
+  label: `AgentDock-style append @${size.toLocaleString("en")} (normal)`,
+  metric: "append",
+  size,
+  peer: "AgentDock-style SQLite",
+  frontdesk: "Frontdesk SQLite (normal)",
+  raw: rawSqliteName("normal"),
+  goal: 0.8,
+}));
+
 export function conversationWorkload(dir: string, options: { peers?: boolean } = {}): Workload {
   const contenders = frontdeskBackends(dir).map(frontdeskContender);
   if (options.peers !== false) {
     contenders.push(agentDockSqlite(dir));
     const redis = agentDockRedis();
     if (redis) contenders.push(redis);
+    contenders.push(...rawContenders(dir, RAW_CONVERSATION_OPS));
   }
   return {
     id: "conversation",
