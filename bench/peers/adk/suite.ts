@@ -18,10 +18,36 @@ import {
   uniqueName,
 } from "../backends.ts";
 import { type Contender, runWorkload, type Workload } from "../harness.ts";
-import type { ReportedWorkload } from "../report.ts";
+import { RAW_POSTGRES, rawContenders, rawSqliteName } from "../raw.ts";
+import { type Comparison, comparisonChecks, type ReportedWorkload } from "../report.ts";
 import type { SuiteContext } from "../suite.ts";
 
 const APP = "bench-app";
+
+/**
+ * Issue 21's ADK rows, at 1,000 events. DatabaseSessionService on SQLite runs SQLite's defaults
+ * (rollback journal, synchronous=FULL), so its ceiling is the raw driver at full.
+ */
+const ADK_COMPARISONS: Comparison[] = [
+  {
+    label: "ADK appendEvent on SQLite @1,000 (full)",
+    metric: "append",
+    size: 1000,
+    peer: "DatabaseSessionService SQLite",
+    frontdesk: "FrontdeskSessionService SQLite (full)",
+    raw: rawSqliteName("full"),
+    goal: 0.8,
+  },
+  {
+    label: "ADK appendEvent on PostgreSQL @1,000",
+    metric: "append",
+    size: 1000,
+    peer: "DatabaseSessionService PostgreSQL",
+    frontdesk: "FrontdeskSessionService PostgreSQL",
+    raw: RAW_POSTGRES,
+    goal: 0.8,
+  },
+];
 const SEED_BATCH = 1000;
 
 /**
@@ -257,7 +283,10 @@ export async function adkSuite(context: SuiteContext): Promise<ReportedWorkload>
       "append), Frontdesk's through `appendEvent`; bytes are for a session of its own filled the same way, in a " +
       "fresh database.",
     operations: [{ name: "append", addsMessages: 1 }, { name: "recent50" }, { name: "history" }, { name: "list" }],
-    contenders: backends.map(serviceContender),
+    contenders: [
+      ...backends.map(serviceContender),
+      ...rawContenders(context.dir, { append: "append", recent50: "last50", history: "history", list: "list" }),
+    ],
     bytesAt: [context.bytesSize],
   };
   const result = await runWorkload(workload, context.run);
@@ -273,6 +302,5 @@ export async function adkSuite(context: SuiteContext): Promise<ReportedWorkload>
     },
     notes,
   };
-  // The framework-adapters issue asks for these rows beside ADK's own service, with no fixed goal.
-  return { ...reported, checks: [] };
+  return { ...reported, comparisons: ADK_COMPARISONS, checks: comparisonChecks(result, ADK_COMPARISONS) };
 }

@@ -4,12 +4,15 @@
  * per graph step, reading the state back, and bytes for a conversation built turn by turn.
  * Checks the framework-adapters issue's LangGraph goals.
  */
+import { HumanMessage } from "@langchain/core/messages";
 import type { BaseCheckpointSaver } from "@langchain/langgraph";
+import { type Checkpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { adapterExport, adapterStores } from "../adapters.ts";
-import { messageText, uniqueName } from "../backends.ts";
+import { BENCH_USER, messageText, uniqueName } from "../backends.ts";
 import { bytesOf, type Contender, cellOf, runWorkload, type Workload } from "../harness.ts";
 import { formatBytes, formatMicros } from "../plot.ts";
-import type { Check, ReportedWorkload } from "../report.ts";
+import { RAW_POSTGRES, rawContenders, rawSqliteName } from "../raw.ts";
+import { type Check, type Comparison, comparisonChecks, type ReportedWorkload } from "../report.ts";
 import type { SuiteContext } from "../suite.ts";
 import { conversationGraph, type MessagesChannel, seedMessages } from "./graph.ts";
 import { instrument, postgresSaverBackend, type SaverBackend, type SaverTiming, sqliteSaverBackend } from "./savers.ts";
@@ -22,6 +25,28 @@ export const SQLITE_SAVER_DELTA = "SqliteSaver + DeltaChannel";
 export const SQLITE_SAVER_FULL = "SqliteSaver (synchronous=FULL)";
 export const FRONTDESK_SAVER = "FrontdeskSaver SQLite (full)";
 export const FRONTDESK_SAVER_NORMAL = "FrontdeskSaver SQLite (normal)";
+
+/** Issue 21's LangGraph row, at equal durability, and its PostgreSQL counterpart. */
+const LANGGRAPH_COMPARISONS: Comparison[] = [
+  {
+    label: "LangGraph put @1,000 (full)",
+    metric: "put",
+    size: 1000,
+    peer: SQLITE_SAVER_FULL,
+    frontdesk: FRONTDESK_SAVER,
+    raw: rawSqliteName("full"),
+    goal: 0.8,
+  },
+  {
+    label: "LangGraph put @1,000 (PostgreSQL)",
+    metric: "put",
+    size: 1000,
+    peer: "PostgresSaver",
+    frontdesk: "FrontdeskSaver PostgreSQL",
+    raw: RAW_POSTGRES,
+    goal: 0.8,
+  },
+];
 
 function saverContender(backend: SaverBackend, channel: MessagesChannel, weigh = true): Contender {
   type Timed = Awaited<ReturnType<SaverBackend["open"]>> & { timing: SaverTiming; location: string };
@@ -45,8 +70,10 @@ function saverContender(backend: SaverBackend, channel: MessagesChannel, weigh =
       }
       const seeded = (await graph.state(threadId)).length;
       if (seeded !== size) throw new Error(`${backend.name}: seeded ${seeded} messages, not ${size}`);
+      const put = channel === "default" ? await rawPut(saver, threadId, () => messageText(next++)) : undefined;
       return {
         ops: {
+          ...(put ? { put } : {}),
           turn: async () => {
             const busyUs = timing.busyUs;
             const steps = timing.steps;
@@ -81,6 +108,40 @@ function saverContender(backend: SaverBackend, channel: MessagesChannel, weigh =
       await backend.drop(location);
     }
   }
+}
+
+/**
+ * `put` called directly, as LangGraph's loop calls it after a step: the thread's newest checkpoint
+ * again with one more message in its messages channel, a new id, and that channel's next version.
+ * Each saver stores it its own way: SqliteSaver and PostgresSaver serialize the whole list again,
+ * FrontdeskSaver appends the new message and a checkpoint event in one commit.
+ */
+async function rawPut(saver: BaseCheckpointSaver, threadId: string, text: () => string) {
+  let config = { configurable: { thread_id: threadId, checkpoint_ns: "", user_id: BENCH_USER } } as Parameters<
+    BaseCheckpointSaver["put"]
+  >[0];
+  const tuple = await saver.getTuple(config);
+  if (!tuple) throw new Error(`no checkpoint on thread ${threadId}`);
+  config = tuple.config;
+  let checkpoint: Checkpoint = tuple.checkpoint;
+  let step = (tuple.metadata?.step ?? 0) + 1;
+  return async () => {
+    const messages = checkpoint.channel_values.messages as unknown[];
+    const version = saver.getNextVersion(checkpoint.channel_versions.messages as number | undefined);
+    checkpoint = {
+      ...checkpoint,
+      id: uuid6(-1),
+      ts: new Date().toISOString(),
+      channel_values: { ...checkpoint.channel_values, messages: [...messages, new HumanMessage(text())] },
+      channel_versions: { ...checkpoint.channel_versions, messages: version },
+    };
+    config = await saver.put(
+      config,
+      checkpoint,
+      { source: "update", step: step++, parents: {} },
+      { messages: version },
+    );
+  };
 }
 
 type SaverClass = new (options: { store: string }) => BaseCheckpointSaver & { close?(): Promise<void> };
@@ -147,6 +208,7 @@ export async function langgraphSuite(context: SuiteContext): Promise<ReportedWor
     // Durability does not change what is stored: the normal-durability row is not weighed again.
     ...frontdesk.backends.map((b) => saverContender(b, "default", b.name !== FRONTDESK_SAVER_NORMAL)),
     ...peers.flatMap(([backend, channel, weigh]) => (backend ? [saverContender(backend, channel, weigh)] : [])),
+    ...rawContenders(context.dir, { put: "append" }),
   ];
   const workload: Workload = {
     id: "langgraph",
@@ -165,8 +227,9 @@ export async function langgraphSuite(context: SuiteContext): Promise<ReportedWor
       "would write tens of gigabytes for 10,000 messages); the bytes are for a conversation built turn by turn. " +
       "FrontdeskSaver runs the default-channel graph, as its users' graphs do. To keep the run near ten minutes, the " +
       "500 turns are weighed once per stored form: not again for another durability, nor for PostgresSaver + " +
-      "DeltaChannel (over two minutes of turns on PostgreSQL).",
-    operations: [{ name: "turn", addsMessages: 2 }, { name: "state" }],
+      "DeltaChannel (over two minutes of turns on PostgreSQL). `put` is the saver's `put` called directly with the " +
+      "thread's newest checkpoint plus one message (default channel only); the raw rows do their two-write append.",
+    operations: [{ name: "turn", addsMessages: 2 }, { name: "put", addsMessages: 1 }, { name: "state" }],
     derived: [{ name: "saverStep", from: "turn", value: (c) => (c.saverUs ?? 0) / Math.max(1, c.steps ?? 0) }],
     contenders,
     bytesAt: [context.bytesSize],
@@ -177,12 +240,17 @@ export async function langgraphSuite(context: SuiteContext): Promise<ReportedWor
     reference: contenders.some((c) => c.name === FRONTDESK_SAVER) ? FRONTDESK_SAVER : SQLITE_SAVER,
     labels: {
       turn: "one StateGraph turn (two steps)",
+      put: "put of a checkpoint with one more message",
       saverStep: "the saver's own time per graph step",
       state: "read the whole history (getState)",
     },
     notes: frontdesk.note ? [frontdesk.note] : [],
   };
-  return { ...reported, checks: langgraphChecks(reported, context.bytesSize) };
+  return {
+    ...reported,
+    comparisons: LANGGRAPH_COMPARISONS,
+    checks: [...langgraphChecks(reported, context.bytesSize), ...comparisonChecks(result, LANGGRAPH_COMPARISONS)],
+  };
 }
 
 /**
