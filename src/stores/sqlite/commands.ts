@@ -24,13 +24,20 @@ import {
   type VersionRow,
 } from "./statements.ts";
 
+/** What a commit wrote that its caller needs: the session's row id and the header as stored. */
+export interface CommittedRows {
+  rid: number;
+  headerJson: string;
+}
+
 /**
- * One commit's checks and writes, interleaved; returns the session's row id. It runs inside a
- * transaction (or a savepoint of one) that group-commit.ts opens for several commits at once.
+ * One commit's checks and writes, interleaved. It runs inside a transaction (or a savepoint of one)
+ * that group-commit.ts opens for several commits at once.
  */
-export function commitRows(c: Connection, commit: Commit): number {
+export function commitRows(c: Connection, commit: Commit): CommittedRows {
   const { key, header, now } = commit;
   const owner = ownerOf(key.userId);
+  const headerJson = JSON.stringify(header);
   const columns = [
     header.version,
     header.lastSeq,
@@ -41,7 +48,7 @@ export function commitRows(c: Connection, commit: Commit): number {
     header.updatedAt,
     header.lastAccessedAt,
     header.expiresAt,
-    JSON.stringify(header),
+    headerJson,
   ];
   // Any throw rolls back the enclosing transaction or savepoint, so a refused commit leaves nothing.
   let rid: number | undefined;
@@ -123,7 +130,7 @@ export function commitRows(c: Connection, commit: Commit): number {
       record.at,
     );
   }
-  return rid;
+  return { rid, headerJson };
 }
 
 export function touch(

@@ -11,8 +11,11 @@
  * still writes each shared page (the sessions table, its indexes) to the WAL once instead of once
  * per member.
  */
+
+import { sessionKeyId } from "../../core/model.ts";
+import { deepFreeze } from "../../core/state.ts";
 import type { Commit, CommitResult } from "../types.ts";
-import { commitRows } from "./commands.ts";
+import { type CommittedRows, commitRows } from "./commands.ts";
 import { ready, type SqliteContext, translateError } from "./connection.ts";
 import { hintCommitted } from "./live.ts";
 import type { Connection } from "./statements.ts";
@@ -29,7 +32,7 @@ interface Member {
   readonly resolve: (result: CommitResult) => void;
   readonly reject: (error: unknown) => void;
   /** Set when the member's own writes succeeded inside the transaction. */
-  rid: number | undefined;
+  written: CommittedRows | undefined;
   error: unknown;
 }
 
@@ -41,7 +44,7 @@ export class CommitQueue {
 
   submit(commit: Commit): Promise<CommitResult> {
     return new Promise((resolve, reject) => {
-      this.queued.push({ commit, resolve, reject, rid: undefined, error: undefined });
+      this.queued.push({ commit, resolve, reject, written: undefined, error: undefined });
       this.schedule();
     });
   }
@@ -86,12 +89,17 @@ export class CommitQueue {
       return;
     }
     for (const member of chunk) {
-      if (member.rid === undefined) {
+      const { written } = member;
+      if (written === undefined) {
         member.reject(translateError(member.error));
         continue;
       }
       const { key, header } = member.commit;
-      hintCommitted(this.ctx, key, member.rid, header.version, header.lastSeq);
+      // The header as stored is known without reading it back: the next append to this session
+      // (its header read comes first) is served from the cache instead of a SELECT. Members are
+      // cached in commit order, so of two commits to one session the later one is what stays.
+      this.ctx.cache.headers.set(sessionKeyId(key), deepFreeze(JSON.parse(written.headerJson)));
+      hintCommitted(this.ctx, key, written.rid, header.version, header.lastSeq);
       member.resolve({ version: header.version, lastSeq: header.lastSeq });
     }
   }
@@ -117,14 +125,14 @@ function writeChunk(c: Connection, chunk: readonly Member[]): void {
   if (chunk.length === 1) {
     // Alone, a member's error may as well roll back the whole transaction: no savepoint to pay for.
     const member = chunk[0] as Member;
-    member.rid = commitRows(c, member.commit);
+    member.written = commitRows(c, member.commit);
     return;
   }
   for (const member of chunk) {
     try {
       // Nested inside the open transaction, better-sqlite3 runs this as SAVEPOINT … RELEASE, and
       // on a throw as ROLLBACK TO … RELEASE: only this member's writes are undone.
-      member.rid = c.transaction.immediate(commitRows, c, member.commit);
+      member.written = c.transaction.immediate(commitRows, c, member.commit);
     } catch (error) {
       // Some errors (disk full, I/O) make SQLite roll back the whole transaction, the members
       // already written with it: then the chunk fails as a whole.
