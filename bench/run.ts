@@ -92,6 +92,14 @@ function withStoreChecks(found: Section[]): Section[] {
   return found;
 }
 
+/** What the main sections ran with; the privacy section states its own (it measures masking and encryption). */
+const BENCH_SETTINGS =
+  "secret masking off and no encryption on every store and server (the defaults: `maskSecrets` unset, no " +
+  "encryption key); the library rows' sessions have no TTL (`defaultTtlMs: null`), the HTTP rows' the server's " +
+  "default sliding TTL of 30 minutes, with its request-rate limit off; SQLite in WAL at " +
+  "the durability its row names (`full` is the default), PostgreSQL with `synchronous_commit` as the server sets it " +
+  "(on), Redis with the server's own persistence settings (`appendonly no` on this machine).";
+
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${arch()}, Node ${process.version}`;
 const measuredOn = `${new Date().toISOString().slice(0, 10)}, on ${machine}`;
 
@@ -117,6 +125,8 @@ if (sections.length > 0) {
     `Measured by \`npm run bench\` on ${measuredOn}.`,
     "Every ratio compares numbers taken in the same run on the same machine; absolute numbers vary between machines, ratios much less.",
     "Run it again with `npm run bench` (set `FRONTDESK_TEST_REDIS_URL` / `FRONTDESK_TEST_POSTGRES_URL` to include the shared stores).",
+    "",
+    `Settings: ${BENCH_SETTINGS}`,
     "",
     ...render(sections, "##"),
   ].join("\n");
