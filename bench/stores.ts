@@ -39,6 +39,9 @@ export async function benchStores(): Promise<Section[]> {
   const history: Measurement[] = [];
   try {
     if (targets.some((t) => t.name.startsWith("sqlite"))) throughput.push(...(await manySessionsOf(dir)));
+    const postgres = process.env.FRONTDESK_TEST_POSTGRES_URL;
+    if (postgres && targets.some((t) => t.name === "postgres"))
+      throughput.push(...(await manyPostgresSessions(postgres)));
     for (const target of targets) {
       const store = await openStore(target.url);
       try {
@@ -146,6 +149,56 @@ export async function manySessionsOf(dir: string): Promise<Measurement[]> {
     });
   } finally {
     for (const store of opened) await store.close();
+  }
+}
+
+/**
+ * The same 32 appenders on PostgreSQL, with `synchronous_commit` on (the default) and off, in
+ * alternating rounds: how much of a commit's cost is its WAL flush once 32 sessions write at once,
+ * the number docs/stores/postgres.md's advice on `synchronous_commit` and the pool size rests on.
+ * PostgreSQL shares one flush among the commits waiting for it, so the store needs no batching of
+ * its own: each commit is already one round trip.
+ */
+async function manyPostgresSessions(url: string): Promise<Measurement[]> {
+  const stamp = Date.now();
+  const variants = [
+    { name: "on", schema: `bench_many_on_${stamp}`, options: "" },
+    { name: "off", schema: `bench_many_off_${stamp}`, options: "&options=-c%20synchronous_commit%3Doff" },
+  ];
+  const joiner = url.includes("?") ? "&" : "?";
+  const opened = await Promise.all(
+    // The `off` variant's durability warning is the point of the row, not news.
+    variants.map((v) =>
+      openStore(`${url}${joiner}schema=${v.schema}${v.options}`, { logger: { warn: () => undefined } }),
+    ),
+  );
+  try {
+    const ops: Record<string, () => unknown> = {};
+    for (const [i, variant] of variants.entries()) {
+      const sessions = new SessionManager(() => ({}), opened[i] as SessionStore, "bench-many", { defaultTtlMs: null });
+      const ids: string[] = [];
+      for (let n = 0; n < MANY_SESSIONS; n++) ids.push((await sessions.create()).id);
+      const message = { role: "user" as const, content: "hello, how are you today?" };
+      ops[variant.name] = () => Promise.all(ids.map((id) => sessions.addMessage(id, message)));
+    }
+    for (const op of Object.values(ops)) for (let i = 0; i < 10; i++) await op();
+    const results = await interleaved(ops, { rounds: 7, perRound: 30 });
+    return variants.map((variant) => {
+      const wave = results[variant.name] as { meanUs: number };
+      return {
+        name: `postgres (synchronous_commit ${variant.name}): ${MANY_SESSIONS} appenders on ${MANY_SESSIONS} sessions`,
+        opsPerSec: (MANY_SESSIONS * 1e6) / wave.meanUs,
+        meanUs: wave.meanUs / MANY_SESSIONS,
+        note: `waves of ${MANY_SESSIONS} concurrent \`addMessage\`, one per session, over the store's pool of 10`,
+      };
+    });
+  } finally {
+    for (const store of opened) await store.close();
+    const pg = await import("pg");
+    const cleaner = new pg.default.Client({ connectionString: url });
+    await cleaner.connect();
+    for (const v of variants) await cleaner.query(`DROP SCHEMA IF EXISTS "${v.schema}" CASCADE`);
+    await cleaner.end();
   }
 }
 
