@@ -26,6 +26,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   langgraph: async () => (await import("./langgraph/suite.ts")).langgraphSuite,
   adk: async () => (await import("./adk/suite.ts")).adkSuite,
   "openai-agents": async () => (await import("./openai-agents/suite.ts")).openAiAgentsSuite,
+  mastra: async () => (await import("./mastra/suite.ts")).mastraSuite,
 };
 
 const argv = process.argv.slice(2);
@@ -87,6 +88,8 @@ function printResolvedFrameworks(): void {
     "@langchain/langgraph-checkpoint-postgres",
     "@mikro-orm/sqlite",
     "@mikro-orm/postgresql",
+    "@mastra/libsql",
+    "@mastra/pg",
   ];
   const frameworks = [
     "@langchain/core",
@@ -95,6 +98,7 @@ function printResolvedFrameworks(): void {
     "@google/adk",
     "@openai/agents-core",
     "@mikro-orm/core",
+    "@mastra/core",
   ];
   for (const name of frameworks) {
     const requirers = [fromRepo, fromPeers, ...peerStores.map((store) => requirerOf(fromPeers, store))];
