@@ -13,6 +13,7 @@
  */
 import { createEvent, type Event } from "@google/adk";
 import { FrontdeskError, type Json, type JsonObject, type SessionEvent } from "../../index.ts";
+import { copyStored } from "../shared/copy.ts";
 import { REDACTED_TEXT } from "../shared/redaction.ts";
 
 /** The extra field of a carrier `message` that holds the ADK event. */
@@ -301,7 +302,7 @@ const brand: Record<symbol, unknown> = (() => {
 
 /** A stored ADK event as a live ADK `Event`: a mutable copy (ADK edits events in place), branded as ADK's. */
 export function restoreEvent(stored: JsonObject): Event {
-  return Object.assign(structuredClone(stored), brand) as unknown as Event;
+  return Object.assign(copyStored(stored), brand) as unknown as Event;
 }
 
 /** Refuses a request field that is not what ADK's types say, naming it. */

@@ -29,6 +29,7 @@ import {
   type SessionManager,
 } from "../../index.ts";
 import { AdapterBackend, type AdapterOptions, externalNamespace, externalSessionId } from "../shared/backend.ts";
+import { copyStored } from "../shared/copy.ts";
 import { frontdeskEventsOf, invalidField, jsonOf, persistedDelta, storedForm } from "./events.ts";
 import { readAdkEvents } from "./history.ts";
 import { placeEvent, queued, rememberVersion, versionOf } from "./session-objects.ts";
@@ -245,7 +246,7 @@ export class FrontdeskSessionService extends BaseSessionService {
       id: origin.sessionId,
       appName: origin.appName,
       userId: origin.userId,
-      state: structuredClone(session.state) as Record<string, unknown>,
+      state: copyStored(session.state) as Record<string, unknown>,
       events,
       lastUpdateTime: session.updatedAt,
     });

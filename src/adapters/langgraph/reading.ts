@@ -14,6 +14,7 @@ import {
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
 import { FrontdeskError, type JsonObject, type SessionEvent } from "../../index.ts";
+import { copyStored } from "../shared/copy.ts";
 import { decodeValue, type EncodedValue, eventToMessage, redactedMessage } from "./codec.ts";
 import {
   CHECKPOINT_EVENT,
@@ -253,7 +254,7 @@ export class Reader {
       ts: data.ts,
       channel_values: values,
       channel_versions: { ...data.versions },
-      versions_seen: structuredClone(data.seen),
+      versions_seen: copyStored(data.seen),
     };
     if (data.v < 4 && data.parent !== undefined) {
       // Checkpoints older than format 4 kept pending sends in the parent's writes; LangGraph reads them as a channel.

@@ -11,6 +11,7 @@
 import type { MastraDBMessage, StorageThreadType } from "@mastra/core/memory";
 import type { StorageResourceType } from "@mastra/core/storage";
 import type { EventInput, JsonObject, Session, SessionEvent } from "../../index.ts";
+import { copyStored } from "../shared/copy.ts";
 import { REDACTED_TEXT } from "../shared/redaction.ts";
 
 /** The tag every thread session carries, so thread listings skip other sessions of the owner. */
@@ -73,7 +74,7 @@ export function threadOf(session: Session): StorageThreadType | null {
     createdAt: new Date(record.createdAt),
     updatedAt: new Date(session.updatedAt),
   };
-  if (record.metadata !== undefined) thread.metadata = structuredClone(record.metadata);
+  if (record.metadata !== undefined) thread.metadata = copyStored(record.metadata);
   if (thread.title === undefined) delete thread.title;
   return thread;
 }
@@ -94,7 +95,7 @@ export function resourceOf(session: Session): StorageResourceType | null {
     updatedAt: new Date(stored.updatedAt as string),
   };
   if (typeof stored.workingMemory === "string") resource.workingMemory = stored.workingMemory;
-  if (stored.metadata !== undefined) resource.metadata = structuredClone(stored.metadata as JsonObject);
+  if (stored.metadata !== undefined) resource.metadata = copyStored(stored.metadata as JsonObject);
   return resource;
 }
 
@@ -104,7 +105,7 @@ export function resourceOf(session: Session): StorageResourceType | null {
  */
 export function messageOf(stored: JsonObject): MastraDBMessage {
   const message = {
-    ...structuredClone(stored),
+    ...copyStored(stored),
     createdAt: new Date(stored.createdAt as string),
   } as unknown as MastraDBMessage;
   message.type ??= "text";

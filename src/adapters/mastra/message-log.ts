@@ -149,7 +149,9 @@ export async function readEnd(
 ): Promise<PlacedMessage[]> {
   const log = logOf(thread.session);
   const total = thread.session.stats.messages;
-  let want = Math.min(total, needed + (log.originals - log.count));
+  // One place beyond the page, so the tie check below compares the page's edge with the place
+  // before it: with exactly the page read, the edge is the oldest place read and always "ties".
+  let want = Math.min(total, needed + 1 + (log.originals - log.count));
   for (;;) {
     const events =
       direction === "ASC"
@@ -159,7 +161,10 @@ export async function readEnd(
     const exhausted = events.length >= total || want >= total;
     const edge = places[places.length - needed];
     const tiedAtEdge =
-      direction === "DESC" && edge !== undefined && createdAtOf(places[0]?.stored ?? {}) === createdAtOf(edge.stored);
+      direction === "DESC" &&
+      edge !== undefined &&
+      places.length > needed &&
+      createdAtOf(places[0]?.stored ?? {}) === createdAtOf(edge.stored);
     if (exhausted || (places.length >= needed && !tiedAtEdge)) return places;
     want = Math.min(total, Math.max(want * 2, 16));
   }

@@ -66,10 +66,13 @@ export async function listMessages(
     const places = await readEnd(only, direction, wanted);
     // Fewer than asked: every live message was read, and a prune removed the others the count holds.
     if (places.length < wanted) total = places.length;
+    // Sorted as places, so only the page is turned into messages (a copy each).
+    const sign = direction === "ASC" ? 1 : -1;
     pageItems = places
-      .map((place) => readBack(only, place))
-      .sort(byCreatedAt(direction))
-      .slice(offset, offset + perPage);
+      .map((place) => ({ place, at: new Date(place.stored.createdAt as string).getTime() }))
+      .sort((a, b) => sign * (a.at - b.at))
+      .slice(offset, offset + perPage)
+      .map(({ place }) => readBack(only, place));
   } else if (perPage > 0) {
     let all: MastraDBMessage[] = [];
     for (const thread of threads) {

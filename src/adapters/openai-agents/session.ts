@@ -21,6 +21,7 @@ import {
   type SessionManager,
 } from "../../index.ts";
 import { AdapterBackend, type AdapterOptions, externalSessionId } from "../shared/backend.ts";
+import { copyStored } from "../shared/copy.ts";
 import {
   BOTTOM,
   EMPTY_HISTORY,
@@ -105,7 +106,7 @@ export class FrontdeskSession implements SessionHistoryTransactionAwareSession, 
     const snapshot = await this.snapshot(manager, false);
     const count = limit === undefined ? Number.POSITIVE_INFINITY : Math.floor(limit);
     const { entries } = await walk(this.reader(manager), snapshot.history, count);
-    return entries.reverse().map((entry) => structuredClone(entry.item));
+    return entries.reverse().map((entry) => copyStored(entry.item));
   }
 
   /** Appends the items in one commit; a concurrent writer's items land wholly before or after them. */
@@ -141,7 +142,7 @@ export class FrontdeskSession implements SessionHistoryTransactionAwareSession, 
       // Fewer items than counted: pruning, or a redacted marker, ended the history below them.
       if (!top) return { result: undefined };
       return {
-        result: structuredClone(top.item),
+        result: copyStored(top.item),
         events: [markerEvent("pop", rest, { seq: top.seq })],
         next: { ...history, head: lastSeq + 1, end: lastSeq + 1, count: history.count - 1 },
       };
@@ -188,7 +189,7 @@ export class FrontdeskSession implements SessionHistoryTransactionAwareSession, 
       if (history.count === 0) return { result: undefined };
       const entries = (await walk(read, history, Number.POSITIVE_INFINITY)).entries.reverse();
       const next = applySessionHistoryMutations(
-        entries.map((entry) => structuredClone(entry.item)),
+        entries.map((entry) => copyStored(entry.item)),
         args.mutations,
       );
       let same = 0;
