@@ -78,20 +78,54 @@ export function readEventsQuery(
     values.push(value);
     return `$${values.length}`;
   };
-  const where = [`e.sid = (SELECT sid FROM ${s}.sessions WHERE namespace = $1 AND user_id = $2 AND id = $3)`];
+  const session = `FROM ${s}.sessions WHERE namespace = $1 AND user_id = $2 AND id = $3`;
+  const where = [`e.sid = (SELECT sid ${session})`];
   if (range.after !== undefined && range.after > 0) where.push(`e.seq > ${param(range.after)}`);
   if (range.before !== undefined) where.push(`e.seq < ${param(range.before)}`);
-  if (range.types !== undefined && range.types.length > 0) where.push(`e.type = ANY(${param(range.types)}::text[])`);
-  const direction = range.order === "desc" ? "DESC" : "ASC";
-  const limit = range.limit !== undefined ? ` LIMIT ${param(range.limit)}` : "";
-  // One prepared statement per shape (which bounds and filters are present): at most 32.
   const hasTypes = range.types !== undefined && range.types.length > 0;
-  const shape = [range.after !== undefined && range.after > 0, range.before !== undefined, hasTypes, limit !== ""]
+  if (hasTypes) where.push(`e.type = ANY(${param(range.types)}::text[])`);
+  const direction = range.order === "desc" ? "DESC" : "ASC";
+  // One prepared statement per shape (which bounds and filters are present): at most 32.
+  const shape = [
+    range.after !== undefined && range.after > 0,
+    range.before !== undefined,
+    hasTypes,
+    range.limit !== undefined,
+  ]
     .map((present) => (present ? "1" : "0"))
     .join("");
+  const name = `frontdesk_events_${shape}${direction}_${tag}`;
+  if (range.limit === undefined) {
+    return {
+      name,
+      text: `SELECT e.body FROM ${s}.events e WHERE ${where.join(" AND ")} ORDER BY e.seq ${direction}`,
+      values,
+    };
+  }
+  const limit = param(range.limit);
+  if (direction === "ASC") {
+    return {
+      name,
+      text: `SELECT e.body FROM ${s}.events e WHERE ${where.join(" AND ")} ORDER BY e.seq LIMIT ${limit}`,
+      values,
+    };
+  }
+  // Newest first: PostgreSQL plans from row estimates that know nothing of this session's length
+  // (statistics give every session the average, a fresh table has none), and for a long session
+  // it may fetch every event and sort them: 10 ms for the last 50 of 10,000. So the newest events
+  // are read from a window of twice the limit below the upper bound, an index condition that
+  // bounds any plan; only when the window holds too few (removed events, rare types) does the
+  // rest of the log below it fill the page, and with LIMIT 0 otherwise that part never runs.
+  const top = range.before !== undefined ? `LEAST(last_seq, ${param(range.before)} - 1)` : "last_seq";
+  const floor = `(SELECT ${top} ${session}) - ${param(2 * Math.ceil(range.limit))}`;
+  const filter = where.join(" AND ");
   return {
-    name: `frontdesk_events_${shape}${direction}_${tag}`,
-    text: `SELECT e.body FROM ${s}.events e WHERE ${where.join(" AND ")} ORDER BY e.seq ${direction}${limit}`,
+    name,
+    text:
+      `WITH recent AS (SELECT e.seq, e.body FROM ${s}.events e WHERE ${filter} AND e.seq > ${floor} ORDER BY e.seq DESC LIMIT ${limit}) ` +
+      `SELECT body FROM (SELECT seq, body FROM recent UNION ALL (SELECT e.seq, e.body FROM ${s}.events e ` +
+      `WHERE ${filter} AND e.seq <= ${floor} ORDER BY e.seq DESC LIMIT ${limit} - (SELECT count(*) FROM recent))) page ` +
+      "ORDER BY seq DESC",
     values,
   };
 }

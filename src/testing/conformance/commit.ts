@@ -177,6 +177,29 @@ export function commitCases(ctx: () => CaseContext, { describe, it }: Runner): v
       );
     });
 
+    it("the newest events of a long log come back whole when the types asked for are far back or events were removed", async () => {
+      const c = ctx();
+      const now = c.clock.now();
+      const k = key(c);
+      const events = Array.from({ length: 60 }, (_, i) => ({
+        seq: i + 1,
+        id: `e${i + 1}`,
+        at: now,
+        ...(i < 3
+          ? { type: "custom" as const, name: "early", data: i }
+          : { type: "state" as const, stateDelta: { i } }),
+      }));
+      await c.store.commit({ key: k, expectedVersion: 0, header: headerFor(k, now, 1, 60), events, now });
+      const seqs = async (range: Parameters<typeof c.store.readEvents>[1]) =>
+        (await c.store.readEvents(k, range)).map((e) => e.seq);
+      assert.deepEqual(await seqs({ types: ["custom"], order: "desc", limit: 2 }), [3, 2]);
+      assert.deepEqual(await seqs({ types: ["custom"], order: "desc", limit: 10 }), [3, 2, 1]);
+      assert.deepEqual(await seqs({ types: ["custom"], order: "desc", before: 3, limit: 5 }), [2, 1]);
+      assert.deepEqual(await seqs({ order: "desc", before: 5, limit: 3 }), [4, 3, 2]);
+      assert.deepEqual(await seqs({ order: "desc", after: 57, limit: 10 }), [60, 59, 58]);
+      assert.deepEqual(await seqs({ types: ["state"], order: "desc", limit: 2 }), [60, 59]);
+    });
+
     it("values handed out are copies or frozen: mutating them changes nothing stored", async () => {
       const c = ctx();
       const now = c.clock.now();

@@ -58,6 +58,16 @@ export function rewriteCases(ctx: () => CaseContext, { describe, it }: Runner): 
       assert.equal(header?.lastSeq, 4);
     });
 
+    it("the newest events read across a wide gap of removed ones", async () => {
+      const c = ctx();
+      const k = key(c);
+      await create(c, k, 60);
+      // Events 4..56 go (a prune of the middle), so the newest 6 are 60..57 and then 3..2.
+      await commitAt(c, k, 1, 60, { removeEvents: { after: 3, before: 57 } });
+      assert.deepEqual(seqsOf(await c.store.readEvents(k, { order: "desc", limit: 6 })), [60, 59, 58, 57, 3, 2]);
+      assert.deepEqual(seqsOf(await c.store.readEvents(k, { order: "desc", before: 58, limit: 3 })), [57, 3, 2]);
+    });
+
     it("removed events are gone from every read, and later seqs neither move nor get reused", async () => {
       const c = ctx();
       const k = key(c);
