@@ -29,6 +29,8 @@ export interface Contender {
   readonly settings: string;
   /** Frontdesk's own rows are marked so ratios read "peer ÷ Frontdesk". */
   readonly frontdesk?: boolean;
+  /** The raw driver rows (raw.ts): the ceiling, drawn apart in the plots. */
+  readonly raw?: boolean;
   /** A conversation of `size` messages, built through the fastest path the store itself offers. */
   open(size: number): Promise<Subject>;
   /**

@@ -14,6 +14,8 @@ export interface PlotSeries {
   points: PlotPoint[];
   /** Frontdesk's lines are drawn solid and thicker, the peers' dashed. */
   emphasis?: boolean;
+  /** The raw driver's lines, the ceiling the others are held against: grey and dotted. */
+  ceiling?: boolean;
 }
 
 export interface PlotOptions {
@@ -26,6 +28,9 @@ export interface PlotOptions {
   width?: number;
   height?: number;
 }
+
+/** The raw driver rows' greys, dark to light. */
+const CEILING_GREYS = ["#555555", "#888888", "#aaaaaa"];
 
 /** A colour-blind-safe palette (Okabe–Ito, then Tol's muted), cycled when there are more lines. */
 const PALETTE = [
@@ -136,10 +141,13 @@ export function lineChartSvg(options: PlotOptions): string {
     `<text x="${margin.left + plotWidth / 2}" y="${height - 14}" text-anchor="middle">${escapeXml(options.xLabel)} (log scale)</text>`,
     `<text transform="translate(18 ${margin.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)} (log scale)</text>`,
   );
+  let ceilings = 0;
   series.forEach((s, i) => {
-    const colour = PALETTE[i % PALETTE.length] as string;
+    const colour = s.ceiling
+      ? (CEILING_GREYS[ceilings++ % CEILING_GREYS.length] as string)
+      : (PALETTE[i % PALETTE.length] as string);
     const points = [...s.points].sort((a, b) => a.x - b.x);
-    const dash = s.emphasis ? "" : ` stroke-dasharray="6 4"`;
+    const dash = s.emphasis ? "" : s.ceiling ? ` stroke-dasharray="2 3"` : ` stroke-dasharray="6 4"`;
     const strokeWidth = s.emphasis ? 2.5 : 1.6;
     parts.push(
       `<polyline fill="none" stroke="${colour}" stroke-width="${strokeWidth}"${dash} points="${points.map((p) => `${round(sx(p.x))},${round(sy(p.y))}`).join(" ")}"><title>${escapeXml(s.name)}</title></polyline>`,

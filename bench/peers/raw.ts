@@ -87,6 +87,7 @@ function rawContender(backing: RawBacking, names: RawOperationNames): Contender 
   return {
     name: backing.name,
     settings: backing.settings,
+    raw: true,
     async open(size) {
       const raw = await store();
       const id = `conversation-${sessions++}`;

@@ -181,6 +181,7 @@ export function writePlots(reported: ReportedWorkload, plotDir: string, markdown
       .map((contender) => ({
         name: contender.name,
         emphasis: contender.frontdesk === true,
+        ceiling: contender.raw === true,
         points: result.cells
           .filter((c) => c.contender === contender.name && c.metric === metric)
           .map((c) => ({ x: c.size, y: c.medianUs })),

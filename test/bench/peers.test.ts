@@ -29,11 +29,14 @@ describe("the peer benchmark's plot", () => {
         { name: "Frontdesk", emphasis: true, points: [10, 1000, 10_000].map((x) => ({ x, y: 50 })) },
         { name: "Peer & co", points: [10, 1000, 10_000].map((x) => ({ x, y: x * 3 })) },
         { name: "nothing to show", points: [{ x: 10, y: 0 }] },
+        { name: "raw driver", ceiling: true, points: [10, 10_000].map((x) => ({ x, y: 20 })) },
       ],
     });
+    // The raw driver's line is the ceiling: grey and dotted, apart from the peers' dashes.
+    expect(svg).toMatch(/<polyline fill="none" stroke="#555555" stroke-width="1.6" stroke-dasharray="2 3" points="[^"]+"><title>raw driver</);
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
-    expect(svg.match(/<polyline /g)).toHaveLength(2);
-    expect(svg.match(/<circle /g)).toHaveLength(6);
+    expect(svg.match(/<polyline /g)).toHaveLength(3);
+    expect(svg.match(/<circle /g)).toHaveLength(8);
     expect(svg).toContain("append &lt;one&gt; message");
     expect(svg).toContain("Peer &amp; co");
     expect(svg).not.toContain("nothing to show");
