@@ -33,7 +33,9 @@ describe("the peer benchmark's plot", () => {
       ],
     });
     // The raw driver's line is the ceiling: grey and dotted, apart from the peers' dashes.
-    expect(svg).toMatch(/<polyline fill="none" stroke="#555555" stroke-width="1.6" stroke-dasharray="2 3" points="[^"]+"><title>raw driver</);
+    expect(svg).toMatch(
+      /<polyline fill="none" stroke="#555555" stroke-width="1.6" stroke-dasharray="2 3" points="[^"]+"><title>raw driver</,
+    );
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.match(/<polyline /g)).toHaveLength(3);
     expect(svg.match(/<circle /g)).toHaveLength(8);
