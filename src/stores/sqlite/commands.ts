@@ -32,24 +32,28 @@ export interface CommittedRows {
 
 /**
  * One commit's checks and writes, interleaved. It runs inside a transaction (or a savepoint of one)
- * that group-commit.ts opens for several commits at once.
+ * that group-commit.ts opens for several commits at once. `keepsListedFields`: the caller knows the
+ * stored row at the expected version has this header's status, title, purpose and tags, so the
+ * UPDATE leaves those columns (and their indexes) alone; the version check in it still guards.
  */
-export function commitRows(c: Connection, commit: Commit): CommittedRows {
+export function commitRows(c: Connection, commit: Commit, keepsListedFields = false): CommittedRows {
   const { key, header, now } = commit;
   const owner = ownerOf(key.userId);
   const headerJson = JSON.stringify(header);
-  const columns = [
-    header.version,
-    header.lastSeq,
-    header.status,
-    header.title,
-    header.purpose,
-    JSON.stringify(header.tags),
-    header.updatedAt,
-    header.lastAccessedAt,
-    header.expiresAt,
-    headerJson,
-  ];
+  const columns = keepsListedFields
+    ? [header.version, header.lastSeq, header.updatedAt, header.lastAccessedAt, header.expiresAt, headerJson]
+    : [
+        header.version,
+        header.lastSeq,
+        header.status,
+        header.title,
+        header.purpose,
+        JSON.stringify(header.tags),
+        header.updatedAt,
+        header.lastAccessedAt,
+        header.expiresAt,
+        headerJson,
+      ];
   // Any throw rolls back the enclosing transaction or savepoint, so a refused commit leaves nothing.
   let rid: number | undefined;
   let previousLastSeq = 0;
@@ -67,7 +71,7 @@ export function commitRows(c: Connection, commit: Commit): CommittedRows {
     // The stored last_seq is matched in the UPDATE itself, so checking that the events continue
     // the log costs no extra read; a miss is diagnosed below.
     previousLastSeq = header.lastSeq - commit.events.length;
-    const updated = c.updateSession.get(
+    const updated = (keepsListedFields ? c.updateSessionAppend : c.updateSession).get(
       ...columns,
       key.namespace,
       owner,

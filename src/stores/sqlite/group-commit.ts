@@ -12,7 +12,7 @@
  * per member.
  */
 
-import { sessionKeyId } from "../../core/model.ts";
+import { type SessionHeader, sessionKeyId } from "../../core/model.ts";
 import { deepFreeze } from "../../core/state.ts";
 import type { Commit, CommitResult } from "../types.ts";
 import { type CommittedRows, commitRows } from "./commands.ts";
@@ -31,6 +31,8 @@ interface Member {
   readonly commit: Commit;
   readonly resolve: (result: CommitResult) => void;
   readonly reject: (error: unknown) => void;
+  /** The stored row keeps the status, title, purpose and tags this commit writes (see commitRows). */
+  keepsListedFields: boolean;
   /** Set when the member's own writes succeeded inside the transaction. */
   written: CommittedRows | undefined;
   error: unknown;
@@ -44,7 +46,7 @@ export class CommitQueue {
 
   submit(commit: Commit): Promise<CommitResult> {
     return new Promise((resolve, reject) => {
-      this.queued.push({ commit, resolve, reject, written: undefined, error: undefined });
+      this.queued.push({ commit, resolve, reject, keepsListedFields: false, written: undefined, error: undefined });
       this.schedule();
     });
   }
@@ -79,7 +81,13 @@ export class CommitQueue {
       const c = ready(this.ctx);
       // This connection's own writes do not move `PRAGMA data_version`, so the cache is told here,
       // at write time: a read between submit and flush may have cached the header being replaced.
-      for (const member of chunk) this.ctx.cache.forgetCommit(member.commit);
+      for (const member of chunk) {
+        member.keepsListedFields = keepsListedFields(
+          this.ctx.cache.headers.get(sessionKeyId(member.commit.key)),
+          member.commit,
+        );
+        this.ctx.cache.forgetCommit(member.commit);
+      }
       c.transaction.immediate(writeChunk, c, chunk);
     } catch (error) {
       // BEGIN or COMMIT failed (the lock stayed taken past busyTimeoutMs, disk I/O), or SQLite gave
@@ -125,14 +133,14 @@ function writeChunk(c: Connection, chunk: readonly Member[]): void {
   if (chunk.length === 1) {
     // Alone, a member's error may as well roll back the whole transaction: no savepoint to pay for.
     const member = chunk[0] as Member;
-    member.written = commitRows(c, member.commit);
+    member.written = commitMember(c, member);
     return;
   }
   for (const member of chunk) {
     try {
       // Nested inside the open transaction, better-sqlite3 runs this as SAVEPOINT … RELEASE, and
       // on a throw as ROLLBACK TO … RELEASE: only this member's writes are undone.
-      member.written = c.transaction.immediate(commitRows, c, member.commit);
+      member.written = c.transaction.immediate(commitMember, c, member);
     } catch (error) {
       // Some errors (disk full, I/O) make SQLite roll back the whole transaction, the members
       // already written with it: then the chunk fails as a whole.
@@ -140,4 +148,26 @@ function writeChunk(c: Connection, chunk: readonly Member[]): void {
       member.error = error;
     }
   }
+}
+
+const commitMember = (c: Connection, member: Member) => commitRows(c, member.commit, member.keepsListedFields);
+
+/**
+ * Whether the cached header is the row this commit replaces (same version, so the same content:
+ * every change moves the version) and the commit leaves its listed fields as they are. The cache
+ * may be stale only if another connection wrote since; then the UPDATE's version check misses and
+ * the commit is refused as it would be anyway.
+ */
+function keepsListedFields(cached: SessionHeader | undefined, commit: Commit): boolean {
+  const { header } = commit;
+  return (
+    cached !== undefined &&
+    commit.expectedVersion > 0 &&
+    cached.version === commit.expectedVersion &&
+    cached.status === header.status &&
+    cached.title === header.title &&
+    cached.purpose === header.purpose &&
+    cached.tags.length === header.tags.length &&
+    cached.tags.every((tag, index) => tag === header.tags[index])
+  );
 }

@@ -31,6 +31,8 @@ export interface Connection {
   deleteExpired: Database.Statement;
   insertSession: Database.Statement;
   updateSession: Database.Statement;
+  /** updateSession for a commit that leaves the columns outside {@link APPEND_COLUMNS} as they were. */
+  updateSessionAppend: Database.Statement;
   updateCreatedAt: Database.Statement;
   selectVersion: Database.Statement;
   insertEvent: Database.Statement;
@@ -140,6 +142,12 @@ const UPDATED_COLUMNS = [
   "header",
 ];
 
+/**
+ * Written by a commit that leaves status, title, purpose and tags as they were (an append, as a
+ * rule): the indexes on status and the tag trigger are then not touched at all, one WAL page less.
+ */
+export const APPEND_COLUMNS = ["version", "last_seq", "updated_at", "last_accessed_at", "expires_at", "header"];
+
 export function prepareStatements(db: Database.Database): Connection {
   const events = (order: "ASC" | "DESC", typed: boolean): Database.Statement =>
     db
@@ -183,6 +191,10 @@ export function prepareStatements(db: Database.Database): Connection {
       .pluck(),
     updateSession: db.prepare(
       `UPDATE sessions SET ${UPDATED_COLUMNS.map((column) => `${column} = ?`).join(", ")}
+       WHERE ${BY_KEY} AND version = ? AND last_seq = ? AND ${LIVE} RETURNING rid, created_at`,
+    ),
+    updateSessionAppend: db.prepare(
+      `UPDATE sessions SET ${APPEND_COLUMNS.map((column) => `${column} = ?`).join(", ")}
        WHERE ${BY_KEY} AND version = ? AND last_seq = ? AND ${LIVE} RETURNING rid, created_at`,
     ),
     updateCreatedAt: db.prepare("UPDATE sessions SET created_at = ? WHERE rid = ?"),
