@@ -116,13 +116,15 @@ function saverContender(backend: SaverBackend, channel: MessagesChannel, weigh =
  * Each saver stores it its own way: SqliteSaver and PostgresSaver serialize the whole list again,
  * FrontdeskSaver appends the new message and a checkpoint event in one commit.
  */
-async function rawPut(saver: BaseCheckpointSaver, threadId: string, text: () => string) {
+export async function rawPut(saver: BaseCheckpointSaver, threadId: string, text: () => string) {
   let config = { configurable: { thread_id: threadId, checkpoint_ns: "", user_id: BENCH_USER } } as Parameters<
     BaseCheckpointSaver["put"]
   >[0];
   const tuple = await saver.getTuple(config);
   if (!tuple) throw new Error(`no checkpoint on thread ${threadId}`);
-  config = tuple.config;
+  // The saver hands back configs without the caller's own keys; the owner stays on every call.
+  const own = (next: typeof config) => ({ configurable: { ...next.configurable, user_id: BENCH_USER } });
+  config = own(tuple.config);
   let checkpoint: Checkpoint = tuple.checkpoint;
   let step = (tuple.metadata?.step ?? 0) + 1;
   return async () => {
@@ -135,11 +137,8 @@ async function rawPut(saver: BaseCheckpointSaver, threadId: string, text: () => 
       channel_values: { ...checkpoint.channel_values, messages: [...messages, new HumanMessage(text())] },
       channel_versions: { ...checkpoint.channel_versions, messages: version },
     };
-    config = await saver.put(
-      config,
-      checkpoint,
-      { source: "update", step: step++, parents: {} },
-      { messages: version },
+    config = own(
+      await saver.put(config, checkpoint, { source: "update", step: step++, parents: {} }, { messages: version }),
     );
   };
 }
