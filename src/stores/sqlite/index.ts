@@ -70,7 +70,11 @@ export function createSqliteStore(options: SqliteStoreOptions, _context: StoreCo
     commit: (commit) => commits.submit(commit),
     touch: (key, times, now) => write((c) => commands.touch(ctx, c, key, times, now)),
     delete: (key, condition) => write((c) => commands.deleteSession(ctx, c, key, condition)),
-    sweep: (now, limit) => write((c) => commands.sweep(ctx, c, now, limit)),
+    // In transactions of its own, the event loop free between them (commands.ts), so not through write.
+    sweep: (now, limit) => {
+      commits.flushAll();
+      return commands.sweep(ctx, now, limit);
+    },
     putApiKey: (record) => write((c) => commands.putApiKey(c, record)),
     revokeApiKey: (id, at) => write((c) => commands.revokeApiKey(c, id, at)),
 
