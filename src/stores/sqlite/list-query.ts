@@ -22,7 +22,8 @@ const ORDER_COLUMNS = { createdAt: "created_at", updatedAt: "updated_at" } as co
  * Builds the keyset query that `shared/list-filter.ts` defines: the filters, then items strictly
  * beyond `after` in (value, owner, id) order, `limit + 1` rows so the caller can tell `hasMore`.
  * Every ordering is backed by an index: `(namespace, user_id, value, id)` for one owner,
- * `(namespace, value, user_id, id)` for all owners.
+ * `(namespace, value, user_id, id)` for all owners, and `(namespace, status, created_at, …)` for all
+ * owners in one status by creation time.
  */
 export function buildListStatement(query: ListQuery, select = "header, expires_at, last_accessed_at"): ListStatement {
   const column = ORDER_COLUMNS[query.orderBy];
@@ -35,12 +36,24 @@ export function buildListStatement(query: ListQuery, select = "header, expires_a
     where.push("user_id = ?");
     params.push(owner);
   }
-  if (query.status && query.status.length > 0) {
+  if (query.status?.length === 1) {
+    // An equality, not a list, so the planner can walk sessions_status_created in order.
+    where.push("status = ?");
+    params.push(query.status[0]);
+  } else if (query.status && query.status.length > 0) {
     where.push("status IN (SELECT value FROM json_each(?))");
     params.push(JSON.stringify(query.status));
   }
   if (query.tags && query.tags.length > 0) {
     const tags = [...new Set(query.tags)];
+    // A prefilter on the tags column: the column is JSON.stringify of the tags, so a session that
+    // has a tag holds JSON.stringify(tag) as a substring (a match may still be a false positive,
+    // which the exact test after it drops). Read from the index entry where the index carries
+    // tags, it rejects a row without a table read or a session_tags probe.
+    for (const tag of tags) {
+      where.push("instr(tags, ?) > 0");
+      params.push(JSON.stringify(tag));
+    }
     where.push(
       "(SELECT count(*) FROM session_tags t WHERE t.rid = sessions.rid AND t.tag IN (SELECT value FROM json_each(?))) = ?",
     );

@@ -104,6 +104,13 @@ export const MIGRATIONS: readonly string[] = [
   -- A key's own request rate (requests a second); NULL: the server's default.
   ALTER TABLE api_keys ADD COLUMN requests_per_second REAL;
   `,
+  `
+  -- Lists of every owner filtered on one status (admin views), newest or oldest first: without it
+  -- a rare status is found by walking sessions_created through every other status. tags rides in
+  -- the entry so list-query.ts's tag prefilter rejects rows without reading them from the table.
+  -- Commits set status and tags, so each one rewrites its entry in place (the key does not move).
+  CREATE INDEX sessions_status_created ON sessions (namespace, status, created_at, user_id, id, tags);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
