@@ -107,13 +107,14 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: "lists of every owner in one status",
     // Walked in created_at order within one status (sql.ts's listQuery); tags and expires_at ride
-    // along so the filters are checked in an index-only scan, and sid finds the page's rows after.
-    // A commit is never a HOT update (updated_at and expires_at are indexed), so it writes an entry
-    // in this index as in every other. Built in the migration's transaction: writes to sessions
-    // wait for it (seconds per million sessions).
+    // along so the filters are checked in an index-only scan, sid finds the page's rows after, and
+    // updated_at lets a rare status be listed by update time with a top-N sort of its entries. A
+    // commit is never a HOT update (updated_at and expires_at are indexed elsewhere), so it writes
+    // an entry in this index as in every other, whatever the index holds. Built in the migration's
+    // transaction: writes to sessions wait for it (seconds per million sessions).
     up: (s) => [
       `CREATE INDEX IF NOT EXISTS sessions_status_created ON ${s}.sessions (namespace, status, created_at, user_id, id)
-        INCLUDE (tags, expires_at, sid)`,
+        INCLUDE (tags, expires_at, sid, updated_at)`,
     ],
   },
 ];

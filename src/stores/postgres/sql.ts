@@ -167,17 +167,19 @@ export function listQuery(s: string, query: ListQuery): { text: string; values: 
     where.push(`(${column}, user_id, id) ${query.order === "desc" ? "<" : ">"} ${position}`);
   }
   const order = `ORDER BY ${column} ${direction}, user_id ${direction}, id ${direction}`;
-  if (query.userId === undefined && oneStatus !== undefined && column === "created_at") {
-    // Every owner in one status: the page's keys are found by an index-only scan of
+  if (query.userId === undefined && oneStatus !== undefined) {
+    // Every owner in one status: the page's keys come from an index-only scan of
     // sessions_status_created (the filters read from the entries, no heap fetch for the rows they
-    // reject), then only the page's rows are read. Rows on pages changed since the last vacuum
-    // still take a heap fetch for visibility, so this degrades to a plain index scan, never worse.
+    // reject), then only the page's rows are read. By creation time the scan is in order; by
+    // update time the planner weighs a top-N sort of the status's entries (a rare status) against
+    // walking sessions_updated (a common one). Rows on pages changed since the last vacuum still
+    // take a heap fetch for visibility, so this degrades to a plain index scan, never worse.
     return {
       text: `SELECT s.header, s.last_accessed_at, s.expires_at FROM ${s}.sessions s JOIN (
-          SELECT sid, created_at, user_id, id FROM ${s}.sessions WHERE ${where.join(" AND ")} ${order}
+          SELECT sid, ${column}, user_id, id FROM ${s}.sessions WHERE ${where.join(" AND ")} ${order}
           LIMIT ${param(query.limit + 1)}
         ) page ON s.sid = page.sid
-        ORDER BY page.created_at ${direction}, page.user_id ${direction}, page.id ${direction}`,
+        ORDER BY page.${column} ${direction}, page.user_id ${direction}, page.id ${direction}`,
       values,
     };
   }
