@@ -451,7 +451,7 @@ export async function benchMillion(): Promise<Section[]> {
         `${MAIN_SESSIONS.toLocaleString("en")} sessions over ${USERS.toLocaleString("en")} users (10 each; 55% active, 30% completed, 10% abandoned, 5% failed; 0–3 of 12 tags; created and updated over a year; 1% expired, 20% with a future TTL) ` +
         `plus ${HEAVY_USERS} heavy users of 10,000 sessions each, ${TOTAL.toLocaleString("en")} in all, written in bulk straight into the store's own tables and reused between runs. ` +
         `Each list query goes through \`store.list\` (newest first, ${PAGE} a page), ${SAMPLES} timed calls after ${WARMUP} unmeasured, a different user each call, all the queries taking turns call by call; p50/p99 in ms. ` +
-        "The sweep removes the 10,000 expired sessions in one `store.sweep(now, 10,000)` call, and again (after writing them back) in calls of 1,000, the SessionManager's default; SQLite deletes in transactions of 25 and frees the event loop between them, and the longest the loop was held at once is measured (`monitorEventLoopDelay`, 1 ms resolution). PostgreSQL is `VACUUM ANALYZE`d after the build, as autovacuum would have. " +
+        "The sweep removes the 10,000 expired sessions in one `store.sweep(now, 10,000)` call, and again (after writing them back) in calls of 1,000, the SessionManager's default; SQLite deletes in transactions of 50 and frees the event loop between them, and the longest the loop was held at once is measured (`monitorEventLoopDelay`, 1 ms resolution). PostgreSQL is `VACUUM ANALYZE`d after the build, as autovacuum would have. " +
         "Another benchmark may share the machine's two cores during a run: the numbers are noisy.",
       rows,
       checks,

@@ -218,11 +218,13 @@ export function scrub(ctx: SqliteContext, c: Connection, thorough = false): { pe
  * work, most of it I/O: its row and the entries of seven indexes sit on pages of their own (about
  * ten written to the WAL at commit, and again into the file by the checkpoint that every 1,000 WAL
  * pages brings into whichever commit crosses it), the cascade trigger's three deletes, and
- * secure_delete's zeroing. Measured on the million-session store: about 300 µs a session whatever
- * the chunk, and the longest hold of the event loop 57 ms in chunks of 100, 44 in chunks of 50 and
- * 29 in chunks of 25, the floor being that checkpoint.
+ * secure_delete's zeroing. Sweeping all 10,000 expired sessions of the million-session store
+ * (copies of it, twice each): chunks of 25 took 341–369 µs a session and held the event loop up
+ * to 40–59 ms, chunks of 50 313 µs and 53 ms, chunks of 100 300–316 µs and 65–68 ms. The
+ * checkpoint sets the floor of the hold; smaller chunks rewrite the pages they share (the expiry
+ * index's leaves) in more commits.
  */
-export const SWEEP_CHUNK = 25;
+export const SWEEP_CHUNK = 50;
 
 /**
  * Deletes up to `limit` expired sessions in transactions of {@link SWEEP_CHUNK}, giving the event
