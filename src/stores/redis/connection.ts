@@ -401,13 +401,30 @@ const firstConnection = (c: RedisClient, timeoutMs: number): Promise<void> =>
     c.once("close", onClose);
   });
 
-const quit = async (c: RedisClient): Promise<void> => {
+/**
+ * How long a polite QUIT may take before the sockets are dropped. A Cluster's `quit()` waits for
+ * every node's connection, and one that is reconnecting (after a failover, a slot move, a node
+ * going away) can keep it from ever settling: a server told to stop then never exits.
+ */
+export const QUIT_TIMEOUT_MS = 2000;
+
+/** QUIT when the connection is up, bounded by {@link QUIT_TIMEOUT_MS}; else, or after it, drop it. */
+export const quit = async (
+  c: Pick<RedisClient, "status" | "quit" | "disconnect">,
+  timeoutMs = QUIT_TIMEOUT_MS,
+): Promise<void> => {
   if (c.status === "ready") {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), timeoutMs);
+    });
     try {
-      await c.quit();
-      return;
+      const outcome = await Promise.race([c.quit().then(() => "quit" as const), expired]);
+      if (outcome === "quit") return;
     } catch {
       // fall through: drop the socket instead
+    } finally {
+      clearTimeout(timer);
     }
   }
   c.disconnect();
