@@ -40,20 +40,16 @@ export function commitRows(c: Connection, commit: Commit, keepsListedFields = fa
   const { key, header, now } = commit;
   const owner = ownerOf(key.userId);
   const headerJson = JSON.stringify(header);
-  const columns = keepsListedFields
-    ? [header.version, header.lastSeq, header.updatedAt, header.lastAccessedAt, header.expiresAt, headerJson]
-    : [
-        header.version,
-        header.lastSeq,
-        header.status,
-        header.title,
-        header.purpose,
-        JSON.stringify(header.tags),
-        header.updatedAt,
-        header.lastAccessedAt,
-        header.expiresAt,
-        headerJson,
-      ];
+  // In the order of statements.ts's APPEND_COLUMNS, then the listed fields (UPDATED_COLUMNS).
+  const columns: unknown[] = [
+    header.version,
+    header.lastSeq,
+    header.updatedAt,
+    header.lastAccessedAt,
+    header.expiresAt,
+    headerJson,
+  ];
+  if (!keepsListedFields) columns.push(header.status, header.title, header.purpose, JSON.stringify(header.tags));
   // Any throw rolls back the enclosing transaction or savepoint, so a refused commit leaves nothing.
   let rid: number | undefined;
   let previousLastSeq = 0;
