@@ -4,6 +4,7 @@ import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { isFrontdeskError } from "../../src/core/errors.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../src/core/model.ts";
+import { createSessionManager } from "../../src/index.ts";
 import { createPostgresStore, openFromUrl, type PostgresStoreOptions } from "../../src/stores/postgres/index.ts";
 import { MIGRATIONS } from "../../src/stores/postgres/migrations.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
@@ -83,6 +84,22 @@ const startProxy = async (target: URL) => {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+};
+
+/** The store, with the name of every method called on it recorded in `calls`. */
+const counted = (inner: SessionStore): { store: SessionStore; calls: string[] } => {
+  const calls: string[] = [];
+  const store = new Proxy(inner, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.push(String(name));
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store, calls };
 };
 
 describe.skipIf(!url)("postgres store specifics", () => {
@@ -340,6 +357,91 @@ describe.skipIf(!url)("postgres store specifics", () => {
     const rewrites = [customEvent(1, NOW, "redacted")];
     await after.commit({ key, expectedVersion: 1, header: headerFor(key, 2, 2), events: [], rewrites, now: NOW });
     expect((await after.readEvents(key, { limit: 1 }))[0]).toEqual(rewrites[0]);
+  });
+
+  it("a plain append is one statement: no header read, no commit, and the header keeps its keys in order", async () => {
+    const inner = open({ schema: newSchema() });
+    const { store, calls } = counted(inner);
+    const sessions = await createSessionManager({ store, defaultTtlMs: null });
+    const { id } = await sessions.create({ userId: "u1", title: "t" });
+    const key: SessionKey = { namespace: sessions.namespace, userId: "u1", id };
+    const created = (await inner.get(key, Date.now())) as SessionHeader;
+    calls.length = 0;
+    await sessions.addMessage({ id, userId: "u1" }, { role: "user", content: "hi", usage: { inputTokens: 2 } });
+    await sessions.linkInvocation({ id, userId: "u1" }, { tool: "search", output: 1, durationMs: 4 });
+    expect(calls).toEqual(["append", "append"]);
+
+    const header = (await inner.get(key, Date.now())) as SessionHeader;
+    expect(Object.keys(header)).toEqual(Object.keys(created));
+    expect(Object.keys(header.stats)).toEqual(Object.keys(created.stats));
+    expect(header).toMatchObject({ version: 3, lastSeq: 3, title: "t" });
+    expect(header.stats).toMatchObject({
+      messages: 1,
+      toolCalls: 1,
+      toolsUsed: ["search"],
+      inputTokens: 2,
+      durationMs: 4,
+    });
+    // A commit after the appends writes the whole header again, from what the appends left.
+    await sessions.update({ id, userId: "u1" }, (state) => ({ ...state, n: 1 }));
+    expect(await inner.get(key, Date.now())).toMatchObject({ version: 4, lastSeq: 4, stats: header.stats });
+  });
+
+  it("the header text an append leaves is whole and current, so an instance of an earlier version reads it right", async () => {
+    const schema = newSchema();
+    const { store, calls } = counted(open({ schema }));
+    const sessions = await createSessionManager({ store, defaultTtlMs: 60_000 });
+    const state = { b: "x\u0000y", a: { version: 9, namespace: "not mine" }, '","namespace":': 1 };
+    const { id } = await sessions.create({ userId: "u1", state, metadata: { z: 1, y: [2] } });
+    calls.length = 0;
+    await sessions.addMessage({ id, userId: "u1" }, { role: "user", content: "hi", usage: { costUsd: 0.1 } });
+    await sessions.addMessage({ id, userId: "u1" }, { role: "user", content: "yo", usage: { costUsd: 0.2 } });
+    expect(calls).toEqual(["append", "append"]);
+    const { rows } = await admin.query<{ header: string; version: number }>(
+      `SELECT header, version FROM "${schema}".sessions`,
+    );
+    const text = JSON.parse(rows[0]?.header as string) as SessionHeader;
+    expect(text).toMatchObject({ version: 3, lastSeq: 3, stats: { messages: 2, costUsd: 0.30000000000000004 } });
+    expect(text.version).toBe(rows[0]?.version);
+    // The user's state and metadata keep their bytes: key order and the NUL escape included.
+    expect(rows[0]?.header).toContain(JSON.stringify(state));
+    expect(Object.keys(text.metadata)).toEqual(["z", "y"]);
+    expect(await sessions.get({ id, userId: "u1" })).toMatchObject({ version: 3, state, stats: { messages: 2 } });
+  });
+
+  it("a schema migrated before one-statement appends gains them on the next open, and its sessions read on", async () => {
+    const schema = newSchema();
+    const before = await createSessionManager({ store: open({ schema }), defaultTtlMs: null });
+    const { id } = await before.create({ userId: "u1" });
+    await before.addMessage({ id, userId: "u1" }, { role: "user", content: "one" });
+    // A full commit writes the whole header, as every write did before version 6.
+    await before.update({ id, userId: "u1" }, (state) => ({ ...state, n: 1 }));
+    await admin.query(`DROP FUNCTION "${schema}".frontdesk_append`);
+    await admin.query(`DELETE FROM "${schema}".frontdesk_migrations WHERE version >= 6`);
+    // The header text as an earlier version wrote it: JSON.stringify in the header's own order.
+    const written = await before.get({ id, userId: "u1" });
+    const legacy = JSON.stringify(written);
+    await admin.query(`UPDATE "${schema}".sessions SET header = $1`, [legacy]);
+    expect(legacy.startsWith('{"namespace":')).toBe(true);
+
+    const { store, calls } = counted(open({ schema }));
+    const after = await createSessionManager({ store, defaultTtlMs: null });
+    await after.addMessage({ id, userId: "u1" }, { role: "user", content: "two" });
+    // The old layout is declined, read and committed in the new one; the next append is one step.
+    await after.addMessage({ id, userId: "u1" }, { role: "user", content: "three" });
+    expect(calls).toEqual(["append", "get", "commit", "append"]);
+    const session = await after.get({ id, userId: "u1" });
+    expect(session).toMatchObject({ version: 5, lastSeq: 4, state: { n: 1 }, stats: { messages: 3 } });
+    expect((await after.readEvents({ id, userId: "u1" })).map((event) => event.type)).toEqual([
+      "message",
+      "state",
+      "message",
+      "message",
+    ]);
+    const { rows } = await admin.query<{ version: number }>(
+      `SELECT version FROM "${schema}".frontdesk_migrations ORDER BY version`,
+    );
+    expect(rows.map((row) => row.version)).toEqual(ALL_VERSIONS);
   });
 
   it("the text filter is a literal, case-insensitive substring whatever the database locale", async () => {

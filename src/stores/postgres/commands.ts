@@ -1,12 +1,23 @@
 /**
  * The PostgreSQL store's write path. A commit is one call of the `frontdesk_commit` function
  * (migrations.ts), so its checks, its events, its scoped writes and its idempotency record land in
- * one statement's transaction; deletes and sweeps are functions too. This module only binds the
+ * one statement's transaction; a plain append (`frontdesk_append`), deletes and sweeps are
+ * functions too. This module only binds the
  * parameters in the order each function takes them and hints subscribers after a write (live.ts).
  */
-import type { SessionEvent, SessionKey } from "../../core/model.ts";
+import { FrontdeskError } from "../../core/errors.ts";
+import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
-import type { ApiKeyRecord, Commit, CommitResult, DeleteCondition, ScopedWrite } from "../types.ts";
+import type {
+  ApiKeyRecord,
+  AppendOutcome,
+  AppendRequest,
+  Commit,
+  CommitResult,
+  DeleteCondition,
+  IdempotencyRecord,
+  ScopedWrite,
+} from "../types.ts";
 import { type PostgresContext, query, retryingConflicts } from "./connection.ts";
 import { hint } from "./live.ts";
 import { ownerOf } from "./sql.ts";
@@ -31,7 +42,7 @@ export async function commit(ctx: PostgresContext, commit: Commit): Promise<Comm
     header.updatedAt,
     header.lastAccessedAt,
     header.expiresAt,
-    JSON.stringify(header),
+    headerText(header),
     commit.events.map((event) => event.seq),
     commit.events.map((event) => event.type),
     commit.events.map((event) => JSON.stringify(event)),
@@ -52,6 +63,106 @@ export async function commit(ctx: PostgresContext, commit: Commit): Promise<Comm
   }
   hint(ctx, key, header.lastSeq);
   return { version: header.version, lastSeq: header.lastSeq };
+}
+
+/**
+ * The header's JSON text with the fields a plain append moves in front, in a fixed order, then the
+ * rest from `namespace` on: `frontdesk_append` replaces that head and keeps the rest as it is.
+ * Readers parse it whole and put the fields back in their usual order (reads.ts).
+ */
+export function headerText(header: SessionHeader): string {
+  const {
+    version,
+    lastSeq,
+    updatedAt,
+    lastAccessedAt,
+    expiresAt,
+    ttlMs,
+    absoluteExpiresAt,
+    stats,
+    namespace,
+    ...rest
+  } = header;
+  const head = JSON.stringify({
+    version,
+    lastSeq,
+    updatedAt,
+    lastAccessedAt,
+    expiresAt,
+    ttlMs,
+    absoluteExpiresAt,
+    stats,
+  });
+  return `${head.slice(0, -1)},${JSON.stringify({ namespace, ...rest }).slice(1)}`;
+}
+
+/**
+ * A plain append in one statement (`frontdesk_append`): one round trip instead of the core's
+ * header read and commit. Declines (the core then commits) when a usage or duration addend is not
+ * a finite number below 2^53 in size, so the database's float8 sums never meet a value the
+ * JavaScript path would treat differently.
+ */
+export async function append(ctx: PostgresContext, request: AppendRequest): Promise<AppendOutcome | undefined> {
+  const { key, events, stats, idempotency } = request;
+  for (const addends of [stats.inputTokens, stats.outputTokens, stats.costUsd, stats.durationMs]) {
+    for (const addend of addends) if (!(Math.abs(addend) < 2 ** 53)) return undefined;
+  }
+  const types: string[] = [];
+  const bodies: string[] = [];
+  for (const event of events) {
+    types.push(event.type);
+    // The function puts `{"seq":<n>,` in front: every event starts with its id, so never with `}`.
+    bodies.push(JSON.stringify(event).slice(1));
+  }
+  const { rows } = await retryingConflicts(() =>
+    query<AppendRow>(ctx, ctx.sql.append, [
+      key.namespace,
+      ownerOf(key.userId),
+      key.id,
+      request.now,
+      request.expectedVersion ?? null,
+      request.maxEventsPerSession,
+      types,
+      bodies,
+      stats.messages,
+      stats.toolCalls,
+      stats.toolErrors,
+      stats.tools,
+      stats.inputTokens,
+      stats.outputTokens,
+      stats.costUsd,
+      stats.durationMs,
+      idempotency?.key ?? null,
+      idempotency ? `${JSON.stringify(idempotency).slice(0, -1)},"firstSeq":` : null,
+    ]),
+  );
+  const row = rows[0];
+  switch (row?.o_outcome) {
+    case "appended": {
+      const lastSeq = Number(row.o_last_seq);
+      hint(ctx, key, lastSeq);
+      return { outcome: "appended", version: row.o_version as number, lastSeq };
+    }
+    case "replayed":
+      return { outcome: "replayed", record: JSON.parse(row.o_record as string) as IdempotencyRecord };
+    case "not_found":
+      return { outcome: "not_found" };
+    case "full":
+      return { outcome: "full" };
+    case "version_mismatch":
+      return { outcome: "version_mismatch", currentVersion: row.o_version as number };
+    case "declined":
+      return undefined;
+    default:
+      throw new FrontdeskError("internal", `frontdesk_append answered ${String(row?.o_outcome)}`);
+  }
+}
+
+interface AppendRow {
+  o_outcome: string;
+  o_version: number | null;
+  o_last_seq: string | null;
+  o_record: string | null;
 }
 
 /** The removed range, clamped to the stored log so both bounds fit a bigint; nulls when none. */

@@ -101,6 +101,7 @@ export function createPostgresStore(options: PostgresStoreOptions, _context: Sto
     capabilities: { shared: true },
 
     commit: guarded(ctx, (commit) => commands.commit(ctx, commit)),
+    append: guarded(ctx, (request) => commands.append(ctx, request)),
     touch: guarded(ctx, (key, times, now) => commands.touch(ctx, key, times, now)),
     delete: guarded(ctx, (key, condition) => commands.deleteSession(ctx, key, condition)),
     sweep: guarded(ctx, (now, limit) => commands.sweep(ctx, now, limit)),

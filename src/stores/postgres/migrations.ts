@@ -117,6 +117,11 @@ export const MIGRATIONS: readonly Migration[] = [
         INCLUDE (tags, expires_at, sid, updated_at)`,
     ],
   },
+  {
+    version: 6,
+    name: "plain appends in one statement",
+    up: (s) => [appendFunction(s)],
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
@@ -213,6 +218,133 @@ function commitFunction(s: string): string {
       IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'idempotency', DETAIL = p_version::text;
       END IF;
+    END IF;
+  END
+  $fn$`;
+}
+
+/**
+ * The store's one-step `append` (store-contract.ts, `AppendRequest`): the core's header read and
+ * its commit as one statement, so a plain append is one round trip instead of two. Under the row
+ * lock it checks, in the contract's order, absent or expired, a known idempotency key, the event
+ * limit and the expected version; only then does it write.
+ *
+ * The header text stays whole and current, so every reader (an instance of an earlier version
+ * during an upgrade too) reads it as before. The store writes it with the fields an append moves
+ * in front (`headerText` in commands.ts), so the function replaces that head and keeps the rest,
+ * the user's state and metadata included, byte for byte; it never re-serialises user data. A
+ * header in another layout (written before version 6) or whose head holds a `\u0000` escape that
+ * jsonb refuses is declined: the core then reads and commits it, which writes the new layout.
+ * Stats are summed in float8 in the events' order, as JavaScript sums them, and printed
+ * shortest-exact (`extra_float_digits` above 0).
+ *
+ * Each body is an event's JSON without its opening brace; the seq is put in front of it here.
+ * `p_idempotency_head` is the record's JSON up to its `firstSeq` value.
+ */
+function appendFunction(s: string): string {
+  return `CREATE OR REPLACE FUNCTION ${s}.frontdesk_append(
+    p_namespace text, p_user_id text, p_id text, p_now bigint, p_expected integer, p_max bigint,
+    p_types text[], p_bodies text[],
+    p_messages bigint, p_tool_calls bigint, p_tool_errors bigint, p_tools text[],
+    p_input_tokens float8[], p_output_tokens float8[], p_cost_usd float8[], p_duration_ms float8[],
+    p_idempotency_key text, p_idempotency_head text,
+    OUT o_outcome text, OUT o_version integer, OUT o_last_seq bigint, OUT o_record text
+  ) LANGUAGE plpgsql SET extra_float_digits = 1 AS $fn$
+  DECLARE
+    v_sid bigint;
+    v_version integer;
+    v_last_seq bigint;
+    v_expires_at bigint;
+    v_text text;
+    v_cut integer;
+    v_head jsonb;
+    v_stats jsonb;
+    v_tools jsonb;
+    v_tool text;
+    v_ttl bigint;
+    v_absolute bigint;
+    v_next_expiry bigint;
+    v_input float8;
+    v_output float8;
+    v_cost float8;
+    v_duration float8;
+    v_addend float8;
+    v_count integer := cardinality(p_bodies);
+  BEGIN
+    SELECT sid, version, last_seq, expires_at, header INTO v_sid, v_version, v_last_seq, v_expires_at, v_text
+      FROM ${s}.sessions WHERE namespace = p_namespace AND user_id = p_user_id AND id = p_id FOR UPDATE;
+    IF NOT FOUND OR (v_expires_at IS NOT NULL AND v_expires_at <= p_now) THEN
+      o_outcome := 'not_found';
+      RETURN;
+    END IF;
+    IF p_idempotency_key IS NOT NULL THEN
+      SELECT record INTO o_record FROM ${s}.idempotency WHERE sid = v_sid AND key = p_idempotency_key;
+      IF FOUND THEN
+        o_outcome := 'replayed';
+        RETURN;
+      END IF;
+    END IF;
+    IF v_last_seq + v_count > p_max THEN
+      o_outcome := 'full';
+      RETURN;
+    END IF;
+    IF p_expected IS NOT NULL AND v_version <> p_expected THEN
+      o_outcome := 'version_mismatch';
+      o_version := v_version;
+      RETURN;
+    END IF;
+
+    -- The head ends at the first top-level key of the rest: no string in it can hold the bare
+    -- quotes of ',"namespace":'.
+    v_cut := strpos(v_text, ',"namespace":');
+    IF left(v_text, 11) <> '{"version":' OR v_cut = 0 OR strpos(left(v_text, v_cut), '\\u0000') > 0 THEN
+      o_outcome := 'declined';
+      RETURN;
+    END IF;
+    v_head := (left(v_text, v_cut - 1) || '}')::jsonb;
+    v_stats := v_head->'stats';
+    v_tools := v_stats->'toolsUsed';
+    FOREACH v_tool IN ARRAY p_tools LOOP
+      IF NOT v_tools @> jsonb_build_array(v_tool) THEN
+        v_tools := v_tools || jsonb_build_array(v_tool);
+      END IF;
+    END LOOP;
+    v_input := (v_stats->>'inputTokens')::float8;
+    FOREACH v_addend IN ARRAY p_input_tokens LOOP v_input := v_input + v_addend; END LOOP;
+    v_output := (v_stats->>'outputTokens')::float8;
+    FOREACH v_addend IN ARRAY p_output_tokens LOOP v_output := v_output + v_addend; END LOOP;
+    v_cost := (v_stats->>'costUsd')::float8;
+    FOREACH v_addend IN ARRAY p_cost_usd LOOP v_cost := v_cost + v_addend; END LOOP;
+    v_duration := (v_stats->>'durationMs')::float8;
+    FOREACH v_addend IN ARRAY p_duration_ms LOOP v_duration := v_duration + v_addend; END LOOP;
+    v_stats := jsonb_build_object(
+      'messages', (v_stats->>'messages')::bigint + p_messages,
+      'toolCalls', (v_stats->>'toolCalls')::bigint + p_tool_calls,
+      'toolErrors', (v_stats->>'toolErrors')::bigint + p_tool_errors,
+      'toolsUsed', v_tools,
+      'inputTokens', v_input, 'outputTokens', v_output, 'costUsd', v_cost, 'durationMs', v_duration);
+
+    v_ttl := (v_head->>'ttlMs')::bigint;
+    v_absolute := (v_head->>'absoluteExpiresAt')::bigint;
+    -- LEAST skips nulls: no TTL leaves the absolute cap, and neither leaves no expiry.
+    v_next_expiry := LEAST(p_now + v_ttl, v_absolute);
+    o_outcome := 'appended';
+    o_version := v_version + 1;
+    o_last_seq := v_last_seq + v_count;
+    UPDATE ${s}.sessions SET version = o_version, last_seq = o_last_seq, updated_at = p_now,
+        last_accessed_at = p_now, expires_at = v_next_expiry,
+        header = '{"version":' || o_version || ',"lastSeq":' || o_last_seq || ',"updatedAt":' || p_now
+          || ',"lastAccessedAt":' || p_now || ',"expiresAt":' || coalesce(v_next_expiry::text, 'null')
+          || ',"ttlMs":' || coalesce(v_ttl::text, 'null') || ',"absoluteExpiresAt":' || coalesce(v_absolute::text, 'null')
+          || ',"stats":' || v_stats::text || substr(v_text, v_cut)
+      WHERE sid = v_sid;
+    INSERT INTO ${s}.events (sid, seq, type, body)
+      SELECT v_sid, v_last_seq + e.n, e.type, '{"seq":' || (v_last_seq + e.n) || ',' || e.body
+        FROM unnest(p_types, p_bodies) WITH ORDINALITY AS e(type, body, n);
+    IF p_idempotency_key IS NOT NULL THEN
+      INSERT INTO ${s}.idempotency (sid, key, record) VALUES (v_sid, p_idempotency_key,
+        p_idempotency_head || (v_last_seq + 1) || ',"lastSeq":' || o_last_seq || ',"version":' || o_version
+          || ',"at":' || p_now || '}');
     END IF;
   END
   $fn$`;

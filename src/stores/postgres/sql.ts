@@ -27,6 +27,7 @@ export function statements(s: string, tag: string) {
   const texts = {
     commit: `SELECT ${s}.frontdesk_commit(${Array.from({ length: 24 }, (_, i) => `$${i + 1}`).join(", ")})`,
     commitRewriting: `SELECT ${s}.frontdesk_commit_rewriting(${Array.from({ length: 29 }, (_, i) => `$${i + 1}`).join(", ")})`,
+    append: `SELECT * FROM ${s}.frontdesk_append(${Array.from({ length: 18 }, (_, i) => `$${i + 1}`).join(", ")})`,
     get: `SELECT header, last_accessed_at, expires_at FROM ${s}.sessions WHERE ${key} AND ${live("$4")}`,
     touch: `UPDATE ${s}.sessions SET expires_at = $4, last_accessed_at = $5 WHERE ${key} AND ${live("$6")}`,
     count: `SELECT count(*)::integer AS n FROM ${s}.sessions WHERE namespace = $1 AND user_id = $2 AND ${live("$3")}`,
