@@ -71,30 +71,24 @@ export async function commit(ctx: PostgresContext, commit: Commit): Promise<Comm
  * Readers parse it whole and put the fields back in their usual order (reads.ts).
  */
 export function headerText(header: SessionHeader): string {
-  const {
-    version,
-    lastSeq,
-    updatedAt,
-    lastAccessedAt,
-    expiresAt,
-    ttlMs,
-    absoluteExpiresAt,
-    stats,
-    namespace,
-    ...rest
-  } = header;
-  const head = JSON.stringify({
-    version,
-    lastSeq,
-    updatedAt,
-    lastAccessedAt,
-    expiresAt,
-    ttlMs,
-    absoluteExpiresAt,
-    stats,
-  });
-  return `${head.slice(0, -1)},${JSON.stringify({ namespace, ...rest }).slice(1)}`;
+  const head: Record<string, unknown> = {};
+  for (const name of APPEND_MOVES) head[name] = header[name];
+  const rest: Record<string, unknown> = { namespace: header.namespace };
+  for (const [name, value] of Object.entries(header)) if (!(name in head || name in rest)) rest[name] = value;
+  return `${JSON.stringify(head).slice(0, -1)},${JSON.stringify(rest).slice(1)}`;
 }
+
+/** The header fields a plain append moves, in the order `frontdesk_append` writes them. */
+const APPEND_MOVES = [
+  "version",
+  "lastSeq",
+  "updatedAt",
+  "lastAccessedAt",
+  "expiresAt",
+  "ttlMs",
+  "absoluteExpiresAt",
+  "stats",
+] as const;
 
 /**
  * A plain append in one statement (`frontdesk_append`): one round trip instead of the core's
