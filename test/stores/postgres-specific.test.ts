@@ -6,7 +6,7 @@ import { isFrontdeskError } from "../../src/core/errors.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../src/core/model.ts";
 import { createSessionManager } from "../../src/index.ts";
 import { createPostgresStore, openFromUrl, type PostgresStoreOptions } from "../../src/stores/postgres/index.ts";
-import { MIGRATIONS } from "../../src/stores/postgres/migrations.ts";
+import { LISTED, MIGRATIONS } from "../../src/stores/postgres/migrations.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 import { customEvent, sessionHeader } from "../../src/testing/conformance/records.ts";
 
@@ -442,6 +442,48 @@ describe.skipIf(!url)("postgres store specifics", () => {
       `SELECT version FROM "${schema}".frontdesk_migrations ORDER BY version`,
     );
     expect(rows.map((row) => row.version)).toEqual(ALL_VERSIONS);
+  });
+
+  it("a keyed lookup reads sessions_key whatever plan a connection cached while the table was small", async () => {
+    const schema = newSchema();
+    await open({ schema }).count("ns", "u1", NOW);
+    const fill = (prefix: string, count: number) =>
+      admin.query(
+        `INSERT INTO "${schema}".sessions (namespace, user_id, id, version, last_seq, status, tags, created_at,
+          updated_at, last_accessed_at, header)
+         SELECT 'ns', 'u1', '${prefix}' || n, 1, 0, 'active', '{}', n, n, n, '{}' FROM generate_series(1, ${count}) AS n`,
+      );
+    const client = await admin.connect();
+    try {
+      const key = "namespace = $1 AND user_id = $2 AND id = $3";
+      await client.query(
+        `PREPARE keyed_get(text, text, text, bigint) AS SELECT header FROM "${schema}".sessions WHERE ${key} AND (expires_at IS NULL OR expires_at > $4)`,
+      );
+      await client.query(
+        `PREPARE keyed_update(text, text, text, bigint) AS UPDATE "${schema}".sessions SET header = header WHERE ${key} AND version = 1 AND (expires_at IS NULL OR expires_at > $4)`,
+      );
+      await client.query(
+        `PREPARE owner_list(text, text) AS SELECT header FROM "${schema}".sessions WHERE namespace = $1 AND ${LISTED} AND user_id = $2
+         ORDER BY updated_at DESC, user_id DESC, id DESC LIMIT 21`,
+      );
+      // A new table: the plans a pooled connection settles on (generic after five runs) are made now.
+      await fill("small", 20);
+      for (let run = 0; run < 8; run++) {
+        await client.query(`EXECUTE keyed_get('ns', 'u1', 'small${run + 1}', 0)`);
+        await client.query(`EXECUTE keyed_update('ns', 'u1', 'small${run + 1}', 0)`);
+        await client.query(`EXECUTE owner_list('ns', 'u1')`);
+      }
+      // Then the owner (and the namespace) grows to 10,000 sessions before any ANALYZE.
+      await fill("s", 10_000);
+      const planOf = async (execute: string): Promise<string> =>
+        JSON.stringify((await client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${execute}`)).rows[0]);
+      expect(await planOf("keyed_get('ns', 'u1', 's5000', 0)")).toContain('"Index Name":"sessions_key"');
+      expect(await planOf("keyed_update('ns', 'u1', 's5000', 0)")).toContain('"Index Name":"sessions_key"');
+      // The list states LISTED, so the partial list indexes serve it.
+      expect(await planOf("owner_list('ns', 'u1')")).toMatch(/"Index Name":"sessions_\w+_listed"/);
+    } finally {
+      client.release();
+    }
   });
 
   it("the text filter is a literal, case-insensitive substring whatever the database locale", async () => {

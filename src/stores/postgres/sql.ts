@@ -4,6 +4,7 @@
  * so each pooled connection prepares them once; the query builders emit one shape per set of filters.
  */
 import type { EventRange, ListQuery } from "../types.ts";
+import { LISTED } from "./migrations.ts";
 
 /** The `user_id` column of an owner: `null` (no owner) is stored as "", a user id the core never accepts. */
 export const ownerOf = (userId: string | null): string => userId ?? "";
@@ -144,11 +145,13 @@ export function listQuery(s: string, query: ListQuery): { text: string; values: 
     return `$${values.length}`;
   };
   const column = ORDER_COLUMNS[query.orderBy];
-  const where = [`namespace = ${param(query.namespace)}`];
+  // LISTED holds for every stored session; stating it lets the partial list indexes serve this
+  // query (migrations.ts, version 7).
+  const where = [`namespace = ${param(query.namespace)}`, LISTED];
   if (query.userId !== undefined) where.push(`user_id = ${param(query.userId ?? "")}`);
   where.push(`(expires_at IS NULL OR expires_at > ${param(query.now)})`);
   const oneStatus = query.status?.length === 1 ? query.status[0] : undefined;
-  // An equality, not ANY, so the planner can walk sessions_status_created in order.
+  // An equality, not ANY, so the planner can walk sessions_status_created_listed in order.
   if (oneStatus !== undefined) where.push(`status = ${param(oneStatus)}`);
   else if (query.status && query.status.length > 0) where.push(`status = ANY(${param(query.status)}::text[])`);
   if (query.tags && query.tags.length > 0) where.push(`tags @> ${param(query.tags)}::text[]`);
@@ -170,7 +173,7 @@ export function listQuery(s: string, query: ListQuery): { text: string; values: 
   const order = `ORDER BY ${column} ${direction}, user_id ${direction}, id ${direction}`;
   if (query.userId === undefined && oneStatus !== undefined) {
     // Every owner in one status: the page's keys come from an index-only scan of
-    // sessions_status_created (the filters read from the entries, no heap fetch for the rows they
+    // sessions_status_created_listed (the filters read from the entries, no heap fetch for the rows they
     // reject), then only the page's rows are read. By creation time the scan is in order; by
     // update time the planner weighs a top-N sort of the status's entries (a rare status) against
     // walking sessions_updated (a common one). Rows on pages changed since the last vacuum still
