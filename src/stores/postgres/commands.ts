@@ -2,8 +2,8 @@
  * The PostgreSQL store's write path. A commit is one call of the `frontdesk_commit` function
  * (migrations.ts), so its checks, its events, its scoped writes and its idempotency record land in
  * one statement's transaction; a plain append (`frontdesk_append`), deletes and sweeps are
- * functions too. This module only binds the
- * parameters in the order each function takes them and hints subscribers after a write (live.ts).
+ * functions too. This module only binds the parameters in the order each function takes them and
+ * hints subscribers after a write (live.ts).
  */
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../../core/model.ts";

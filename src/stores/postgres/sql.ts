@@ -176,7 +176,7 @@ export function listQuery(s: string, query: ListQuery): { text: string; values: 
     // sessions_status_created_listed (the filters read from the entries, no heap fetch for the rows they
     // reject), then only the page's rows are read. By creation time the scan is in order; by
     // update time the planner weighs a top-N sort of the status's entries (a rare status) against
-    // walking sessions_updated (a common one). Rows on pages changed since the last vacuum still
+    // walking sessions_updated_listed (a common one). Rows on pages changed since the last vacuum still
     // take a heap fetch for visibility, so this degrades to a plain index scan, never worse.
     return {
       text: `SELECT s.header, s.last_accessed_at, s.expires_at FROM ${s}.sessions s JOIN (
