@@ -4,7 +4,7 @@
  * the usual field order (the text puts the fields a plain append moves first).
  * The user: and app: scope reads the core issues together are batched into one round trip.
  */
-import type { SessionEvent, SessionHeader, SessionKey, SessionStats } from "../../core/model.ts";
+import { type SessionEvent, type SessionHeader, SessionHeaderSchema, type SessionKey } from "../../core/model.ts";
 import type { ApiKeyRecord, EventRange, IdempotencyRecord, ListPage, ListQuery, ScopedState } from "../types.ts";
 import { type PostgresContext, query } from "./connection.ts";
 import { listQuery, ownerOf, readEventsQuery } from "./sql.ts";
@@ -128,54 +128,29 @@ export async function listApiKeys(ctx: PostgresContext): Promise<ApiKeyRecord[]>
   return rows.map(apiKeyOf);
 }
 
-/** The order every store hands a header's fields out in (the order the core builds them in). */
-const HEADER_ORDER = [
-  "namespace",
-  "userId",
-  "id",
-  "status",
-  "title",
-  "purpose",
-  "tags",
-  "metadata",
-  "state",
-  "version",
-  "lastSeq",
-  "stats",
-  "createdAt",
-  "updatedAt",
-  "lastAccessedAt",
-  "ttlMs",
-  "expiresAt",
-  "absoluteExpiresAt",
-  "parent",
-] as const;
+/** The order every store hands a header's fields out in: the header schema's, as the core builds them. */
+const HEADER_ORDER = Object.keys(SessionHeaderSchema.shape);
+const STATS_ORDER = Object.keys(SessionHeaderSchema.shape.stats.shape);
+
+/** `value`'s fields in `order`, then any others (a later version's) as they came. */
+const inOrder = (value: Record<string, unknown>, order: readonly string[]): Record<string, unknown> => {
+  const ordered: Record<string, unknown> = {};
+  for (const name of order) if (name in value) ordered[name] = value[name];
+  for (const name in value) if (!(name in ordered)) ordered[name] = value[name];
+  return ordered;
+};
 
 /**
  * The stored text with the two columns touch() moves (without rewriting the text) laid over it,
- * its fields put back in {@link HEADER_ORDER}: the text has the fields a plain append moves first
+ * its fields put back in the usual order: the text has the fields a plain append moves first
  * (commands.ts `headerText`), and its stats as jsonb printed them.
  */
 const headerOf = (row: HeaderRow): SessionHeader => {
   const stored = JSON.parse(row.header) as Record<string, unknown>;
   stored.lastAccessedAt = Number(row.last_accessed_at);
   stored.expiresAt = row.expires_at === null ? null : Number(row.expires_at);
-  const stats = stored.stats as SessionStats;
-  stored.stats = {
-    messages: stats.messages,
-    toolCalls: stats.toolCalls,
-    toolErrors: stats.toolErrors,
-    toolsUsed: stats.toolsUsed,
-    inputTokens: stats.inputTokens,
-    outputTokens: stats.outputTokens,
-    costUsd: stats.costUsd,
-    durationMs: stats.durationMs,
-  };
-  const header: Record<string, unknown> = {};
-  for (const name of HEADER_ORDER) if (name in stored) header[name] = stored[name];
-  // Fields a later version may add ride along unchanged.
-  for (const name in stored) if (!(name in header)) header[name] = stored[name];
-  return header as unknown as SessionHeader;
+  stored.stats = inOrder(stored.stats as Record<string, unknown>, STATS_ORDER);
+  return inOrder(stored, HEADER_ORDER) as unknown as SessionHeader;
 };
 
 const apiKeyOf = (row: ApiKeyRow): ApiKeyRecord => ({
