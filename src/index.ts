@@ -33,6 +33,8 @@ export {
   type EraseUserOptions,
   type ErasureCounts,
   type ErasureResult,
+  type EventPage,
+  type EventPageOptions,
   type EventSubscription,
   EXPORT_FORMAT,
   type ForkOptions,

@@ -352,14 +352,27 @@ export class FrontdeskClient<S extends object = JsonObject> {
     return (await this.appendEvents(ref, [call, result], options)).events;
   }
 
-  /** Events in seq order; without `limit`, every event after `after` (read in pages of 1000). */
+  /**
+   * Events in seq order; without `limit`, every event after `after` (read in pages of up to 1000).
+   * Pages the server ended early, for their size, are followed until `limit` or `last` is met.
+   */
   async readEvents(ref: SessionRef, options: ReadEventsOptions = {}): Promise<readonly SessionEvent[]> {
     const types = options.types === undefined ? undefined : [...options.types];
     if (options.last !== undefined) {
-      const page = await this.json<{ items: SessionEvent[] }>("GET", ref, "/events", {
-        query: { after: options.after, last: options.last, type: types },
-      });
-      return page.items;
+      // A page of big events ends early (the server's byte budget); the pages before it fill the rest.
+      const newestFirst: SessionEvent[][] = [];
+      let got = 0;
+      for (let before = options.before; ; ) {
+        const want = Number.isSafeInteger(options.last) && options.last > 0 ? options.last - got : options.last;
+        const page = await this.json<{ items: SessionEvent[]; nextBefore?: number | null }>("GET", ref, "/events", {
+          query: { after: options.after, before, last: want, type: types },
+        });
+        newestFirst.push(page.items);
+        got += page.items.length;
+        if (page.nextBefore == null || page.items.length === 0 || got >= options.last) break;
+        before = page.nextBefore;
+      }
+      return newestFirst.reverse().flat();
     }
     const want = options.limit;
     const out: SessionEvent[] = [];
@@ -373,7 +386,7 @@ export class FrontdeskClient<S extends object = JsonObject> {
             ? want
             : Math.min(1000, want - out.length);
       const page = await this.json<{ items: SessionEvent[]; nextAfter: number | null }>("GET", ref, "/events", {
-        query: { after, limit, type: types },
+        query: { after, before: options.before, limit, type: types },
       });
       out.push(...page.items);
       if (page.nextAfter === null || page.items.length === 0) return out;

@@ -34,7 +34,7 @@ import {
 } from "./manager/history-edits.ts";
 import { create, patch, remove, update, updateMetadata } from "./manager/lifecycle.ts";
 import { cleanupOldSessions, listSessions, sweepExpired } from "./manager/listing.ts";
-import { get, getMessages, readEvents } from "./manager/reads.ts";
+import { get, getMessages, readEventPage, readEvents } from "./manager/reads.ts";
 import { asResult, stateResult } from "./manager/results.ts";
 import type { RetentionPolicy } from "./manager/retention.ts";
 import { subscribe } from "./manager/subscription.ts";
@@ -43,6 +43,8 @@ import type {
   AppendOptions,
   AppendResult,
   CreateSessionOptions,
+  EventPage,
+  EventPageOptions,
   EventSubscription,
   ForkOptions,
   ImportOptions,
@@ -227,6 +229,15 @@ export class SessionManager<S extends object = JsonObject> {
   /** Events in seq order. `last` reads only the newest ones, whatever the history's length. */
   readEvents(ref: SessionRef, options: ReadEventsOptions = {}): Promise<readonly SessionEvent[]> {
     return readEvents(this.context, ref, options);
+  }
+
+  /**
+   * One page of events for a reader on the other side of a wire: at most `limit` (default 100)
+   * or the newest `last`, and at most `maxBytes` of JSON (default 4 MiB), with the cursors to
+   * the next page either way.
+   */
+  readEventPage(ref: SessionRef, options: EventPageOptions = {}): Promise<EventPage> {
+    return readEventPage(this.context, ref, options);
   }
 
   /** Statistics kept current in the header: reading them never scans events. */

@@ -12,6 +12,7 @@ export {
   EVENTS_URI_TEMPLATE,
   eventsUri,
   type FrontdeskMcpServerOptions,
+  MCP_PAGE_BYTES,
   RESOURCE_NOT_FOUND,
   SESSION_URI_TEMPLATE,
   type SearchBounds,

@@ -56,6 +56,11 @@ export const SESSION_URI_TEMPLATE = "frontdesk://sessions/{id}";
 export const EVENTS_URI_TEMPLATE = "frontdesk://sessions/{id}/events";
 /** Events a `frontdesk://sessions/{id}/events` read returns: the newest ones. */
 export const EVENTS_RESOURCE_LIMIT = 500;
+/**
+ * The JSON an events page may carry over MCP: a result lands in a model's context, and is written
+ * twice (as text and as structured content), so a page of big events ends early with its cursor.
+ */
+export const MCP_PAGE_BYTES = 1024 * 1024;
 
 /** The error a resource read or subscribe gives for an absent (or another user's) session. */
 export const RESOURCE_NOT_FOUND = -32002;
@@ -111,6 +116,12 @@ const idShape = { session_id: SessionId };
 const eventsShape = {
   session_id: SessionId,
   after: z.number().int().nonnegative().optional().describe("Only events after this seq (paging forward)"),
+  before: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("Only events before this seq (with `last`, paging back from a nextBefore)"),
   last: z.number().int().min(1).max(500).optional().describe("Only the newest n events"),
   limit: z.number().int().min(1).max(500).optional().describe("Default 100"),
   types: z
@@ -402,17 +413,19 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
 
   tool(
     "session_events",
-    "Read a session's events in seq order: after a seq (paging with nextAfter), or the newest `last` ones.",
+    "Read a session's events in seq order: after a seq (paging with nextAfter), or the newest `last` ones " +
+      "(paging back with nextBefore). A page holds at most 1 MiB of JSON and ends early when its events are big.",
     eventsShape,
     { readOnlyHint: true, idempotentHint: true },
     async (args) => {
-      const limit = args.limit ?? 100;
-      const items = await sessions.readEvents(args.session_id, {
-        ...(args.last === undefined ? { after: args.after ?? 0, limit } : { after: args.after ?? 0, last: args.last }),
-        ...(args.types === undefined ? {} : { types: args.types }),
+      const page = await sessions.readEventPage(args.session_id, {
+        after: args.after,
+        before: args.before,
+        ...(args.last === undefined ? { limit: args.limit } : { last: args.last }),
+        types: args.types,
+        maxBytes: MCP_PAGE_BYTES,
       });
-      const nextAfter = args.last === undefined && items.length === limit ? (items.at(-1)?.seq ?? null) : null;
-      return { items, nextAfter };
+      return { items: page.items, nextAfter: page.nextAfter, nextBefore: page.nextBefore };
     },
   );
 
@@ -630,12 +643,13 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
       const id = variable(variables.id);
       try {
         const session = await sessions.get(id);
-        const items = await sessions.readEvents(id, { last: EVENTS_RESOURCE_LIMIT });
+        const page = await sessions.readEventPage(id, { last: EVENTS_RESOURCE_LIMIT, maxBytes: MCP_PAGE_BYTES });
         return json(uri, {
           sessionId: id,
           lastSeq: session.lastSeq,
-          items,
-          truncated: session.lastSeq > items.length,
+          items: page.items,
+          truncated: page.nextBefore !== null,
+          nextBefore: page.nextBefore,
         });
       } catch (error) {
         throw resourceError(error, uri.href, logger);

@@ -216,6 +216,9 @@ export const SessionPageSchema = named(
 
 export const ReadEventsQuery = ScopeQuery.extend({
   after: intParam(0, Number.MAX_SAFE_INTEGER).optional().describe("Only events with seq > after"),
+  before: intParam(1, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe("Only events with seq < before (with `last`: the page older than a `nextBefore`)"),
   limit: intParam(1, 1000).optional().describe("Default 100"),
   last: intParam(1, 1000).optional().describe("The newest `last` events, oldest first"),
   type: repeatable(EventTypeSchema).optional().describe("Repeatable: only these types"),
@@ -225,9 +228,15 @@ export const EventPageSchema = named(
   z.object({
     items: z.array(EventSchema),
     nextAfter: z.number().int().nullable().describe("Pass as `after` for the next page; null at the end"),
+    nextBefore: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .describe("With `last`: pass as `before` (with `last`) for the older events; null when none are left"),
   }),
   "EventPage",
-  "One page of events in seq order.",
+  "One page of events in seq order, at most 4 MiB of JSON: a page of big events ends early, its cursor says where to go on.",
 );
 
 export const MessagesQuery = ScopeQuery.extend({

@@ -179,6 +179,30 @@ for (const implementation of IMPLEMENTATIONS) {
       expect(await codeOf(alice.readEvents("r", { limit: 0 }))).toBe("invalid_request");
     });
 
+    it("readEvents of big events: limit and last reach past the server's 4 MiB page, before pages back", async () => {
+      await alice.create({ sessionId: "big" });
+      const letter = (index: number) => String.fromCharCode(97 + (index % 26));
+      // 40 events of 200 KiB: 8 MiB, so over HTTP every read below spans two or three pages.
+      for (let i = 0; i < 10; i++) {
+        await alice.appendEvents(
+          "big",
+          Array.from({ length: 4 }, (_, k) => ({
+            type: "message",
+            role: "user",
+            content: letter(i * 4 + k).repeat(200 * 1024),
+          })),
+        );
+      }
+      const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+      expect(seqs(await alice.readEvents("big"))).toEqual(range(1, 40));
+      expect(seqs(await alice.readEvents("big", { after: 3, limit: 30 }))).toEqual(range(4, 33));
+      expect(seqs(await alice.readEvents("big", { last: 35 }))).toEqual(range(6, 40));
+      expect(seqs(await alice.readEvents("big", { last: 25, before: 31 }))).toEqual(range(6, 30));
+      expect(seqs(await alice.readEvents("big", { after: 20, before: 31 }))).toEqual(range(21, 30));
+      const newest = await alice.readEvents("big", { last: 1 });
+      expect(newest[0]).toMatchObject({ seq: 40, content: letter(39).repeat(200 * 1024) });
+    });
+
     it("listSessions pages with a cursor through every session exactly once, and filters", async () => {
       for (let i = 0; i < 7; i++) await alice.create({ sessionId: `l${i}`, tags: i % 2 === 0 ? ["even"] : ["odd"] });
       await alice.patch("l3", { status: "completed", title: "Quarterly billing" });

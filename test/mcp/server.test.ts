@@ -2,7 +2,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError, ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SessionManager } from "../../src/core/session-manager.ts";
-import { createFrontdeskMcpServer, RESOURCE_NOT_FOUND } from "../../src/mcp/server.ts";
+import { createFrontdeskMcpServer, MCP_PAGE_BYTES, RESOURCE_NOT_FOUND } from "../../src/mcp/server.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 import { call, connect, eventually, resourceJson, structured, testStores, textOf } from "./helpers.ts";
 
@@ -250,6 +250,50 @@ describe.each(stores)("Frontdesk MCP server on %s", (storeName, open) => {
     const missing = await alice.readResource({ uri: "frontdesk://sessions/nope" }).catch((error: unknown) => error);
     expect(missing).toBeInstanceOf(McpError);
     expect((missing as McpError).code).toBe(RESOURCE_NOT_FOUND);
+  });
+
+  it("keeps a page of big events within 1 MiB of JSON, with the cursors to the rest", async () => {
+    await call(alice, "session_create", { session_id: "big" });
+    // 12 events of 200 KiB: 5 fit a page of 1 MiB.
+    await root.forUser("alice").appendEvents(
+      "big",
+      Array.from({ length: 12 }, (_, i) => ({
+        type: "message",
+        role: "user",
+        content: String.fromCharCode(97 + i).repeat(200 * 1024),
+      })),
+    );
+    const seqsOf = (page: { items: Json[] }) => page.items.map((event) => event.seq as number);
+    const bytesOf = (result: { content: unknown }) =>
+      JSON.stringify((result.content as { text: string }[])[0]?.text).length;
+
+    const forward: number[] = [];
+    for (let after = 0, pages = 0; pages < 12; pages++) {
+      const result = await call(alice, "session_events", { session_id: "big", after });
+      expect(bytesOf(result)).toBeLessThanOrEqual(MCP_PAGE_BYTES + 1024);
+      const page = structured<{ items: Json[]; nextAfter: number | null }>(result);
+      expect(page.items.length).toBeLessThanOrEqual(5);
+      forward.push(...seqsOf(page));
+      if (page.nextAfter === null) break;
+      after = page.nextAfter;
+    }
+    expect(forward).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+
+    const newest = structured<{ items: Json[]; nextBefore: number | null }>(
+      await call(alice, "session_events", { session_id: "big", last: 100 }),
+    );
+    expect(seqsOf(newest)).toEqual([8, 9, 10, 11, 12]);
+    expect(newest.nextBefore).toBe(8);
+    const older = structured<{ items: Json[]; nextBefore: number | null }>(
+      await call(alice, "session_events", { session_id: "big", last: 100, before: 8 }),
+    );
+    expect(seqsOf(older)).toEqual([3, 4, 5, 6, 7]);
+
+    const resource = resourceJson<{ items: Json[]; truncated: boolean; nextBefore: number | null }>(
+      await alice.readResource({ uri: "frontdesk://sessions/big/events" }),
+    );
+    expect(seqsOf(resource)).toEqual([8, 9, 10, 11, 12]);
+    expect(resource).toMatchObject({ truncated: true, nextBefore: 8 });
   });
 
   it("keeps users apart: another user's session is not found through tools, resources or subscriptions", async () => {

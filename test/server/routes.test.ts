@@ -247,6 +247,37 @@ describe("events", () => {
     const last = json((await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s/events?last=2" })).body);
     expect(last.items.map((e: { seq: number }) => e.seq)).toEqual([24, 25]);
     expect(last.nextAfter).toBeNull();
+    expect(last.nextBefore).toBe(24);
+    const older = json(
+      (await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/s/events?last=30&before=24" })).body,
+    );
+    expect(older.items.map((e: { seq: number }) => e.seq)).toEqual(Array.from({ length: 23 }, (_, i) => i + 1));
+    expect(older.nextBefore).toBeNull();
+  });
+
+  it("ends a page of big events at 4 MiB of JSON, with the cursor to the rest", async () => {
+    await create(h.keys.alice, { id: "big" });
+    // 30 events of 250 KiB: 7.3 MiB of text, sent 3 to a request (the body limit is 1 MiB).
+    for (let i = 0; i < 10; i++) {
+      const events = Array.from({ length: 3 }, (_, k) => ({
+        type: "message",
+        role: "user",
+        content: String.fromCharCode(97 + i + k).repeat(250 * 1024),
+      }));
+      await h.call(h.keys.alice, { method: "POST", url: "/v1/sessions/big/events", payload: { events } });
+    }
+    const forward = await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/big/events?limit=1000" });
+    expect(forward.statusCode).toBe(200);
+    expect(forward.body.length).toBeLessThanOrEqual(4 * 1024 * 1024 + 1024);
+    const first = json(forward.body);
+    // 16 events of 250 KiB fit 4 MiB; the 17th would not.
+    expect(first.items.map((e: { seq: number }) => e.seq)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect(first.nextAfter).toBe(16);
+    const backward = await h.call(h.keys.alice, { method: "GET", url: "/v1/sessions/big/events?last=1000" });
+    expect(backward.body.length).toBeLessThanOrEqual(4 * 1024 * 1024 + 1024);
+    const newest = json(backward.body);
+    expect(newest.items.map((e: { seq: number }) => e.seq)).toEqual(Array.from({ length: 16 }, (_, i) => i + 15));
+    expect(newest.nextBefore).toBe(15);
   });
 
   it("refuses invalid events with 400 and an oversized one with 413", async () => {

@@ -518,6 +518,45 @@ describe("web console", () => {
     await page.close();
   });
 
+  it("opens a session of big events, read past the server's 4 MiB page", async () => {
+    // 30 custom events of 200 KiB (6 MiB, more than one page of the events route holds), then
+    // 1,000 small ones: the first range of 1,000 the console reads spans pages, and no live
+    // stream fills what it would miss.
+    await admin("POST", "/v1/sessions?userId=alice", { id: "big-events", title: "big events" });
+    for (let start = 1; start <= 30; start += 3) {
+      const events = [start, start + 1, start + 2].map((k) => ({
+        type: "custom",
+        name: `big-event-${k}`,
+        data: { blob: String.fromCharCode(97 + (k % 26)).repeat(200 * 1024) },
+      }));
+      expect((await admin("POST", "/v1/sessions/big-events/events?userId=alice", { events })).status).toBe(201);
+    }
+    const small = Array.from({ length: 1000 }, (_, i) => ({ type: "custom", name: `small-event-${31 + i}` }));
+    expect((await admin("POST", "/v1/sessions/big-events/events?userId=alice", { events: small })).status).toBe(201);
+
+    const page = await newPage();
+    await signInAs(page, serve.url, serve.adminKey);
+    await page.goto(`${serve.url}/sessions/big-events?user=alice`);
+    await page.getByText("small-event-1030", { exact: true }).waitFor();
+    const timeline = page.locator(".timeline");
+    await timeline.evaluate((element) => {
+      (element as { scrollTop: number }).scrollTop = 0;
+    });
+    await page.getByText("big-event-1", { exact: true }).waitFor();
+    // Down past the big events, one screen at a time: each of them and the first small one show.
+    for (const name of ["big-event-21", "big-event-30", "small-event-31"]) {
+      for (let step = 0; !(await page.getByText(name, { exact: true }).isVisible()); step++) {
+        expect(step, `${name} never shows`).toBeLessThan(40);
+        await timeline.evaluate((element) => {
+          (element as { scrollTop: number }).scrollTop += 200;
+        });
+        // Two animation frames: the virtual list renders the rows scrolled to.
+        await page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))");
+      }
+    }
+    await page.close();
+  });
+
   it("follows the turns contract: streamed text, turn events, an approval answered (scripted agent)", async () => {
     const session = "/v1/sessions/chat-scripted";
     await admin("POST", "/v1/sessions?userId=alice", { id: "chat-scripted", title: "Scripted turn" });

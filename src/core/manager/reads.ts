@@ -3,13 +3,14 @@
  * range or the newest of its events, and the conversation view that fits a token budget. Every
  * read serves only a live session and slides its TTL when due.
  */
+import { Buffer } from "node:buffer";
 import type { MessagePayload, SessionEvent } from "../model.ts";
 import { deepFreeze } from "../state.ts";
 import type { EventRange } from "../store-contract.ts";
 import { keyOf, type ManagerContext, notFound, present, READ_BATCH } from "./context.ts";
 import { live, needsTouch, slide } from "./expiry.ts";
 import { applyScopes, scopeReads } from "./scopes.ts";
-import type { MessagesOptions, ReadEventsOptions, Session, SessionRef } from "./types.ts";
+import type { EventPage, EventPageOptions, MessagesOptions, ReadEventsOptions, Session, SessionRef } from "./types.ts";
 import { nonNegativeInt, positiveInt } from "./validation.ts";
 
 export async function get<S extends object>(context: ManagerContext, ref: SessionRef): Promise<Session<S>> {
@@ -30,17 +31,93 @@ export async function readEvents(
 ): Promise<readonly SessionEvent[]> {
   const key = keyOf(context, ref);
   await live(context, key);
-  const after = nonNegativeInt(options.after ?? 0, "after");
-  const types = options.types === undefined ? undefined : [...options.types];
+  const range = rangeOf(options);
   if (options.last !== undefined) {
     const last = positiveInt(options.last, "last");
-    const newest = await context.store.readEvents(key, { after, limit: last, types, order: "desc" });
+    const newest = await context.store.readEvents(key, { ...range, limit: last, order: "desc" });
     return deepFreeze(newest.reverse());
   }
-  const range: EventRange = { after, types };
   const limit = options.limit === undefined ? undefined : positiveInt(options.limit, "limit");
   const events = await context.store.readEvents(key, limit === undefined ? range : { ...range, limit });
   return deepFreeze(events);
+}
+
+function rangeOf(options: ReadEventsOptions): EventRange {
+  return {
+    after: nonNegativeInt(options.after ?? 0, "after"),
+    ...(options.before === undefined ? {} : { before: positiveInt(options.before, "before") }),
+    types: options.types === undefined ? undefined : [...options.types],
+  };
+}
+
+export const DEFAULT_PAGE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_PAGE_LIMIT = 100;
+/**
+ * Events read per store call while a page fills: at the default 256 KiB event limit, 4 MiB
+ * parsed and measured between two turns of the event loop.
+ */
+const PAGE_CHUNK = 16;
+
+const jsonBytes = (event: SessionEvent): number => Buffer.byteLength(JSON.stringify(event));
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A page of events that also fits a byte budget, so that no page of big events costs more to
+ * read and send than the budget (a `limit` of 1000 events of 256 KiB would be 256 MiB). It is
+ * read in chunks, the event loop turning between them; `last` walks back from the newest (or
+ * from `before`). One event more than each chunk needs tells whether events remain past the page.
+ */
+export async function readEventPage(
+  context: ManagerContext,
+  ref: SessionRef,
+  options: EventPageOptions,
+): Promise<EventPage> {
+  const key = keyOf(context, ref);
+  await live(context, key);
+  const range = rangeOf(options);
+  const backwards = options.last !== undefined;
+  const wanted = positiveInt(
+    backwards ? (options.last as number) : (options.limit ?? DEFAULT_PAGE_LIMIT),
+    backwards ? "last" : "limit",
+  );
+  const maxBytes = positiveInt(options.maxBytes ?? DEFAULT_PAGE_BYTES, "maxBytes");
+  const items: SessionEvent[] = [];
+  let bytes = 0;
+  let more = false;
+  let cursor = backwards ? range.before : range.after;
+  fill: for (;;) {
+    const want = Math.min(PAGE_CHUNK, wanted - items.length);
+    const chunk = await context.store.readEvents(
+      key,
+      backwards
+        ? { ...range, before: cursor, limit: want + 1, order: "desc" }
+        : { ...range, after: cursor, limit: want + 1 },
+    );
+    for (const [index, event] of chunk.entries()) {
+      if (index === want) {
+        more = items.length === wanted;
+        if (more) break fill;
+        break;
+      }
+      const size = jsonBytes(event);
+      if (items.length > 0 && bytes + size > maxBytes) {
+        more = true;
+        break fill;
+      }
+      items.push(event);
+      bytes += size;
+    }
+    if (chunk.length <= want) break;
+    cursor = (items[items.length - 1] as SessionEvent).seq;
+    await yieldToEventLoop();
+  }
+  if (backwards) items.reverse();
+  const edge = backwards ? items[0] : items[items.length - 1];
+  return {
+    items: deepFreeze(items),
+    nextAfter: !backwards && more && edge ? edge.seq : null,
+    nextBefore: backwards && more && edge ? edge.seq : null,
+  };
 }
 
 const messageText = (event: SessionEvent): string => {

@@ -131,10 +131,32 @@ export interface AppendResult {
 export interface ReadEventsOptions {
   /** Only events after this seq. @default 0 */
   after?: number;
+  /** Only events before this seq: with `last`, pages back through the history. */
+  before?: number;
   limit?: number;
   types?: readonly EventType[];
   /** The newest `last` events (after any filter), oldest first; costs O(last). */
   last?: number;
+}
+
+export interface EventPageOptions extends ReadEventsOptions {
+  /** @default 100 */
+  limit?: number;
+  /**
+   * The page's events, as UTF-8 JSON, stay within this many bytes (a page always holds at least
+   * one event). A page of big events ends early, and its cursor says where to go on.
+   * @default 4_194_304 (4 MiB)
+   */
+  maxBytes?: number;
+}
+
+/** One page of events in seq order, with the cursors to the events next to it. */
+export interface EventPage {
+  readonly items: readonly SessionEvent[];
+  /** Pass as `after` for the events after this page; null at the end (and for `last` pages). */
+  readonly nextAfter: number | null;
+  /** For a `last` page: pass as `before` (with `last`) for the events older than it; null when none are left. */
+  readonly nextBefore: number | null;
 }
 
 export interface ListSessionsOptions {

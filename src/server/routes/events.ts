@@ -86,7 +86,9 @@ export function eventRoutes(context: ServerContext) {
           summary: "Read events",
           description:
             "Events in seq order after `after` (default 0), at most `limit` (default 100, at most 1000), only `type` " +
-            "(repeatable) if given. `last` returns the newest events instead. `nextAfter` is null at the end.",
+            "(repeatable) if given. `last` returns the newest events instead (before `before`, when given), and " +
+            "`nextBefore` pages back from them. A page holds at most 4 MiB of JSON: a page of big events ends " +
+            "early, with its cursor set. `nextAfter` is null at the end.",
           tags: TAGS,
           security: SECURED,
           params: IdParams,
@@ -98,17 +100,17 @@ export function eventRoutes(context: ServerContext) {
       async (request) => {
         const query = request.query;
         const types = toArray(query.type) as EventType[] | undefined;
-        const manager = scopedManager(context, request);
-        if (query.last !== undefined) {
-          const items = await manager.readEvents(request.params.id, { after: query.after, last: query.last, types });
-          return { items: wireEvents(items), nextAfter: null };
-        }
-        const limit = query.limit ?? 100;
-        // One more than asked tells whether another page follows.
-        const read = await manager.readEvents(request.params.id, { after: query.after, limit: limit + 1, types });
-        const items = read.slice(0, limit);
-        const last = items.at(-1);
-        return { items: wireEvents(items), nextAfter: read.length > limit && last ? last.seq : null };
+        const page = await scopedManager(context, request).readEventPage(request.params.id, {
+          after: query.after,
+          before: query.before,
+          ...(query.last === undefined ? { limit: query.limit } : { last: query.last }),
+          types,
+        });
+        return {
+          items: wireEvents(page.items),
+          nextAfter: page.nextAfter,
+          ...(query.last === undefined ? {} : { nextBefore: page.nextBefore }),
+        };
       },
     );
   };

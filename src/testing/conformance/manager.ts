@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import type { JsonObject, SessionEvent } from "../../core/model.ts";
 import { SessionManager } from "../../core/session-manager.ts";
 import { type CaseContext, codeOf } from "./context.ts";
@@ -342,6 +343,87 @@ export function managerCases(ctx: () => CaseContext, { describe, it }: Runner): 
         window.map((e) => `${e.type}:${e.seq}`),
         ["summary:7", "message:5", "message:6", "message:8"],
       );
+    });
+
+    it("readEventPage keeps a page within its byte budget, and its cursors reach every event once", async () => {
+      const sessions = ctx().manager();
+      const { id } = await sessions.create();
+      // 40 events (more than one read chunk), every fifth a custom one; messages of 1 to 3 KiB.
+      await sessions.appendEvents(
+        id,
+        Array.from({ length: 40 }, (_, i) =>
+          i % 5 === 4
+            ? { type: "custom", name: `c${i + 1}` }
+            : {
+                type: "message",
+                role: "user",
+                content: String.fromCharCode(97 + (i % 26)).repeat(1024 * (1 + (i % 3))),
+              },
+        ),
+      );
+      const bytesOf = (events: readonly SessionEvent[]) =>
+        events.reduce((sum, event) => sum + Buffer.byteLength(JSON.stringify(event)), 0);
+      const all = (await sessions.readEvents(id)).map((e) => e.seq);
+
+      const forward: number[] = [];
+      for (let after = 0, pages = 0; ; pages++) {
+        assert.ok(pages < 40, "forward paging ends");
+        const page = await sessions.readEventPage(id, { after, limit: 25, maxBytes: 8 * 1024 });
+        assert.ok(page.items.length >= 1 && page.items.length <= 25);
+        assert.ok(page.items.length === 1 || bytesOf(page.items) <= 8 * 1024);
+        assert.equal(page.nextBefore, null);
+        forward.push(...page.items.map((e) => e.seq));
+        if (page.nextAfter === null) break;
+        assert.equal(page.nextAfter, page.items.at(-1)?.seq);
+        after = page.nextAfter;
+      }
+      assert.deepEqual(forward, all);
+
+      const backward: number[][] = [];
+      for (let before: number | undefined, pages = 0; ; pages++) {
+        assert.ok(pages < 40, "backward paging ends");
+        const page = await sessions.readEventPage(id, { last: 30, before, maxBytes: 8 * 1024 });
+        assert.ok(page.items.length === 1 || bytesOf(page.items) <= 8 * 1024);
+        assert.equal(page.nextAfter, null);
+        backward.push(page.items.map((e) => e.seq));
+        if (page.nextBefore === null) break;
+        assert.equal(page.nextBefore, page.items[0]?.seq);
+        before = page.nextBefore;
+      }
+      assert.deepEqual(backward.reverse().flat(), all);
+
+      // Without a budget in the way: the count decides, and a cursor only where events remain.
+      const exact = await sessions.readEventPage(id, { after: 30, limit: 10 });
+      assert.deepEqual(
+        exact.items.map((e) => e.seq),
+        [31, 32, 33, 34, 35, 36, 37, 38, 39, 40],
+      );
+      assert.equal(exact.nextAfter, null);
+      const first = await sessions.readEventPage(id, { limit: 20 });
+      assert.equal(first.items.length, 20);
+      assert.equal(first.nextAfter, 20);
+      const newest = await sessions.readEventPage(id, { last: 18, types: ["custom"] });
+      assert.deepEqual(
+        newest.items.map((e) => e.seq),
+        [5, 10, 15, 20, 25, 30, 35, 40],
+      );
+      assert.equal(newest.nextBefore, null);
+      const older = await sessions.readEventPage(id, { last: 2, before: 25, types: ["custom"] });
+      assert.deepEqual(
+        older.items.map((e) => e.seq),
+        [15, 20],
+      );
+      assert.equal(older.nextBefore, 15);
+      // One event is always served, whatever its size.
+      const one = await sessions.readEventPage(id, { after: 1, maxBytes: 1 });
+      assert.deepEqual(
+        one.items.map((e) => e.seq),
+        [2],
+      );
+      assert.equal(one.nextAfter, 2);
+      assert.equal(await codeOf(sessions.readEventPage(id, { maxBytes: 0 })), "invalid_request");
+      assert.equal(await codeOf(sessions.readEventPage(id, { last: 1, before: 0 })), "invalid_request");
+      assert.equal(await codeOf(sessions.readEventPage("nobody", {})), "not_found");
     });
 
     it("delete removes the session and its events; reads then answer not_found", async () => {

@@ -143,7 +143,8 @@ const smallestKey = (map: ReadonlyMap<number, unknown>): number => {
 };
 
 /**
- * Events `after+1 .. upTo`, in pages of 1000 fetched four at a time, each seq once. In a pruned
+ * Events `after+1 .. upTo`, in ranges of 1000 fetched four at a time (a range of big events in
+ * several pages), each seq once. In a pruned
  * log, a page from before the marker answers the marker and what follows it: pages wholly before
  * the marker are then skipped.
  */
@@ -170,13 +171,21 @@ export async function loadRange(
         loaded += limit;
         continue;
       }
-      const page = await getJson<EventPage>(sessionPath(sessionId, "/events"), {
-        query: { ...ownerQuery(userId), after: start, limit },
-        signal,
-      });
-      const head = page.items[0];
-      if (head && isPrunedMarker(head)) prunedThrough = Math.max(prunedThrough, head.seq);
-      pages[index] = page.items;
+      const end = start + limit;
+      const items: FrontdeskEvent[] = [];
+      // A page of big events ends early at the server's byte budget: its cursor reads on to the range's end.
+      for (let cursor = start; ; ) {
+        const page = await getJson<EventPage>(sessionPath(sessionId, "/events"), {
+          query: { ...ownerQuery(userId), after: cursor, limit: end - cursor },
+          signal,
+        });
+        const head = page.items[0];
+        if (head && isPrunedMarker(head)) prunedThrough = Math.max(prunedThrough, head.seq);
+        items.push(...page.items);
+        if (page.nextAfter === null || page.nextAfter >= end || page.nextAfter <= cursor) break;
+        cursor = page.nextAfter;
+      }
+      pages[index] = items;
       loaded += limit;
       onProgress?.(Math.min(loaded, upTo - after), upTo - after);
     }
