@@ -60,7 +60,7 @@ export async function benchStores(): Promise<Section[]> {
       title: "Store throughput through SessionManager",
       method:
         "Sequential awaited calls through `SessionManager`: `append` is `addMessage` (one atomic commit of one " +
-        "event: on Redis one APPEND script, elsewhere a header read and the commit), `get` reads the header and " +
+        "event: on Redis one APPEND script, on PostgreSQL one `frontdesk_append` statement, elsewhere a header read and the commit), `get` reads the header and " +
         'scoped state, `update` is an `updateSession` increment. "raw" is the bare driver doing the nearest thing ' +
         `to one append. All four run in 7 alternating rounds after a warm-up of ${WARMUP_OPS.toLocaleString("en")} ` +
         "calls each, and each keeps its median round, so load changes during the run hit them alike. The ratio is " +
