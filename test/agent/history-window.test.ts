@@ -121,9 +121,9 @@ describe.each(STORES)("the history window kept between turns ($name store)", (st
     const events = await eventsOf(h.sessions);
     await h.sessions.redactEvent("s1", userSeqOf(events, first.turnId), { reason: "card number" });
     await agent.runTurn("compute 2+2");
-    expect(sentLines(calls[0] as LanguageModelV3CallOptions).join("\n")).toContain("4111");
+    expect(sentLines(calls[0] as LanguageModelV3CallOptions).join("\n")).toContain("4111-1111");
     const second = sentLines(calls[1] as LanguageModelV3CallOptions);
-    expect(second.join("\n")).not.toContain("4111");
+    expect(second.join("\n")).not.toContain("4111-1111");
     expect(second).toContain("user: [redacted]");
   });
 
