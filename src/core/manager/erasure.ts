@@ -13,7 +13,7 @@ import { FrontdeskError } from "../errors.ts";
 import { assertUserId, newEventId } from "../ids.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../model.ts";
 import { emptyStats } from "../model.ts";
-import type { ManagerContext } from "./context.ts";
+import { type ManagerContext, yieldToEventLoop } from "./context.ts";
 import { invalid } from "./validation.ts";
 
 /** The audit log's session: owner null, never expires, in the erased user's namespace. */
@@ -56,8 +56,6 @@ export interface ErasureResult extends ErasureCounts {
    */
   readonly scrub: "done" | "pending" | "none";
 }
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const logKey = (context: ManagerContext): SessionKey => ({
   namespace: context.namespace,

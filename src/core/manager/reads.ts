@@ -3,11 +3,12 @@
  * range or the newest of its events, and the conversation view that fits a token budget. Every
  * read serves only a live session and slides its TTL when due.
  */
-import { Buffer } from "node:buffer";
+
+import { jsonBytes } from "../limits.ts";
 import type { MessagePayload, SessionEvent } from "../model.ts";
 import { deepFreeze } from "../state.ts";
 import type { EventRange } from "../store-contract.ts";
-import { keyOf, type ManagerContext, notFound, present, READ_BATCH } from "./context.ts";
+import { keyOf, type ManagerContext, notFound, present, READ_BATCH, yieldToEventLoop } from "./context.ts";
 import { live, needsTouch, slide } from "./expiry.ts";
 import { applyScopes, scopeReads } from "./scopes.ts";
 import type { EventPage, EventPageOptions, MessagesOptions, ReadEventsOptions, Session, SessionRef } from "./types.ts";
@@ -58,9 +59,6 @@ const DEFAULT_PAGE_LIMIT = 100;
  */
 const PAGE_CHUNK = 16;
 
-const jsonBytes = (event: SessionEvent): number => Buffer.byteLength(JSON.stringify(event));
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /**
  * A page of events that also fits a byte budget, so that no page of big events costs more to
  * read and send than the budget (a `limit` of 1000 events of 256 KiB would be 256 MiB). It is
@@ -94,10 +92,11 @@ export async function readEventPage(
         : { ...range, after: cursor, limit: want + 1 },
     );
     for (const [index, event] of chunk.entries()) {
+      // The one read past the chunk: events remain beyond a full page; else the next chunk reads on.
       if (index === want) {
-        more = items.length === wanted;
-        if (more) break fill;
-        break;
+        if (items.length < wanted) break;
+        more = true;
+        break fill;
       }
       const size = jsonBytes(event);
       if (items.length > 0 && bytes + size > maxBytes) {

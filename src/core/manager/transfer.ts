@@ -20,7 +20,7 @@ import {
   sessionKeyId,
 } from "../model.ts";
 import { accumulateStats, applyDelta, cloneJson, splitDelta, withoutProcessKeys } from "../state.ts";
-import { keyOf, keyOfHeader, type ManagerContext, notFound, present, READ_BATCH } from "./context.ts";
+import { keyOf, keyOfHeader, type ManagerContext, notFound, present, READ_BATCH, yieldToEventLoop } from "./context.ts";
 import { expiryOf } from "./expiry.ts";
 import { get } from "./reads.ts";
 import { applyScopes, readScopes } from "./scopes.ts";
@@ -104,7 +104,7 @@ export async function importSession<S extends object>(
     parsedSinceYield += line.length;
     if (parsedSinceYield >= IMPORT_YIELD_CHARS) {
       parsedSinceYield = 0;
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
     if (line.trim() === "") continue;
     let record: { kind?: unknown; format?: unknown; session?: unknown; event?: unknown };
