@@ -13,6 +13,7 @@ import {
   writeWrapped,
 } from "../../src/cli/render.ts";
 import type { SessionEvent } from "../../src/core/model.ts";
+import { turnsDuring } from "../support/event-loop.ts";
 import { CapturedStream, lines, tempStore, waitForText, withManager } from "./harness.ts";
 
 const temp = tempStore();
@@ -383,19 +384,13 @@ describe("chat replies on a terminal: word wrap and control characters", () => {
 
   it("a long reply is drawn in slices with the event loop free between them", async () => {
     const text = "word ".repeat((4 * 1024 * 1024) / 5);
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
     let written = 0;
     const wrapper = new WordWrapper(() => 100);
-    await writeWrapped(text, wrapper, (out) => {
-      written += out.length;
-    });
-    ticking = false;
+    const { turns } = await turnsDuring(() =>
+      writeWrapped(text, wrapper, (out) => {
+        written += out.length;
+      }),
+    );
     const slices = Math.ceil(text.length / RENDER_SLICE);
     expect(written).toBeGreaterThan(text.length - 10);
     // Other work (key presses, signals, timers) ran between the slices, not only after the last.

@@ -1,19 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createSessionManager } from "../../src/index.ts";
-
-/** How many turns the event loop got while `work` ran: a task that re-queues itself counts them. */
-async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
-  let turns = 0;
-  let counting = true;
-  const tick = (): void => {
-    turns++;
-    if (counting) setImmediate(tick);
-  };
-  setImmediate(tick);
-  const result = await work();
-  counting = false;
-  return { result, turns };
-}
+import { turnsDuring } from "../support/event-loop.ts";
 
 /** A session "big" of `batches` × `perBatch` message events whose text is `text`. */
 async function bigSession(text: string, batches: number, perBatch: number) {

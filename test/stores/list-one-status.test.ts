@@ -10,6 +10,7 @@ import { SWEEP_CHUNK } from "../../src/stores/sqlite/commands.ts";
 import { createSqliteStore } from "../../src/stores/sqlite/index.ts";
 import type { ListQuery, SessionStore } from "../../src/stores/types.ts";
 import { sessionHeader } from "../../src/testing/conformance/records.ts";
+import { turnsDuring } from "../support/event-loop.ts";
 
 /**
  * The admin list over every owner in one status takes its own query shape (SQLite: `status = ?`
@@ -128,16 +129,13 @@ describe("the one-status admin list on SQLite", () => {
         now: NOW,
       });
     }
-    let turns = 0;
-    let ticking = true;
-    const tick = (): void => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const first = await store.sweep(NOW + 2, SWEEP_CHUNK + 10);
-    const rest = await store.sweep(NOW + 2, expiring);
-    ticking = false;
+    const {
+      result: [first, rest],
+      turns,
+    } = await turnsDuring(async () => [
+      await store.sweep(NOW + 2, SWEEP_CHUNK + 10),
+      await store.sweep(NOW + 2, expiring),
+    ]);
     expect([first, rest]).toEqual([SWEEP_CHUNK + 10, expiring - SWEEP_CHUNK - 10]);
     expect(await store.sweep(NOW + 2, 10)).toBe(0);
     // Four chunks in all, each followed by a turn of the event loop but the last of each call.

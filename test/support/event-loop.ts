@@ -1,7 +1,8 @@
 /**
- * How long a piece of work held the event loop, for the tests that prove no input within the
- * limits may hold it: a 5 ms ticker sees a hold that ends before the work does, Node's delay
- * monitor one inside the work, and a last look when the work returns a hold that lasts until then.
+ * How long a piece of work held the event loop, and how often it let the loop turn, for the tests
+ * that prove no input within the limits may hold it: a 5 ms ticker sees a hold that ends before the
+ * work does, Node's delay monitor one inside the work, and a last look when the work returns a
+ * hold that lasts until then.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
@@ -24,5 +25,21 @@ export async function longestLoopHold<T>(work: () => Promise<T>): Promise<{ resu
   } finally {
     clearInterval(ticker);
     histogram.disable();
+  }
+}
+
+/** How many turns the event loop got while `work` ran: a task that re-queues itself counts them. */
+export async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let counting = true;
+  const tick = (): void => {
+    turns++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    return { result: await work(), turns };
+  } finally {
+    counting = false;
   }
 }
