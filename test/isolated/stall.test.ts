@@ -199,10 +199,13 @@ async function runTraffic(url: string, key: string): Promise<Outcome[]> {
       .slice(0, 3)
       .map((text) => ({ type: "message", role: "user", content: text })),
   });
-  const secrets = Object.values(HOSTILE_SECRETS);
-  for (let from = 0; from < secrets.length; from += 3) {
-    await post("events: hostile texts for the secret detectors", "/v1/sessions/big/events", {
-      events: secrets.slice(from, from + 3).map((text) => ({ type: "message", role: "user", content: text })),
+  // One per request: the texts that masking inflates past the event limit are refused (413) after
+  // the detectors have run over them, and the rest are stored for the turns below to read.
+  for (const [name, text] of Object.entries(HOSTILE_SECRETS)) {
+    await post(`event: ${name}, for the secret detectors`, "/v1/sessions/big/events", {
+      type: "message",
+      role: "user",
+      content: text,
     });
   }
   await post("event: a tool call whose input is hostile to the secret detectors", "/v1/sessions/big/events", {

@@ -58,7 +58,15 @@ export async function appendEvents(
     const event = parseWith(EventInputSchema, input, `event ${i}`);
     assertNotReserved(event, i);
     assertWithin(`event ${i}`, jsonBytes(event), context.limits.maxEventBytes);
-    return context.maskSecrets ? maskEvent(event) : event;
+    if (!context.maskSecrets) return event;
+    // A placeholder and its span record can outweigh the secret they stand for (a text dense with
+    // short `;pwd='…'` values grows tenfold), so the limit holds for what is stored, not only for
+    // what was sent.
+    const masked = maskEvent(event);
+    if (masked !== event) {
+      assertWithin(`event ${i} with its secrets masked`, jsonBytes(masked), context.limits.maxEventBytes);
+    }
+    return masked;
   });
   const idempotencyKey =
     options.idempotencyKey === undefined ? undefined : assertIdempotencyKey(options.idempotencyKey);

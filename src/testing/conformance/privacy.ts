@@ -436,6 +436,25 @@ export function privacyCases(ctx: () => CaseContext, { describe, it }: Runner): 
       assert.equal(kept[0]?.masked, undefined);
     });
 
+    it("the event size limit holds for the masked event: a text that masking would inflate past it is refused", async () => {
+      const c = ctx();
+      const maxEventBytes = 16 * 1024;
+      const sessions = c.manager({ maskSecrets: true, limits: { maxEventBytes } }).forUser("u1");
+      const { id } = await sessions.create();
+      // Every other `;pwd='` is a quoted password: 12 characters that become a placeholder and a span.
+      const dense = ";pwd='".repeat(2000);
+      assert.ok(Buffer.byteLength(JSON.stringify({ type: "message", role: "user", content: dense })) < maxEventBytes);
+      await assert.rejects(
+        sessions.addMessage(id, { role: "user", content: dense }),
+        (error) => isFrontdeskError(error, "payload_too_large") && /with its secrets masked/.test(error.message),
+      );
+      assert.equal((await sessions.get(id)).lastSeq, 0);
+      // A few secrets in a text under the limit are masked and stored as before.
+      const stored = await sessions.addMessage(id, { role: "user", content: `${"a".repeat(8000)};pwd='hunter2'` });
+      assert.equal(stored.masked?.length, 1);
+      assert.ok(Buffer.byteLength(JSON.stringify(stored)) <= maxEventBytes);
+    });
+
     it("writers cannot forge tombstones, masking records or Frontdesk's own markers", async () => {
       const c = ctx();
       const sessions = c.manager().forUser("u1");
