@@ -61,8 +61,6 @@ const cpuMs = (): number => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
 };
-const median = (samples: number[]): number =>
-  [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)] as number;
 
 /** CPU time of `times` calls of `work`. */
 const batchMs = (work: () => unknown, times: number): number => {
@@ -72,9 +70,10 @@ const batchMs = (work: () => unknown, times: number): number => {
 };
 
 /**
- * How much longer `large` takes than `small`, by the median of 5 interleaved batches. Each batch
- * makes enough calls that the small one takes a few ms, so the clock's grain does not count, and
- * both sizes run warm.
+ * How much longer `large` takes than `small`, by the fastest of 5 interleaved batches of each. Each
+ * batch makes enough calls that the small one takes a few ms, so the clock's grain does not count,
+ * and both sizes run warm. The fastest, not the median: a collection or a neighbour's burst only
+ * ever adds time, and a median of five still let one land on the large side (17.8× in a CI run).
  */
 const growth = (small: () => unknown, large: () => unknown): number => {
   for (let i = 0; i < 3; i++) {
@@ -89,7 +88,7 @@ const growth = (small: () => unknown, large: () => unknown): number => {
     smallMs.push(batchMs(small, times));
     largeMs.push(batchMs(large, times));
   }
-  return median(largeMs) / median(smallMs);
+  return Math.min(...largeMs) / Math.min(...smallMs);
 };
 
 describe("masking runs in linear time", () => {
@@ -99,7 +98,8 @@ describe("masking runs in linear time", () => {
     const build = ADVERSARIAL[name] as (n: number) => string;
     const small = build(n);
     const large = build(8 * n);
-    // Linear is 8; a detector that rescans would be near 64.
+    // Linear is 8; a detector that rescans would be near 64. The bound leaves room for the
+    // collector on the inputs that allocate most (13,000 spans at 8n for the `;pwd='` text).
     expect(
       growth(
         () => maskSecretsInText(small),
