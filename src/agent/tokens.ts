@@ -1,4 +1,5 @@
 import { countTokens as countBpeTokens } from "gpt-tokenizer";
+import { yieldToEventLoop } from "../core/event-loop.ts";
 import type { Json } from "../core/model.ts";
 
 /**
@@ -33,7 +34,7 @@ export const countTokensAsync = async (text: string): Promise<number> => {
     const sliceEnd = performance.now() + SLICE_MS;
     while (!count.done && performance.now() < sliceEnd) count.run(STEP_CHARS);
     if (count.done) return remember(text, count.total);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
   }
 };
 

@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from "../core/event-loop.ts";
 import type { Json, SessionEvent, SessionStats } from "../core/model.ts";
 import { formatDuration } from "./durations.ts";
 import { formatTime, renderTable, truncate } from "./table.ts";
@@ -381,7 +382,7 @@ export async function writeWrapped(
 ): Promise<void> {
   let first = true;
   for (const slice of textSlices(text, size)) {
-    if (!first) await new Promise((resolve) => setImmediate(resolve));
+    if (!first) await yieldToEventLoop();
     first = false;
     write(wrapper.push(slice));
   }

@@ -5,6 +5,7 @@
  * of one each. Every append still gets its own events, contiguous and in arrival order, and is
  * acknowledged only after the commit that holds it is durable.
  */
+import { yieldToEventLoop } from "./event-loop.ts";
 
 /** What a group's writer answers for one member: its result, or the error that member alone gets. */
 export type MemberOutcome<R> =
@@ -17,9 +18,6 @@ interface Group<T, R> {
   size: number;
   readonly write: (members: readonly T[]) => Promise<readonly MemberOutcome<R>[]>;
 }
-
-// A macrotask: I/O callbacks already due (requests read in this turn of the loop) run first.
-const afterPendingIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Runs work while holding the session's lock, after every holder queued before it. */
 export type LockRunner = (work: () => Promise<void>) => Promise<void>;
@@ -54,7 +52,8 @@ export class AppendGroups<T, R> {
       const opened: Group<T, R> = { members: [], settle: [], size: 0, write };
       this.open.set(key, opened);
       void lock(async () => {
-        if (this.waitForPendingIo) await afterPendingIo();
+        // A macrotask: I/O callbacks already due (requests read in this turn of the loop) run first.
+        if (this.waitForPendingIo) await yieldToEventLoop();
         await this.flush(key, opened);
       });
       group = opened;

@@ -16,6 +16,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { FrontdeskError, isFrontdeskError } from "../core/errors.ts";
+import { yieldToEventLoop } from "../core/event-loop.ts";
 import { SESSION_ID_PATTERN } from "../core/ids.ts";
 import {
   EVENT_TYPES,
@@ -555,7 +556,7 @@ export function createFrontdeskMcpServer(options: FrontdeskMcpServerOptions): Mc
               });
             for (let i = messages.length - 1; i >= 0; i--) {
               if (performance.now() > sliceEnd) {
-                await new Promise<void>((resolve) => setImmediate(resolve));
+                await yieldToEventLoop();
                 sliceEnd = performance.now() + SEARCH_SLICE_MS;
               }
               const event = messages[i] as SessionEvent;

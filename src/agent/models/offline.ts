@@ -8,6 +8,7 @@ import type {
   LanguageModelV3StreamResult,
   LanguageModelV3Usage,
 } from "@ai-sdk/provider";
+import { yieldToEventLoop } from "../../core/event-loop.ts";
 import { countTokensAsync, MESSAGE_OVERHEAD_TOKENS } from "../tokens.ts";
 import { type OfflinePlan, planOfflineReply } from "./offline-rules.ts";
 
@@ -89,7 +90,7 @@ export class OfflineLanguageModel implements LanguageModelV3 {
     const stream = new ReadableStream<LanguageModelV3StreamPart>({
       async pull(controller) {
         // Yield between chunks, as a network stream would, so an abort can land mid-reply.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
         if (signal?.aborted) {
           controller.error(signal.reason ?? new DOMException("The operation was aborted", "AbortError"));
           return;
@@ -144,7 +145,7 @@ const readPrompt = async (
     hash.update(text);
     tokens += await countTokensAsync(text);
     if (performance.now() > sliceEnd) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
       sliceEnd = performance.now() + PROMPT_SLICE_MS;
     }
   };

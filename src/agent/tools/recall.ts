@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { yieldToEventLoop } from "../../core/event-loop.ts";
 import type { JsonObject, MessagePayload, SessionEvent } from "../../core/model.ts";
 import type { ToolHandler } from "./types.ts";
 
@@ -57,7 +58,7 @@ export function createRecallTool(options: RecallOptions = {}): ToolHandler {
         );
         for (const event of [...events].reverse()) {
           if (performance.now() > sliceEnd) {
-            await new Promise<void>((resolve) => setImmediate(resolve));
+            await yieldToEventLoop();
             if (context.signal.aborted) break outer;
             sliceEnd = performance.now() + SLICE_MS;
           }

@@ -45,9 +45,6 @@ export interface ManagerContext {
 /** Events read per store call when a whole range is walked (fork, export, the message window). */
 export const READ_BATCH = 500;
 
-/** A turn of the event loop for everything waiting, I/O included, in a long piece of work. */
-export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 const mutexes = new WeakMap<SessionStore, KeyedMutex>();
 const mutexFor = (store: SessionStore): KeyedMutex => {
   let mutex = mutexes.get(store);

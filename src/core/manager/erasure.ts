@@ -10,10 +10,11 @@
  * answering while a user with a million events is erased.
  */
 import { FrontdeskError } from "../errors.ts";
+import { yieldToEventLoop } from "../event-loop.ts";
 import { assertUserId, newEventId } from "../ids.ts";
 import type { SessionEvent, SessionHeader, SessionKey } from "../model.ts";
 import { emptyStats } from "../model.ts";
-import { type ManagerContext, yieldToEventLoop } from "./context.ts";
+import type { ManagerContext } from "./context.ts";
 import { invalid } from "./validation.ts";
 
 /** The audit log's session: owner null, never expires, in the erased user's namespace. */

@@ -4,11 +4,12 @@
  * read serves only a live session and slides its TTL when due.
  */
 
+import { yieldToEventLoop } from "../event-loop.ts";
 import { jsonBytes } from "../limits.ts";
 import type { MessagePayload, SessionEvent } from "../model.ts";
 import { deepFreeze } from "../state.ts";
 import type { EventRange } from "../store-contract.ts";
-import { keyOf, type ManagerContext, notFound, present, READ_BATCH, yieldToEventLoop } from "./context.ts";
+import { keyOf, type ManagerContext, notFound, present, READ_BATCH } from "./context.ts";
 import { live, needsTouch, slide } from "./expiry.ts";
 import { applyScopes, scopeReads } from "./scopes.ts";
 import type { EventPage, EventPageOptions, MessagesOptions, ReadEventsOptions, Session, SessionRef } from "./types.ts";

@@ -5,6 +5,7 @@
  * running turn's lock) and never travels with a copy.
  */
 import { FrontdeskError } from "../errors.ts";
+import { yieldToEventLoop } from "../event-loop.ts";
 import { assertSessionId, assertUserId, newSessionId } from "../ids.ts";
 import { assertWithin, jsonBytes } from "../limits.ts";
 import { isPrunedMarker } from "../log-markers.ts";
@@ -20,7 +21,7 @@ import {
   sessionKeyId,
 } from "../model.ts";
 import { accumulateStats, applyDelta, cloneJson, splitDelta, withoutProcessKeys } from "../state.ts";
-import { keyOf, keyOfHeader, type ManagerContext, notFound, present, READ_BATCH, yieldToEventLoop } from "./context.ts";
+import { keyOf, keyOfHeader, type ManagerContext, notFound, present, READ_BATCH } from "./context.ts";
 import { expiryOf } from "./expiry.ts";
 import { get } from "./reads.ts";
 import { applyScopes, readScopes } from "./scopes.ts";

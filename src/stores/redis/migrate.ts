@@ -19,6 +19,7 @@
  */
 import { Redis } from "ioredis";
 import { FrontdeskError, isFrontdeskError } from "../../core/errors.ts";
+import { yieldToEventLoop } from "../../core/event-loop.ts";
 import type { SessionKey } from "../../core/model.ts";
 import { LAYOUT_VERSION, legacyExpiryIndex, translate } from "./connection.ts";
 import { createKeyspace, escapeSegment, type Keyspace, unescapeSegment } from "./keys.ts";
@@ -354,7 +355,7 @@ class Migration {
       const remaining = Math.max(0, (await client.zcard(this.legacyExpiry)) - 1);
       this.options.onProgress?.({ migrated: this.sessions, remaining });
       // Yield between batches, so that signals and the caller's timers run.
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
   }
 

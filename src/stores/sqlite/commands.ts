@@ -7,6 +7,7 @@
  * move `PRAGMA data_version`.
  */
 import { FrontdeskError } from "../../core/errors.ts";
+import { yieldToEventLoop } from "../../core/event-loop.ts";
 import { type JsonObject, type SessionKey, scopeKeyId, sessionKeyId } from "../../core/model.ts";
 import { applyDelta } from "../../core/state.ts";
 import { assertCommitShape } from "../shared/commit-shape.ts";
@@ -237,7 +238,7 @@ export async function sweep(ctx: SqliteContext, now: number, limit: number): Pro
     });
     swept += deleted;
     if (deleted < chunk || swept >= limit) return swept;
-    await new Promise((resume) => setImmediate(resume));
+    await yieldToEventLoop();
     if (ctx.closed) return swept;
   }
 }

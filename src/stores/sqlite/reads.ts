@@ -3,6 +3,7 @@
  * they answer from the read cache while `PRAGMA data_version` says the database is unchanged, and
  * hand out one frozen object to every caller, so a cached read allocates nothing.
  */
+import { yieldToEventLoop } from "../../core/event-loop.ts";
 import { type SessionEvent, type SessionHeader, type SessionKey, scopeKeyId, sessionKeyId } from "../../core/model.ts";
 import { deepFreeze } from "../../core/state.ts";
 import { isExpired } from "../shared/list-filter.ts";
@@ -77,7 +78,7 @@ async function listMatchingText(ctx: SqliteContext, query: ListQuery): Promise<L
     const last = rows.at(-1);
     if (last === undefined || rows.length < TEXT_SCAN_ROWS) return { items, hasMore: false };
     after = { value: last.position, userId: last.user_id, id: last.id };
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
   }
 }
 
