@@ -41,6 +41,12 @@ export default defineConfig({
           // suite ran file after file though most of its time is waiting on servers, browsers and
           // databases. These files bound nothing by time (those are ALONE), so two run side by side.
           maxWorkers: 2,
+          // Files share a worker's module cache: each one used to load Fastify, the AI SDK, the
+          // stores and the rest anew, about 165 s of a CI run's summed import time (26 s without).
+          // A file that changes process-wide state (an environment variable, fake timers, the
+          // working directory) puts it back. FRONTDESK_TEST_ISOLATE=1 isolates them again, to
+          // find out whether a failure comes from a neighbour.
+          isolate: process.env.FRONTDESK_TEST_ISOLATE === "1",
           sequence: { groupOrder: 0 },
         },
       },

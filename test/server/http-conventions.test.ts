@@ -3,7 +3,7 @@
  * unchanged session is 304, the rate-limit headers describe one bucket, the default rate suits a
  * backend, a key's own rate is kept with it, and the connection bounds are the documented ones.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { FakeClock } from "../../src/core/clock.ts";
 import { createApiKey } from "../../src/server/api-keys.ts";
 import { createApp, type FastifyInstance } from "../../src/server/app.ts";
@@ -284,6 +284,27 @@ describe("connection bounds", () => {
     for (const limits of [{ headersTimeoutMs: 0 }, { requestTimeoutMs: 1.5 }, { headersTimeoutMs: 40_000 }]) {
       const error = await createApp({ store: createMemoryStore(), logger: false, limits }).catch((e: unknown) => e);
       expect((error as { code?: string }).code, JSON.stringify(limits)).toBe("invalid_request");
+    }
+  });
+});
+
+describe("app.inject()", () => {
+  it("leaves no body timer that throws once its bound passes, for a request refused before its body was read", async () => {
+    // The body bound is a real timer (it guards connections, not session time), so Vitest's fake
+    // timers run it past its bound here instead of waiting 30 s.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const h = await harness();
+      const refused = await h.send(undefined, "POST", "/v1/sessions", { title: "unread" });
+      expect(refused.statusCode).toBe(401);
+      const created = await h.send(h.keys.alice, "POST", "/v1/sessions", { title: "read" });
+      expect(created.statusCode).toBe(201);
+      // Past the bound of both bodies: the refused one never ended, as its stream was never read.
+      expect(() => vi.advanceTimersByTime(10 * 60_000)).not.toThrow();
+      const listed = await h.send(h.keys.alice, "GET", "/v1/sessions");
+      expect(listed.statusCode).toBe(200);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });

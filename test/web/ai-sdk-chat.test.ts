@@ -36,6 +36,7 @@ let browser: Browser;
 let context: BrowserContext;
 let key: string;
 let outDir: string;
+let serverBefore: string | undefined;
 let pageErrors: string[];
 /** The page's API requests that failed: none should (a new chat resumes nothing, Stop cancels a running turn). */
 let failedRequests: string[];
@@ -63,7 +64,9 @@ beforeAll(async () => {
     },
   });
 
-  // The example's config reads FRONTDESK_SERVER when Vite loads it; this worker is the only reader.
+  // The example's config reads FRONTDESK_SERVER when Vite loads it. The worker runs other files
+  // after this one (vitest.config.ts: no isolation), so afterAll puts the variable back.
+  serverBefore = process.env.FRONTDESK_SERVER;
   process.env.FRONTDESK_SERVER = server.url;
   outDir = mkdtempSync(path.join(tmpdir(), "frontdesk-ai-sdk-chat-"));
   await build({ configFile: EXAMPLE_CONFIG, logLevel: "error", build: { outDir, emptyOutDir: true } });
@@ -82,6 +85,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  if (serverBefore === undefined) delete process.env.FRONTDESK_SERVER;
+  else process.env.FRONTDESK_SERVER = serverBefore;
   await browser?.close();
   await site?.close();
   await model?.stop();
