@@ -29,16 +29,7 @@ import {
   settleScope,
 } from "./context.ts";
 import { appendEvents, rewriteLog } from "./event-log.ts";
-import {
-  appendAll,
-  ensureDir,
-  fsyncDir,
-  isMissing,
-  openForAppend,
-  readJsonFile,
-  tempFileOf,
-  writeFileAtomic,
-} from "./files.ts";
+import { appendAt, ensureDir, fsyncDir, isMissing, readJsonFile, tempFileOf, writeFileAtomic } from "./files.ts";
 import { isNamespaceSegment, isTombstone, type SessionPaths } from "./layout.ts";
 import { hint } from "./live.ts";
 import { type LockGuard, withLock } from "./lock.ts";
@@ -48,9 +39,17 @@ const SCOPE_ORDER: readonly Scope[] = ["app", "user"];
 export async function commit(ctx: FsContext, commit: Commit): Promise<CommitResult> {
   const paths = ctx.layout.session(commit.key);
   if (commit.expectedVersion === 0) await ensureDir(paths.ownerDir, ctx.durability);
-  // Absent now means absent at some instant of this call: fail without creating folders.
-  else if ((await readMeta(paths)) === undefined) throw new FrontdeskError("not_found", "Session not found");
-  return withLock(paths.lock, ctx.lockSettings, (guard) => commitLocked(ctx, commit, paths, guard));
+  try {
+    return await withLock(paths.lock, ctx.lockSettings, (guard) => commitLocked(ctx, commit, paths, guard));
+  } catch (error) {
+    // Existence is checked under the lock (commitLocked). The lock folder sits in the owner's
+    // folder and is made without its parents, so an owner with no folder fails it with ENOENT:
+    // the session is absent, and no folder is created for it.
+    if (commit.expectedVersion > 0 && isMissing(error) && !(await exists(paths.dir))) {
+      throw new FrontdeskError("not_found", "Session not found");
+    }
+    throw error;
+  }
 }
 
 async function commitLocked(
@@ -120,12 +119,7 @@ async function commitLocked(
     let idempotencyBytes = current?.idempotencyBytes ?? 0;
     if (commit.idempotency) {
       const line = Buffer.from(`${JSON.stringify(commit.idempotency)}\n`, "utf8");
-      const handle = await openForAppend(paths.idempotency, idempotencyBytes);
-      try {
-        await appendAll(handle, line, durability);
-      } finally {
-        await handle.close();
-      }
+      await appendAt(paths.idempotency, idempotencyBytes, line, durability);
       idempotencyBytes += line.length;
     }
     const commitId = randomBytes(12).toString("hex");

@@ -15,6 +15,7 @@ import {
   ensureDir,
   isMissing,
   readJsonFile,
+  readJsonFileNow,
   storeFailure,
   writeFileAtomic,
   writeFileAtomicUnlocked,
@@ -160,7 +161,10 @@ export function run<R>(ctx: FsContext, action: string, operation: () => Promise<
 }
 
 export async function readMeta(paths: SessionPaths): Promise<MetadataFile | undefined> {
-  const meta = await readJsonFile<MetadataFile>(paths.metadata);
+  return checkedMeta(readJsonFileNow<MetadataFile>(paths.metadata));
+}
+
+function checkedMeta(meta: MetadataFile | undefined): MetadataFile | undefined {
   const knownLog = meta?.format === 2 && Number.isSafeInteger(meta.log) && (meta.log as number) >= 1;
   if (meta !== undefined && meta.format !== 1 && !knownLog) {
     throw new FrontdeskError("unavailable", "The filesystem store found metadata.json in an unknown format");
@@ -173,7 +177,7 @@ export async function readMeta(paths: SessionPaths): Promise<MetadataFile | unde
  * `metadata.json`, dropped otherwise. Call while holding the scope's lock.
  */
 export async function settleScope(ctx: FsContext, namespace: string, paths: ScopePaths): Promise<ScopedState> {
-  const file = await readJsonFile<ScopeFile>(paths.file);
+  const file = readJsonFileNow<ScopeFile>(paths.file);
   if (file === undefined) return { state: {}, version: 0 };
   if (file.pending === undefined) return { state: file.state, version: file.version };
   const { pending } = file;
@@ -211,7 +215,10 @@ const READ_CONCURRENCY = 32;
 /** Every session folder of one owner, with its metadata (absent ones skipped): what list, count and sweep walk. */
 export async function scanOwner(layout: Layout, namespace: string, userId: string | null): Promise<MetadataFile[]> {
   const ids = (await listDir(layout.ownerDir(namespace, userId))).filter(isSessionSegment);
-  const metas = await mapLimited(ids, (id) => readMeta(layout.session({ namespace, userId, id })));
+  // Asynchronous reads, many at once: a scan of thousands of files must not hold the event loop.
+  const metas = await mapLimited(ids, async (id) =>
+    checkedMeta(await readJsonFile<MetadataFile>(layout.session({ namespace, userId, id }).metadata)),
+  );
   return metas.filter(
     (meta): meta is MetadataFile =>
       meta !== undefined && meta.header.namespace === namespace && meta.header.userId === userId,

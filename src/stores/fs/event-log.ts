@@ -16,11 +16,11 @@
  * adopts at the commit point, and the old files are unlinked. So no byte of a replaced or removed
  * event stays in any file once the commit returns.
  */
-import { constants, type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { FrontdeskError } from "../../core/errors.ts";
 import type { SessionEvent } from "../../core/model.ts";
 import type { EventRange } from "../types.ts";
-import { appendAll, type Durability, isMissing, openForAppend, readAt } from "./files.ts";
+import { appendAll, appendAt, type Durability, isMissing, readAt, writeAt } from "./files.ts";
 import { INDEX_ENTRY_BYTES, INDEX_STRIDE, type LogPaths } from "./layout.ts";
 
 export type { LogPaths } from "./layout.ts";
@@ -87,23 +87,14 @@ export async function appendEvents(
     lines.push(line);
     offset += Buffer.byteLength(line);
   }
-  const log = await openForAppend(paths.events, extent.bytes);
-  try {
-    await appendAll(log, Buffer.from(lines.join(""), "utf8"), durability);
-  } finally {
-    await log.close();
-  }
+  await appendAt(paths.events, extent.bytes, Buffer.from(lines.join(""), "utf8"), durability);
   if (entries.length > 0) {
     // Positional writes: an entry a crashed commit left for the same block is simply overwritten.
-    const index = await open(paths.index, constants.O_RDWR | constants.O_CREAT, 0o644);
-    try {
-      for (const [block, at] of entries) {
-        await index.write(indexEntry(at), block * INDEX_ENTRY_BYTES, "utf8");
-      }
-      if (durability === "full") await index.sync();
-    } finally {
-      await index.close();
-    }
+    const writes = entries.map(([block, at]): [number, Buffer] => [
+      block * INDEX_ENTRY_BYTES,
+      Buffer.from(indexEntry(at), "utf8"),
+    ]);
+    await writeAt(paths.index, writes, durability);
   }
   return offset;
 }

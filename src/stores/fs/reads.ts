@@ -22,7 +22,7 @@ import {
   settleScope,
 } from "./context.ts";
 import { readEventRange } from "./event-log.ts";
-import { isMissing, readJsonFile } from "./files.ts";
+import { isMissing, readJsonFile, readJsonFileNow } from "./files.ts";
 import { withLock } from "./lock.ts";
 
 export async function get(ctx: FsContext, key: SessionKey, now: number): Promise<SessionHeader | undefined> {
@@ -78,7 +78,8 @@ export async function readScope(
   userId: string | null,
 ): Promise<ScopedState> {
   const paths = ctx.layout.scope(namespace, scope, userId);
-  const file = await readJsonFile<ScopeFile>(paths.file);
+  // Small like metadata.json (bounded by maxStateBytes), and read on every whole-state update.
+  const file = readJsonFileNow<ScopeFile>(paths.file);
   if (file === undefined) return { state: {}, version: 0 };
   if (file.pending === undefined) return { state: file.state, version: file.version };
   // A commit is writing this scope right now, or crashed while doing so: wait for its lock.
