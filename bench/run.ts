@@ -117,8 +117,17 @@ const render = (found: Section[], heading: string): string[] =>
 
 const file = resolve(import.meta.dirname, "../BENCHMARKS.md");
 // Only the sections that ran: the peer benchmark (`npm run bench:peers`) keeps its own below, and
-// `npm run bench privacy` alone must not blank the main numbers.
-if (sections.length > 0) {
+// `npm run bench privacy` alone must not blank the main numbers, and neither may a run of some of
+// the main parts: the main section is one run of all five, so `npm run bench stores` prints its
+// numbers without recording them in place of the other four's.
+const MAIN_PARTS = ["stores", "http", "mcp", "agent", "instructions"];
+const leftOut = MAIN_PARTS.filter((part) => !wanted(part));
+if (sections.length > 0 && leftOut.length > 0) {
+  process.stdout.write(render(sections, "##").join("\n"));
+  process.stderr.write(
+    `\nBENCHMARKS.md keeps its main section: it records one run of ${MAIN_PARTS.join(", ")}, and this run left out ${leftOut.join(", ")}. Name them all to record.\n`,
+  );
+} else if (sections.length > 0) {
   const body = [
     "# Benchmarks",
     "",
