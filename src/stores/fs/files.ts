@@ -36,7 +36,7 @@ export const storeFailure = (action: string, error: unknown): FrontdeskError => 
 const fsyncFd = promisify(fsync);
 
 /** Flushes `fd` to stable storage when durable. */
-export async function syncWhenDurable(fd: number, durability: Durability): Promise<void> {
+async function syncWhenDurable(fd: number, durability: Durability): Promise<void> {
   if (durability === "full") await fsyncFd(fd);
 }
 
@@ -76,8 +76,8 @@ export async function readJsonFile<T>(file: string): Promise<T | undefined> {
  * {@link readJsonFile} without the thread pool, for one small file on the hot path (a session's
  * `metadata.json`: the header, bounded by `maxStateBytes`). `readFile` is four thread-pool round
  * trips (open, fstat, read, close): 330 µs on the CI machine, against 13 µs for this synchronous
- * read of a cached page, and a commit reads the file twice. The parse that follows holds the event
- * loop longer than the read. Scans of many files keep the asynchronous read.
+ * read of a cached page, and an update reads it twice (the header read, then again under the
+ * lock). The parse that follows holds the event loop longer than the read. Scans of many files keep the asynchronous read.
  */
 export function readJsonFileNow<T>(file: string): T | undefined {
   let text: string;
