@@ -340,7 +340,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     const timer = setTimeout(
       () => {
         const socket = raw.socket;
-        if (raw.complete || raw.readableEnded || !socket || socket.destroyed) return;
+        if (raw.complete || !socket || socket.destroyed) return;
         // `app.inject()` requests (light-my-request) have a socket stand-in with neither end nor
         // destroy, and no connection to free: one refused before its body was read (a 401) never
         // ends, and calling destroy on it threw an uncaught TypeError in the embedding process.

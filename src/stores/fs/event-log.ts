@@ -135,7 +135,7 @@ export async function rewriteLog(
   let offset = 0;
   const flush = async (): Promise<void> => {
     if (pendingBytes === 0) return;
-    await appendAll(out, Buffer.concat(pending, pendingBytes), "none");
+    await appendAll(out, Buffer.concat(pending, pendingBytes));
     pending = [];
     pendingBytes = 0;
   };

@@ -194,14 +194,16 @@ export async function writeAt(
   }
 }
 
-/** Writes all of `data` through `handle` (appending), then fsyncs when durable. */
-export async function appendAll(handle: FileHandle, data: Buffer, durability: Durability): Promise<void> {
+/**
+ * Writes all of `data` through `handle` (appending). For a log rewrite, which may copy a whole
+ * history and so stays asynchronous; it fsyncs the file once, at its end.
+ */
+export async function appendAll(handle: FileHandle, data: Buffer): Promise<void> {
   let written = 0;
   while (written < data.length) {
     const { bytesWritten } = await handle.write(data, written, data.length - written);
     written += bytesWritten;
   }
-  if (durability === "full") await handle.sync();
 }
 
 /** Reads exactly `length` bytes at `position`, fewer only at end of file. */
