@@ -39,11 +39,15 @@ const wanted = (name: string) => only.length === 0 || only.includes(name);
 // Parts too long for every run: only when named, as in `npm run bench million`.
 const named = (name: string) => only.includes(name);
 
-if (wanted("stores")) sections.push(...withStoreChecks(await benchStores()));
-if (wanted("http")) sections.push(...(await benchHttp()));
-if (wanted("mcp")) sections.push(...(await benchMcp()));
-if (wanted("agent")) sections.push(...(await benchAgent()));
-if (wanted("instructions")) sections.push(...(await benchInstructions()));
+/** The parts of the main section, in the order they run: it records one run of all of them. */
+const MAIN_PARTS: Record<string, () => Promise<Section[]>> = {
+  stores: async () => withStoreChecks(await benchStores()),
+  http: benchHttp,
+  mcp: benchMcp,
+  agent: benchAgent,
+  instructions: benchInstructions,
+};
+for (const [part, bench] of Object.entries(MAIN_PARTS)) if (wanted(part)) sections.push(...(await bench()));
 // Issue 19's numbers take minutes, so they keep a section of their own: `npm run bench privacy`
 // rewrites only that one, and a run without it leaves the privacy numbers as they were.
 const privacyLoad = loadavg()[0] ?? 0;
@@ -120,12 +124,12 @@ const file = resolve(import.meta.dirname, "../BENCHMARKS.md");
 // `npm run bench privacy` alone must not blank the main numbers, and neither may a run of some of
 // the main parts: the main section is one run of all five, so `npm run bench stores` prints its
 // numbers without recording them in place of the other four's.
-const MAIN_PARTS = ["stores", "http", "mcp", "agent", "instructions"];
-const leftOut = MAIN_PARTS.filter((part) => !wanted(part));
+const mainParts = Object.keys(MAIN_PARTS);
+const leftOut = mainParts.filter((part) => !wanted(part));
 if (sections.length > 0 && leftOut.length > 0) {
   process.stdout.write(render(sections, "##").join("\n"));
   process.stderr.write(
-    `\nBENCHMARKS.md keeps its main section: it records one run of ${MAIN_PARTS.join(", ")}, and this run left out ${leftOut.join(", ")}. Name them all to record.\n`,
+    `\nBENCHMARKS.md keeps its main section: it records one run of ${mainParts.join(", ")}, and this run left out ${leftOut.join(", ")}. Name them all to record.\n`,
   );
 } else if (sections.length > 0) {
   const body = [
