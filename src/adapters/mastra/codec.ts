@@ -104,10 +104,8 @@ export function resourceOf(session: Session): StorageResourceType | null {
  * Mastra edits what it reads), `createdAt` a Date, `type` defaulting to "text" as in Mastra's stores.
  */
 export function messageOf(stored: JsonObject): MastraDBMessage {
-  const message = {
-    ...copyStored(stored),
-    createdAt: new Date(stored.createdAt as string),
-  } as unknown as MastraDBMessage;
+  const message = copyStored(stored) as unknown as MastraDBMessage;
+  message.createdAt = new Date(stored.createdAt as string);
   message.type ??= "text";
   return message;
 }

@@ -138,36 +138,94 @@ export async function readAllMessages(thread: ThreadSession): Promise<PlacedMess
 export const canReadFromEnds = (thread: ThreadSession): boolean => logOf(thread.session).ordered;
 
 /**
+ * Places read past a newest-first page's edge at once. The edge's group of equal `createdAt` must be
+ * read whole (see {@link readEnd}); messages saved in the same millisecond make groups of two or
+ * three, so a few places more settle nearly every page in one read.
+ */
+const TIE_MARGIN = 8;
+
+/**
  * The messages a page `[offset, offset + size)` in `createdAt` order draws from, read from the
- * matching end of the log: enough places to fill the page past the deleted ones, widened while
- * the page's edge ties on `createdAt` with older places (ties keep place order, as Mastra's sort).
+ * matching end of the log: enough places to fill the page past the deleted ones.
+ *
+ * Newest first, Mastra's sort keeps equal `createdAt` in place order, so a page that ends inside
+ * such a group takes the group's oldest places. The read goes back, a chunk of older places at a
+ * time (never the newer ones again), until the oldest place read is older than the page's edge.
  */
 export async function readEnd(
   thread: ThreadSession,
   direction: "ASC" | "DESC",
   needed: number,
+  prefetched?: EndRead,
 ): Promise<PlacedMessage[]> {
   const log = logOf(thread.session);
   const total = thread.session.stats.messages;
-  // One place beyond the page, so the tie check below compares the page's edge with the place
-  // before it: with exactly the page read, the edge is the oldest place read and always "ties".
-  let want = Math.min(total, needed + 1 + (log.originals - log.count));
-  for (;;) {
-    const events =
-      direction === "ASC"
-        ? await thread.sessions.readEvents(thread.id, { after: 0, limit: Math.max(want, 1), types: ["message"] })
-        : await thread.sessions.readEvents(thread.id, { last: Math.max(want, 1), types: ["message"] });
-    const places = await placesIn(thread, log, events);
-    const exhausted = events.length >= total || want >= total;
-    const edge = places[places.length - needed];
-    const tiedAtEdge =
-      direction === "DESC" &&
-      edge !== undefined &&
-      places.length > needed &&
-      createdAtOf(places[0]?.stored ?? {}) === createdAtOf(edge.stored);
-    if (exhausted || (places.length >= needed && !tiedAtEdge)) return places;
-    want = Math.min(total, Math.max(want * 2, 16));
+  const deleted = log.originals - log.count;
+  let first = prefetched?.direction === direction ? prefetched : undefined;
+  if (direction === "ASC") {
+    for (let want = Math.min(total, needed + deleted); ; want = Math.min(total, Math.max(want * 2, 16))) {
+      const ready = first && (await first.events);
+      if (ready && first) want = first.asked;
+      first = undefined;
+      const events = ready || (await readFromEnd(thread, "ASC", want));
+      const places = await placesIn(thread, log, events);
+      if (places.length >= needed || events.length >= total || want >= total) return places;
+    }
   }
+  let events: readonly SessionEvent[] = [];
+  for (let chunk = Math.min(total, needed + TIE_MARGIN + deleted); ; chunk = Math.max(chunk * 2, 16)) {
+    const oldest = events[0]?.seq;
+    const ready = first && (await first.events);
+    if (ready && first) chunk = first.asked;
+    const older = ready || (await readFromEnd(thread, "DESC", chunk, oldest));
+    first = undefined;
+    events = older.length === 0 ? events : [...older, ...events];
+    const places = await placesIn(thread, log, events);
+    const startReached = older.length < Math.max(chunk, 1) || events.length >= total;
+    // With exactly the page read, its edge is the oldest place read, and an older one may tie with it.
+    const edge = places[places.length - needed];
+    const edgeGroupWhole =
+      places.length > needed && edge !== undefined && createdAtOf(places[0]?.stored ?? {}) !== createdAtOf(edge.stored);
+    if (startReached || edgeGroupWhole) return places;
+  }
+}
+
+/** A first read of a log's end, issued before the thread's session was read (see {@link prefetchEnd}). */
+export interface EndRead {
+  direction: "ASC" | "DESC";
+  asked: number;
+  /** Undefined when the read failed. */
+  events: Promise<readonly SessionEvent[] | undefined>;
+}
+
+/** The `count` oldest message events, or the newest before `before`, in place order. */
+function readFromEnd(
+  thread: Pick<ThreadSession, "sessions" | "id">,
+  direction: "ASC" | "DESC",
+  count: number,
+  before?: number,
+): Promise<readonly SessionEvent[]> {
+  const limit = Math.max(count, 1);
+  return direction === "ASC"
+    ? thread.sessions.readEvents(thread.id, { after: 0, limit, types: ["message"] })
+    : thread.sessions.readEvents(thread.id, { last: limit, types: ["message"], ...(before ? { before } : {}) });
+}
+
+/**
+ * Starts the read of a page's end together with the lookup of its thread, which a page needs first
+ * (how many messages were deleted, whether the log is in `createdAt` order): on a networked store,
+ * one round trip instead of two. The read is under the resource's own sessions, so it can only
+ * find that resource's thread; a read that fails (no such session) leaves the page to read anew.
+ */
+export function prefetchEnd(
+  thread: Pick<ThreadSession, "sessions" | "id">,
+  direction: "ASC" | "DESC",
+  needed: number,
+): EndRead {
+  const asked = direction === "ASC" ? needed : needed + TIE_MARGIN;
+  // A failed prefetch reads as nothing (never an unhandled rejection), and readEnd reads again.
+  const events = readFromEnd(thread, direction, asked).catch(() => undefined);
+  return { direction, asked, events };
 }
 
 /** The live message `id` in this thread, newest version first found from the log's end. */

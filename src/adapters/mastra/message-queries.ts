@@ -14,13 +14,24 @@ import {
 } from "@mastra/core/storage";
 import { FrontdeskError } from "../../index.ts";
 import { logOf, messageOf, threadRecordOf } from "./codec.ts";
-import type { Directory, ThreadSession } from "./directory.ts";
-import { canReadFromEnds, findMessage, type PlacedMessage, readAllMessages, readEnd } from "./message-log.ts";
+import { type Directory, type ThreadSession, threadSessionId } from "./directory.ts";
+import {
+  canReadFromEnds,
+  findMessage,
+  type PlacedMessage,
+  prefetchEnd,
+  readAllMessages,
+  readEnd,
+} from "./message-log.ts";
 
 type Direction = "ASC" | "DESC";
+
+/** Pages deeper than this are not read ahead of their thread: a wasted read of them would cost too much. */
+const MAX_PREFETCHED = 200;
 type Include = NonNullable<StorageListMessagesInput["include"]>[number];
 
-const createdAtOf = (message: MastraDBMessage): number => new Date(message.createdAt).getTime();
+const createdAtOf = ({ createdAt }: MastraDBMessage): number =>
+  createdAt instanceof Date ? createdAt.getTime() : new Date(createdAt).getTime();
 
 /** `createdAt` order; equal times keep the order given (place order), as a stable sort does. */
 const byCreatedAt =
@@ -54,16 +65,26 @@ export async function listMessages(
   const empty = { messages: [], total: 0, page, perPage: perPageForResponse, hasMore: false };
   if (perPage === 0 && (!include || include.length === 0)) return empty;
 
+  const fromEnd = perPage > 0 && threadIds.length === 1 && !filter?.dateRange && !metadataFilter;
+  // Recall's page of one resource's thread is read together with the thread (see prefetchEnd).
+  const prefetched =
+    fromEnd && resourceId !== undefined && offset + perPage <= MAX_PREFETCHED
+      ? prefetchEnd(
+          { sessions: await directory.owner(resourceId), id: threadSessionId(threadIds[0] as string) },
+          direction,
+          offset + perPage,
+        )
+      : undefined;
   const threads = (await Promise.all(threadIds.map((id) => directory.thread(id, resourceId)))).filter(
     (thread): thread is ThreadSession => thread !== undefined,
   );
   let pageItems: MastraDBMessage[] = [];
   let total = 0;
   const [only] = threads;
-  if (perPage > 0 && threads.length === 1 && only && canReadFromEnds(only) && !filter?.dateRange && !metadataFilter) {
+  if (fromEnd && only && canReadFromEnds(only)) {
     total = logOf(only.session).count;
     const wanted = Math.min(total, offset + perPage);
-    const places = await readEnd(only, direction, wanted);
+    const places = await readEnd(only, direction, wanted, prefetched);
     // Fewer than asked: every live message was read, and a prune removed the others the count holds.
     if (places.length < wanted) total = places.length;
     // Sorted as places, so only the page is turned into messages (a copy each).

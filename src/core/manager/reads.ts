@@ -32,16 +32,18 @@ export async function readEvents(
   options: ReadEventsOptions,
 ): Promise<readonly SessionEvent[]> {
   const key = keyOf(context, ref);
-  await live(context, key);
   const range = rangeOf(options);
-  if (options.last !== undefined) {
-    const last = positiveInt(options.last, "last");
-    const newest = await context.store.readEvents(key, { ...range, limit: last, order: "desc" });
-    return deepFreeze(newest.reverse());
-  }
-  const limit = options.limit === undefined ? undefined : positiveInt(options.limit, "limit");
-  const events = await context.store.readEvents(key, limit === undefined ? range : { ...range, limit });
-  return deepFreeze(events);
+  const last = options.last === undefined ? undefined : positiveInt(options.last, "last");
+  const limit = last !== undefined || options.limit === undefined ? undefined : positiveInt(options.limit, "limit");
+  // The liveness check and the read go together: one round trip, not two, on a networked store.
+  // What was read for a session that turns out absent or expired is dropped with the not_found.
+  const [, events] = await Promise.all([
+    live(context, key),
+    last !== undefined
+      ? context.store.readEvents(key, { ...range, limit: last, order: "desc" })
+      : context.store.readEvents(key, limit === undefined ? range : { ...range, limit }),
+  ]);
+  return deepFreeze(last !== undefined ? events.reverse() : events);
 }
 
 function rangeOf(options: ReadEventsOptions): EventRange {
