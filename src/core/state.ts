@@ -105,12 +105,25 @@ export const mergePatch = (target: Json, patch: Json): Json => {
 
 /** Freezes in place, all the way down, so no caller can alias stored state (adk PR #7105). */
 export const deepFreeze = <T>(value: T): T => {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value as object)) deepFreeze(child);
-  }
+  if (isUnfrozenObject(value)) freezeTree(value);
   return value;
 };
+
+const isUnfrozenObject = (value: unknown): value is object =>
+  value !== null && typeof value === "object" && !Object.isFrozen(value);
+
+/**
+ * Every read of events freezes what it parsed, so this is on the hot path: leaves (most of a
+ * message's values are strings) are skipped without a call, and arrays walked by index.
+ */
+function freezeTree(value: object): void {
+  Object.freeze(value);
+  const children: unknown[] = Array.isArray(value) ? value : Object.values(value);
+  for (let index = 0; index < children.length; index += 1) {
+    const child = children[index];
+    if (isUnfrozenObject(child)) freezeTree(child);
+  }
+}
 
 /** A deep copy that shares nothing with its source; JSON values only. */
 export const cloneJson = <T>(value: T): T => (value === undefined ? value : structuredClone(value));

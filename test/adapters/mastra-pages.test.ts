@@ -75,27 +75,24 @@ async function read(storage: MemoryStorage, query: Query) {
   return { ids: result.messages.map((found) => found.id), total: result.total, hasMore: result.hasMore };
 }
 
-describe.each(testStores())(
-  "FrontdeskMemoryStorage pages on $name",
-  (testStore) => {
-    it("match InMemoryMemory's, with ties at the page's edge and deletions", async () => {
-      await fc.assert(
-        fc.asyncProperty(history, fc.array(page, { minLength: 1, maxLength: 6 }), async (steps, queries) => {
-          const reference = (await new InMemoryStore().getStore("memory")) as MemoryStorage;
-          const { url, cleanup } = testStore.open();
-          const storage = new FrontdeskMemoryStorage({ store: url, manager: { defaultTtlMs: null } });
-          try {
-            await play(reference, steps);
-            await play(storage, steps);
-            for (const query of queries) expect(await read(storage, query)).toEqual(await read(reference, query));
-          } finally {
-            await storage.close();
-            await cleanup();
-          }
-        }),
-        // A networked store's run opens a database of its own each time: fewer runs there.
-        { numRuns: testStore.name === "memory" || testStore.name === "sqlite" ? 60 : 15 },
-      );
-    });
-  },
-);
+describe.each(testStores())("FrontdeskMemoryStorage pages on $name", (testStore) => {
+  it("match InMemoryMemory's, with ties at the page's edge and deletions", async () => {
+    await fc.assert(
+      fc.asyncProperty(history, fc.array(page, { minLength: 1, maxLength: 6 }), async (steps, queries) => {
+        const reference = (await new InMemoryStore().getStore("memory")) as MemoryStorage;
+        const { url, cleanup } = testStore.open();
+        const storage = new FrontdeskMemoryStorage({ store: url, manager: { defaultTtlMs: null } });
+        try {
+          await play(reference, steps);
+          await play(storage, steps);
+          for (const query of queries) expect(await read(storage, query)).toEqual(await read(reference, query));
+        } finally {
+          await storage.close();
+          await cleanup();
+        }
+      }),
+      // A networked store's run opens a database of its own each time: fewer runs there.
+      { numRuns: testStore.name === "memory" || testStore.name === "sqlite" ? 60 : 15 },
+    );
+  });
+});
