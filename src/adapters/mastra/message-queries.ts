@@ -25,10 +25,10 @@ import {
 } from "./message-log.ts";
 
 type Direction = "ASC" | "DESC";
+type Include = NonNullable<StorageListMessagesInput["include"]>[number];
 
 /** Pages deeper than this are not read ahead of their thread: a wasted read of them would cost too much. */
 const MAX_PREFETCHED = 200;
-type Include = NonNullable<StorageListMessagesInput["include"]>[number];
 
 const createdAtOf = ({ createdAt }: MastraDBMessage): number =>
   createdAt instanceof Date ? createdAt.getTime() : new Date(createdAt).getTime();
