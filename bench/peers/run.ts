@@ -64,16 +64,20 @@ const header = [
   `Shared stores: ${REDIS_URL ? "Redis" : "no Redis (FRONTDESK_TEST_REDIS_URL unset)"}, ${POSTGRES_URL ? "PostgreSQL" : "no PostgreSQL (FRONTDESK_TEST_POSTGRES_URL unset)"}, both local. ` +
     "No masking or encryption is configured on any Frontdesk store in this run.",
 ];
+// A partial run writes neither the section nor its plots: plots of this run beside the table of
+// another would disagree with it.
+const whole = write && !only;
 const body = peerSection({
   workloads: reported,
   header,
-  plotDir: write ? resolve(root, "docs/bench/peers") : undefined,
+  plotDir: whole ? resolve(root, "docs/bench/peers") : undefined,
   markdownDir: root,
 });
 process.stdout.write(`${body}\n`);
 for (const check of reported.flatMap((r) => r.checks)) process.stdout.write(`${checkLine(check)}\n`);
-if (write && !only) writeSection(resolve(root, "BENCHMARKS.md"), "bench-peers", body, { whenAbsent: "end" });
-else if (write) log("--only: BENCHMARKS.md left as it is (a partial run would drop the other suites' rows)");
+if (whole) writeSection(resolve(root, "BENCHMARKS.md"), "bench-peers", body, { whenAbsent: "end" });
+else if (write)
+  log("--only: BENCHMARKS.md and its plots left as they are (a partial run would drop the other suites' rows)");
 process.exit(0);
 
 /**
