@@ -8,12 +8,13 @@ import { isFrontdeskError } from "../../src/core/errors.ts";
 import type { SessionKey } from "../../src/core/model.ts";
 import { SessionManager } from "../../src/core/session-manager.ts";
 import { encryptedStore } from "../../src/encryption/encrypted-store.ts";
-import { type KeyRing, type KeyRingEntry, memoryKeyRing } from "../../src/encryption/key-ring.ts";
+import { type KeyRing, memoryKeyRing } from "../../src/encryption/key-ring.ts";
 import { envMasterKeys, fileMasterKeys, parseMasterKeys, staticMasterKeys } from "../../src/encryption/master-keys.ts";
 import { rotateMasterKey } from "../../src/encryption/rotate.ts";
 import { sqliteKeyRing } from "../../src/encryption/sqlite-key-ring.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import { customEvent, sessionHeader } from "../../src/testing/conformance/records.ts";
+import { keyRingEntry } from "./key-ring-support.ts";
 
 const key64 = (): string => randomBytes(32).toString("base64");
 
@@ -100,15 +101,7 @@ describe("master keys", () => {
   });
 });
 
-const entry = (fields: Partial<KeyRingEntry> = {}): KeyRingEntry => ({
-  namespace: "ns",
-  userId: "u1",
-  dataKeyId: randomBytes(8).toString("hex"),
-  masterKeyId: "k1",
-  wrapped: randomBytes(60),
-  createdAt: 1,
-  ...fields,
-});
+const entry = keyRingEntry;
 
 describe.each([
   ["memory", () => memoryKeyRing()],

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { Writable } from "node:stream";
-import pg from "pg";
+import type pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openEncryption } from "../../src/cli/encryption.ts";
 import type { CliIo } from "../../src/cli/io.ts";
@@ -10,16 +10,17 @@ import { isFrontdeskError } from "../../src/core/errors.ts";
 import { SessionManager } from "../../src/core/session-manager.ts";
 import { encryptedStore } from "../../src/encryption/encrypted-store.ts";
 import { postgresKeyRing } from "../../src/encryption/index.ts";
-import type { KeyRing, KeyRingEntry } from "../../src/encryption/key-ring.ts";
+import type { KeyRing } from "../../src/encryption/key-ring.ts";
 import { envMasterKeys, staticMasterKeys } from "../../src/encryption/master-keys.ts";
 import { rotateMasterKey } from "../../src/encryption/rotate.ts";
 import { createMemoryStore } from "../../src/stores/memory/index.ts";
 import type { SessionStore } from "../../src/stores/types.ts";
 import { POSTGRES } from "../support/backends.ts";
+import { KEY_RING_NAMESPACE, keyRingEntry, sqlAt } from "./key-ring-support.ts";
 import { type RawStore, rawPlaces } from "./support.ts";
 
 const URL_ = POSTGRES.url as string;
-const NAMESPACE = "ns";
+const NAMESPACE = KEY_RING_NAMESPACE;
 
 const codeOf = async (promise: Promise<unknown>): Promise<string> => {
   try {
@@ -31,27 +32,12 @@ const codeOf = async (promise: Promise<unknown>): Promise<string> => {
   return "resolved";
 };
 
-const entry = (fields: Partial<KeyRingEntry> = {}): KeyRingEntry => ({
-  namespace: NAMESPACE,
-  userId: "u1",
-  dataKeyId: randomBytes(8).toString("hex"),
-  masterKeyId: "k1",
-  wrapped: randomBytes(60),
-  createdAt: 1,
-  ...fields,
-});
+const entry = keyRingEntry;
 
 const key64 = (): string => randomBytes(32).toString("base64");
 
-async function sql<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]> {
-  const client = new pg.Client({ connectionString: URL_ });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]> =>
+  sqlAt<T>(URL_, text, values);
 
 /** A port nothing listens on: taken from the OS, then let go. */
 async function closedPort(): Promise<number> {

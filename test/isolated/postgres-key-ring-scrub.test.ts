@@ -5,34 +5,20 @@
  * alone (test/isolated/): with no other transaction open, the deleted row must be gone.
  */
 import { randomBytes } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { postgresKeyRing } from "../../src/encryption/index.ts";
-import type { KeyRing, KeyRingEntry } from "../../src/encryption/key-ring.ts";
+import type { KeyRing } from "../../src/encryption/key-ring.ts";
+import { KEY_RING_NAMESPACE, keyRingEntry, sqlAt } from "../encryption/key-ring-support.ts";
 import { POSTGRES } from "../support/backends.ts";
 
 const URL_ = POSTGRES.url as string;
-const NAMESPACE = "ns";
+const NAMESPACE = KEY_RING_NAMESPACE;
 
-const entry = (fields: Partial<KeyRingEntry> = {}): KeyRingEntry => ({
-  namespace: NAMESPACE,
-  userId: "u1",
-  dataKeyId: randomBytes(8).toString("hex"),
-  masterKeyId: "k1",
-  wrapped: randomBytes(60),
-  createdAt: 1,
-  ...fields,
-});
+const entry = keyRingEntry;
 
-async function sql<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]> {
-  const client = new pg.Client({ connectionString: URL_ });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]> =>
+  sqlAt<T>(URL_, text, values);
 
 /** Every raw page of `table` as it is in the buffer cache, or undefined without pageinspect. */
 async function tablePages(table: string): Promise<Buffer | undefined> {
