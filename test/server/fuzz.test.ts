@@ -443,7 +443,6 @@ describe("fuzzing every route", () => {
             const requestHeaders: Record<string, string> = plainHeaders
               ? { "content-type": route.ndjson ? "application/x-ndjson" : "application/json" }
               : { ...hdrs };
-            if (plainHeaders) [apiKey, authScheme] = [h.keys.alice, true];
             // The stream route runs on its own app whose only session is "s": with a bad Last-Event-ID
             // it must be refused before any stream starts (valid streams are tested over real sockets).
             if (route.stream) requestHeaders["last-event-id"] = "not-a-seq";
@@ -451,7 +450,8 @@ describe("fuzzing every route", () => {
               requestHeaders["content-type"] = "application/x-ndjson";
             }
             if (payload === undefined || requestHeaders["content-type"] === "") delete requestHeaders["content-type"];
-            requestHeaders.authorization = authScheme ? `Bearer ${apiKey}` : apiKey;
+            if (plainHeaders) requestHeaders.authorization = `Bearer ${h.keys.alice}`;
+            else requestHeaders.authorization = authScheme ? `Bearer ${apiKey}` : apiKey;
             const app = route.stream ? streamApp.app : h.app;
             const response = await app.inject({
               method: route.method,

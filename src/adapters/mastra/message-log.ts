@@ -161,24 +161,21 @@ export async function readEnd(
   const log = logOf(thread.session);
   const total = thread.session.stats.messages;
   const deleted = log.originals - log.count;
-  let first = prefetched?.direction === direction ? prefetched : undefined;
+  // The first read is the prefetched one when there is one (undefined when it failed).
+  let ready = prefetched?.direction === direction ? await prefetched.events : undefined;
+  const firstSize = (computed: number): number => (ready && prefetched ? prefetched.asked : computed);
   if (direction === "ASC") {
-    for (let want = Math.min(total, needed + deleted); ; want = Math.min(total, Math.max(want * 2, 16))) {
-      const ready = first && (await first.events);
-      if (ready && first) want = first.asked;
-      first = undefined;
-      const events = ready || (await readFromEnd(thread, "ASC", want));
+    for (let want = firstSize(Math.min(total, needed + deleted)); ; want = Math.min(total, Math.max(want * 2, 16))) {
+      const events = ready ?? (await readFromEnd(thread, "ASC", want));
+      ready = undefined;
       const places = await placesIn(thread, log, events);
       if (places.length >= needed || events.length >= total || want >= total) return places;
     }
   }
   let events: readonly SessionEvent[] = [];
-  for (let chunk = Math.min(total, needed + TIE_MARGIN + deleted); ; chunk = Math.max(chunk * 2, 16)) {
-    const oldest = events[0]?.seq;
-    const ready = first && (await first.events);
-    if (ready && first) chunk = first.asked;
-    const older = ready || (await readFromEnd(thread, "DESC", chunk, oldest));
-    first = undefined;
+  for (let chunk = firstSize(Math.min(total, needed + TIE_MARGIN + deleted)); ; chunk = Math.max(chunk * 2, 16)) {
+    const older = ready ?? (await readFromEnd(thread, "DESC", chunk, events[0]?.seq));
+    ready = undefined;
     events = older.length === 0 ? events : [...older, ...events];
     const places = await placesIn(thread, log, events);
     const startReached = older.length < Math.max(chunk, 1) || events.length >= total;

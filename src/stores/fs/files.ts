@@ -179,7 +179,7 @@ export async function appendAt(
   }
 }
 
-/** Writes `data` at `position` of `file` (created when missing), then fsyncs when durable. */
+/** Writes each `[position, data]` into `file` (created when missing), then fsyncs it once when durable. */
 export async function writeAt(
   file: string,
   writes: readonly [position: number, data: Buffer][],
