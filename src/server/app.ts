@@ -29,6 +29,7 @@ import {
   WS_BEARER_PROTOCOL_PREFIX,
   WS_PROTOCOL,
 } from "./auth.ts";
+import { createClientErrorHandler, REQUEST_TIMEOUT_RESPONSE } from "./client-errors.ts";
 import { registerConsole } from "./console.ts";
 import type { ServerContext } from "./context.ts";
 import { sendError, serverUnavailable } from "./http-errors.ts";
@@ -133,9 +134,6 @@ export interface AppOptions {
   agents?: AgentServerOptions | false;
 }
 
-/** What Node itself answers a request that outlived its bound, before closing the connection. */
-const REQUEST_TIMEOUT_RESPONSE = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-
 /** Bodies from this size on are parsed and validated in separate turns of the event loop. */
 const LARGE_JSON_BODY_CHARS = 64 * 1024;
 
@@ -232,6 +230,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       requestTimeout: bounds.nodeRequestMs,
       connectionsCheckingInterval: bounds.checkIntervalMs,
     },
+    clientErrorHandler: createClientErrorHandler(),
     return503OnClosing: false,
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 512 },
