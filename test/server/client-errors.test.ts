@@ -50,7 +50,9 @@ describe("client errors on a listening server", () => {
   });
 
   it("answers headers larger than Node reads with 431, and the server still serves", async () => {
-    const huge = `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(64 * 1024)}\r\n\r\n`;
+    // Over Node's 16 KiB, but within one read of the socket: a server that closes with bytes still
+    // unread in its receive buffer sends a reset, which may drop the answer before the client reads it.
+    const huge = `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20 * 1024)}\r\n\r\n`;
     const response = await exchange(server.url, huge);
     expect(response.split("\r\n")[0]).toBe("HTTP/1.1 431 Request Header Fields Too Large");
     expect((bodyOf(response) as { error: { code: string } }).error.code).toBe("payload_too_large");
