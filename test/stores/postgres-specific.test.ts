@@ -188,6 +188,54 @@ describe.skipIf(!url)("postgres store specifics", () => {
     expect(isFrontdeskError(error, "unavailable")).toBe(true);
   });
 
+  it("idle connections close after idleTimeoutMs, while a default pool idle as long keeps its own", async () => {
+    // Each store's connections carry an application name of their own (the URL's wins), so
+    // pg_stat_activity tells them apart from every other file's.
+    const named = (name: string) => {
+      const withName = new URL(connection);
+      withName.searchParams.set("application_name", name);
+      return withName.toString();
+    };
+    const connectionsOf = async (name: string): Promise<number> =>
+      (
+        await admin.query<{ n: number }>(
+          "SELECT count(*)::integer AS n FROM pg_stat_activity WHERE application_name = $1",
+          [name],
+        )
+      ).rows[0]?.n ?? -1;
+    const suffix = randomBytes(4).toString("hex");
+    const brief = `fd_idle_brief_${suffix}`;
+    const kept = `fd_idle_kept_${suffix}`;
+    const briefStore = open({ url: named(brief), schema: newSchema(), idleTimeoutMs: 200 });
+    const keptStore = open({ url: named(kept), schema: newSchema() });
+    // Several calls at once, so each pool holds more than one connection.
+    await Promise.all([briefStore, keptStore].flatMap((store) => [1, 2, 3].map(() => store.count("ns", "u1", NOW))));
+    expect(await connectionsOf(brief)).toBeGreaterThan(1);
+    const keptBefore = await connectionsOf(kept);
+    expect(keptBefore).toBeGreaterThan(1);
+    // Well under node-postgres's own 10 s, so a pool that ignored the option would fail here.
+    const deadline = Date.now() + 5_000;
+    while ((await connectionsOf(brief)) > 0) {
+      if (Date.now() > deadline) throw new Error("the idle connections outlived idleTimeoutMs by 5 s");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The default pool, idle as long, kept every connection.
+    expect(await connectionsOf(kept)).toBe(keptBefore);
+    await briefStore.count("ns", "u1", NOW);
+  });
+
+  it("refuses an idleTimeoutMs that is not a non-negative integer", () => {
+    for (const idleTimeoutMs of [-1, 1.5, Number.NaN]) {
+      let error: unknown;
+      try {
+        createPostgresStore({ url: connection, schema: newSchema(), idleTimeoutMs });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(isFrontdeskError(error, "invalid_request")).toBe(true);
+    }
+  });
+
   it("a stale commit writes nothing, and a scoped conflict rolls back the session write too", async () => {
     const store = open({ schema: newSchema() });
     const key = { namespace: "ns", userId: "u1", id: "s1" };
