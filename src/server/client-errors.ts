@@ -35,6 +35,16 @@ function answerOf(error: NodeJS.ErrnoException): string {
   );
 }
 
+/**
+ * Whether an answer may still be written: not when a response on this connection has begun (a
+ * stream, with a pipelined request behind it), whose bytes an error's status line would corrupt.
+ * Node's own handler checks the same internal field.
+ */
+function mayAnswer(socket: Socket): boolean {
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  return socket.writable && !inFlight?.headersSent;
+}
+
 /** A `clientError` listener (Fastify's `clientErrorHandler`) that closes timed-out connections in chunks. */
 export function createClientErrorHandler(): (error: NodeJS.ErrnoException, socket: Socket) => void {
   const timedOut: Socket[] = [];
@@ -46,7 +56,7 @@ export function createClientErrorHandler(): (error: NodeJS.ErrnoException, socke
     for (; next < end; next++) {
       const socket = timedOut[next] as Socket;
       if (socket.destroyed) continue;
-      if (socket.writable) socket.write(REQUEST_TIMEOUT_RESPONSE);
+      if (mayAnswer(socket)) socket.write(REQUEST_TIMEOUT_RESPONSE);
       socket.destroy();
     }
     if (next < timedOut.length) {
@@ -71,7 +81,7 @@ export function createClientErrorHandler(): (error: NodeJS.ErrnoException, socke
       }
       return;
     }
-    if (socket.writable) socket.write(answerOf(error));
+    if (mayAnswer(socket)) socket.write(answerOf(error));
     socket.destroy();
   };
 }

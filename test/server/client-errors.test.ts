@@ -122,6 +122,28 @@ describe("timed-out connections", () => {
     expect(later.written).toBe(REQUEST_TIMEOUT_RESPONSE);
   });
 
+  it("closes without an answer a connection whose response has begun, so a stream is not corrupted", async () => {
+    const handle = createClientErrorHandler();
+    const streaming = Object.assign(
+      recordingSocket(() => 0),
+      { _httpMessage: { headersSent: true } },
+    );
+    const malformed = Object.assign(
+      recordingSocket(() => 0),
+      { _httpMessage: { headersSent: true } },
+    );
+    handle(
+      Object.assign(new Error("Request timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }),
+      streaming as unknown as Socket,
+    );
+    handle(Object.assign(new Error("Parse Error"), { code: "HPE_INVALID_METHOD" }), malformed as unknown as Socket);
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const socket of [streaming, malformed]) {
+      expect(socket.destroyed).toBe(true);
+      expect(socket.written).toBe("");
+    }
+  });
+
   it("leaves a reset connection alone", () => {
     const handle = createClientErrorHandler();
     const socket = recordingSocket(() => 0);
