@@ -49,7 +49,6 @@ function mayAnswer(socket: Socket): boolean {
 export function createClientErrorHandler(): (error: NodeJS.ErrnoException, socket: Socket) => void {
   const timedOut: Socket[] = [];
   let next = 0;
-  let draining = false;
 
   const closeChunk = (): void => {
     const end = Math.min(timedOut.length, next + CLOSES_PER_TURN);
@@ -65,7 +64,6 @@ export function createClientErrorHandler(): (error: NodeJS.ErrnoException, socke
     }
     timedOut.length = 0;
     next = 0;
-    draining = false;
   };
 
   return (error, socket) => {
@@ -74,11 +72,8 @@ export function createClientErrorHandler(): (error: NodeJS.ErrnoException, socke
     if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
       // Nothing more is read from it while it waits its turn: its bytes no longer count.
       socket.pause();
-      timedOut.push(socket);
-      if (!draining) {
-        draining = true;
-        setImmediate(closeChunk);
-      }
+      // The queue is empty exactly when no chunk is scheduled: the first one in schedules it.
+      if (timedOut.push(socket) === 1) setImmediate(closeChunk);
       return;
     }
     if (mayAnswer(socket)) socket.write(answerOf(error));
